@@ -1,0 +1,1 @@
+//! rmcp ServerHandler: tools/resources/prompts from the registry, transports, progress, cancel.

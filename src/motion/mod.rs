@@ -18,6 +18,16 @@ impl MotionHub {
     pub fn new(_config: &Config) -> Result<Self, MotionError> {
         Ok(Self {})
     }
+
+    /// Takes in memory, most recent first: `(take_id, one-line description)`.
+    pub fn list_takes(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    /// A take's summary (served as the resource `take://<id>`).
+    pub fn read_take(&self, _id: &str) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 /// Options of `stagecraft generate`.
@@ -36,7 +46,9 @@ pub struct GenerateOptions {
 
 /// `stagecraft generate`: one-shot generation from the terminal, progress on stderr.
 pub async fn generate_cli(_config: &Config, _options: GenerateOptions) -> Result<(), MotionError> {
-    Err(MotionError::Config("generate is not implemented yet".into()))
+    Err(MotionError::Config(
+        "generate is not implemented yet".into(),
+    ))
 }
 
 /// `stagecraft motion-server`: the built-in backbones served as an MMCP 1.4 HTTP server until `shutdown`.
@@ -45,5 +57,7 @@ pub async fn serve_builtin(
     _port: u16,
     _shutdown: tokio_util::sync::CancellationToken,
 ) -> Result<(), MotionError> {
-    Err(MotionError::Config("motion-server is not implemented yet".into()))
+    Err(MotionError::Config(
+        "motion-server is not implemented yet".into(),
+    ))
 }

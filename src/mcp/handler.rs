@@ -1,5 +1,9 @@
 //! The MCP face of stagecraft: tools come from the skill registry, calls go to the dispatcher.
 
+// MCP logging is deprecated by 2026-07-28 (SEP-2577), but clients of the 2025-11-25 era, which is
+// what Claude Desktop and Claude Code speak, still show server logs through it.
+#![allow(deprecated)]
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -7,10 +11,11 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams,
     GetPromptResponse, GetPromptResult, GetSkillRequestParams, GetSkillResult, Implementation,
     ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListSkillsResult,
-    ListToolsResult, PaginatedRequestParams, Prompt, PromptArgument, PromptMessage,
-    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
-    ResourceContents, ResourceTemplate, Role, ServerCapabilities, ServerConfig, Skill,
-    SkillFrontmatter, SkillResource, SkillResources, SubscriptionFilter, Tool, ToolAnnotations,
+    ListToolsResult, LoggingLevel, LoggingMessageNotificationParam, PaginatedRequestParams, Prompt,
+    PromptArgument, PromptMessage, ReadResourceRequestParams, ReadResourceResponse,
+    ReadResourceResult, Resource, ResourceContents, ResourceTemplate, Role, ServerCapabilities,
+    ServerConfig, SetLevelRequestParams, Skill, SkillFrontmatter, SkillResource, SkillResources,
+    SubscriptionFilter, Tool, ToolAnnotations,
 };
 use rmcp::service::{
     NotificationContext, Peer, RequestContext, SubscriptionContext, SubscriptionSink,
@@ -46,6 +51,8 @@ struct Inner {
     peers: Mutex<Vec<Peer<RoleServer>>>,
     /// 2026-07-28 clients: notified on their `subscriptions/listen` streams.
     sinks: Mutex<Vec<SubscriptionSink>>,
+    /// Legacy `logging/setLevel`: the least severe level the client wants (None: no log messages).
+    log_level: Mutex<Option<LoggingLevel>>,
 }
 
 impl StagecraftServer {
@@ -56,6 +63,7 @@ impl StagecraftServer {
                 dispatcher,
                 peers: Mutex::new(Vec::new()),
                 sinks: Mutex::new(Vec::new()),
+                log_level: Mutex::new(None),
             }),
         }
     }
@@ -123,6 +131,27 @@ impl StagecraftServer {
         tool
     }
 
+    /// Sends a log message to the client that asked for them: legacy clients through
+    /// `logging/setLevel`, 2026-07-28 clients through the request's `logLevel` meta.
+    async fn log_to_client(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        level: LoggingLevel,
+        data: Value,
+    ) {
+        let wanted = ctx.meta.log_level().or(*lock(&self.inner.log_level));
+        let Some(wanted) = wanted else { return };
+        if severity(level) < severity(wanted) {
+            return;
+        }
+        let _ = ctx
+            .peer
+            .notify_logging_message(
+                LoggingMessageNotificationParam::new(level, data).with_logger("stagecraft"),
+            )
+            .await;
+    }
+
     async fn run_tool(
         &self,
         spec: Arc<ToolSpec>,
@@ -155,6 +184,12 @@ impl StagecraftServer {
             );
         }
 
+        self.log_to_client(
+            ctx,
+            LoggingLevel::Debug,
+            json!({"event": "tool_call", "tool": spec.name, "skill": spec.skill}),
+        )
+        .await;
         let timeout = Duration::from_secs(spec.timeout_seconds);
         let mut call = CallContext::new(timeout);
         call.cancel = ctx.ct.clone();
@@ -192,7 +227,15 @@ impl StagecraftServer {
                 }
                 result
             }
-            Ok(Err(error)) => error_result(&error),
+            Ok(Err(error)) => {
+                self.log_to_client(
+                    ctx,
+                    LoggingLevel::Warning,
+                    json!({"event": "tool_failed", "tool": spec.name, "error": error.to_json()}),
+                )
+                .await;
+                error_result(&error)
+            }
             Err(_) => error_result(
                 &ToolError::new(
                     "TIMEOUT",
@@ -201,6 +244,20 @@ impl StagecraftServer {
                 .with_hint("The DCC or backend is busy or stuck; try again, or raise timeout_seconds in the tool's SKILL.md."),
             ),
         }
+    }
+}
+
+/// Orders MCP log levels from least to most severe.
+fn severity(level: LoggingLevel) -> u8 {
+    match level {
+        LoggingLevel::Debug => 0,
+        LoggingLevel::Info => 1,
+        LoggingLevel::Notice => 2,
+        LoggingLevel::Warning => 3,
+        LoggingLevel::Error => 4,
+        LoggingLevel::Critical => 5,
+        LoggingLevel::Alert => 6,
+        LoggingLevel::Emergency => 7,
     }
 }
 
@@ -303,6 +360,7 @@ impl ServerHandler for StagecraftServer {
                 .enable_resources()
                 .enable_resources_list_changed()
                 .enable_prompts()
+                .enable_logging()
                 .enable_skills()
                 .build(),
         )
@@ -311,6 +369,15 @@ impl ServerHandler for StagecraftServer {
                 .with_title("stagecraft: motion and DCC scenes for agents"),
         )
         .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        *lock(&self.inner.log_level) = Some(request.level);
+        Ok(())
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {

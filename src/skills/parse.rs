@@ -414,8 +414,14 @@ fn schema_object(
     };
     let as_value = Value::Object(map);
     if let Err(e) = jsonschema::meta::validate(&as_value) {
+        let at = e.instance_path().to_string();
+        let at = if at.is_empty() {
+            String::new()
+        } else {
+            format!(" at {at}")
+        };
         return Err((
-            format!("tool {tool:?}: {key} is not a valid JSON Schema: {e}"),
+            format!("tool {tool:?}: {key} is not a valid JSON Schema{at}: {e}"),
             "fix the schema (JSON Schema 2020-12)".into(),
         ));
     }
@@ -534,8 +540,18 @@ fn yaml_error(e: &serde_saphyr::Error, yaml: &str, first_line: usize, file: &Pat
     }
 }
 
+/// The first line of a parser message, without the parser's own YAML-relative location
+/// (`error: line 2 column 14: ...`): the diagnostic already carries the file line.
 fn first_line_of(text: &str) -> String {
-    text.lines().next().unwrap_or(text).trim().to_string()
+    let line = text.lines().next().unwrap_or(text).trim();
+    let line = line.strip_prefix("error: ").unwrap_or(line);
+    if line.starts_with("line ")
+        && let Some((location, rest)) = line.split_once(": ")
+        && location.contains("column")
+    {
+        return rest.to_string();
+    }
+    line.to_string()
 }
 
 /// kebab-case, 1-64 characters (agentskills.io).

@@ -16,10 +16,18 @@ pub async fn serve_stdio(
     shutdown: CancellationToken,
 ) -> Result<(), std::io::Error> {
     use rmcp::ServiceExt;
-    let running = server
+    use rmcp::service::ServerInitializeError;
+    let running = match server
         .serve_with_ct(rmcp::transport::stdio(), shutdown.child_token())
         .await
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    {
+        Ok(running) => running,
+        // The client went away (stdin closed) or we were asked to stop before it said anything.
+        Err(ServerInitializeError::ConnectionClosed(_) | ServerInitializeError::Cancelled) => {
+            return Ok(());
+        }
+        Err(e) => return Err(std::io::Error::other(e.to_string())),
+    };
     running
         .waiting()
         .await

@@ -109,7 +109,11 @@ struct MotionServerArgs {
 #[derive(Subcommand)]
 enum SkillsCommand {
     /// List loaded skills and their tools.
-    List,
+    List {
+        /// Print JSON (skills, tools with schemas and annotations, diagnostics) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check skills and print every diagnostic; exits 1 if any skill is invalid.
     Check {
         /// Skill folders to check (default: the configured ones).
@@ -266,12 +270,16 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             stagecraft::motion::serve_builtin(&args.host, args.port, shutdown).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Skills(SkillsCommand::List) => {
+        Command::Skills(SkillsCommand::List { json }) => {
             let registry = stagecraft::skills::Registry::load(
                 &skill_sources(&config, &cli.common),
                 binding_rules(),
             );
-            print_skills(&registry);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&skills_json(&registry))?);
+            } else {
+                print_skills(&registry);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Skills(SkillsCommand::Check { paths }) => {
@@ -390,6 +398,49 @@ async fn serve(config: Config, common: &Common, args: ServeArgs) -> Result<ExitC
     let _ = tokio::time::timeout(Duration::from_secs(10), dispatcher.shutdown()).await;
     result?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn skills_json(registry: &stagecraft::skills::Registry) -> Value {
+    let tool = |t: &stagecraft::skills::ToolSpec, hidden: bool| {
+        let binding = match &t.binding {
+            stagecraft::skills::Binding::Call(m) => json!({"call": m}),
+            stagecraft::skills::Binding::Script { path, language } => {
+                json!({"script": path, "language": language})
+            }
+        };
+        json!({
+            "name": t.name,
+            "title": t.title,
+            "skill": t.skill,
+            "description": t.description,
+            "binding": binding,
+            "input_schema": *t.input_schema,
+            "read_only": t.read_only,
+            "destructive": t.destructive,
+            "idempotent": t.idempotent,
+            "open_world": t.open_world,
+            "timeout_seconds": t.timeout_seconds,
+            "hidden": hidden,
+        })
+    };
+    json!({
+        "skills": registry.skills.values().map(|s| json!({
+            "name": s.name,
+            "description": s.description,
+            "uri": s.uri,
+            "dir": s.dir,
+            "tools": s.tools,
+        })).collect::<Vec<_>>(),
+        "tools": registry.tools.values().map(|t| tool(t, false))
+            .chain(registry.hidden.values().map(|t| tool(t, true)))
+            .collect::<Vec<_>>(),
+        "diagnostics": registry.diagnostics.iter().map(|d| json!({
+            "file": d.file,
+            "line": d.line,
+            "message": d.message,
+            "fix": d.fix,
+        })).collect::<Vec<_>>(),
+    })
 }
 
 fn print_skills(registry: &stagecraft::skills::Registry) {

@@ -18,7 +18,7 @@ pub async fn serve_stdio(
     use rmcp::ServiceExt;
     use rmcp::service::ServerInitializeError;
     let running = match server
-        .serve_with_ct(rmcp::transport::stdio(), shutdown.child_token())
+        .serve_with_ct(rmcp::transport::stdio_pipes(), shutdown.child_token())
         .await
     {
         Ok(running) => running,

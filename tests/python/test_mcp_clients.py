@@ -252,3 +252,40 @@ def test_malformed_json_rpc_gets_an_error_and_server_survives(stagecraft_bin, em
     assert "result" in answers[1]
     assert "error" in answers[2] or answers[2].get("result", {}).get("isError")
     assert len(answers[3]["result"]["tools"]) >= 37
+
+
+def test_oversized_requests_are_refused_and_the_server_survives(stagecraft_bin, empty_config):
+    import json
+
+    huge = '{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"get_transform","arguments":{"object_name":"' + "x" * (17 * 1024 * 1024) + '"}}}'
+    lines = [
+        '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}',
+        '{"jsonrpc":"2.0","method":"notifications/initialized"}',
+        huge,
+        '{"jsonrpc":"2.0","id":3,"method":"tools/list"}',
+    ]
+    proc = subprocess.run(
+        [stagecraft_bin, "serve"], input="\n".join(lines) + "\n", env=empty_config, capture_output=True, text=True, timeout=60
+    )
+    answers = [json.loads(line) for line in proc.stdout.splitlines()]
+    by_id = {a.get("id"): a for a in answers}
+    assert 9 not in by_id or "error" in by_id[9]
+    assert len(by_id[3]["result"]["tools"]) >= 37
+
+    server = HttpServer(stagecraft_bin, empty_config)
+    try:
+        request = urllib.request.Request(
+            server.url,
+            data=huge.encode(),
+            method="POST",
+            headers={"Content-Type": "application/json", "Accept": "application/json, text/event-stream"},
+        )
+        try:
+            urllib.request.urlopen(request, timeout=30)
+            status = 200
+        except urllib.error.HTTPError as e:
+            status = e.code
+        assert status == 413
+        assert raw_post(server.url, {}) == 200
+    finally:
+        server.stop()

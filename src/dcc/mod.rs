@@ -1,8 +1,32 @@
 //! Adapter traits, data types, `RemoteAdapter` (the traits over any Bridge), and built-in adapters.
+//!
+//! - [`types`]: the data types and typed method parameters of spec/bridge.md.
+//! - [`adapter`]: `DccAdapter` and one trait per capability; default answers are `UNSUPPORTED`.
+//! - `route`: a method name + JSON params → the typed trait method → JSON.
+//! - [`remote`]: `RemoteAdapter`, the traits over a [`crate::bridge::Bridge`].
+//! - [`stage`]: the built-in `stage` DCC (a glTF scene in memory).
+//! - [`check`]: `stagecraft adapter-check`, the bridge conformance suite.
+//!
+//! [`DccHub`] holds the named connections of `[[dcc]]` and is what the dispatcher calls.
 
+pub mod adapter;
+pub mod check;
+pub mod remote;
+mod route;
+pub mod stage;
+pub mod types;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+pub use adapter::DccAdapter;
+pub use check::{AdapterCheckOptions, adapter_check, adapter_check_stage};
+pub use types::DccErrorCode;
 
 /// Every method of spec/bridge.md, as written after `call:` in a SKILL.md.
 pub const BRIDGE_METHODS: &[&str] = &[
@@ -44,32 +68,36 @@ pub const BRIDGE_METHODS: &[&str] = &[
     "animation.set_frame_range",
 ];
 
+/// Name of the built-in DCC, always available (and the default when no `[[dcc]]` is configured).
+pub const STAGE_NAME: &str = "stage";
+
 #[derive(Debug, thiserror::Error)]
 pub enum DccError {
     #[error("{0}")]
     Config(String),
-}
-
-/// The named DCC connections from `[[dcc]]` (or the built-in `stage` DCC when none is configured).
-pub struct DccHub {}
-
-impl DccHub {
-    pub fn new(_config: &Config, _shutdown: CancellationToken) -> Result<Self, DccError> {
-        Ok(Self {})
-    }
-
-    pub async fn shutdown(&self) {}
+    #[error("{0}")]
+    Io(String),
 }
 
 /// Progress callback for long DCC calls (`$/progress` from the adapter): progress, total, message.
-pub type ProgressFn = std::sync::Arc<dyn Fn(f64, Option<f64>, Option<String>) + Send + Sync>;
+pub type ProgressFn = crate::bridge::ProgressFn;
 
 /// Per-call settings: deadline, cancellation, and where progress goes.
 #[derive(Clone)]
 pub struct DccCall {
-    pub timeout: std::time::Duration,
+    pub timeout: Duration,
     pub cancel: CancellationToken,
     pub progress: Option<ProgressFn>,
+}
+
+impl DccCall {
+    pub fn new(timeout: Duration) -> Self {
+        Self {
+            timeout,
+            cancel: CancellationToken::new(),
+            progress: None,
+        }
+    }
 }
 
 /// A failed DCC call: a DccErrorCode (`CONNECTION_FAILED`, `TIMEOUT`, `UNSUPPORTED`, ...) or one of
@@ -79,44 +107,243 @@ pub struct DccCall {
 pub struct DccFailure {
     pub code: String,
     pub message: String,
-    pub details: Option<serde_json::Value>,
+    pub details: Option<Value>,
     pub recoverable: bool,
 }
 
+impl DccFailure {
+    pub fn new(code: DccErrorCode, message: impl Into<String>) -> Self {
+        let recoverable = matches!(
+            code,
+            DccErrorCode::ConnectionFailed
+                | DccErrorCode::Timeout
+                | DccErrorCode::NotResponding
+                | DccErrorCode::InvalidInput
+                | DccErrorCode::SceneError
+                | DccErrorCode::ScriptError
+        );
+        Self {
+            code: code.as_str().to_string(),
+            message: message.into(),
+            details: None,
+            recoverable,
+        }
+    }
+
+    pub fn unsupported(method: &str) -> Self {
+        Self::new(
+            DccErrorCode::Unsupported,
+            format!("this DCC does not support {method}"),
+        )
+        .with_details(json!({"method": method}))
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(DccErrorCode::InvalidInput, message)
+    }
+
+    pub fn scene(message: impl Into<String>) -> Self {
+        Self::new(DccErrorCode::SceneError, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(DccErrorCode::Internal, message)
+    }
+
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    /// The DccErrorCode, when the code is one.
+    pub fn dcc_code(&self) -> Option<DccErrorCode> {
+        DccErrorCode::parse(&self.code)
+    }
+}
+
+/// One named connection.
+struct Conn {
+    name: String,
+    adapter: Arc<dyn DccAdapter>,
+    bridge: &'static str,
+    endpoint: Option<String>,
+    /// The connection's default deadline (`timeout_seconds` of its `[[dcc]]`).
+    timeout: Duration,
+}
+
+/// What `list_dccs` reports about one connection.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectionReport {
+    pub name: String,
+    pub default: bool,
+    pub bridge: String,
+    pub endpoint: Option<String>,
+    /// `connected`, `disconnected` or `error`.
+    pub state: String,
+    pub last_error: Option<String>,
+    pub info: Option<types::DccInfo>,
+    pub capabilities: Option<types::DccCapabilities>,
+    pub methods: Vec<String>,
+}
+
+/// The named DCC connections from `[[dcc]]` (or the built-in `stage` DCC when none is configured).
+pub struct DccHub {
+    conns: Vec<Conn>,
+    shutdown: CancellationToken,
+}
+
+/// Knobs for tests and benches; `DccHub::new` uses the defaults.
+#[derive(Debug, Clone)]
+pub struct HubOptions {
+    /// Largest message a bridge accepts (spec/bridge.md: 256 MiB).
+    pub max_message_bytes: usize,
+}
+
+impl Default for HubOptions {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: crate::bridge::MAX_MESSAGE_BYTES,
+        }
+    }
+}
+
 impl DccHub {
+    pub fn new(config: &Config, shutdown: CancellationToken) -> Result<Self, DccError> {
+        Self::with_options(config, shutdown, HubOptions::default())
+    }
+
+    pub fn with_options(
+        config: &Config,
+        shutdown: CancellationToken,
+        options: HubOptions,
+    ) -> Result<Self, DccError> {
+        let mut conns = Vec::new();
+        for dcc in &config.dcc {
+            let remote = remote::RemoteAdapter::from_config(dcc, &options, shutdown.clone())?;
+            conns.push(Conn {
+                name: dcc.name.clone(),
+                endpoint: remote.endpoint(),
+                adapter: Arc::new(remote),
+                bridge: dcc.bridge.as_str(),
+                timeout: Duration::from_secs(dcc.timeout_seconds),
+            });
+        }
+        // The stage DCC is always there; it is the default only when nothing else is configured.
+        if !conns.iter().any(|c| c.name == STAGE_NAME) {
+            conns.push(Conn {
+                name: STAGE_NAME.into(),
+                adapter: Arc::new(stage::StageAdapter::new()),
+                bridge: "in_process",
+                endpoint: None,
+                timeout: Duration::from_secs(crate::config::DEFAULT_DCC_TIMEOUT_SECONDS),
+            });
+        }
+        Ok(Self { conns, shutdown })
+    }
+
+    /// Closes every connection and ends embedded DCC processes.
+    pub async fn shutdown(&self) {
+        self.shutdown.cancel();
+        for conn in &self.conns {
+            if let Some(c) = conn.adapter.as_connection() {
+                c.close().await;
+            }
+        }
+    }
+
+    /// The connection names, default first.
+    pub fn names(&self) -> Vec<String> {
+        self.conns.iter().map(|c| c.name.clone()).collect()
+    }
+
+    /// The default deadline of a connection (`None`: the default connection).
+    pub fn default_timeout(&self, dcc: Option<&str>) -> Option<Duration> {
+        self.find(dcc).ok().map(|c| c.timeout)
+    }
+
+    fn find(&self, dcc: Option<&str>) -> Result<&Conn, DccFailure> {
+        let found = match dcc {
+            None => self.conns.first(),
+            Some(name) => self.conns.iter().find(|c| c.name == name),
+        };
+        found.ok_or_else(|| DccFailure {
+            code: "no_dcc".into(),
+            message: match dcc {
+                Some(name) => format!("no DCC connection named {name:?}"),
+                None => "no DCC connection is configured".into(),
+            },
+            details: Some(json!({"available": self.names()})),
+            recoverable: false,
+        })
+    }
+
+    /// The adapter behind a connection, for callers that want the typed traits directly.
+    pub fn adapter(&self, dcc: Option<&str>) -> Result<Arc<dyn DccAdapter>, DccFailure> {
+        self.find(dcc).map(|c| c.adapter.clone())
+    }
+
     /// Calls one bridge method on the named connection (`None`: the default one) through the adapter
     /// traits, with JSON params and result as spec/bridge.md defines them.
     pub async fn call(
         &self,
-        _dcc: Option<&str>,
+        dcc: Option<&str>,
         method: &str,
-        _params: serde_json::Value,
-        _call: &DccCall,
-    ) -> Result<serde_json::Value, DccFailure> {
-        Err(DccFailure {
-            code: "not_implemented".into(),
-            message: format!("{method} is not implemented in this build"),
-            details: None,
-            recoverable: false,
-        })
+        params: Value,
+        call: &DccCall,
+    ) -> Result<Value, DccFailure> {
+        let conn = self.find(dcc)?;
+        if !BRIDGE_METHODS.contains(&method) {
+            return Err(DccFailure::unsupported(method));
+        }
+        // Remote calls carry their own deadline (and send `$/cancel` at it); this outer bound is a
+        // safety net a little later, so that nothing can hang a call.
+        let grace = if conn.bridge == "in_process" {
+            Duration::ZERO
+        } else {
+            Duration::from_secs(2)
+        };
+        let work = route::route(conn.adapter.as_ref(), method, params, call);
+        tokio::select! {
+            r = tokio::time::timeout(call.timeout + grace, work) => match r {
+                Ok(result) => result,
+                Err(_) => Err(DccFailure::new(
+                    DccErrorCode::Timeout,
+                    format!("{method} on {:?} did not finish within {:.1} s", conn.name, call.timeout.as_secs_f64()),
+                )),
+            },
+            _ = call.cancel.cancelled() => Err(DccFailure {
+                code: "cancelled".into(),
+                message: format!("{method} was cancelled"),
+                details: None,
+                recoverable: true,
+            }),
+        }
     }
-}
 
-/// Options of `stagecraft adapter-check`.
-#[derive(Debug, Clone)]
-pub struct AdapterCheckOptions {
-    pub bridge: crate::config::BridgeKind,
-    pub endpoint: Option<String>,
-    /// `embedded`: the command line, program first.
-    pub command: Vec<String>,
-    pub token_env: Option<String>,
-    pub timeout_seconds: u64,
-}
-
-/// `stagecraft adapter-check`: drives an adapter through every method it advertises, prints a table,
-/// and returns whether everything passed.
-pub async fn adapter_check(_options: AdapterCheckOptions) -> Result<bool, DccError> {
-    Err(DccError::Config(
-        "adapter-check is not implemented yet".into(),
-    ))
+    /// Every connection with its state; tries a handshake on each (bounded by `timeout`).
+    pub async fn list_connections(&self, timeout: Duration) -> Vec<ConnectionReport> {
+        let probes = self.conns.iter().enumerate().map(|(i, conn)| async move {
+            let call = DccCall::new(timeout.min(conn.timeout));
+            let hello = conn.adapter.hello(&call).await;
+            let status = conn.adapter.as_connection().map(|c| c.status());
+            let (state, last_error) = match (&hello, status) {
+                (Ok(_), _) => ("connected".to_string(), None),
+                (Err(e), Some(s)) => ("error".to_string(), s.last_error.or(Some(e.to_string()))),
+                (Err(e), None) => ("error".to_string(), Some(e.to_string())),
+            };
+            let hello = hello.ok();
+            ConnectionReport {
+                name: conn.name.clone(),
+                default: i == 0,
+                bridge: conn.bridge.to_string(),
+                endpoint: conn.endpoint.clone(),
+                state,
+                last_error,
+                info: hello.as_ref().map(|h| h.info.clone()),
+                capabilities: hello.as_ref().map(|h| h.capabilities.clone()),
+                methods: hello.map(|h| h.methods).unwrap_or_default(),
+            }
+        });
+        futures::future::join_all(probes).await
+    }
 }

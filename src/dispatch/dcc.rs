@@ -1,36 +1,308 @@
 //! DCC tools: every bridge.md method through the adapter traits, `list_dccs`, and script tools.
 
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 
-use super::{CallContext, Dispatcher, ToolError, ToolOutput};
+use super::{CallContext, Dispatcher, ImageOut, ToolError, ToolOutput};
+use crate::dcc::{DccCall, DccErrorCode, DccFailure};
 use crate::skills::ToolSpec;
 
-pub(super) async fn list_connections(_dispatcher: &Dispatcher) -> Result<ToolOutput, ToolError> {
-    Err(ToolError::not_implemented(
-        "list_dccs",
-        "dcc.list_connections",
-    ))
+/// How long `list_dccs` waits for each connection's handshake.
+const LIST_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Parameters that name files the DCC will read or write, per method.
+const PATH_PARAMS: &[(&str, &str)] = &[
+    ("scene.open_file", "file_path"),
+    ("scene.save_file", "file_path"),
+    ("scene.export_file", "file_path"),
+    ("render.render_scene", "output_path"),
+    ("script.execute", "path"),
+];
+
+pub(super) async fn list_connections(dispatcher: &Dispatcher) -> Result<ToolOutput, ToolError> {
+    let reports = dispatcher.dccs.list_connections(LIST_PROBE_TIMEOUT).await;
+    let default = reports.first().map(|r| r.name.clone());
+    Ok(ToolOutput::new(json!({
+        "default": default,
+        "connections": reports,
+    })))
 }
 
 pub(super) async fn call_method(
-    _dispatcher: &Dispatcher,
+    dispatcher: &Dispatcher,
     tool: &ToolSpec,
     method: &str,
-    _args: Value,
-    _ctx: &CallContext,
+    args: Value,
+    ctx: &CallContext,
 ) -> Result<ToolOutput, ToolError> {
-    Err(ToolError::not_implemented(&tool.name, method))
+    let (dcc, params) = split_dcc(args)?;
+    if method == "script.execute" && !dispatcher.config.skills.allow_scripts {
+        return Err(scripts_disabled(&tool.name));
+    }
+    check_paths(dispatcher, method, &params)?;
+    let call = dcc_call(ctx);
+    let result = dispatcher
+        .dccs
+        .call(dcc.as_deref(), method, Value::Object(params), &call)
+        .await
+        .map_err(|f| failure_to_tool_error(f, dcc.as_deref(), method))?;
+    Ok(output(method, result))
 }
 
 pub(super) async fn run_script(
-    _dispatcher: &Dispatcher,
+    dispatcher: &Dispatcher,
     tool: &ToolSpec,
-    _path: &Path,
-    _language: &str,
-    _args: Value,
-    _ctx: &CallContext,
+    path: &Path,
+    language: &str,
+    args: Value,
+    ctx: &CallContext,
 ) -> Result<ToolOutput, ToolError> {
-    Err(ToolError::not_implemented(&tool.name, "script.execute"))
+    if !dispatcher.config.skills.allow_scripts {
+        return Err(scripts_disabled(&tool.name));
+    }
+    let (dcc, args) = split_dcc(args)?;
+    let path = absolute(path);
+    let params = json!({
+        "language": language,
+        "path": path.display().to_string(),
+        "args": args,
+    });
+    let call = dcc_call(ctx);
+    let result = dispatcher
+        .dccs
+        .call(dcc.as_deref(), "script.execute", params, &call)
+        .await
+        .map_err(|f| failure_to_tool_error(f, dcc.as_deref(), "script.execute"))?;
+    // A script that ran but failed is a tool error too, with its output for the agent to read.
+    if result.get("success") == Some(&Value::Bool(false)) {
+        let message = result
+            .get("error")
+            .and_then(Value::as_str)
+            .unwrap_or("the script failed")
+            .to_string();
+        return Err(ToolError::new(DccErrorCode::ScriptError.as_str(), message)
+            .with_hint("Read details.output and details.error, fix the script or its arguments, and call again.")
+            .with_details(json!({"tool": tool.name, "script": path, "result": result})));
+    }
+    Ok(output("script.execute", result))
+}
+
+fn scripts_disabled(tool: &str) -> ToolError {
+    ToolError::new(
+        "scripts_disabled",
+        format!("`{tool}` runs a script inside the DCC, and scripts are disabled"),
+    )
+    .with_hint("Set `allow_scripts = true` under [skills] in stagecraft.toml if you trust the scripts, then restart.")
+    .with_details(json!({"tool": tool}))
+}
+
+/// Takes the optional `dcc` argument out of the tool arguments; the rest are the method params.
+fn split_dcc(args: Value) -> Result<(Option<String>, Map<String, Value>), ToolError> {
+    let mut map = match args {
+        Value::Object(map) => map,
+        Value::Null => Map::new(),
+        other => {
+            return Err(ToolError::new(
+                "invalid_arguments",
+                format!("arguments must be an object, got {other}"),
+            ));
+        }
+    };
+    let dcc = match map.remove("dcc") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(other) => {
+            return Err(ToolError::new(
+                "invalid_arguments",
+                format!("`dcc` must be a connection name (a string), got {other}"),
+            ));
+        }
+    };
+    Ok((dcc, map))
+}
+
+fn dcc_call(ctx: &CallContext) -> DccCall {
+    let progress = ctx.progress.clone();
+    DccCall {
+        timeout: ctx.timeout,
+        cancel: ctx.cancel.clone(),
+        progress: Some(Arc::new(move |p, total, message| {
+            progress.report(p, total, message.as_deref());
+        })),
+    }
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        return path.to_path_buf();
+    }
+    std::env::current_dir()
+        .map(|d| d.join(path))
+        .unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Lexically resolves `.` and `..` so that `root/../etc` cannot pass for a path under `root`.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// With `[files] roots` set, file parameters must point inside one of them.
+fn check_paths(
+    dispatcher: &Dispatcher,
+    method: &str,
+    params: &Map<String, Value>,
+) -> Result<(), ToolError> {
+    let roots = &dispatcher.config.files.roots;
+    if roots.is_empty() {
+        return Ok(());
+    }
+    for (m, key) in PATH_PARAMS {
+        if *m != method {
+            continue;
+        }
+        let Some(path) = params.get(*key).and_then(Value::as_str) else {
+            continue;
+        };
+        let full = normalize(&absolute(Path::new(path)));
+        if !roots.iter().any(|r| full.starts_with(normalize(r))) {
+            return Err(ToolError::new(
+                "invalid_arguments",
+                format!("`{key}` {path:?} is outside the folders stagecraft may use"),
+            )
+            .with_hint("Use a path under one of details.roots ([files] roots in stagecraft.toml).")
+            .with_details(json!({"field": key, "path": path, "roots": roots})));
+        }
+    }
+    Ok(())
+}
+
+/// Structured content must be an object: arrays and scalars go under `result`. A viewport capture
+/// becomes MCP image content, with its metadata as the structured part.
+fn output(method: &str, result: Value) -> ToolOutput {
+    if method == "render.capture_viewport"
+        && let Value::Object(mut map) = result
+    {
+        let data = map
+            .remove("data_b64")
+            .and_then(|d| d.as_str().map(str::to_string));
+        let format = map
+            .get("format")
+            .and_then(Value::as_str)
+            .unwrap_or("png")
+            .to_ascii_lowercase();
+        let mut out = ToolOutput::new(Value::Object(map));
+        if let Some(data) = data {
+            let mime = if format == "jpg" {
+                "jpeg".to_string()
+            } else {
+                format
+            };
+            out = out.with_image(ImageOut {
+                data_b64: data,
+                mime_type: format!("image/{mime}"),
+            });
+        }
+        return out;
+    }
+    match result {
+        Value::Object(_) => ToolOutput::new(result),
+        other => ToolOutput::new(json!({"result": other})),
+    }
+}
+
+fn hint_for(code: &str, dcc: &str) -> String {
+    match code {
+        "CONNECTION_FAILED" => format!(
+            "The DCC connection {dcc:?} is down. Start the DCC with its stagecraft adapter (or check the \
+             [[dcc]] endpoint and command), then call again: stagecraft reconnects on the next call. \
+             `list_dccs` shows each connection's state."
+        ),
+        "TIMEOUT" => "The DCC is alive but did not finish in time; the request was cancelled. Try a \
+                      smaller request, or call again once the DCC is idle."
+            .into(),
+        "NOT_RESPONDING" => format!(
+            "The DCC {dcc:?} does not answer even a ping; it may be frozen. Check it, or restart it."
+        ),
+        "UNSUPPORTED" => "This DCC cannot do that. `list_dccs` lists what each connection supports; \
+                          use another tool or another DCC."
+            .into(),
+        "PERMISSION_DENIED" => "The adapter refused the token. Set the environment variable named by \
+                                `token_env` in stagecraft.toml to the adapter's token and restart stagecraft."
+            .into(),
+        "INVALID_INPUT" => "Fix the argument the message names and call again.".into(),
+        "SCENE_ERROR" => "Check object names and state with `list_objects` or `get_hierarchy`, then call \
+                          again."
+            .into(),
+        "SCRIPT_ERROR" => "The script raised an error; read the message and details, fix it, and call again."
+            .into(),
+        "no_dcc" => "Use one of the connection names in details.available (see `list_dccs`), or omit \
+                     `dcc` to use the default connection."
+            .into(),
+        _ => "The DCC adapter failed unexpectedly; its log has the cause. Calling again may work.".into(),
+    }
+}
+
+fn failure_to_tool_error(failure: DccFailure, dcc: Option<&str>, method: &str) -> ToolError {
+    if failure.code == "cancelled" {
+        return ToolError::cancelled();
+    }
+    let dcc_name = dcc.unwrap_or("default");
+    let hint = hint_for(&failure.code, dcc_name);
+    ToolError::new(failure.code.clone(), failure.message.clone())
+        .with_hint(hint)
+        .with_details(json!({
+            "dcc": dcc,
+            "method": method,
+            "recoverable": failure.recoverable,
+            "details": failure.details,
+        }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_removes_parent_components() {
+        assert_eq!(
+            normalize(Path::new("/a/b/../../etc")),
+            PathBuf::from("/etc")
+        );
+        assert!(!normalize(Path::new("/srv/x/../../etc/passwd")).starts_with("/srv/x"));
+    }
+
+    #[test]
+    fn split_dcc_takes_the_connection_name_out() {
+        let (dcc, rest) = split_dcc(json!({"dcc": "blender", "object_name": "Cube"})).unwrap();
+        assert_eq!(dcc.as_deref(), Some("blender"));
+        assert_eq!(rest.get("object_name"), Some(&json!("Cube")));
+        assert!(!rest.contains_key("dcc"));
+        assert!(split_dcc(json!({"dcc": 3})).is_err());
+    }
+
+    #[test]
+    fn arrays_are_wrapped_and_captures_become_images() {
+        let out = output("scene.get_selection", json!(["a"]));
+        assert_eq!(out.structured, json!({"result": ["a"]}));
+        let out = output(
+            "render.capture_viewport",
+            json!({"data_b64": "AAAA", "width": 1, "height": 1, "format": "png"}),
+        );
+        assert_eq!(out.images.len(), 1);
+        assert_eq!(out.images[0].mime_type, "image/png");
+        assert!(out.structured.get("data_b64").is_none());
+    }
 }

@@ -1,0 +1,577 @@
+//! The data types of spec/bridge.md: what adapters return, and the typed parameters of every method.
+//!
+//! Results are read leniently (`#[serde(default)]` where the spec marks a field optional) because they
+//! come from adapters written by others; parameters are what the agent sent after schema validation.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// A bridge error code (spec/bridge.md `DccErrorCode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DccErrorCode {
+    ConnectionFailed,
+    Timeout,
+    ScriptError,
+    NotResponding,
+    Unsupported,
+    PermissionDenied,
+    InvalidInput,
+    SceneError,
+    Internal,
+}
+
+impl DccErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DccErrorCode::ConnectionFailed => "CONNECTION_FAILED",
+            DccErrorCode::Timeout => "TIMEOUT",
+            DccErrorCode::ScriptError => "SCRIPT_ERROR",
+            DccErrorCode::NotResponding => "NOT_RESPONDING",
+            DccErrorCode::Unsupported => "UNSUPPORTED",
+            DccErrorCode::PermissionDenied => "PERMISSION_DENIED",
+            DccErrorCode::InvalidInput => "INVALID_INPUT",
+            DccErrorCode::SceneError => "SCENE_ERROR",
+            DccErrorCode::Internal => "INTERNAL",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<DccErrorCode> {
+        serde_json::from_value(Value::String(code.to_string())).ok()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DccInfo {
+    pub dcc_type: String,
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub platform: String,
+    #[serde(default)]
+    pub pid: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python_version: Option<String>,
+    #[serde(default)]
+    pub metadata: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DccCapabilities {
+    pub script_languages: Vec<String>,
+    pub scene_info: bool,
+    pub snapshot: bool,
+    pub undo_redo: bool,
+    pub progress_reporting: bool,
+    pub file_operations: bool,
+    pub selection: bool,
+    pub scene_manager: bool,
+    pub transform: bool,
+    pub render_capture: bool,
+    pub hierarchy: bool,
+    pub animation: bool,
+    pub has_embedded_python: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bridge_kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bridge_endpoint: Option<String>,
+    pub extensions: Map<String, Value>,
+}
+
+impl DccCapabilities {
+    /// The named capability flag (`"animation"`, `"transform"`, ...), as SKILL.md `requires` lists them.
+    pub fn flag(&self, name: &str) -> Option<bool> {
+        Some(match name {
+            "scene_info" => self.scene_info,
+            "snapshot" => self.snapshot,
+            "undo_redo" => self.undo_redo,
+            "progress_reporting" => self.progress_reporting,
+            "file_operations" => self.file_operations,
+            "selection" => self.selection,
+            "scene_manager" => self.scene_manager,
+            "transform" => self.transform,
+            "render_capture" => self.render_capture,
+            "hierarchy" => self.hierarchy,
+            "animation" => self.animation,
+            "has_embedded_python" => self.has_embedded_python,
+            _ => return None,
+        })
+    }
+}
+
+/// The answer to `dcc.hello`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Hello {
+    pub protocol: String,
+    pub info: DccInfo,
+    #[serde(default)]
+    pub capabilities: DccCapabilities,
+    #[serde(default)]
+    pub methods: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Ping {
+    #[serde(default)]
+    pub busy: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SceneStatistics {
+    pub object_count: u64,
+    pub vertex_count: u64,
+    pub polygon_count: u64,
+    pub material_count: u64,
+    pub texture_count: u64,
+    pub light_count: u64,
+    pub camera_count: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SceneInfo {
+    #[serde(default)]
+    pub file_path: Option<String>,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub modified: bool,
+    #[serde(default)]
+    pub format: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame_range: Option<[f64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_frame: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fps: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub up_axis: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub units: Option<String>,
+    #[serde(default)]
+    pub statistics: SceneStatistics,
+    #[serde(default)]
+    pub metadata: Map<String, Value>,
+}
+
+/// World space, Y-up, centimetres, Euler XYZ in degrees (the matrix is `Rz · Ry · Rx`: X is applied
+/// first, like Blender's `XYZ` mode).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ObjectTransform {
+    pub translate: [f64; 3],
+    pub rotate: [f64; 3],
+    pub scale: [f64; 3],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BoundingBox {
+    pub min: [f64; 3],
+    pub max: [f64; 3],
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SceneObject {
+    pub name: String,
+    #[serde(default)]
+    pub long_name: String,
+    pub object_type: String,
+    #[serde(default)]
+    pub parent: Option<String>,
+    #[serde(default = "yes")]
+    pub visible: bool,
+    #[serde(default)]
+    pub metadata: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SceneNode {
+    pub object: SceneObject,
+    #[serde(default)]
+    pub children: Vec<SceneNode>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FrameRange {
+    pub start: f64,
+    pub end: f64,
+    pub fps: f64,
+    pub current: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RenderOutput {
+    pub file_path: String,
+    pub width: u32,
+    pub height: u32,
+    pub format: String,
+    #[serde(default)]
+    pub render_time_ms: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaptureResult {
+    pub data_b64: String,
+    pub width: u32,
+    pub height: u32,
+    pub format: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub viewport: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScriptResult {
+    pub success: bool,
+    #[serde(default)]
+    pub execution_time_ms: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    #[serde(default)]
+    pub context: Map<String, Value>,
+}
+
+/// An MMCP joint (spec/mmcp.md §4.2): offsets along world axes from the parent, metres, Y-up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Joint {
+    pub name: String,
+    pub parent: Option<String>,
+    pub rest_translation: [f64; 3],
+    #[serde(default = "identity_quat")]
+    pub rest_rotation: [f64; 4],
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Skeleton {
+    pub joints: Vec<Joint>,
+    #[serde(default = "right_handed_y_up")]
+    pub coordinate_system: String,
+    #[serde(default = "meters")]
+    pub units: String,
+}
+
+impl Skeleton {
+    pub fn new(joints: Vec<Joint>) -> Self {
+        Self {
+            joints,
+            coordinate_system: right_handed_y_up(),
+            units: meters(),
+        }
+    }
+}
+
+/// Bulk numbers on the wire: little-endian float32, row-major, base64.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct F32Array {
+    pub dtype: String,
+    pub shape: Vec<usize>,
+    pub b64: String,
+}
+
+impl F32Array {
+    pub fn encode(shape: Vec<usize>, values: &[f32]) -> Self {
+        use base64::Engine as _;
+        let mut bytes = Vec::with_capacity(values.len() * 4);
+        for v in values {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        Self {
+            dtype: "f32".into(),
+            shape,
+            b64: base64::engine::general_purpose::STANDARD.encode(bytes),
+        }
+    }
+
+    /// Decodes and checks dtype, shape against `expected` (None = any extent) and finiteness.
+    pub fn decode(&self, what: &str, expected: &[Option<usize>]) -> Result<Vec<f32>, String> {
+        use base64::Engine as _;
+        if self.dtype != "f32" {
+            return Err(format!(
+                "{what}: dtype must be \"f32\", got {:?}",
+                self.dtype
+            ));
+        }
+        if self.shape.len() != expected.len()
+            || self
+                .shape
+                .iter()
+                .zip(expected)
+                .any(|(got, want)| want.is_some_and(|w| w != *got))
+        {
+            return Err(format!(
+                "{what}: shape {:?} does not match the expected {}",
+                self.shape,
+                shape_text(expected)
+            ));
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(self.b64.as_bytes())
+            .map_err(|e| format!("{what}: b64 is not standard padded base64 ({e})"))?;
+        let count = self
+            .shape
+            .iter()
+            .try_fold(1usize, |acc, d| acc.checked_mul(*d))
+            .ok_or_else(|| format!("{what}: shape {:?} is too large", self.shape))?;
+        if bytes.len() != count.saturating_mul(4) {
+            return Err(format!(
+                "{what}: {} bytes of data for shape {:?} (expected {})",
+                bytes.len(),
+                self.shape,
+                count.saturating_mul(4)
+            ));
+        }
+        let values: Vec<f32> = bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            return Err(format!("{what}: value #{i} is not a finite number"));
+        }
+        Ok(values)
+    }
+}
+
+fn shape_text(expected: &[Option<usize>]) -> String {
+    let parts: Vec<String> = expected
+        .iter()
+        .map(|d| d.map_or("*".to_string(), |d| d.to_string()))
+        .collect();
+    format!("[{}]", parts.join(", "))
+}
+
+fn yes() -> bool {
+    true
+}
+fn identity_quat() -> [f64; 4] {
+    [0.0, 0.0, 0.0, 1.0]
+}
+fn right_handed_y_up() -> String {
+    "right_handed_y_up".into()
+}
+fn meters() -> String {
+    "meters".into()
+}
+
+// ---- parameters ----------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Empty {}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ListObjectsParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateObjectParams {
+    pub object_type: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub translate: Option<[f64; 3]>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObjectNamesParams {
+    pub object_names: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObjectTypeParams {
+    pub object_type: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SetVisibilityParams {
+    pub object_name: String,
+    pub visible: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct NewSceneParams {
+    #[serde(default)]
+    pub save_prompt: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OpenFileParams {
+    pub file_path: String,
+    #[serde(default)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SaveFileParams {
+    #[serde(default)]
+    pub file_path: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExportFileParams {
+    pub file_path: String,
+    pub format: String,
+    #[serde(default)]
+    pub selection_only: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObjectNameParams {
+    pub object_name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SetTransformParams {
+    pub object_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub translate: Option<[f64; 3]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotate: Option<[f64; 3]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<[f64; 3]>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RenameParams {
+    pub old_name: String,
+    pub new_name: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct OptionalObjectParams {
+    #[serde(default)]
+    pub object_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GroupParams {
+    pub object_names: Vec<String>,
+    pub group_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UngroupParams {
+    pub group_name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReparentParams {
+    pub object_name: String,
+    #[serde(default)]
+    pub new_parent: Option<String>,
+    #[serde(default = "yes")]
+    pub preserve_world_transform: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CaptureParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub viewport: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RenderSceneParams {
+    pub output_path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renderer: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RenderSettingsParams {
+    pub settings: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScriptParams {
+    pub language: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<Map<String, Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArmatureSummary {
+    pub name: String,
+    pub joints: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ArmatureParams {
+    pub armature: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApplyMotionParams {
+    pub armature: String,
+    pub fps: f64,
+    pub joint_names: Vec<String>,
+    pub rotations: F32Array,
+    pub root_positions: F32Array,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joint_translations: Option<BTreeMap<String, F32Array>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_frame: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action_name: Option<String>,
+    #[serde(default)]
+    pub in_place: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApplyMotionResult {
+    pub action: String,
+    pub frame_start: i64,
+    pub frame_end: i64,
+    pub joints_applied: Vec<String>,
+    pub joints_skipped: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SamplePoseParams {
+    pub armature: String,
+    pub frames: Vec<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joint_names: Option<Vec<String>>,
+}
+
+/// Joint name → one world position (Y-up, metres) per requested frame.
+pub type Pose = BTreeMap<String, Vec<[f64; 3]>>;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SetFrameRangeParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fps: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<f64>,
+}

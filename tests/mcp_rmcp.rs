@@ -23,7 +23,7 @@ impl ClientHandler for Watcher {
     }
 }
 
-async fn start(skills: &Path, watcher: Watcher) -> RunningService<RoleClient, Watcher> {
+async fn start(skills: &Path, config: &Path, watcher: Watcher) -> RunningService<RoleClient, Watcher> {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_stagecraft"));
     command
         .arg("serve")
@@ -32,7 +32,7 @@ async fn start(skills: &Path, watcher: Watcher) -> RunningService<RoleClient, Wa
         .arg("--log-level")
         .arg("warn")
         // An empty config file: the test must not pick up a developer's own config.
-        .env("STAGECRAFT_CONFIG", skills.join("stagecraft.toml"))
+        .env("STAGECRAFT_CONFIG", config)
         .kill_on_drop(true);
     let transport = TokioChildProcess::new(command).expect("spawn stagecraft");
     watcher.serve(transport).await.expect("MCP handshake")
@@ -57,11 +57,12 @@ fn write_skill(dir: &Path, name: &str, tool: &str, description: &str) {
 #[tokio::test]
 async fn lists_calls_validates_reads_and_reloads() {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("stagecraft.toml"), "").expect("config");
+    let config = dir.path().join("stagecraft.toml");
+    std::fs::write(&config, "").expect("config");
     let skills = dir.path().join("skills");
     std::fs::create_dir_all(&skills).expect("mkdir");
     let watcher = Watcher::default();
-    let client = start(&skills, watcher.clone()).await;
+    let client = start(&skills, &config, watcher.clone()).await;
 
     // Every shipped tool is listed, in name order.
     let tools = client.list_all_tools().await.expect("tools/list");

@@ -101,3 +101,11 @@ fn bad_config_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn example_skills_are_valid() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/skills");
+    let out = stagecraft(&["skills", "check", dir.to_str().expect("utf-8 path")]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+}

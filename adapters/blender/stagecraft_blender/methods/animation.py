@@ -285,6 +285,7 @@ def apply_motion(params, req):
     action, slot, fcurves, new_group = _new_action(action_name + ".stagecraft_tmp", arm)
     writer = _Writer(fcurves, new_group)
     stride = len(names) * 4
+    locked = []
     try:
         for step, (j, name, pb) in enumerate(matched):
             req.check_cancelled()
@@ -313,6 +314,10 @@ def apply_motion(params, req):
                 c = -(rest.transposed() @ (head - Vector(bone.parent.head_local)))
             else:
                 continue
+            if bone.use_connect:
+                # Blender ignores pose location on connected bones: say so instead.
+                locked.append(name)
+                continue
             loc_path = pb.path_from_id("location")
             for i, values in enumerate(_location_channels(points, count, A, c)):
                 writer.write(loc_path, i, pb.name, frames, values)
@@ -325,10 +330,12 @@ def apply_motion(params, req):
         ad.action_slot = slot
     stale = bpy.data.actions.get(action_name)
     if stale is not None and stale.users == 0:
-        bpy.data.actions.remove(stale)  # replacing our own earlier take of the same name
+        if stale == previous:
+            previous = None
+        bpy.data.actions.remove(stale)  # replacing an earlier take of the same name
     action.name = action_name
-    if previous is not None and previous.users == 0 and previous.name != action.name:
-        previous.use_fake_user = True  # never lose the user's animation silently
+    if previous is not None and previous.users == 0:
+        previous.use_fake_user = True  # never lose the user's own animation silently
     scene = bpy.context.scene
     scene.frame_set(scene.frame_current)
     req.progress(len(matched), len(matched), "done")
@@ -339,6 +346,7 @@ def apply_motion(params, req):
         "frame_end": start + (count - 1) * ratio,
         "joints_applied": [name for _, name, _ in matched],
         "joints_skipped": skipped,
+        "translations_ignored": locked,
         "bones_not_driven": [b.name for b in arm.pose.bones if b.name not in driven],
         "fps": fps,
         "scene_fps": scene_fps(),

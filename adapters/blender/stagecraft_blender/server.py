@@ -376,23 +376,25 @@ class Server:
                 return
 
     def _run(self, req):
+        self.current = req
+        try:
+            answer = self._execute(req)
+        finally:
+            # Cleared before answering, so a ping right after the answer says "not busy".
+            self.current = None
+            with self._pending_lock:
+                self._pending.pop((id(req.conn), req.id), None)
+        req.conn.send(answer)
+
+    def _execute(self, req):
         try:
             if req.cancelled:
                 raise protocol.Cancelled()
-            self.current = req
-            result = self.methods[req.method](req.params, req)
-            req.conn.send(protocol.response(req.id, result))
+            return protocol.response(req.id, self.methods[req.method](req.params, req))
         except protocol.Cancelled:
-            req.conn.send(
-                protocol.error_response(
-                    req.id,
-                    DccError(
-                        "TIMEOUT", "cancelled by $/cancel", rpc_code=protocol.REQUEST_CANCELLED
-                    ).to_error(),
-                )
-            )
+            err = DccError("TIMEOUT", "cancelled by $/cancel", rpc_code=protocol.REQUEST_CANCELLED)
         except DccError as exc:
-            req.conn.send(protocol.error_response(req.id, exc.to_error()))
+            err = exc
         except Exception as exc:  # noqa: BLE001 - any bug must become an answer, not a crash
             err = DccError(
                 "INTERNAL",
@@ -400,11 +402,7 @@ class Server:
                 details=traceback.format_exc(limit=8),
                 rpc_code=protocol.INTERNAL_ERROR,
             )
-            req.conn.send(protocol.error_response(req.id, err.to_error()))
-        finally:
-            self.current = None
-            with self._pending_lock:
-                self._pending.pop((id(req.conn), req.id), None)
+        return protocol.error_response(req.id, err.to_error())
 
 
 def _request_error(message, text):

@@ -57,7 +57,8 @@ out = {}
 def client():
     ws = WsClient(host, int(port))
     out["version"] = ws.hello()["info"]["version"]
-    out["script"] = ws.call("script.execute", {"language": "python", "code": "result = 6 * 7"})["result"]
+    run = ws.call("script.execute", {"language": "python", "code": "result = 6 * 7"})
+    out["script"] = run["result"]
     ws.close()
 t = threading.Thread(target=client)
 t.start()
@@ -69,8 +70,9 @@ bpy.ops.stagecraft.copy_config()
 clip = bpy.context.window_manager.clipboard
 assert bpy.ops.stagecraft.stop_bridge() == {"FINISHED"}
 stagecraft_blender.unregister()
-print("RESULT", {"out": out, "stopped": stopped, "running": running,
-                 "threads": [t.name for t in threading.enumerate()], "config": panel._state["config"]})
+threads = [t.name for t in threading.enumerate()]
+print("RESULT", {"out": out, "stopped": stopped, "running": running, "threads": threads,
+                 "config": panel._state["config"]})
 sys.stdout.flush()
 os._exit(0)
 """

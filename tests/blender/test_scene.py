@@ -7,8 +7,6 @@ import struct
 import pytest
 from bridge_client import BridgeError
 
-from conftest import BPY_PYTHON  # noqa: F401 - documents where Blender comes from
-
 ALL_METHODS = [
     "dcc.hello", "dcc.ping",
     "scene.get_scene_info", "scene.list_objects", "scene.create_object", "scene.delete_objects",
@@ -286,7 +284,8 @@ def test_script_execute(blender):
         "script.execute",
         {
             "language": "python",
-            "code": "print('hello', args['n'])\nresult = {'objects': len(bpy.data.objects), 'n': args['n'] * 2}",
+            "code": "print('hello', args['n'])\n"
+            "result = {'objects': len(bpy.data.objects), 'n': args['n'] * 2}",
             "args": {"n": 21},
         },
     )

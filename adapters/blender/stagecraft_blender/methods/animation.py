@@ -4,7 +4,8 @@ The rig math (spec/mmcp.md §8.6). MMCP joint rotations are local rotations from
 world-aligned rest (identity rest rotations, Y-up). Blender pose rotations are expressed in
 each bone's rest frame, in armature space. For a joint mapped to bone b:
 
-    R_bone = B^T · (S · R_mmcp · S^T) · B,   B = rot(armature.matrix_world) · rot(bone.matrix_local)
+    R_bone = B^T · (S · R_mmcp · S^T) · B
+    B = rot(armature.matrix_world) · rot(bone.matrix_local)
 
 By induction down the chain the posed bone orientation is (product of converted MMCP
 rotations) · rest, whatever the bone roll or armature rotation, and the posed heads follow

@@ -272,8 +272,11 @@ def test_missing_joints_reported_others_applied(blender, rig):
     skel = blender.call("animation.get_skeleton", {"armature": rig})
     names = [j["name"] for j in skel["joints"]] + ["Tail", "RightHand"]
     rotations, roots, flat_rot, flat_root = make_motion(names, 6, seed=10, start_root=(0, 1, 0))
+    before = len(blender.notifications)
     out = apply(blender, rig, names, flat_rot, flat_root, 6)
     assert out["joints_skipped"] == ["Tail", "RightHand"]
+    logs = [m["params"] for m in blender.notifications[before:] if m["method"] == "$/log"]
+    assert any(log["level"] == "warning" and "Tail" in log["message"] for log in logs)
     assert len(out["joints_applied"]) == len(GENERIC_BONES)
     assert_matches_fk(blender, rig, skel, names, rotations, roots, [0, 5])
 
@@ -386,3 +389,24 @@ def test_sample_pose_bad_input(blender, rig):
         with pytest.raises(BridgeError) as err:
             blender.call("animation.sample_pose", params)
         assert err.value.code == "INVALID_INPUT"
+
+
+def test_skeleton_needs_one_root(blender):
+    bones = [
+        ("A", None, (0, 0, 0), (0, 0, 1), 0.0, False),
+        ("B", None, (1, 0, 0), (1, 0, 1), 0.0, False),
+    ]
+    build_rig(blender, "TwoRoots", bones, (0, 0, 0), (0, 0, 0), (1, 1, 1))
+    with pytest.raises(BridgeError) as err:
+        blender.call("animation.get_skeleton", {"armature": "TwoRoots"})
+    assert err.value.code == "SCENE_ERROR" and "root" in err.value.error["message"]
+
+
+def test_other_fps_is_retimed(blender, rig):
+    skel = blender.call("animation.get_skeleton", {"armature": rig})
+    names = [j["name"] for j in skel["joints"]]
+    rotations, roots, flat_rot, flat_root = make_motion(names, 13, seed=13, start_root=(0, 1, 0))
+    out = apply(blender, rig, names, flat_rot, flat_root, 13, fps=48)  # the scene runs at 24
+    assert out["frame_start"] == 1 and out["frame_end"] == 7
+    # Frame 4 of the scene is take frame 6.
+    assert_matches_fk(blender, rig, skel, names, rotations, roots, [6], start=-2)

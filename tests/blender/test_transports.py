@@ -164,6 +164,18 @@ def test_websocket_with_token(listeners):
     ws.close()
 
 
+def test_websocket_size_limit_closes(listeners):
+    host, port = ws_address(listeners)
+    ws = WsClient(host, port)
+    ws.hello(TOKEN)
+    # Announce a 1 TiB text frame: closed with 1009 (message too big) before any payload.
+    ws.sock.sendall(bytes([0x81, 0x80 | 127]) + (1 << 40).to_bytes(8, "big") + os.urandom(4))
+    deadline = time.monotonic() + 5
+    while not ws.closed and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ws.closed and ws.close_code == 1009
+
+
 def test_websocket_refuses_browsers(listeners):
     host, port = ws_address(listeners)
     assert WsClient(host, port, "Origin: https://evil.example\r\n").status == 403

@@ -85,6 +85,10 @@ class Request:
             params["message"] = message
         self.conn.notify("$/progress", params)
 
+    def log(self, level, message):
+        """`$/log` to the client that sent this request (warnings worth showing the agent)."""
+        self.conn.notify("$/log", {"level": level, "message": message})
+
     def check_cancelled(self):
         if self.cancelled:
             raise protocol.Cancelled()

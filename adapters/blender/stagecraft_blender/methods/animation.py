@@ -266,6 +266,8 @@ def apply_motion(params, req):
             details={"joints_skipped": skipped, "bones": [b.name for b in arm.pose.bones][:200]},
         )
 
+    if skipped:
+        req.log("warning", f"{arm.name}: no bones for joints {skipped}; they were skipped")
     bpy.context.view_layer.update()
     world = arm.matrix_world.copy()
     world_rot = world.to_quaternion().to_matrix()
@@ -273,6 +275,12 @@ def apply_motion(params, req):
     world_inv3 = world_inv.to_3x3()
     # Keys land at the scene's frames: a take at another fps is retimed, not resampled.
     ratio = scene_fps() / fps
+    if abs(ratio - 1.0) > 1e-9:
+        req.log(
+            "info",
+            f"take at {fps:g} fps keyed on a {scene_fps():g} fps scene: frame i lands at "
+            f"{start} + i * {ratio:g}",
+        )
     frames = array("f", (start + t * ratio for t in range(count)))
 
     if in_place and count:

@@ -3,6 +3,7 @@
 import base64
 import os
 import struct
+import time
 
 import pytest
 from bridge_client import BridgeError
@@ -379,3 +380,29 @@ def test_files_save_open_new(blender, tmp_path):
     assert err.value.code == "SCENE_ERROR"
     assert blender.call("scene.save_file") == path
     blender.call("scene.open_file", {"file_path": path, "force": True})
+
+
+def test_script_timeout_and_cancel(blender):
+    spin = "while True:\n    try:\n        pass\n    except Exception:\n        pass"
+    out = blender.call("script.execute", {"language": "python", "code": spin, "timeout_ms": 300})
+    assert not out["success"] and "timeout_ms" in out["error"]
+    running = blender.send_request("script.execute", {"language": "python", "code": spin})
+    time.sleep(0.3)
+    blender.notify("$/cancel", {"id": running})
+    out = blender.wait(running, timeout=10)
+    assert not out["success"] and "cancel" in out["error"]
+    assert blender.call("dcc.ping") == {"busy": False}
+    ok = blender.call("script.execute", {"language": "python", "code": "result = 1"})
+    assert ok["success"] and ok["result"] == 1
+    bad = blender.call("script.execute", {"language": "python", "code": "def ("})
+    assert not bad["success"] and "SyntaxError" in bad["error"]
+
+
+def test_render_failure_is_scene_error(blender, tmp_path):
+    target = tmp_path / "is_a_dir.png"
+    target.mkdir()
+    blender.call("render.set_render_settings", {"settings": {"engine": "cycles", "samples": 1}})
+    with pytest.raises(BridgeError) as err:
+        blender.call("render.render_scene", {"output_path": str(target), "width": 32, "height": 32})
+    assert err.value.code == "SCENE_ERROR", err.value.error
+    assert blender.call("dcc.ping") == {"busy": False}

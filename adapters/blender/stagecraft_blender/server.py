@@ -76,6 +76,9 @@ class Request:
         self.method = method
         self.params = params
         self.cancelled = False
+        # Set by a method that can be interrupted mid-way (script.execute); called from the
+        # I/O thread that received `$/cancel`.
+        self.on_cancel = None
 
     def progress(self, progress, total=None, message=None):
         params = {"id": self.id, "progress": progress}
@@ -291,6 +294,9 @@ class Server:
                 req = self._pending.get((id(conn), params.get("id")))
             if req is not None:
                 req.cancelled = True
+                hook = req.on_cancel
+                if hook is not None:
+                    hook()
         # Other notifications from stagecraft are not defined; ignore them.
 
     def _hello(self, conn, msg_id, params):

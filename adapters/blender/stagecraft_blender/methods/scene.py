@@ -205,6 +205,8 @@ def open_file(params, req):
     force = get_bool(params, "force")
     if not os.path.isfile(path):
         raise invalid(f"no such file: {path}")
+    # Unsaved edits to a named file need force; an untitled scratch scene (what a headless
+    # session starts with) is replaced freely, or every first open would need it.
     if bpy.data.is_dirty and bpy.data.filepath and not force:
         raise scene_error(
             "the current file has unsaved changes; save it first or pass force: true",

@@ -2,6 +2,7 @@
 and the named_pipe / websocket / http listeners of run.py."""
 
 import os
+import shutil
 import stat
 import tempfile
 import threading
@@ -222,3 +223,45 @@ def test_bad_command_lines(bpy_python):
         Server(bpy_python, ["--ws", "0.0.0.0:0"], timeout=30)
     with pytest.raises(RuntimeError):
         Server(bpy_python, ["--pipe", "/tmp/x.sock", "--token-env", "UNSET_FOR_SURE"], timeout=30)
+
+
+def test_open_flag_loads_a_blend(bpy_python, blender, tmp_path):
+    path = str(tmp_path / "start.blend")
+    blender.call("scene.create_object", {"object_type": "empty", "name": "FromFile"})
+    blender.call("scene.save_file", {"file_path": path})
+    server = start_stdio(bpy_python, "--open", path)
+    try:
+        info = server.client.call("scene.get_scene_info")
+        assert info["file_path"] == path
+        names = [o["name"] for o in server.client.call("scene.list_objects")]
+        assert "FromFile" in names
+    finally:
+        assert server.stop() == 0
+
+
+BLENDER = shutil.which("blender")
+
+
+@pytest.mark.skipif(not BLENDER, reason="no `blender` executable on PATH (the bpy wheel is used)")
+def test_blender_background_form(tmp_path):
+    """The other contract form: blender --background --factory-startup --python run.py -- ..."""
+    import subprocess
+
+    from bridge_client import RUN_PY, StdioClient
+
+    proc = subprocess.Popen(
+        [BLENDER, "--background", "--factory-startup", "--python", RUN_PY, "--", "--stdio"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    client = StdioClient(proc)
+    try:
+        hello = client.hello()
+        if not hello["info"]["version"].startswith(("4.", "5.")):
+            pytest.skip(f"blender on PATH is {hello['info']['version']}; the adapter needs 4.2+")
+        assert hello["info"]["metadata"]["mode"] == "application"
+        assert client.call("dcc.ping") == {"busy": False}
+    finally:
+        proc.stdin.close()
+        assert proc.wait(timeout=30) == 0

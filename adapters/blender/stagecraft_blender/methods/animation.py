@@ -270,6 +270,10 @@ def apply_motion(params, req):
         req.log("warning", f"{arm.name}: no bones for joints {skipped}; they were skipped")
     bpy.context.view_layer.update()
     world = arm.matrix_world.copy()
+    scale = world.to_scale()
+    if max(scale) - min(scale) > 1e-4 * max(scale):
+        # Bones cannot shear: under a non-uniform object scale no pose reproduces the take.
+        req.log("warning", f"{arm.name} has a non-uniform scale {tuple(scale)}: approximate")
     world_rot = world.to_quaternion().to_matrix()
     world_inv = world.inverted_safe()
     world_inv3 = world_inv.to_3x3()

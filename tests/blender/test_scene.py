@@ -270,11 +270,17 @@ def test_render_scene_writes_file(blender, tmp_path):
     assert err.value.code == "INVALID_INPUT"
 
 
-def test_export_glb(blender, tmp_path):
-    path = str(tmp_path / "scene.glb")
-    assert blender.call("scene.export_file", {"file_path": path, "format": "glb"}) == path
+@pytest.mark.parametrize(
+    "fmt, magic", [("glb", b"glTF"), ("fbx", b"Kayd"), ("obj", b"# Bl"), ("usda", b"#usd")]
+)
+def test_export(blender, tmp_path, fmt, magic):
+    path = str(tmp_path / f"scene.{fmt}")
+    assert blender.call("scene.export_file", {"file_path": path, "format": fmt}) == path
     with open(path, "rb") as f:
-        assert f.read(4) == b"glTF"
+        assert f.read(4) == magic
+
+
+def test_export_unsupported(blender, tmp_path):
     with pytest.raises(BridgeError) as err:
         blender.call("scene.export_file", {"file_path": str(tmp_path / "x.max"), "format": "max"})
     assert err.value.code == "UNSUPPORTED"

@@ -31,21 +31,19 @@ _FORMATS = {
 
 
 def _engine_id(name):
-    key = name.lower()
-    candidates = _ENGINES.get(key, (name.upper(),))
-    prop = bpy.types.RenderSettings.bl_rna.properties["engine"]
-    # Probe each id on a throwaway assignment: the enum lists engines lazily.
-    scene = bpy.context.scene
-    before = scene.render.engine
+    """A friendly or Blender engine name -> an engine id this Blender accepts."""
+    candidates = _ENGINES.get(name.lower(), (name.upper(),))
+    # The engine enum is filled lazily, so probe each id with a throwaway assignment.
+    render = bpy.context.scene.render
+    before = render.engine
     for engine in candidates:
         try:
-            scene.render.engine = engine
+            render.engine = engine
         except TypeError:
             continue
-        scene.render.engine = before
+        render.engine = before
         return engine
-    known = ", ".join(sorted(_ENGINES))
-    raise invalid(f"unknown renderer {name!r}; use one of {known}", details=prop.identifier)
+    raise invalid(f"unknown renderer {name!r}; use one of {', '.join(sorted(_ENGINES))}")
 
 
 def _gl_available():

@@ -324,7 +324,10 @@ def test_mixamo_style_rig_prefixed_scaled(blender):
     plain = [j["name"].split(":")[-1] for j in skel["joints"]]
     rotations, roots, flat_rot, flat_root = make_motion(plain, 30, seed=12, start_root=(1, 1, -2))
     out = apply(blender, "Mixamo", plain, flat_rot, flat_root, 30)
-    assert out["joints_skipped"] == [] and out["joints_applied"] == plain
+    # Applied joints are reported by their rig names, in take order.
+    assert out["joints_skipped"] == [] and out["joints_applied"] == [
+        f"mixamorig:{n}" for n in plain
+    ]
     for joint in skel["joints"]:
         joint["name"] = joint["name"].split(":")[-1]
         if joint["parent"]:
@@ -347,15 +350,15 @@ def _mixamo(p):
 @pytest.mark.parametrize(
     "patch, code",
     [
-        ({"armature": "Nope"}, "INVALID_INPUT"),
-        ({"armature": "Camera"}, "INVALID_INPUT"),
+        ({"armature": "Nope"}, "SCENE_ERROR"),
+        ({"armature": "Camera"}, "SCENE_ERROR"),
         ({"fps": 0}, "INVALID_INPUT"),
         ({"fps": "24"}, "INVALID_INPUT"),
         ({"joint_names": []}, "INVALID_INPUT"),
         ({"rotations": {"dtype": "f64", "shape": [1, 1, 4], "b64": ""}}, "INVALID_INPUT"),
         ({"rotations": f32([0, 0, 0, 1, 0, 0, 0, 1], [2, 1, 4])}, "INVALID_INPUT"),
         ({"rotations": f32([0, 0, 0, float("nan")], [1, 1, 4])}, "INVALID_INPUT"),
-        ({"rotations": f32([0, 0, 0, 0], [1, 1, 4])}, "INVALID_INPUT"),
+        ({"start_frame": 1.5}, "INVALID_INPUT"),
         ({"root_positions": f32([0, 0, float("inf")], [1, 3])}, "INVALID_INPUT"),
         ({"rotations": {"dtype": "f32", "shape": [1, 1, 4], "b64": "!!"}}, "INVALID_INPUT"),
         ({"joint_names": ["Nothing"]}, "SCENE_ERROR"),
@@ -380,15 +383,15 @@ def test_apply_motion_bad_input(blender, rig, patch, code):
 
 
 def test_sample_pose_bad_input(blender, rig):
-    for params in (
-        {"armature": rig, "frames": []},
-        {"armature": rig, "frames": ["1"]},
-        {"armature": rig, "frames": [1], "joint_names": ["NoSuchBone"]},
-        {"armature": "Nope", "frames": [1]},
+    for params, code in (
+        ({"armature": rig, "frames": []}, "INVALID_INPUT"),
+        ({"armature": rig, "frames": ["1"]}, "INVALID_INPUT"),
+        ({"armature": rig, "frames": [1], "joint_names": ["NoSuchBone"]}, "SCENE_ERROR"),
+        ({"armature": "Nope", "frames": [1]}, "SCENE_ERROR"),
     ):
         with pytest.raises(BridgeError) as err:
             blender.call("animation.sample_pose", params)
-        assert err.value.code == "INVALID_INPUT"
+        assert err.value.code == code
 
 
 def test_skeleton_needs_one_root(blender):
@@ -402,11 +405,23 @@ def test_skeleton_needs_one_root(blender):
     assert err.value.code == "SCENE_ERROR" and "root" in err.value.error["message"]
 
 
-def test_other_fps_is_retimed(blender, rig):
+def test_take_fps_becomes_scene_fps(blender, rig):
     skel = blender.call("animation.get_skeleton", {"armature": rig})
     names = [j["name"] for j in skel["joints"]]
     rotations, roots, flat_rot, flat_root = make_motion(names, 13, seed=13, start_root=(0, 1, 0))
-    out = apply(blender, rig, names, flat_rot, flat_root, 13, fps=48)  # the scene runs at 24
-    assert out["frame_start"] == 1 and out["frame_end"] == 7
-    # Frame 4 of the scene is take frame 6.
-    assert_matches_fk(blender, rig, skel, names, rotations, roots, [6], start=-2)
+    out = apply(blender, rig, names, flat_rot, flat_root, 13, fps=48, start_frame=300)
+    assert out["action"] == "Rig_motion"
+    assert (out["frame_start"], out["frame_end"]) == (300, 312)
+    frames = blender.call("animation.get_frame_range")
+    assert frames["fps"] == 48 and frames["end"] >= 312
+    assert_matches_fk(blender, rig, skel, names, rotations, roots, [0, 6, 12], start=300)
+    blender.call("animation.set_frame_range", {"fps": 24})
+
+
+def test_zero_quaternion_is_identity(blender, rig):
+    names = ["Hips"]
+    before = len(blender.notifications)
+    out = apply(blender, rig, names, [0, 0, 0, 0], [0, 1, 0], 1, action_name="zero")
+    assert out["joints_applied"] == ["Hips"]
+    logs = [m["params"] for m in blender.notifications[before:] if m["method"] == "$/log"]
+    assert any("zero quaternion" in log["message"] for log in logs)

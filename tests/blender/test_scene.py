@@ -168,7 +168,7 @@ def test_reparent_preserves_world_transform(blender):
     assert not close(moved["translate"], [15, 6, 7])
     with pytest.raises(BridgeError) as err:
         blender.call("hierarchy.reparent", {"object_name": "P", "new_parent": "C"})
-    assert err.value.code == "INVALID_INPUT"
+    assert err.value.code == "SCENE_ERROR" and "cycle" in err.value.error["message"]
 
 
 def test_group_and_ungroup(blender):
@@ -202,7 +202,7 @@ def test_selection_and_visibility(blender):
     blender.call("scene.set_visibility", {"object_name": "Lamp", "visible": True})
     with pytest.raises(BridgeError) as err:
         blender.call("scene.set_selection", {"object_names": ["ghost"]})
-    assert err.value.code == "INVALID_INPUT"
+    assert err.value.code == "SCENE_ERROR"
 
 
 def test_frame_range(blender):
@@ -320,25 +320,40 @@ def test_script_from_path(blender, tmp_path):
 @pytest.mark.parametrize(
     "method, params",
     [
-        ("transform.get_transform", {"object_name": "ghost"}),
         ("transform.get_transform", {}),
         ("transform.get_transform", {"object_name": 5}),
         ("transform.set_transform", {"object_name": "Shot", "translate": [1, 2]}),
         ("transform.set_transform", {"object_name": "Shot", "rotate": [1, "a", 3]}),
         ("transform.set_transform", {"object_name": "Shot", "scale": [1, True, 1]}),
+        ("transform.set_transform", {"object_name": "Shot", "scale": [1, 0, 1]}),
         ("scene.create_object", {"object_type": "teapot", "name": "x"}),
         ("scene.create_object", {"object_type": "cube"}),
         ("scene.set_visibility", {"object_name": "Shot", "visible": "yes"}),
-        ("hierarchy.get_children", {"object_name": "ghost"}),
-        ("scene.open_file", {"file_path": "/nonexistent/x.blend"}),
+        ("hierarchy.group_objects", {"object_names": [], "group_name": "G"}),
         ("render.capture_viewport", {"width": -5}),
-        ("render.capture_viewport", {"viewport": "Shot"}),
     ],
 )
 def test_bad_input_is_invalid_input(blender, method, params):
     with pytest.raises(BridgeError) as err:
         blender.call(method, params)
     assert err.value.code == "INVALID_INPUT", err.value.error
+    assert blender.call("dcc.ping") == {"busy": False}
+
+
+@pytest.mark.parametrize(
+    "method, params",
+    [
+        ("transform.get_transform", {"object_name": "ghost"}),
+        ("hierarchy.get_children", {"object_name": "ghost"}),
+        ("hierarchy.ungroup", {"group_name": "Shot"}),
+        ("scene.open_file", {"file_path": "/nonexistent/x.blend", "force": True}),
+        ("render.capture_viewport", {"viewport": "Shot"}),
+    ],
+)
+def test_missing_things_are_scene_errors(blender, method, params):
+    with pytest.raises(BridgeError) as err:
+        blender.call(method, params)
+    assert err.value.code == "SCENE_ERROR", err.value.error
     assert blender.call("dcc.ping") == {"busy": False}
 
 
@@ -376,11 +391,14 @@ def test_files_save_open_new(blender, tmp_path):
     with open(path, "rb") as f:
         magic = f.read(7)
     assert magic == b"BLENDER" or magic[:4] == b"\x28\xb5\x2f\xfd"  # plain or zstd .blend
+    assert blender.call("scene.get_scene_info")["modified"] is False
     info = blender.call("scene.new_scene")
-    assert info["statistics"]["object_count"] == 0 and info["file_path"] == ""
+    assert info["statistics"]["object_count"] == 0 and info["file_path"] is None
+    assert info["modified"] is False
     info = blender.call("scene.open_file", {"file_path": path})
     assert info["file_path"] == path and "Keep" in names(blender.call("scene.list_objects"))
     blender.call("transform.set_transform", {"object_name": "Keep", "translate": [1, 1, 1]})
+    assert blender.call("scene.get_scene_info")["modified"] is True
     with pytest.raises(BridgeError) as err:
         blender.call("scene.open_file", {"file_path": path})
     assert err.value.code == "SCENE_ERROR"

@@ -25,6 +25,7 @@ from ..protocol import (
     check_number,
     decode_f32,
     get_bool,
+    get_int,
     get_number,
     get_str,
     get_str_list,
@@ -41,7 +42,7 @@ _LINEAR = 1
 def _armature(params):
     obj = find_object(get_str(params, "armature", required=True), "armature")
     if obj.type != "ARMATURE":
-        raise invalid(f"{obj.name!r} is a {obj.type.lower()}, not an armature")
+        raise scene_error(f"{obj.name!r} is a {obj.type.lower()}, not an armature")
     return obj
 
 
@@ -180,8 +181,11 @@ def _matrix_rows(m):
     return [tuple(row) for row in m]
 
 
-def _rotation_channels(rot, j, count, stride, K):
-    """Bone-space quaternion channels (w, x, y, z) of joint j over all frames."""
+def _rotation_channels(rot, j, count, stride, K, degenerate):
+    """Bone-space quaternion channels (w, x, y, z) of joint j over all frames.
+
+    A zero quaternion (no rotation at all) is keyed as identity and its frame noted in
+    `degenerate`, as the reference stage adapter does."""
     (k00, k01, k02), (k10, k11, k12), (k20, k21, k22) = _matrix_rows(K)
     w_ch, x_ch, y_ch, z_ch = (array("f", bytes(4 * count)) for _ in range(4))
     px = py = pz = 0.0
@@ -190,9 +194,11 @@ def _rotation_channels(rot, j, count, stride, K):
         base = t * stride + j * 4
         x, y, z, w = rot[base], rot[base + 1], rot[base + 2], rot[base + 3]
         norm = math.sqrt(x * x + y * y + z * z + w * w)
-        if norm < 1e-8:
-            raise invalid(f"rotations[{t}, {j}] is a zero quaternion")
-        x, y, z, w = x / norm, y / norm, z / norm, w / norm
+        if norm < 1e-6:
+            degenerate.append(t)
+            x, y, z, w = 0.0, 0.0, 0.0, 1.0
+        else:
+            x, y, z, w = x / norm, y / norm, z / norm, w / norm
         # Keep neighbouring keys on the same hemisphere: F-curves interpolate per component.
         if t and x * px + y * py + z * pz + w * pw < 0.0:
             x, y, z, w = -x, -y, -z, -w
@@ -241,7 +247,7 @@ def _motion_params(params):
         if name not in names:
             raise invalid(f"joint_translations names {name!r}, which is not in joint_names")
         decoded[name] = decode_f32(value, f"joint_translations.{name}", [frames, 3])[0]
-    start = get_number(params, "start_frame", 1)
+    start = get_int(params, "start_frame", 1)
     return fps, names, rot, frames, root, decoded, start
 
 
@@ -249,7 +255,8 @@ def apply_motion(params, req):
     arm = _armature(params)
     fps, names, rot, count, root, translations, start = _motion_params(params)
     in_place = get_bool(params, "in_place")
-    action_name = get_str(params, "action_name") or f"stagecraft_{arm.name}"
+    action_name = (get_str(params, "action_name", allow_empty=True) or "").strip()
+    action_name = action_name or f"{arm.name}_motion"
 
     index = _BoneIndex(arm.pose.bones)
     matched, skipped, used = [], [], set()
@@ -277,15 +284,9 @@ def apply_motion(params, req):
     world_rot = world.to_quaternion().to_matrix()
     world_inv = world.inverted_safe()
     world_inv3 = world_inv.to_3x3()
-    # Keys land at the scene's frames: a take at another fps is retimed, not resampled.
-    ratio = scene_fps() / fps
-    if abs(ratio - 1.0) > 1e-9:
-        req.log(
-            "info",
-            f"take at {fps:g} fps keyed on a {scene_fps():g} fps scene: frame i lands at "
-            f"{start} + i * {ratio:g}",
-        )
-    frames = array("f", (start + t * ratio for t in range(count)))
+    # Take frame i is scene frame start + i, and the scene plays at the take's rate (what the
+    # reference stage adapter does): no resampling, and sample_pose frames line up with FK.
+    frames = array("f", (float(start + t) for t in range(count)))
 
     if in_place and count:
         root = array("f", root)
@@ -298,7 +299,7 @@ def apply_motion(params, req):
     action, slot, fcurves, new_group = _new_action(action_name + ".stagecraft_tmp", arm)
     writer = _Writer(fcurves, new_group)
     stride = len(names) * 4
-    locked = []
+    locked, degenerate = [], []
     try:
         for step, (j, name, pb) in enumerate(matched):
             req.check_cancelled()
@@ -308,7 +309,7 @@ def apply_motion(params, req):
             rest = bone.matrix_local.to_3x3()
             rest.normalize()
             K = (world_rot @ rest).transposed() @ S
-            channels = _rotation_channels(rot, j, count, stride, K)
+            channels = _rotation_channels(rot, j, count, stride, K, degenerate)
             path = pb.path_from_id("rotation_quaternion")
             for i, values in enumerate(channels):
                 writer.write(path, i, pb.name, frames, values)
@@ -349,20 +350,25 @@ def apply_motion(params, req):
     action.name = action_name
     if previous is not None and previous.users == 0:
         previous.use_fake_user = True  # never lose the user's own animation silently
+    if degenerate:
+        req.log("warning", f"{len(degenerate)} zero quaternions were keyed as identity")
     scene = bpy.context.scene
+    end = start + count - 1
+    _set_fps(scene, fps)
+    scene.frame_end = max(scene.frame_end, end)
+    scene.frame_start = min(scene.frame_start, start)
     scene.frame_set(scene.frame_current)
     req.progress(len(matched), len(matched), "done")
     driven = {pb.name for _, _, pb in matched}
     return {
         "action": action.name,
         "frame_start": start,
-        "frame_end": start + (count - 1) * ratio,
-        "joints_applied": [name for _, name, _ in matched],
+        "frame_end": end,
+        # Rig names, in take order (a take's "Hips" applied to "mixamorig:Hips" says the latter).
+        "joints_applied": [pb.name for _, _, pb in matched],
         "joints_skipped": skipped,
         "translations_ignored": locked,
         "bones_not_driven": [b.name for b in arm.pose.bones if b.name not in driven],
-        "fps": fps,
-        "scene_fps": scene_fps(),
     }
 
 
@@ -380,8 +386,9 @@ def sample_pose(params, req):
     else:
         missing = [n for n in wanted if index.find(n) is None]
         if missing:
-            raise invalid(
-                f"no bones for joints {missing} in {arm.name!r}", details={"missing": missing}
+            raise scene_error(
+                f"armature {arm.name!r} has no bones for joints {missing}",
+                details={"missing": missing},
             )
         pairs = [(n, index.find(n).name) for n in wanted]
     scene = bpy.context.scene
@@ -403,6 +410,12 @@ def sample_pose(params, req):
 
 # ---------------------------------------------------------------------------------------
 # frame range
+
+
+def _set_fps(scene, fps):
+    # Blender stores fps as an integer over a base: 29.97 = 30 / 1.001.
+    whole = max(1, round(fps))
+    scene.render.fps, scene.render.fps_base = whole, whole / fps
 
 
 def _frame_range():
@@ -432,9 +445,7 @@ def set_frame_range(params, req):
     if fps is not None:
         if not 0 < fps <= 1000:
             raise invalid("parameter 'fps' must be in (0, 1000]")
-        # Blender stores fps as an integer over a base: 29.97 = 30 / 1.001.
-        whole = max(1, round(fps))
-        scene.render.fps, scene.render.fps_base = whole, whole / fps
+        _set_fps(scene, fps)
     # Order matters: Blender clamps end to >= start on assignment.
     scene.frame_end = max(new_end, scene.frame_start)
     scene.frame_start = new_start

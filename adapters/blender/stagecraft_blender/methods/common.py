@@ -2,7 +2,7 @@
 
 import bpy
 
-from ..protocol import get_str, invalid
+from ..protocol import get_str, scene_error
 
 # Blender object types as the bridge names them (lower case of Blender's enum).
 BRIDGE_TYPES = {
@@ -38,7 +38,7 @@ def scene_objects():
 def find_object(name, param="object_name"):
     obj = bpy.context.scene.objects.get(name)
     if obj is None:
-        raise invalid(
+        raise scene_error(
             f"no object named {name!r} in scene {bpy.context.scene.name!r}",
             details={"parameter": param, "object": name},
         )
@@ -69,6 +69,24 @@ def scene_object(obj):
     }
 
 
+# bpy.data.is_dirty is always True in background/module mode (no undo stack tracks edits),
+# so the adapter tracks "modified since new/open/save" itself for methods that change the scene.
+_modified = [False]
+
+
+def mark_modified():
+    _modified[0] = True
+
+
+def mark_clean():
+    _modified[0] = False
+
+
+def is_modified():
+    # In the UI Blender's own flag works and also sees the user's edits.
+    return _modified[0] or (not bpy.app.background and bpy.data.is_dirty)
+
+
 def update():
     """Re-evaluates matrices after edits, so world transforms read back are current."""
     bpy.context.view_layer.update()
@@ -94,5 +112,7 @@ def check_no_cycle(obj, parent):
     node = parent
     while node is not None:
         if node == obj:
-            raise invalid(f"cannot parent {obj.name!r} under its own descendant {parent.name!r}")
+            raise scene_error(
+                f"cannot parent {obj.name!r} under {parent.name!r}: that would make a cycle"
+            )
         node = node.parent

@@ -2,7 +2,7 @@
 
 import bpy
 
-from ..protocol import get_bool, get_str, get_str_list
+from ..protocol import get_bool, get_str, get_str_list, invalid, scene_error
 from .common import (
     check_no_cycle,
     find_object,
@@ -45,6 +45,8 @@ def get_parent(params, req):
 
 def group_objects(params, req):
     names = get_str_list(params, "object_names")
+    if not names:
+        raise invalid("object_names must name at least one object")
     members = [find_object(n, "object_names") for n in names]
     group_name = get_str(params, "group_name", required=True)
     parent_name = get_str(params, "parent")
@@ -63,6 +65,8 @@ def group_objects(params, req):
 
 def ungroup(params, req):
     group = object_param(params, "group_name")
+    if group.type != "EMPTY":
+        raise scene_error(f"{group.name!r} is a {group.type.lower()}, not a group (an empty)")
     children = _children(group)
     for child in children:
         set_parent_keep_world(child, group.parent)

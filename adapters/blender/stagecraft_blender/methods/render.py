@@ -127,7 +127,7 @@ def _choose_camera(saved, viewport, width, height):
     if viewport:
         obj = scene.objects.get(viewport)
         if obj is None or obj.type != "CAMERA":
-            raise invalid(f"viewport {viewport!r} is not a camera object in the scene")
+            raise scene_error(f"viewport {viewport!r} is not a camera in the scene")
         scene.camera = obj
         return obj.name
     if scene.camera is not None:

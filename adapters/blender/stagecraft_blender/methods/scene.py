@@ -9,6 +9,8 @@ from ..conventions import CM_PER_M, pos_from_yup
 from ..protocol import DccError, get_bool, get_str, get_str_list, get_vec3, invalid, scene_error
 from .common import (
     bridge_type,
+    is_modified,
+    mark_clean,
     find_object,
     link_to_scene,
     object_param,
@@ -45,9 +47,9 @@ def scene_info():
     scene = bpy.context.scene
     path = bpy.data.filepath
     return {
-        "file_path": path,
+        "file_path": path or None,
         "name": os.path.basename(path) if path else scene.name,
-        "modified": bool(bpy.data.is_dirty),
+        "modified": is_modified(),
         "format": "blend",
         "frame_range": [scene.frame_start, scene.frame_end],
         "current_frame": scene.frame_current,
@@ -197,6 +199,7 @@ def new_scene(params, req):
     # Nobody can answer a save prompt here, so save_prompt is accepted and ignored.
     get_bool(params, "save_prompt")
     bpy.ops.wm.read_homefile(use_empty=True)
+    mark_clean()
     return scene_info()
 
 
@@ -204,18 +207,17 @@ def open_file(params, req):
     path = os.path.abspath(get_str(params, "file_path", required=True))
     force = get_bool(params, "force")
     if not os.path.isfile(path):
-        raise invalid(f"no such file: {path}")
-    # Unsaved edits to a named file need force; an untitled scratch scene (what a headless
-    # session starts with) is replaced freely, or every first open would need it.
-    if bpy.data.is_dirty and bpy.data.filepath and not force:
+        raise scene_error(f"cannot read {path}: no such file")
+    if is_modified() and not force:
         raise scene_error(
-            "the current file has unsaved changes; save it first or pass force: true",
-            details={"file_path": bpy.data.filepath},
+            "the scene has unsaved changes",
+            details={"hint": "save it first, or pass force: true to discard the changes"},
         )
     try:
         bpy.ops.wm.open_mainfile(filepath=path)
     except RuntimeError as exc:
         raise scene_error(f"could not open {path}: {exc}") from None
+    mark_clean()
     return scene_info()
 
 
@@ -223,7 +225,7 @@ def save_file(params, req):
     path = get_str(params, "file_path")
     if path is None:
         if not bpy.data.filepath:
-            raise invalid("the file was never saved; pass file_path")
+            raise scene_error("the scene has never been saved; pass file_path (a .blend path)")
         path = bpy.data.filepath
     path = os.path.abspath(path)
     if not os.path.isdir(os.path.dirname(path)):
@@ -232,6 +234,7 @@ def save_file(params, req):
         bpy.ops.wm.save_as_mainfile(filepath=path)
     except RuntimeError as exc:
         raise scene_error(f"could not save {path}: {exc}") from None
+    mark_clean()
     return path
 
 

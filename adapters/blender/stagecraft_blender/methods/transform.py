@@ -3,7 +3,7 @@
 from mathutils import Vector
 
 from ..conventions import bbox_to_bridge, bridge_to_world, world_to_bridge
-from ..protocol import get_str, get_vec3
+from ..protocol import get_str, get_vec3, invalid
 from .common import object_param, update
 
 
@@ -18,6 +18,8 @@ def set_transform(params, req):
     translate = get_vec3(params, "translate")
     rotate = get_vec3(params, "rotate")
     scale = get_vec3(params, "scale")
+    if scale is not None and min(abs(s) for s in scale) < 1e-9:
+        raise invalid(f"scale must not be zero, got {scale}")
     update()
     # Absent components keep their current world value, read in the same convention.
     current = world_to_bridge(obj.matrix_world)

@@ -37,6 +37,15 @@ def parse_args(argv):
     return args
 
 
+def _embedded_command(bpy):
+    """How stagecraft would start this very Blender as an embedded DCC."""
+    script = os.path.abspath(__file__)
+    if not bpy.app.binary_path:
+        return [sys.executable, script, "--stdio"]
+    blender = [bpy.app.binary_path, "--background", "--factory-startup"]
+    return blender + ["--python", script, "--", "--stdio"]
+
+
 def main():
     # Blender passes script arguments after "--"; the bpy module gets them directly.
     argv = sys.argv[sys.argv.index("--") + 1 :] if "--" in sys.argv else sys.argv[1:]
@@ -97,8 +106,10 @@ def main():
             "allow_scripts": args.allow_scripts,
         }
         print("stagecraft-blender ready " + json.dumps(ready), file=sys.stderr, flush=True)
-        if t.kind != "embedded":
-            print(dcc_config_block(t.kind, t.endpoint, args.token_env), file=sys.stderr)
+        print(
+            dcc_config_block(t.kind, t.endpoint, args.token_env, command=_embedded_command(bpy)),
+            file=sys.stderr,
+        )
     sys.stderr.flush()
 
     try:

@@ -359,6 +359,8 @@ def _mixamo(p):
         ({"rotations": f32([0, 0, 0, 1, 0, 0, 0, 1], [2, 1, 4])}, "INVALID_INPUT"),
         ({"rotations": f32([0, 0, 0, float("nan")], [1, 1, 4])}, "INVALID_INPUT"),
         ({"start_frame": 1.5}, "INVALID_INPUT"),
+        ({"start_frame": 2_000_000}, "INVALID_INPUT"),
+        ({"fps": 1e-12}, "INVALID_INPUT"),
         ({"root_positions": f32([0, 0, float("inf")], [1, 3])}, "INVALID_INPUT"),
         ({"rotations": {"dtype": "f32", "shape": [1, 1, 4], "b64": "!!"}}, "INVALID_INPUT"),
         ({"joint_names": ["Nothing"]}, "SCENE_ERROR"),

@@ -35,6 +35,8 @@ from ..protocol import (
 from .common import find_object
 from .scene import scene_fps
 
+# Blender's frame numbers stop here (MAXFRAME).
+MAX_FRAME = 1048574
 # Enum value of 'LINEAR' in FCurve keyframe interpolation (CONSTANT=0, LINEAR=1, BEZIER=2).
 _LINEAR = 1
 
@@ -225,8 +227,8 @@ def _location_channels(points, count, A, c):
 
 def _motion_params(params):
     fps = get_number(params, "fps", required=True)
-    if fps <= 0:
-        raise invalid("parameter 'fps' must be > 0")
+    if not 0 < fps <= 1000:
+        raise invalid(f"parameter 'fps' must be in (0, 1000], got {fps}")
     names = get_str_list(params, "joint_names")
     if not names:
         raise invalid("parameter 'joint_names' must not be empty")
@@ -248,6 +250,8 @@ def _motion_params(params):
             raise invalid(f"joint_translations names {name!r}, which is not in joint_names")
         decoded[name] = decode_f32(value, f"joint_translations.{name}", [frames, 3])[0]
     start = get_int(params, "start_frame", 1)
+    if start < -MAX_FRAME or start + frames - 1 > MAX_FRAME:
+        raise invalid(f"the take would end past Blender's last frame ({MAX_FRAME})")
     return fps, names, rot, frames, root, decoded, start
 
 

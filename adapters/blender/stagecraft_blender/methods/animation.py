@@ -227,8 +227,8 @@ def _location_channels(points, count, A, c):
 
 def _motion_params(params):
     fps = get_number(params, "fps", required=True)
-    if not 0 < fps <= 1000:
-        raise invalid(f"parameter 'fps' must be in (0, 1000], got {fps}")
+    if not 0.001 <= fps <= 1000:
+        raise invalid(f"parameter 'fps' must be between 0.001 and 1000, got {fps}")
     names = get_str_list(params, "joint_names")
     if not names:
         raise invalid("parameter 'joint_names' must not be empty")
@@ -447,8 +447,8 @@ def set_frame_range(params, req):
     if new_start > new_end:
         raise invalid(f"start ({new_start}) must not be after end ({new_end})")
     if fps is not None:
-        if not 0 < fps <= 1000:
-            raise invalid("parameter 'fps' must be in (0, 1000]")
+        if not 0.001 <= fps <= 1000:
+            raise invalid(f"parameter 'fps' must be between 0.001 and 1000, got {fps}")
         _set_fps(scene, fps)
     # Order matters: Blender clamps end to >= start on assignment.
     scene.frame_end = max(new_end, scene.frame_start)

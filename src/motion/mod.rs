@@ -2,6 +2,7 @@
 //! and the MMCP server side (`stagecraft motion-server`).
 
 pub mod backbone;
+pub mod gltf;
 pub mod take;
 pub mod wire;
 

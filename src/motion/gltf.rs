@@ -1400,6 +1400,12 @@ mod tests {
         assert_same(&take, &decode(&json_bytes).expect("json"));
         let glb = encode_glb(&take);
         assert!(is_glb(&glb) && glb.len() % 4 == 0);
+        // For checking with the Khronos validator: STAGECRAFT_GLTF_OUT=/dir cargo test ...
+        if let Some(dir) = std::env::var_os("STAGECRAFT_GLTF_OUT") {
+            let dir = std::path::PathBuf::from(dir);
+            std::fs::write(dir.join("take.gltf"), &json_bytes).expect("write gltf");
+            std::fs::write(dir.join("take.glb"), &glb).expect("write glb");
+        }
         assert_same(&take, &decode(&glb).expect("glb"));
         // The SDK layout: accessor 0 is the clock with min/max, buffer is a data URI.
         let doc: Value = serde_json::from_slice(&json_bytes).expect("json");

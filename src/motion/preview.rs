@@ -123,8 +123,9 @@ fn draw_cell(
     scale: f32,
 ) {
     let c = CELL as f32;
-    // Screen mapping per view: front looks along -Z (the figure faces the camera, +X to the
-    // viewer's left), side looks along -X, top looks down -Y with +Z towards the bottom.
+    // Screen mapping per view (right-handed, Y up, the figure faces +Z): front = camera on +Z
+    // looking back at the figure (+X to the right); side = camera on -X, the figure's right side
+    // (+Z to the right); top = camera above looking down (+X right, +Z towards the bottom).
     let (cx, cy) = match view {
         View::Top => (x0 + c / 2.0, y0 + c / 2.0),
         _ => (x0 + c / 2.0, y0 + c * 0.9),
@@ -132,9 +133,9 @@ fn draw_cell(
     let project = |p: Vec3| -> (f32, f32) {
         let d = p - root;
         match view {
-            View::Front => (cx - d.x * scale, cy - p.y * scale),
+            View::Front => (cx + d.x * scale, cy - p.y * scale),
             View::Side => (cx + d.z * scale, cy - p.y * scale),
-            View::Top => (cx - d.x * scale, cy + d.z * scale),
+            View::Top => (cx + d.x * scale, cy + d.z * scale),
         }
     };
     // Grid: lines at world multiples of GRID_M, scrolled by the root position.
@@ -161,7 +162,7 @@ fn draw_cell(
             };
             for w in lines(origin) {
                 let sx = if matches!(view, View::Front) {
-                    cx - (w - root.x) * scale
+                    cx + (w - root.x) * scale
                 } else {
                     cx + (w - root.z) * scale
                 };
@@ -172,7 +173,7 @@ fn draw_cell(
         }
         View::Top => {
             for w in lines(root.x) {
-                let sx = cx - (w - root.x) * scale;
+                let sx = cx + (w - root.x) * scale;
                 if sx > x0 && sx < x0 + c {
                     line(pm, (sx, y0), (sx, y0 + c), grid, 1.0);
                 }

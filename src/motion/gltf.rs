@@ -1399,7 +1399,7 @@ mod tests {
         let json_bytes = encode_gltf_json(&take);
         assert_same(&take, &decode(&json_bytes).expect("json"));
         let glb = encode_glb(&take);
-        assert!(is_glb(&glb) && glb.len() % 4 == 0);
+        assert!(is_glb(&glb) && glb.len().is_multiple_of(4));
         // For checking with the Khronos validator: STAGECRAFT_GLTF_OUT=/dir cargo test ...
         if let Some(dir) = std::env::var_os("STAGECRAFT_GLTF_OUT") {
             let dir = std::path::PathBuf::from(dir);

@@ -294,9 +294,10 @@ mod tests {
 
     #[test]
     fn renders_png_of_expected_size() {
-        let Ok(bytes) = std::fs::read(
-            "/work/shared/spec/mmcp-examples/out-demo/d01-keyframes-jointtranslation-contacts-notes.gltf",
-        ) else {
+        let Ok(bytes) = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/mmcp/d01-sparse.gltf"
+        )) else {
             return;
         };
         let take = super::super::gltf::decode(&bytes).expect("decode");

@@ -833,3 +833,151 @@ async fn tools_generate_preview_save_and_errors() {
     assert_eq!(e.code, "unknown_take");
     assert!(e.hint.is_some());
 }
+
+/// Against the real Python reference server (`python -m motionmcp.null_backbone`), when
+/// `MMCP_REFERENCE_URL` names it: list, generate, decode, and every error code it produces.
+#[tokio::test]
+async fn reference_server_when_configured() {
+    let Some(url) = std::env::var("MMCP_REFERENCE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        return;
+    };
+    let cfg = BackendConfig {
+        name: "reference".into(),
+        url,
+        api_key_env: None,
+        timeout_seconds: 60,
+        connect_timeout_seconds: 5,
+        max_response_mb: 64,
+    };
+    let hub = hub_for(&cfg);
+    let listed = hub.list_models(true).await;
+    assert_eq!(listed["backends"][0]["ok"], true, "{listed}");
+    assert_eq!(listed["backends"][0]["protocol_version"], "1.4");
+    let choice = hub.resolve(None, Some("null")).await.expect("null model");
+
+    let mut a = args("a person waves", 1.0);
+    a.num_samples = Some(2);
+    a.seed = Some(3);
+    a.constraints = Some(vec![json!({
+        "type": "root_path", "frames": [0, 29], "positions_xz": [[0.0, 0.0], [0.5, 0.2]]
+    })]);
+    let g = hub
+        .generate(
+            &choice,
+            &a,
+            None,
+            &CallOptions::new(Duration::from_secs(60)),
+        )
+        .await
+        .expect("generate");
+    assert_eq!(g.take.num_frames, 30);
+    assert_eq!(g.take.samples.len(), 2);
+    assert_eq!(g.take.version, "1.4");
+    let names: Vec<&str> = g.take.skeleton.names().collect();
+    let canonical: Vec<&str> = choice.spec.canonical_skeleton.names().collect();
+    assert_eq!(names, canonical);
+    assert!(g.take.samples[0].trajectory.is_some());
+
+    // Raw requests past the local checks, to see the server's own codes.
+    let backend = HttpBackend::new(&cfg).expect("backend");
+    let base = serde_json::to_value(
+        MotionHub::build_request(&choice, &args("walk", 1.0), None)
+            .expect("request")
+            .0,
+    )
+    .expect("json");
+    let send = |mutate: &dyn Fn(&mut Value)| {
+        let mut v = base.clone();
+        mutate(&mut v);
+        serde_json::from_value::<GenerateRequest>(v).expect("typed")
+    };
+    let cases: Vec<(&str, GenerateRequest)> = vec![
+        ("unknown_model", send(&|v| v["model"] = json!("nope"))),
+        (
+            "invalid_skeleton",
+            send(&|v| v["skeleton"]["joints"][1]["parent"] = Value::Null),
+        ),
+        (
+            "retargeting_unsupported",
+            send(&|v| v["skeleton"]["joints"][2]["name"] = json!("Skull")),
+        ),
+        (
+            "frame_out_of_range",
+            send(&|v| {
+                v["constraints"] =
+                    json!([{"type": "root_path", "frames": [30], "positions_xz": [[0, 0]]}])
+            }),
+        ),
+        (
+            "unknown_joint",
+            send(
+                &|v| v["constraints"] = json!([{"type": "effector_target", "joint": "LeftHand", "frames": [1], "positions": [[0, 1, 0]]}]),
+            ),
+        ),
+        (
+            "unsupported_constraint",
+            send(&|v| v["constraints"] = json!([{"type": "ground_height", "points": [[0, 0, 0]]}])),
+        ),
+        (
+            "unsupported_segment",
+            send(&|v| v["segments"] = json!([{"type": "pose", "prompt": "t-pose"}])),
+        ),
+        (
+            "invalid_options",
+            send(&|v| v["segments"][0]["duration_frames"] = json!(5000)),
+        ),
+        (
+            "schema_validation",
+            send(&|v| {
+                v["constraints"] = json!([{"type": "root_path", "frames": [5, 2], "positions_xz": [[0, 0], [1, 0]]}])
+            }),
+        ),
+    ];
+    for (code, req) in cases {
+        let e = backend
+            .generate(&req, &CallOptions::new(Duration::from_secs(30)))
+            .await
+            .expect_err(code);
+        assert_eq!(e.code(), code, "{e}");
+        assert!(!e.hint().is_empty());
+        if code == "unknown_joint" {
+            assert!(
+                e.details()["skeleton_joints"]
+                    .as_array()
+                    .is_some_and(|a| a.len() == 5)
+            );
+        }
+        if code == "frame_out_of_range" {
+            assert_eq!(e.details()["total_frames"], 30);
+        }
+    }
+}
+
+#[tokio::test]
+async fn generate_cli_writes_glb_and_preview_from_a_backend_url() {
+    let (base, _fx) = start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("walk.glb");
+    let png = dir.path().join("walk.png");
+    stagecraft::motion::generate_cli(
+        &Config::default(),
+        stagecraft::motion::GenerateOptions {
+            prompt: "a person walks".into(),
+            seconds: 1.0,
+            out: out.clone(),
+            preview: Some(png.clone()),
+            model: None,
+            backend: Some(format!("{base}/glb")),
+            seed: Some(1),
+            samples: Some(2),
+        },
+    )
+    .await
+    .expect("generate");
+    let take = gltf::decode(&std::fs::read(&out).expect("glb")).expect("decode");
+    assert_eq!((take.num_frames, take.samples.len()), (30, 2));
+    assert!(std::fs::read(&png).expect("png").starts_with(b"\x89PNG"));
+}

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde::Deserialize;
@@ -74,10 +75,11 @@ fn call_options(ctx: &CallContext) -> CallOptions {
     }
 }
 
-fn dcc_call(ctx: &CallContext) -> DccCall {
+/// DCC call settings; `timeout` is what is left of the tool's deadline after earlier steps.
+fn dcc_call(ctx: &CallContext, timeout: Duration) -> DccCall {
     let progress = ctx.progress.clone();
     DccCall {
-        timeout: ctx.timeout,
+        timeout: timeout.max(Duration::from_secs(1)),
         cancel: ctx.cancel.clone(),
         progress: Some(Arc::new(move |p, total, msg: Option<String>| {
             progress.report(p, total, msg.as_deref())
@@ -157,6 +159,8 @@ async fn generate(
     args: Value,
     ctx: &CallContext,
 ) -> Result<ToolOutput, ToolError> {
+    let started = Instant::now();
+    let left = || ctx.timeout.saturating_sub(started.elapsed());
     let margs: GenerateArgs = parse_args(args.clone())?;
     let dargs: GenerateDccArgs = parse_args(args)?;
     let hub = &dispatcher.motion;
@@ -178,7 +182,7 @@ async fn generate(
                 dargs.dcc.as_deref(),
                 "animation.get_skeleton",
                 json!({"armature": armature}),
-                &dcc_call(ctx),
+                &dcc_call(ctx, left()),
             )
             .await
             .map_err(|f| {
@@ -228,7 +232,7 @@ async fn generate(
                 dargs.dcc.as_deref(),
                 "animation.apply_motion",
                 params,
-                &dcc_call(ctx),
+                &dcc_call(ctx, left()),
             )
             .await
             .map_err(|f| {
@@ -295,7 +299,7 @@ async fn apply(
             a.dcc.as_deref(),
             "animation.apply_motion",
             params,
-            &dcc_call(ctx),
+            &dcc_call(ctx, ctx.timeout),
         )
         .await
         .map_err(|f| {

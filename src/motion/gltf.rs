@@ -1493,6 +1493,51 @@ mod tests {
     }
 
     #[test]
+    fn foot_contacts_by_accessor_and_glb_bin_buffer() {
+        let take = test_take();
+        let (mut doc, mut bin) = build(&take);
+        // Append a uint8 flags accessor (frames × 2 joints) and point foot_contacts at it.
+        let flags: [u8; 10] = [1, 0, 1, 0, 0, 1, 0, 1, 1, 1];
+        let offset = bin.len();
+        bin.extend_from_slice(&flags);
+        while bin.len() % 4 != 0 {
+            bin.push(0);
+        }
+        let views = doc["bufferViews"].as_array_mut().expect("views");
+        views.push(json!({"buffer": 0, "byteOffset": offset, "byteLength": flags.len()}));
+        let view = views.len() - 1;
+        let accs = doc["accessors"].as_array_mut().expect("accessors");
+        accs.push(
+            json!({"bufferView": view, "componentType": 5121, "count": 10, "type": "SCALAR"}),
+        );
+        let acc = accs.len() - 1;
+        doc["buffers"][0]["byteLength"] = json!(bin.len());
+        let s0 = &mut doc["extensions"]["MMCP_motion"]["samples"][0];
+        s0["foot_contacts"] = json!({"$accessor": acc});
+        s0["foot_contact_joints"] = json!(["LeftLeg", "Spine"]);
+        // Ship it as GLB: JSON chunk + BIN chunk, buffer 0 without uri.
+        let mut json_bytes = serde_json::to_vec(&doc).expect("json");
+        while json_bytes.len() % 4 != 0 {
+            json_bytes.push(b' ');
+        }
+        let total = 12 + 8 + json_bytes.len() + 8 + bin.len();
+        let mut glb = Vec::new();
+        glb.extend_from_slice(b"glTF");
+        glb.extend_from_slice(&2u32.to_le_bytes());
+        glb.extend_from_slice(&(total as u32).to_le_bytes());
+        glb.extend_from_slice(&(json_bytes.len() as u32).to_le_bytes());
+        glb.extend_from_slice(&CHUNK_JSON.to_le_bytes());
+        glb.extend_from_slice(&json_bytes);
+        glb.extend_from_slice(&(bin.len() as u32).to_le_bytes());
+        glb.extend_from_slice(&CHUNK_BIN.to_le_bytes());
+        glb.extend_from_slice(&bin);
+        let back = decode(&glb).expect("glb with accessor contacts");
+        let fc = &back.samples[0].foot_contacts;
+        assert_eq!(fc["LeftLeg"], vec![true, true, false, false, true]);
+        assert_eq!(fc["Spine"], vec![false, false, true, true, true]);
+    }
+
+    #[test]
     fn stepped_and_strided_and_held() {
         let track = Track {
             times: vec![0.1, 0.2],

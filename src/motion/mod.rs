@@ -872,6 +872,12 @@ impl MotionHub {
         self.store.ids()
     }
 
+    /// A stored take as a `.gltf` document (MIME `model/gltf+json`), e.g. for a blob resource.
+    pub fn take_gltf(&self, id: &str) -> Option<Vec<u8>> {
+        let (take, _) = self.store.get(id)?;
+        Some(gltf::encode_gltf_json(&take))
+    }
+
     /// The summary served as resource `take://<id>`.
     pub fn read_take(&self, id: &str) -> Option<Value> {
         let (take, info) = self.store.get(id)?;

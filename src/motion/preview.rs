@@ -5,7 +5,7 @@
 //! under it, so travel shows as moving grid lines and the figure stays readable at any distance.
 
 use glam::Vec3;
-use tiny_skia::{Color, FillRule, Paint, PathBuilder, Pixmap, Rect, Stroke, Transform};
+use tiny_skia::{Color, FillRule, Mask, Paint, PathBuilder, Pixmap, Rect, Stroke, Transform};
 
 use super::take::Take;
 
@@ -123,6 +123,20 @@ fn draw_cell(
     scale: f32,
 ) {
     let c = CELL as f32;
+    // Everything drawn in a cell is clipped to it, so a long stride never spills into a neighbour.
+    let mut clip = Mask::new(pm.width(), pm.height());
+    if let (Some(m), Some(r)) = (
+        clip.as_mut(),
+        Rect::from_xywh(x0 + 1.0, y0 + 1.0, c - 2.0, c - 2.0),
+    ) {
+        m.fill_path(
+            &PathBuilder::from_rect(r),
+            FillRule::Winding,
+            false,
+            Transform::identity(),
+        );
+    }
+    let clip = clip.as_ref();
     // Screen mapping per view (right-handed, Y up, the figure faces +Z): front = camera on +Z
     // looking back at the figure (+X to the right); side = camera on -X, the figure's right side
     // (+Z to the right); top = camera above looking down (+X right, +Z towards the bottom).
@@ -150,6 +164,7 @@ fn draw_cell(
         View::Front | View::Side => {
             line(
                 pm,
+                clip,
                 (x0, cy),
                 (x0 + c, cy),
                 Color::from_rgba8(150, 150, 150, 255),
@@ -167,7 +182,7 @@ fn draw_cell(
                     cx + (w - root.z) * scale
                 };
                 if sx > x0 && sx < x0 + c {
-                    line(pm, (sx, cy), (sx, cy + 6.0), grid, 1.0);
+                    line(pm, clip, (sx, cy), (sx, cy + 6.0), grid, 1.0);
                 }
             }
         }
@@ -175,13 +190,13 @@ fn draw_cell(
             for w in lines(root.x) {
                 let sx = cx + (w - root.x) * scale;
                 if sx > x0 && sx < x0 + c {
-                    line(pm, (sx, y0), (sx, y0 + c), grid, 1.0);
+                    line(pm, clip, (sx, y0), (sx, y0 + c), grid, 1.0);
                 }
             }
             for w in lines(root.z) {
                 let sy = cy + (w - root.z) * scale;
                 if sy > y0 && sy < y0 + c {
-                    line(pm, (x0, sy), (x0 + c, sy), grid, 1.0);
+                    line(pm, clip, (x0, sy), (x0 + c, sy), grid, 1.0);
                 }
             }
         }
@@ -203,16 +218,12 @@ fn draw_cell(
         } else {
             Color::from_rgba8(40, 40, 40, 255)
         };
-        line(pm, project(a), project(b), color, 2.5);
+        line(pm, clip, project(a), project(b), color, 2.5);
     }
     for p in pose {
         let (x, y) = project(*p);
-        dot(pm, x, y, 2.5, Color::from_rgba8(20, 20, 20, 255));
+        dot(pm, clip, x, y, 2.5, Color::from_rgba8(20, 20, 20, 255));
     }
-    // Clip guard: keep drawings inside their cell by redrawing the cell border.
-    let border = Color::from_rgba8(255, 255, 255, 255);
-    fill_rect(pm, x0, y0, c, 1.0, border);
-    fill_rect(pm, x0, y0, 1.0, c, border);
 }
 
 fn paint(color: Color) -> Paint<'static> {
@@ -222,7 +233,14 @@ fn paint(color: Color) -> Paint<'static> {
     p
 }
 
-fn line(pm: &mut Pixmap, a: (f32, f32), b: (f32, f32), color: Color, width: f32) {
+fn line(
+    pm: &mut Pixmap,
+    clip: Option<&Mask>,
+    a: (f32, f32),
+    b: (f32, f32),
+    color: Color,
+    width: f32,
+) {
     let mut pb = PathBuilder::new();
     pb.move_to(a.0, a.1);
     pb.line_to(b.0, b.1);
@@ -232,18 +250,18 @@ fn line(pm: &mut Pixmap, a: (f32, f32), b: (f32, f32), color: Color, width: f32)
             line_cap: tiny_skia::LineCap::Round,
             ..Stroke::default()
         };
-        pm.stroke_path(&path, &paint(color), &stroke, Transform::identity(), None);
+        pm.stroke_path(&path, &paint(color), &stroke, Transform::identity(), clip);
     }
 }
 
-fn dot(pm: &mut Pixmap, x: f32, y: f32, r: f32, color: Color) {
+fn dot(pm: &mut Pixmap, clip: Option<&Mask>, x: f32, y: f32, r: f32, color: Color) {
     if let Some(path) = PathBuilder::from_circle(x, y, r) {
         pm.fill_path(
             &path,
             &paint(color),
             FillRule::Winding,
             Transform::identity(),
-            None,
+            clip,
         );
     }
 }
@@ -307,6 +325,9 @@ mod tests {
         let w = u32::from_be_bytes([png[16], png[17], png[18], png[19]]);
         let h = u32::from_be_bytes([png[20], png[21], png[22], png[23]]);
         assert_eq!((w, h), (CELL * 6, LABEL + CELL * 3));
+        if let Some(dir) = std::env::var_os("STAGECRAFT_PREVIEW_OUT") {
+            std::fs::write(std::path::Path::new(&dir).join("d01.png"), &png).expect("write");
+        }
         assert!(matches!(
             contact_sheet(&take, 5),
             Err(PreviewError::NoSample(5))

@@ -723,7 +723,14 @@ fn parse_http_date(s: &str) -> Option<u64> {
         .split(':')
         .map(|x| x.parse().ok())
         .collect::<Option<_>>()?;
-    if hms.len() != 3 || year < 1970 {
+    // Range checks first: the date arithmetic below must never overflow on a hostile header.
+    if hms.len() != 3
+        || !(1970..=9999).contains(&year)
+        || !(1..=31).contains(&day)
+        || hms[0] > 23
+        || hms[1] > 59
+        || hms[2] > 60
+    {
         return None;
     }
     // Days from civil (Howard Hinnant's algorithm).
@@ -771,6 +778,11 @@ mod tests {
             Some(784_111_777)
         );
         assert_eq!(parse_http_date("yesterday"), None);
+        assert_eq!(parse_http_date("Sun, 00 Mar 2026 00:00:00 GMT"), None);
+        assert_eq!(
+            parse_http_date("Sun, 99999999999999999999 Mar 2026 00:00:00 GMT"),
+            None
+        );
         assert_eq!(
             html_title("<html><head><TITLE>502 Bad Gateway</TITLE></head></html>").as_deref(),
             Some("502 Bad Gateway")

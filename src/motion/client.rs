@@ -530,17 +530,17 @@ impl HttpBackend {
                     if let Ok(v) = serde_json::from_slice::<Value>(&b) {
                         let p = v.get("progress").and_then(Value::as_f64);
                         let status = v.get("status").and_then(Value::as_str).unwrap_or("running");
-                        if let Some(p) = p.filter(|p| p.is_finite()) {
-                            // Real progress from the job: report as a fraction of 1.
+                        let pct = p.filter(|p| p.is_finite()).map(|p| {
                             let frac = if p > 1.0 { p / 100.0 } else { p };
-                            if let Some(f) = &opts.progress {
-                                f(
-                                    frac.clamp(0.0, 1.0),
-                                    Some(1.0),
-                                    &format!("{}: job {status}", self.name),
-                                );
-                            }
-                        }
+                            format!(" {:.0}%", frac.clamp(0.0, 1.0) * 100.0)
+                        });
+                        // Progress values stay elapsed seconds (MCP wants them increasing); the
+                        // job's own progress goes in the message.
+                        opts.report(
+                            started.elapsed().as_secs_f64(),
+                            None,
+                            &format!("{}: job {status}{}", self.name, pct.unwrap_or_default()),
+                        );
                     }
                 }
                 s if is_retryable(s) => {

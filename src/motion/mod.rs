@@ -366,6 +366,15 @@ impl MotionHub {
         backend: Option<&str>,
         model: Option<&str>,
     ) -> Result<ModelChoice, MotionError> {
+        self.resolve_inner(backend, model, false).await
+    }
+
+    async fn resolve_inner(
+        &self,
+        backend: Option<&str>,
+        model: Option<&str>,
+        refreshed: bool,
+    ) -> Result<ModelChoice, MotionError> {
         if self.backends.is_empty() {
             return Err(MotionError::NoBackend(
                 "no motion backend is configured and no built-in model is available in this build"
@@ -414,6 +423,19 @@ impl MotionHub {
             && let Some(e) = last_err
         {
             return Err(e);
+        }
+        // The cache may predate a model the server gained since: ask again once before refusing.
+        if let Some(id) = model
+            && !refreshed
+        {
+            for &i in &candidates {
+                if let Backend::Http(h) = &self.backends[i].backend
+                    && let Ok(c) = h.capabilities(true).await
+                    && c.model(id).is_some()
+                {
+                    return Box::pin(self.resolve_inner(backend, model, true)).await;
+                }
+            }
         }
         Err(MotionError::Mmcp {
             backend: backend.unwrap_or("any").to_string(),
@@ -807,6 +829,9 @@ impl MotionHub {
     ) -> Result<Generated, MotionError> {
         let (request, client_notes) = Self::build_request(choice, args, skeleton)?;
         let started = Instant::now();
+        let mut opts = opts.clone();
+        opts.progress = opts.progress.map(monotonic);
+        let opts = &opts;
         let ticker = opts.progress.clone().map(|p| {
             let label = format!("{}/{}", choice.backend, choice.spec.id);
             AbortOnDrop(tokio::spawn(async move {
@@ -883,6 +908,21 @@ impl MotionHub {
         let (take, info) = self.store.get(id)?;
         Some(take_summary(id, &take, Some(&info)))
     }
+}
+
+/// MCP progress must increase with every notification; reports from the ticker, retries and job
+/// polls interleave, so equal or smaller values are nudged just past the last one.
+fn monotonic(inner: ProgressFn) -> ProgressFn {
+    let last = std::sync::Mutex::new(f64::NEG_INFINITY);
+    Arc::new(move |p, total, msg: &str| {
+        let v = {
+            let mut l = last.lock().unwrap_or_else(|e| e.into_inner());
+            let v = if p > *l { p } else { *l + 0.001 };
+            *l = v;
+            v
+        };
+        inner(v, total, msg)
+    })
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);

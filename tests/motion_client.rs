@@ -979,3 +979,75 @@ async fn generate_cli_writes_glb_and_preview_from_a_backend_url() {
     assert_eq!((take.num_frames, take.samples.len()), (30, 2));
     assert!(std::fs::read(&png).expect("png").starts_with(b"\x89PNG"));
 }
+
+/// A tiny in-process model: the request skeleton at rest, the root moving along +Z.
+struct StillModel;
+
+impl stagecraft::motion::backbone::Backbone for StillModel {
+    fn capabilities(&self) -> stagecraft::motion::wire::ModelSpec {
+        let caps: stagecraft::motion::wire::Capabilities =
+            serde_json::from_slice(&fixture("capabilities-null.json")).expect("caps");
+        let mut spec = caps.models[0].clone();
+        spec.id = "still".into();
+        spec
+    }
+
+    fn generate(
+        &self,
+        request: &GenerateRequest,
+    ) -> Result<Take, stagecraft::motion::wire::MmcpError> {
+        if request.segments.iter().any(|s| match s {
+            stagecraft::motion::wire::Segment::Text(t) => t.prompt == "fail",
+            _ => false,
+        }) {
+            return Err(stagecraft::motion::wire::MmcpError::new(
+                "resource_exhausted",
+                "out of memory",
+            ));
+        }
+        let mut take = answer_take(request);
+        take.model = "still".into();
+        Ok(take)
+    }
+}
+
+#[tokio::test]
+async fn in_process_backend_generates_and_passes_errors_through() {
+    let hub = MotionHub::with_backends(
+        vec![("builtin".into(), Backend::InProcess(Arc::new(StillModel)))],
+        4,
+    );
+    let listed = hub.list_models(false).await;
+    assert_eq!(listed["backends"][0]["kind"], "builtin");
+    assert_eq!(listed["default"]["model"], "still");
+    let choice = hub.resolve(Some("builtin"), None).await.expect("choice");
+    let mut a = args("walk", 0.5);
+    a.num_samples = Some(2);
+    let g = hub
+        .generate(
+            &choice,
+            &a,
+            None,
+            &CallOptions::new(Duration::from_secs(10)),
+        )
+        .await
+        .expect("in-process");
+    assert_eq!((g.take.num_frames, g.take.samples.len()), (15, 2));
+    assert_eq!(
+        hub.read_take(&g.take_id).expect("summary")["backend"],
+        "builtin"
+    );
+    let e = hub
+        .generate(
+            &choice,
+            &args("fail", 0.5),
+            None,
+            &CallOptions::new(Duration::from_secs(10)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "resource_exhausted");
+    assert_eq!(e.details()["http_status"], 503);
+    let e = hub.resolve(Some("nope"), None).await.unwrap_err();
+    assert_eq!(e.code(), "no_backend");
+}

@@ -471,10 +471,31 @@ async fn sends_only_what_the_model_advertises() {
     let choice = hub.resolve(None, None).await.expect("demo-full");
     let mut a = args("walk", 1.0);
     a.loop_ = Some(true);
+    a.options = serde_json::from_value(json!({
+        "keyframe_budget": 0.01, "model_options": {"style": "happy"},
+        "guidance": {"type": "separated", "weight": [2.0, 1.5]}, "diffusion_steps": 25
+    }))
+    .expect("options");
     let (req, _) = MotionHub::build_request(&choice, &a, None).expect("loop ok");
+    let o = &serde_json::to_value(&req).expect("json")["options"];
+    assert_eq!(o["loop"], true);
+    assert_eq!(o["keyframe_budget"], 0.01);
+    assert_eq!(o["model_options"]["style"], "happy");
+    assert_eq!(o["diffusion_steps"], 25);
+    a.options = serde_json::from_value(json!({"model_options": {"colour": 1}})).expect("options");
+    let e = MotionHub::build_request(&choice, &a, None).unwrap_err();
+    assert_eq!(e.code(), "invalid_options");
+    assert_eq!(e.details()["option"], "colour");
+    // ...and the null model refuses keyframe_budget locally.
+    let cfg = backend_config(&base, "ok", 30);
+    let choice = hub_for(&cfg).resolve(None, None).await.expect("null");
+    let mut a = args("walk", 1.0);
+    a.options = serde_json::from_value(json!({"keyframe_budget": 0.01})).expect("options");
     assert_eq!(
-        serde_json::to_value(&req).expect("json")["options"]["loop"],
-        true
+        MotionHub::build_request(&choice, &a, None)
+            .unwrap_err()
+            .code(),
+        "invalid_options"
     );
 }
 

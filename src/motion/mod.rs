@@ -244,6 +244,11 @@ pub struct GenerateArgs {
     pub constraints: Option<Vec<Value>>,
     #[serde(default, rename = "loop")]
     pub loop_: Option<bool>,
+    /// Advanced MMCP options, sent only when the model advertises them: `diffusion_steps`,
+    /// `transition_frames`, `post_processing`, `guidance {type, weight}`, `keyframe_budget`,
+    /// `model_options {name: value}`.
+    #[serde(default)]
+    pub options: Option<serde_json::Map<String, Value>>,
 }
 
 /// A generated and stored take.
@@ -694,6 +699,78 @@ impl MotionHub {
             }
         }
         options.seed = args.seed;
+        for (key, v) in args.options.iter().flatten() {
+            let bad = |why: &str| MotionError::InvalidArguments(format!("options.{key}: {why}"));
+            let int = |lo: u64, hi: u64| -> Result<u32, MotionError> {
+                v.as_u64()
+                    .filter(|n| (lo..=hi).contains(n))
+                    .map(|n| n as u32)
+                    .ok_or_else(|| bad(&format!("must be an integer in [{lo}, {hi}]")))
+            };
+            match key.as_str() {
+                "diffusion_steps" => options.diffusion_steps = Some(int(1, 500)?),
+                "transition_frames" => options.transition_frames = Some(int(0, 60)?),
+                "post_processing" => {
+                    options.post_processing =
+                        Some(v.as_bool().ok_or_else(|| bad("must be true or false"))?)
+                }
+                "guidance" => {
+                    let g: wire::Guidance =
+                        serde_json::from_value(v.clone()).map_err(|e| bad(&e.to_string()))?;
+                    if !spec.supported_guidance_types.contains(&g.kind) {
+                        return Err(local(
+                            "invalid_options",
+                            format!("model {:?} has no guidance type {:?}", spec.id, g.kind),
+                            json!({"supported_guidance_types": spec.supported_guidance_types}),
+                        ));
+                    }
+                    let want = match g.kind.as_str() {
+                        "nocfg" => 0,
+                        "regular" => 1,
+                        _ => 2,
+                    };
+                    if g.weight.len() != want || g.weight.iter().any(|w| !w.is_finite()) {
+                        return Err(bad(&format!(
+                            "{} guidance takes {want} finite weight(s)",
+                            g.kind
+                        )));
+                    }
+                    options.guidance = Some(g);
+                }
+                "keyframe_budget" => {
+                    if !spec.supports_keyframe_reduction {
+                        return Err(local(
+                            "invalid_options",
+                            format!("model {:?} does not support keyframe_budget", spec.id),
+                            json!({"supports_keyframe_reduction": false}),
+                        ));
+                    }
+                    let b = v.as_f64().filter(|b| b.is_finite() && *b > 0.0);
+                    options.keyframe_budget =
+                        Some(b.ok_or_else(|| bad("must be a positive number"))?);
+                }
+                "model_options" => {
+                    let m = v.as_object().ok_or_else(|| bad("must be an object"))?;
+                    let declared: Vec<&str> =
+                        spec.model_options.iter().map(|o| o.name.as_str()).collect();
+                    if let Some(unknown) = m.keys().find(|k| !declared.contains(&k.as_str())) {
+                        return Err(local(
+                            "invalid_options",
+                            format!("model {:?} declares no option {unknown:?}", spec.id),
+                            json!({"model": spec.id, "option": unknown, "options": declared}),
+                        ));
+                    }
+                    if !m.is_empty() {
+                        options.model_options = Some(m.clone());
+                    }
+                }
+                _ => {
+                    return Err(bad(
+                        "unknown option; use diffusion_steps, transition_frames, post_processing, guidance, keyframe_budget or model_options",
+                    ));
+                }
+            }
+        }
         if args.loop_ == Some(true) {
             if !spec.supports_loop {
                 return Err(local(

@@ -354,6 +354,8 @@ impl HttpBackend {
         let body = serde_json::to_vec(request).map_err(|e| {
             MotionError::InvalidArguments(format!("the request cannot be encoded: {e}"))
         })?;
+        // Bytes: each retry re-sends the same body without copying it.
+        let body = bytes::Bytes::from(body);
         let limit = self.timeout.min(opts.timeout);
         let deadline = Instant::now() + limit;
         let url = self.endpoint("generate")?;

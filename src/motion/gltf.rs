@@ -410,15 +410,16 @@ fn read_accessor(doc: &Doc, buffers: &[Vec<u8>], index: usize) -> Result<Vec<f32
 }
 
 /// One keyed track, evaluated glTF-style on the frame grid.
-struct Track {
-    times: Vec<f32>,
-    /// `times.len() × width` values (CUBICSPLINE already reduced to its key values).
-    values: Vec<f32>,
+struct Track<'a> {
+    times: &'a [f32],
+    /// `times.len() × width` values (CUBICSPLINE already reduced to its key values); borrowed from
+    /// the accessor cache in the usual LINEAR case, so no channel is copied.
+    values: std::borrow::Cow<'a, [f32]>,
     width: usize,
     step: bool,
 }
 
-impl Track {
+impl Track<'_> {
     /// Writes the value at time `t` into `out` (len `width`): hold outside the keys, STEP or
     /// LINEAR inside; rotations (`width == 4`) slerp along the shorter arc.
     fn eval(&self, t: f32, cursor: &mut usize, out: &mut [f32]) {
@@ -685,7 +686,7 @@ fn decode_doc(doc: &Doc, buffers: &[Vec<u8>]) -> Result<Take, GltfError> {
             let times = &cache[&s.input];
             let raw = &cache[&s.output];
             let keys = times.len();
-            let values: Vec<f32> = match interp {
+            let values: std::borrow::Cow<[f32]> = match interp {
                 "CUBICSPLINE" => {
                     // in-tangent, value, out-tangent per key; the tangents are dropped and the
                     // values interpolated linearly — MMCP servers never send cubic curves.
@@ -696,9 +697,11 @@ fn decode_doc(doc: &Doc, buffers: &[Vec<u8>]) -> Result<Take, GltfError> {
                             raw.len()
                         )));
                     }
-                    raw.chunks_exact(3 * width)
-                        .flat_map(|c| c[width..2 * width].iter().copied())
-                        .collect()
+                    std::borrow::Cow::Owned(
+                        raw.chunks_exact(3 * width)
+                            .flat_map(|c| c[width..2 * width].iter().copied())
+                            .collect(),
+                    )
                 }
                 _ => {
                     if raw.len() != keys * width {
@@ -708,11 +711,11 @@ fn decode_doc(doc: &Doc, buffers: &[Vec<u8>]) -> Result<Take, GltfError> {
                             raw.len()
                         )));
                     }
-                    raw.clone()
+                    std::borrow::Cow::Borrowed(raw.as_slice())
                 }
             };
             let track = Track {
-                times: times.clone(),
+                times: times.as_slice(),
                 values,
                 width,
                 step: interp == "STEP",
@@ -1638,8 +1641,8 @@ mod tests {
     #[test]
     fn stepped_and_strided_and_held() {
         let track = Track {
-            times: vec![0.1, 0.2],
-            values: vec![1.0, 2.0],
+            times: &[0.1, 0.2],
+            values: vec![1.0, 2.0].into(),
             width: 1,
             step: false,
         };
@@ -1655,8 +1658,8 @@ mod tests {
         let a = Quat::from_rotation_y(0.1);
         let b = -Quat::from_rotation_y(0.3);
         let rt = Track {
-            times: vec![0.0, 1.0],
-            values: [a.to_array(), b.to_array()].concat(),
+            times: &[0.0, 1.0],
+            values: [a.to_array(), b.to_array()].concat().into(),
             width: 4,
             step: false,
         };

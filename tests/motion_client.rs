@@ -140,6 +140,13 @@ async fn handle(
     let rest = parts.next().unwrap_or_default().to_string();
 
     if rest == "capabilities" {
+        if scenario == "v2" {
+            let mut v: Value =
+                serde_json::from_slice(&fixture("capabilities-null.json")).expect("caps");
+            v["protocol_version"] = json!("2.0");
+            v["brand_new_field"] = json!({"x": 1});
+            return ([(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response();
+        }
         let caps = if scenario == "full" {
             fixture("capabilities-full.json")
         } else {
@@ -651,6 +658,8 @@ async fn every_malformed_answer_is_a_clean_error() {
     assert!(e.message().contains("502 Bad Gateway"), "{e}");
     let e = run(&base, "nan", 30, &a).await.unwrap_err();
     assert!(e.message().contains("non-finite"), "{e}");
+    let e = run(&base, "v2", 30, &a).await.unwrap_err();
+    assert_eq!(e.code(), "version_unsupported");
     let e = run(&base, "fastapi", 30, &a).await.unwrap_err();
     assert!(e.message().contains("Method Not Allowed"), "{e}");
 }

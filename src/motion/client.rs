@@ -197,8 +197,26 @@ impl HttpBackend {
                 "/capabilities answered Content-Type {ct:?}, not JSON"
             )));
         }
-        serde_json::from_slice::<Capabilities>(&body)
-            .map_err(|e| self.bad(format!("/capabilities is not valid capabilities JSON: {e}")))
+        let caps = serde_json::from_slice::<Capabilities>(&body)
+            .map_err(|e| self.bad(format!("/capabilities is not valid capabilities JSON: {e}")))?;
+        // Minor versions are additive; another major is another protocol.
+        match super::wire::parse_version(&caps.protocol_version) {
+            Some((1, _)) => Ok(caps),
+            _ => Err(MotionError::Mmcp {
+                backend: self.name.clone(),
+                error: Box::new(
+                    MmcpError::new(
+                        "version_unsupported",
+                        format!(
+                            "the backend speaks MMCP {:?}; stagecraft speaks 1.x",
+                            caps.protocol_version
+                        ),
+                    )
+                    .with_details(json!({"supported_majors": ["1"], "protocol_version": caps.protocol_version})),
+                ),
+                extra: json!({"phase": "capabilities", "local": true}),
+            }),
+        }
     }
 
     fn deadline(&self, after: Duration) -> MotionError {

@@ -830,6 +830,27 @@ impl MotionHub {
         })?;
         let take = match &entry.backend {
             Backend::Http(h) => {
+                // Refused locally: the server would answer 413 after the upload.
+                let size = serde_json::to_vec(request)
+                    .map(|v| v.len() as u64)
+                    .unwrap_or(0);
+                let max = choice.spec.limits.max_request_bytes;
+                if size > max {
+                    return Err(MotionError::Mmcp {
+                        backend: entry.name.clone(),
+                        error: Box::new(
+                            MmcpError::new(
+                                "payload_too_large",
+                                format!(
+                                    "the request is {size} bytes; model {:?} takes at most {max}",
+                                    choice.spec.id
+                                ),
+                            )
+                            .with_details(json!({"max_request_bytes": max, "request_bytes": size})),
+                        ),
+                        extra: json!({"local": true}),
+                    });
+                }
                 let body = h.generate(request, opts).await?;
                 let name = entry.name.clone();
                 // Decoding tens of MB is CPU work: keep it off the async worker threads.

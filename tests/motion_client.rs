@@ -850,6 +850,17 @@ async fn tools_generate_preview_save_and_errors() {
         .await
         .unwrap_err();
     assert_eq!(e.code, "invalid_arguments");
+    // The DCC side is not built in this branch: apply fails cleanly and keeps the take id.
+    let e = d
+        .call(
+            &tool("apply_motion", "motion.apply"),
+            json!({"take_id": take_id, "armature": "Armature"}),
+            ctx.clone(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.details["take_id"], json!(take_id));
+    assert!(e.hint.is_some());
     let e = d
         .call(
             &tool("preview_motion", "motion.preview"),

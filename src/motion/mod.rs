@@ -1320,3 +1320,59 @@ pub async fn serve_builtin(
         "motion-server is not implemented yet".into(),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use take::{Joint, Sample, Skeleton};
+
+    #[test]
+    fn apply_params_are_bridge_f32_arrays() {
+        let joints = ["Hips", "Spine"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| Joint {
+                name: (*n).into(),
+                parent: i.checked_sub(1),
+                rest_translation: [0.0, 1.0, 0.0],
+                rest_rotation: [0.0, 0.0, 0.0, 1.0],
+            })
+            .collect();
+        let mut jt = BTreeMap::new();
+        jt.insert(1, vec![[0.0, 0.5, 0.0], [0.0, 0.6, 0.0], [0.0, 0.7, 0.0]]);
+        let take = Take {
+            fps: 30.0,
+            num_frames: 3,
+            skeleton: Skeleton { joints },
+            samples: vec![Sample {
+                rotations: (0..6).map(|i| [0.0, 0.0, i as f32 * 0.1, 1.0]).collect(),
+                root_positions: vec![[1.0, 2.0, 3.0]; 3],
+                joint_translations: jt,
+                ..Sample::default()
+            }],
+            ..Take::default()
+        };
+        let p = apply_params(&take, 0, "Armature", Some(10), Some(true), None).expect("params");
+        assert_eq!(p["joint_names"], json!(["Hips", "Spine"]));
+        assert_eq!(p["rotations"]["shape"], json!([3, 2, 4]));
+        assert_eq!(p["rotations"]["dtype"], "f32");
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(p["rotations"]["b64"].as_str().expect("b64"))
+            .expect("base64");
+        assert_eq!(raw.len(), 3 * 2 * 4 * 4);
+        // Row-major [t][j][xyzw]: element (t=1, j=1, z) is rotation index 3, z = 0.3.
+        let at = ((2 + 1) * 4 + 2) * 4;
+        let z = f32::from_le_bytes([raw[at], raw[at + 1], raw[at + 2], raw[at + 3]]);
+        assert!((z - 0.3).abs() < 1e-6);
+        assert_eq!(p["root_positions"]["shape"], json!([3, 3]));
+        assert_eq!(p["joint_translations"]["Spine"]["shape"], json!([3, 3]));
+        assert_eq!(p["start_frame"], 10);
+        assert_eq!(p["in_place"], true);
+        assert_eq!(
+            apply_params(&take, 1, "A", None, None, None)
+                .unwrap_err()
+                .code(),
+            "invalid_arguments"
+        );
+    }
+}

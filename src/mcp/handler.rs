@@ -470,13 +470,26 @@ impl ServerHandler for StagecraftServer {
                     .with_size(s.text.len() as u64)
             })
             .collect();
-        resources.extend(self.inner.dispatcher.motion.list_takes().into_iter().map(
-            |(id, description)| {
+        let motion = &self.inner.dispatcher.motion;
+        for id in motion.list_takes() {
+            let description = motion
+                .read_take(&id)
+                .map(|t| {
+                    format!(
+                        "Motion take: model {}, {} frames at {} fps, {} sample(s)",
+                        t["model"].as_str().unwrap_or("?"),
+                        t["frames"],
+                        t["fps"],
+                        t["samples"]
+                    )
+                })
+                .unwrap_or_else(|| "Motion take".into());
+            resources.push(
                 Resource::new(format!("take://{id}"), id)
                     .with_description(description)
-                    .with_mime_type("application/json")
-            },
-        ));
+                    .with_mime_type("application/json"),
+            );
+        }
         Ok(ListResourcesResult::with_all_items(resources))
     }
 

@@ -23,7 +23,11 @@ impl ClientHandler for Watcher {
     }
 }
 
-async fn start(skills: &Path, config: &Path, watcher: Watcher) -> RunningService<RoleClient, Watcher> {
+async fn start(
+    skills: &Path,
+    config: &Path,
+    watcher: Watcher,
+) -> RunningService<RoleClient, Watcher> {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_stagecraft"));
     command
         .arg("serve")

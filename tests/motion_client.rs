@@ -749,22 +749,26 @@ async fn bearer_token_from_api_key_env() {
     assert_eq!(e.code(), "unauthorized");
 }
 
+/// The shipped tool of that name, as the server would dispatch it.
 fn tool(name: &str, method: &str) -> ToolSpec {
-    ToolSpec {
-        name: name.into(),
-        title: None,
-        description: String::new(),
-        input_schema: Arc::new(serde_json::Map::new()),
-        output_schema: None,
-        binding: Binding::Call(method.into()),
-        read_only: false,
-        destructive: false,
-        idempotent: false,
-        open_world: true,
-        timeout_seconds: 60,
-        skill: "motion".into(),
-        requires: Vec::new(),
-    }
+    let sources = stagecraft::skills::SkillSources {
+        builtin: true,
+        paths: Vec::new(),
+        allow_scripts: false,
+    };
+    let rules = stagecraft::skills::BindingRules {
+        is_known_method: stagecraft::dispatch::is_known_method,
+        is_dcc_binding: stagecraft::dispatch::is_dcc_binding,
+    };
+    let registry = stagecraft::skills::Registry::load(&sources, rules);
+    let spec = registry
+        .tools
+        .get(name)
+        .expect("shipped tool")
+        .as_ref()
+        .clone();
+    assert_eq!(spec.binding, Binding::Call(method.into()));
+    spec
 }
 
 #[tokio::test]

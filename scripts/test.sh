@@ -31,6 +31,26 @@ export PYTHON NODE CONFORMANCE GLTF_VALIDATOR_DIR BPY_PYTHON
 export STAGECRAFT_BIN="$ROOT/target/debug/stagecraft"
 export STAGECRAFT_ROOT="$ROOT"
 
+# The MMCP SDK's reference server, for the Rust tests that talk to it (MMCP_REFERENCE_URL).
+start_reference_server() {
+  local port
+  port="$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+  "$PYTHON" -m motionmcp.null_backbone --host 127.0.0.1 --port "$port" >/dev/null 2>&1 &
+  REFERENCE_PID=$!
+  trap 'kill $REFERENCE_PID 2>/dev/null' EXIT
+  export MMCP_REFERENCE_URL="http://127.0.0.1:$port"
+  "$PYTHON" - "$MMCP_REFERENCE_URL" <<'PY'
+import sys, time, urllib.request
+for _ in range(150):
+    try:
+        urllib.request.urlopen(sys.argv[1] + "/capabilities", timeout=1)
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.2)
+sys.exit("the MMCP reference server did not start")
+PY
+}
+
 python_tests() {
   (cd tests/python && "$PYTHON" -m pytest -q -p no:cacheprovider .)
 }
@@ -45,6 +65,7 @@ blender_tests() {
 step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy" cargo clippy --all-targets --quiet -- -D warnings
 step "cargo build" cargo build --bins --quiet
+step "MMCP reference server" start_reference_server
 step "cargo test" cargo test --quiet
 step "python tests" python_tests
 step "MCP conformance" tests/conformance/run.sh

@@ -145,6 +145,7 @@ enum BridgeArg {
     Embedded,
     Http,
     Websocket,
+    #[value(name = "named_pipe", alias = "named-pipe")]
     NamedPipe,
 }
 

@@ -37,9 +37,11 @@ const PATH_ARGUMENTS: &[(&str, &str)] = &[
     ("motion.generate", "save_path"),
 ];
 
-/// True when `method` may appear after `call:` in a SKILL.md.
+/// True when `method` may appear after `call:` in a SKILL.md. `dcc.hello` is the bridge handshake,
+/// which the connection performs itself; a tool cannot call it.
 pub fn is_known_method(method: &str) -> bool {
-    BUILTIN_METHODS.contains(&method) || crate::dcc::BRIDGE_METHODS.contains(&method)
+    method != "dcc.hello"
+        && (BUILTIN_METHODS.contains(&method) || crate::dcc::BRIDGE_METHODS.contains(&method))
 }
 
 /// True when a tool bound to `binding` talks to a DCC and so gets the optional `dcc` argument.

@@ -51,6 +51,9 @@ pub struct ToolSpec {
     pub idempotent: bool,
     pub open_world: bool,
     pub timeout_seconds: u64,
+    /// True when the SKILL.md set `timeout_seconds`; otherwise a DCC tool uses its connection's
+    /// `timeout_seconds` from the config.
+    pub timeout_explicit: bool,
     /// The skill that declared the tool.
     pub skill: String,
     /// DccCapabilities the DCC must report for this tool to work.
@@ -105,6 +108,26 @@ impl ToolSpec {
             Ok(())
         } else {
             Err(errors)
+        }
+    }
+
+    /// Fills in the `default` of every top-level property the caller left out, so that a skill can
+    /// fix an argument of the method it binds (e.g. `object_type: {const: camera, default: camera}`).
+    pub fn apply_defaults(&self, args: &mut Value) {
+        let (Some(props), Value::Object(given)) = (
+            self.input_schema
+                .get("properties")
+                .and_then(Value::as_object),
+            args,
+        ) else {
+            return;
+        };
+        for (name, schema) in props {
+            if let Some(default) = schema.get("default")
+                && !given.contains_key(name)
+            {
+                given.insert(name.clone(), default.clone());
+            }
         }
     }
 
@@ -405,6 +428,33 @@ mod tests {
             .unwrap_err();
         assert_eq!(errors[0].field, "/colour");
         assert!(errors[0].message.contains("unknown argument"), "{errors:?}");
+    }
+
+    #[test]
+    fn defaults_fill_missing_arguments_only() {
+        let text = "---\nname: cams\ndescription: d\ntools:\n  - name: list_cameras\n    description: d\n    input_schema:\n      type: object\n      properties:\n        object_type: {const: camera, default: camera}\n    call: scene.list_objects\n---\n";
+        let source = Source {
+            file: Path::new("cams/SKILL.md"),
+            folder: "cams",
+            dir: None,
+        };
+        let skill = parse_skill(text, &source, rules()).expect("valid");
+        let tool = &skill.tools[0];
+        let mut args = serde_json::json!({});
+        tool.apply_defaults(&mut args);
+        assert_eq!(args["object_type"], "camera");
+        assert!(tool.validate(&args).is_ok());
+        let mut args = serde_json::json!({"object_type": "light"});
+        tool.apply_defaults(&mut args);
+        assert!(tool.validate(&args).is_err(), "const still enforced");
+        assert!(!tool.timeout_explicit);
+    }
+
+    #[test]
+    fn the_handshake_cannot_be_bound() {
+        assert!(!crate::dispatch::is_known_method("dcc.hello"));
+        assert!(crate::dispatch::is_known_method("dcc.ping"));
+        assert!(crate::dispatch::is_known_method("motion.generate"));
     }
 
     #[test]

@@ -385,6 +385,7 @@ fn check_tool(
         idempotent: decl.idempotent.unwrap_or(false),
         open_world: decl.open_world.unwrap_or(false),
         timeout_seconds,
+        timeout_explicit: decl.timeout_seconds.is_some(),
         skill: skill.to_string(),
         requires: requires.to_vec(),
         validator: Arc::new(validator),

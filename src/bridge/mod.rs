@@ -138,8 +138,11 @@ pub fn open(config: BridgeConfig, shutdown: CancellationToken) -> Result<Arc<dyn
             Arc::new(stream::StreamBridge::new(connector, config, shutdown))
         }
         BridgeKind::Websocket if config.listen => {
-            let connector =
-                websocket::ListenConnector::new(&endpoint()?, config.max_message_bytes)?;
+            let connector = websocket::ListenConnector::new(
+                &endpoint()?,
+                config.max_message_bytes,
+                shutdown.clone(),
+            )?;
             Arc::new(stream::StreamBridge::new(connector, config, shutdown))
         }
         BridgeKind::Websocket => {

@@ -128,13 +128,14 @@ type Accepted = WebSocketStream<tokio::net::TcpStream>;
 pub struct ListenConnector {
     addr: String,
     max: usize,
+    shutdown: CancellationToken,
     queue: tokio::sync::Mutex<Option<mpsc::Receiver<Accepted>>>,
     started: Mutex<bool>,
     pending_rx: Mutex<Option<mpsc::Receiver<Accepted>>>,
 }
 
 impl ListenConnector {
-    pub fn new(endpoint: &str, max: usize) -> Result<Self, String> {
+    pub fn new(endpoint: &str, max: usize, shutdown: CancellationToken) -> Result<Self, String> {
         let addr = endpoint
             .strip_prefix("ws://")
             .unwrap_or(endpoint)
@@ -143,6 +144,7 @@ impl ListenConnector {
         let connector = Self {
             addr,
             max,
+            shutdown,
             queue: tokio::sync::Mutex::new(None),
             started: Mutex::new(false),
             pending_rx: Mutex::new(None),
@@ -168,10 +170,16 @@ impl ListenConnector {
             tokio::net::TcpListener::from_std(std_listener).map_err(|e| e.to_string())?;
         let (tx, rx) = mpsc::channel::<Accepted>(4);
         let max = self.max;
+        let shutdown = self.shutdown.clone();
         tracing::info!("waiting for a DCC to dial in at ws://{}", self.addr);
+        // The accept loop ends (and the port is released) at shutdown.
         tokio::spawn(async move {
             loop {
-                let Ok((tcp, peer)) = listener.accept().await else {
+                let accepted = tokio::select! {
+                    a = listener.accept() => a,
+                    _ = shutdown.cancelled() => return,
+                };
+                let Ok((tcp, peer)) = accepted else {
                     continue;
                 };
                 let queue = tx.clone();

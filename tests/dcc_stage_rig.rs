@@ -69,7 +69,7 @@ fn write_rig(path: &std::path::Path) {
     ] {
         views.push(json!({"buffer": 0, "byteOffset": bin.len(), "byteLength": chunk.len()}));
         bin.extend_from_slice(&chunk);
-        while bin.len() % 4 != 0 {
+        while !bin.len().is_multiple_of(4) {
             bin.push(0);
         }
     }

@@ -302,6 +302,43 @@ async fn websocket_listen_mode_lets_the_dcc_dial_in() {
     hub.shutdown().await;
 }
 
+#[tokio::test]
+async fn websocket_listen_mode_wants_the_token_from_the_dcc() {
+    let port = free_port();
+    let config = Config {
+        dcc: vec![DccConfig {
+            name: "toy".into(),
+            bridge: BridgeKind::Websocket,
+            endpoint: Some(format!("ws://127.0.0.1:{port}")),
+            listen: true,
+            token_env: Some("PATH".into()),
+            command: vec![],
+            timeout_seconds: 30,
+        }],
+        ..Config::default()
+    };
+    let hub = hub(&config);
+    let url = format!("ws://127.0.0.1:{port}");
+    // A DCC without the right token is refused at the upgrade and never gets a hello.
+    let rogue = spawn_toy(
+        &["--ws-connect", &url, "--token-env", "TOY_TOKEN"],
+        &[("TOY_TOKEN", "guess")],
+    );
+    let err = hub
+        .call(Some("toy"), "scene.list_objects", json!({}), &call(2.0))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "CONNECTION_FAILED", "{err:?}");
+    drop(rogue);
+    let path = std::env::var("PATH").unwrap();
+    let _good = spawn_toy(
+        &["--ws-connect", &url, "--token-env", "TOY_TOKEN"],
+        &[("TOY_TOKEN", &path)],
+    );
+    assert!(ok(&hub, "scene.list_objects", json!({})).await.is_array());
+    hub.shutdown().await;
+}
+
 async fn hang_then_recover(transport: Transport) {
     let rig = rig(
         transport,

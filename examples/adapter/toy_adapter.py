@@ -888,8 +888,10 @@ def dial_ws(url):
             time.sleep(0.2)
             continue
         key = base64.b64encode(os.urandom(16)).decode()
+        # A listening stagecraft with a token wants to see it before it says hello.
+        auth = f"Authorization: Bearer {TOKEN}\r\n" if TOKEN is not None else ""
         sock.sendall((f"GET / HTTP/1.1\r\nHost: {hostport}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                      f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+                      f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{auth}\r\n").encode())
         data = b""
         while b"\r\n\r\n" not in data:
             chunk = sock.recv(4096)

@@ -141,6 +141,7 @@ pub fn open(config: BridgeConfig, shutdown: CancellationToken) -> Result<Arc<dyn
             let connector = websocket::ListenConnector::new(
                 &endpoint()?,
                 config.max_message_bytes,
+                config.token.clone(),
                 shutdown.clone(),
             )?;
             Arc::new(stream::StreamBridge::new(connector, config, shutdown))

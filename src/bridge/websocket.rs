@@ -10,6 +10,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::StatusCode;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 
@@ -128,6 +130,9 @@ type Accepted = WebSocketStream<tokio::net::TcpStream>;
 pub struct ListenConnector {
     addr: String,
     max: usize,
+    /// With a token, a DCC that dials in must show it (`Authorization: Bearer`) in the upgrade
+    /// request: stagecraft would otherwise hand `dcc.hello` (and the token) to whoever connects.
+    token: Option<String>,
     shutdown: CancellationToken,
     queue: tokio::sync::Mutex<Option<mpsc::Receiver<Accepted>>>,
     started: Mutex<bool>,
@@ -135,7 +140,12 @@ pub struct ListenConnector {
 }
 
 impl ListenConnector {
-    pub fn new(endpoint: &str, max: usize, shutdown: CancellationToken) -> Result<Self, String> {
+    pub fn new(
+        endpoint: &str,
+        max: usize,
+        token: Option<String>,
+        shutdown: CancellationToken,
+    ) -> Result<Self, String> {
         let addr = endpoint
             .strip_prefix("ws://")
             .unwrap_or(endpoint)
@@ -144,6 +154,7 @@ impl ListenConnector {
         let connector = Self {
             addr,
             max,
+            token,
             shutdown,
             queue: tokio::sync::Mutex::new(None),
             started: Mutex::new(false),
@@ -170,6 +181,7 @@ impl ListenConnector {
             tokio::net::TcpListener::from_std(std_listener).map_err(|e| e.to_string())?;
         let (tx, rx) = mpsc::channel::<Accepted>(4);
         let max = self.max;
+        let token = self.token.clone();
         let shutdown = self.shutdown.clone();
         tracing::info!("waiting for a DCC to dial in at ws://{}", self.addr);
         // The accept loop ends (and the port is released) at shutdown.
@@ -183,9 +195,33 @@ impl ListenConnector {
                     continue;
                 };
                 let queue = tx.clone();
+                let token = token.clone();
                 tokio::spawn(async move {
-                    match tokio_tungstenite::accept_async_with_config(tcp, Some(ws_config(max)))
-                        .await
+                    // The error type is tungstenite's `Callback` contract, not ours to shrink.
+                    #[allow(clippy::result_large_err)]
+                    let check = move |request: &Request, response: Response| match &token {
+                        None => Ok(response),
+                        Some(t) => {
+                            let shown = request
+                                .headers()
+                                .get("authorization")
+                                .and_then(|v| v.to_str().ok());
+                            if shown == Some(format!("Bearer {t}").as_str()) {
+                                Ok(response)
+                            } else {
+                                let mut refused =
+                                    ErrorResponse::new(Some("wrong or missing token".into()));
+                                *refused.status_mut() = StatusCode::UNAUTHORIZED;
+                                Err(refused)
+                            }
+                        }
+                    };
+                    match tokio_tungstenite::accept_hdr_async_with_config(
+                        tcp,
+                        check,
+                        Some(ws_config(max)),
+                    )
+                    .await
                     {
                         Ok(ws) => {
                             tracing::info!("a DCC dialled in from {peer}");

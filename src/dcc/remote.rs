@@ -110,10 +110,10 @@ impl RemoteAdapter {
         &self.bridge
     }
 
-    async fn ensure_hello(&self, call: &DccCall) -> DccResult<Hello> {
+    async fn ensure_hello(&self, options: &RequestOptions) -> DccResult<Hello> {
         let answer = self
             .bridge
-            .hello(&options(call))
+            .hello(options)
             .await
             .map_err(failure_from_bridge)?;
         let hello: Hello = serde_json::from_value(answer).map_err(|e| {
@@ -131,7 +131,9 @@ impl RemoteAdapter {
         params: P,
         call: &DccCall,
     ) -> DccResult<R> {
-        let hello = self.ensure_hello(call).await?;
+        // One deadline for the whole call, handshake included.
+        let options = options(call);
+        let hello = self.ensure_hello(&options).await?;
         if !hello.methods.iter().any(|m| m == method) {
             return Err(DccFailure::unsupported(method));
         }
@@ -139,7 +141,7 @@ impl RemoteAdapter {
             .map_err(|e| DccFailure::internal(format!("cannot encode {method} params: {e}")))?;
         let answer = self
             .bridge
-            .request(method, params, &options(call))
+            .request(method, params, &options)
             .await
             .map_err(failure_from_bridge)?;
         serde_json::from_value(answer).map_err(|e| {
@@ -165,14 +167,15 @@ fn empty() -> Value {
 #[async_trait]
 impl DccAdapter for RemoteAdapter {
     async fn hello(&self, call: &DccCall) -> DccResult<Hello> {
-        self.ensure_hello(call).await
+        self.ensure_hello(&options(call)).await
     }
     async fn ping(&self, call: &DccCall) -> DccResult<Ping> {
-        self.ensure_hello(call).await?;
+        let options = options(call);
+        self.ensure_hello(&options).await?;
         // dcc.ping is answered off the main thread; it is sent even if `methods` forgot it.
         let answer = self
             .bridge
-            .request("dcc.ping", empty(), &options(call))
+            .request("dcc.ping", empty(), &options)
             .await
             .map_err(failure_from_bridge)?;
         serde_json::from_value(answer)

@@ -15,6 +15,7 @@ Add `--token-env NAME` to require the token held in $NAME. Fault injection for t
 `--garbage-on M` (answers M with a line that is not JSON), `--oversize-on M` (answers M with a
 message of `--oversize-bytes`), `--wrong-id-on M` (first answers M under another id),
 `--drop-on M` (closes the connection instead of answering), `--progress-on M` (reports progress),
+`--bad-result-on M` (answers M with a result of the wrong shape),
 `--scripts` (enables script.execute for Python code: only for trusted, local use).
 
 Requests run one at a time on a single worker thread, the way a DCC runs them on its main thread;
@@ -680,6 +681,9 @@ class Session:
         if method == OPTS.oversize_on:
             self.send('{"jsonrpc":"2.0","id":%d,"result":"%s"}' % (rid, "x" * OPTS.oversize_bytes))
             return
+        if method == OPTS.bad_result_on:
+            self.send({"jsonrpc": "2.0", "id": rid, "result": {"surprise": True}})
+            return
         if method == OPTS.wrong_id_on:
             self.send({"jsonrpc": "2.0", "id": rid + 100000, "result": "wrong"})
         if method == OPTS.progress_on:
@@ -983,7 +987,8 @@ def main():
     mode.add_argument("--pipe", metavar="PATH")
     ap.add_argument("--token-env", metavar="NAME")
     ap.add_argument("--scripts", action="store_true")
-    for opt in ("hang-method", "crash-method", "garbage-on", "oversize-on", "wrong-id-on", "drop-on", "progress-on"):
+    for opt in ("hang-method", "crash-method", "garbage-on", "oversize-on", "wrong-id-on", "drop-on", "progress-on",
+                "bad-result-on"):
         ap.add_argument("--" + opt, metavar="METHOD")
     ap.add_argument("--oversize-bytes", type=int, default=2 * 1024 * 1024)
     ap.add_argument("--hang-seconds", type=float, default=60.0)

@@ -145,3 +145,36 @@ pub fn spawn_line_reader<R: AsyncBufRead + Unpin + Send + 'static>(
         let _ = inbound.send(Inbound::Closed(reason)).await;
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn lines(input: &[u8], max: usize) -> Vec<String> {
+        let mut reader = tokio::io::BufReader::with_capacity(4, input);
+        let mut out = Vec::new();
+        loop {
+            match read_line(&mut reader, max).await.unwrap() {
+                Line::Text(t) => out.push(t),
+                Line::TooLong => out.push("<too long>".into()),
+                Line::Eof => return out,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn lines_are_split_and_trimmed() {
+        assert_eq!(
+            lines(b"a\r\nbc\n\nlast", 100).await,
+            ["a", "bc", "", "last"]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_overlong_line_is_skipped_whole_and_the_next_is_read() {
+        assert_eq!(
+            lines(b"ok\n0123456789abcdef\nnext\n", 8).await,
+            ["ok", "<too long>", "next"]
+        );
+    }
+}

@@ -324,10 +324,28 @@ impl DccHub {
     pub async fn list_connections(&self, timeout: Duration) -> Vec<ConnectionReport> {
         let probes = self.conns.iter().enumerate().map(|(i, conn)| async move {
             let call = DccCall::new(timeout.min(conn.timeout));
-            let hello = conn.adapter.hello(&call).await;
+            let running = conn
+                .adapter
+                .as_connection()
+                .is_none_or(|c| c.status().state == "connected");
+            // Listing must not start a DCC (an embedded Blender takes seconds and memory): embedded
+            // connections that are not running are reported as such, and start on first use.
+            let hello = if conn.bridge == "embedded" && !running {
+                Err(DccFailure {
+                    code: "not_started".into(),
+                    message: "not running; starts on the first call".into(),
+                    details: None,
+                    recoverable: true,
+                })
+            } else {
+                conn.adapter.hello(&call).await
+            };
             let status = conn.adapter.as_connection().map(|c| c.status());
             let (state, last_error) = match (&hello, status) {
                 (Ok(_), _) => ("connected".to_string(), None),
+                (Err(e), Some(s)) if e.code == "not_started" => {
+                    ("disconnected".to_string(), s.last_error)
+                }
                 (Err(e), Some(s)) => ("error".to_string(), s.last_error.or(Some(e.to_string()))),
                 (Err(e), None) => ("error".to_string(), Some(e.to_string())),
             };

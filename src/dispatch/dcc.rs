@@ -43,7 +43,7 @@ pub(super) async fn call_method(
         return Err(scripts_disabled(&tool.name));
     }
     check_paths(dispatcher, method, &params)?;
-    let call = dcc_call(ctx);
+    let call = dcc_call(dispatcher, dcc.as_deref(), ctx);
     let result = dispatcher
         .dccs
         .call(dcc.as_deref(), method, Value::Object(params), &call)
@@ -70,7 +70,7 @@ pub(super) async fn run_script(
         "path": path.display().to_string(),
         "args": args,
     });
-    let call = dcc_call(ctx);
+    let call = dcc_call(dispatcher, dcc.as_deref(), ctx);
     let result = dispatcher
         .dccs
         .call(dcc.as_deref(), "script.execute", params, &call)
@@ -124,10 +124,13 @@ fn split_dcc(args: Value) -> Result<(Option<String>, Map<String, Value>), ToolEr
     Ok((dcc, map))
 }
 
-fn dcc_call(ctx: &CallContext) -> DccCall {
+/// The call's settings. The deadline is the tool's `timeout_seconds` or the connection's own
+/// `timeout_seconds`, whichever is longer: a slow DCC (a batch Blender) is given its time.
+fn dcc_call(dispatcher: &Dispatcher, dcc: Option<&str>, ctx: &CallContext) -> DccCall {
     let progress = ctx.progress.clone();
+    let connection = dispatcher.dccs.default_timeout(dcc).unwrap_or_default();
     DccCall {
-        timeout: ctx.timeout,
+        timeout: ctx.timeout.max(connection),
         cancel: ctx.cancel.clone(),
         progress: Some(Arc::new(move |p, total, message| {
             progress.report(p, total, message.as_deref());

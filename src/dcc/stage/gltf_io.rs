@@ -23,6 +23,9 @@ const HIDDEN_KEY: &str = "stagecraft_hidden";
 
 pub type IoResult<T> = Result<T, String>;
 
+/// Largest accessor without a bufferView (all zeros) that is materialised.
+const MAX_ZERO_ACCESSOR: usize = 1 << 24;
+
 /// Parses .glb or .gltf bytes; `dir` resolves relative buffer URIs.
 pub fn load(bytes: &[u8], dir: &Path) -> IoResult<Scene> {
     let (json, glb_bin) = if bytes.starts_with(GLB_MAGIC) {
@@ -362,23 +365,42 @@ pub fn read_accessor(doc: &gj::Root, bin: &[u8], index: usize) -> IoResult<(Vec<
         C::I16 | C::U16 => 2,
         C::U32 | C::F32 => 4,
     };
-    let count = acc.count.0 as usize;
-    let mut out = vec![0.0; count.checked_mul(comps).ok_or("accessor too large")?];
+    let count =
+        usize::try_from(acc.count.0).map_err(|_| format!("accessor {index} is too large"))?;
     let Some(view_index) = acc.buffer_view else {
-        return Ok((out, comps));
+        // No data: all zeros. Bounded, so that a forged count cannot exhaust memory.
+        if count > MAX_ZERO_ACCESSOR {
+            return Err(format!(
+                "accessor {index} declares {count} elements without data"
+            ));
+        }
+        return Ok((vec![0.0; count * comps], comps));
     };
     let view = doc
         .buffer_views
         .get(view_index.value())
         .ok_or(format!("accessor {index} names a missing bufferView"))?;
     let elem = size * comps;
-    let stride = view.byte_stride.map_or(elem, |s| s.0);
+    let stride = view.byte_stride.map_or(elem, |s| s.0).max(elem);
     let base =
         view.byte_offset.map_or(0, |o| o.0 as usize) + acc.byte_offset.map_or(0, |o| o.0 as usize);
-    let view_end = view.byte_offset.map_or(0, |o| o.0 as usize) + view.byte_length.0 as usize;
-    if count > 0 && base + stride * (count - 1) + elem > view_end.min(bin.len()) {
-        return Err(format!("accessor {index} runs past its bufferView"));
+    let view_end = view
+        .byte_offset
+        .map_or(0, |o| o.0 as usize)
+        .saturating_add(view.byte_length.0 as usize);
+    // Checked before allocating: the data must really be there.
+    let end = count.checked_sub(1).map(|n| {
+        n.checked_mul(stride)
+            .and_then(|x| x.checked_add(base + elem))
+    });
+    match end {
+        Some(None) => return Err(format!("accessor {index} is too large")),
+        Some(Some(end)) if end > view_end.min(bin.len()) => {
+            return Err(format!("accessor {index} runs past its bufferView"));
+        }
+        _ => {}
     }
+    let mut out = vec![0.0; count * comps];
     for i in 0..count {
         for c in 0..comps {
             let o = base + i * stride + c * size;

@@ -1,0 +1,234 @@
+//! The [`Bridge`] of the link-based transports (embedded, websocket, named_pipe): opens a link on
+//! demand, handshakes, keeps the session, and reconnects with backoff after it dies.
+//!
+//! Reconnection is lazy: the next request after a failure opens a new link (for `embedded`, starts
+//! the process again). Failed attempts back off (0.25 s doubling to 5 s) so that a DCC that keeps
+//! dying is not restarted in a tight loop; a request waits out the backoff only if its deadline
+//! allows, and otherwise fails at once with the last error.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::link::Link;
+use super::session::Session;
+use super::{
+    Bridge, BridgeConfig, BridgeError, BridgeStatus, CONNECT_TIMEOUT, RequestOptions, check_hello,
+    hello_params,
+};
+use crate::config::BridgeKind;
+
+const BACKOFF_FIRST: Duration = Duration::from_millis(250);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// How a transport opens a link.
+#[async_trait]
+pub trait Connector: Send + Sync + 'static {
+    async fn connect(&self) -> Result<Link, String>;
+    fn endpoint(&self) -> String;
+}
+
+struct Live {
+    session: Arc<Session>,
+    hello: Value,
+}
+
+#[derive(Default)]
+struct ConnState {
+    live: Option<Live>,
+    failures: u32,
+    retry_at: Option<Instant>,
+}
+
+pub struct StreamBridge<C: Connector> {
+    connector: C,
+    kind: BridgeKind,
+    token: Option<String>,
+    state: tokio::sync::Mutex<ConnState>,
+    status: Mutex<BridgeStatus>,
+    shutdown: CancellationToken,
+}
+
+impl<C: Connector> StreamBridge<C> {
+    pub fn new(connector: C, config: BridgeConfig, shutdown: CancellationToken) -> Self {
+        Self {
+            connector,
+            kind: config.kind,
+            token: config.token,
+            state: tokio::sync::Mutex::new(ConnState::default()),
+            status: Mutex::new(BridgeStatus::default()),
+            shutdown,
+        }
+    }
+
+    fn set_status(&self, connected: bool, error: Option<String>) {
+        if let Ok(mut s) = self.status.lock() {
+            s.connected = connected;
+            if error.is_some() || connected {
+                s.last_error = error;
+            }
+        }
+    }
+
+    /// The live session, opening one (link + handshake) if needed.
+    async fn session(
+        &self,
+        options: &RequestOptions,
+    ) -> Result<(Arc<Session>, Value), BridgeError> {
+        if self.shutdown.is_cancelled() {
+            return Err(BridgeError::ConnectionFailed(
+                "stagecraft is shutting down".into(),
+            ));
+        }
+        let mut state = tokio::time::timeout_at(options.deadline, self.state.lock())
+            .await
+            .map_err(|_| BridgeError::Timeout {
+                method: "connect".into(),
+                seconds: 0.0,
+            })?;
+        if let Some(live) = &state.live {
+            if !live.session.is_closed() {
+                return Ok((live.session.clone(), live.hello.clone()));
+            }
+            let reason = live.session.close_reason();
+            live.session.join().await;
+            state.live = None;
+            self.set_status(false, reason);
+        }
+        if let Some(at) = state.retry_at
+            && at > Instant::now()
+        {
+            if at > options.deadline {
+                let last = self.status().last_error.unwrap_or_default();
+                return Err(BridgeError::ConnectionFailed(format!(
+                    "{last} (next reconnection attempt in {:.1} s)",
+                    at.saturating_duration_since(Instant::now()).as_secs_f64()
+                )));
+            }
+            tokio::select! {
+                _ = tokio::time::sleep_until(at) => {}
+                _ = options.cancel.cancelled() => return Err(BridgeError::Cancelled),
+            }
+        }
+        match self.open(options).await {
+            Ok((session, hello)) => {
+                state.failures = 0;
+                state.retry_at = None;
+                state.live = Some(Live {
+                    session: session.clone(),
+                    hello: hello.clone(),
+                });
+                self.set_status(true, None);
+                Ok((session, hello))
+            }
+            Err(e) => {
+                state.failures = state.failures.saturating_add(1);
+                let delay = BACKOFF_FIRST
+                    .saturating_mul(1u32 << (state.failures - 1).min(8))
+                    .min(BACKOFF_MAX);
+                state.retry_at = Some(Instant::now() + delay);
+                if !matches!(e, BridgeError::Cancelled) {
+                    self.set_status(false, Some(e.to_string()));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn open(&self, options: &RequestOptions) -> Result<(Arc<Session>, Value), BridgeError> {
+        let connect_deadline = options.deadline.min(Instant::now() + CONNECT_TIMEOUT);
+        let link = tokio::select! {
+            r = tokio::time::timeout_at(connect_deadline, self.connector.connect()) => match r {
+                Ok(Ok(link)) => link,
+                Ok(Err(e)) => return Err(BridgeError::ConnectionFailed(format!(
+                    "cannot connect to {}: {e}", self.connector.endpoint()
+                ))),
+                Err(_) => return Err(BridgeError::ConnectionFailed(format!(
+                    "cannot connect to {}: no connection within the deadline", self.connector.endpoint()
+                ))),
+            },
+            _ = options.cancel.cancelled() => return Err(BridgeError::Cancelled),
+        };
+        let session = Session::start(link);
+        let hello_options = RequestOptions {
+            deadline: connect_deadline,
+            ..options.clone()
+        };
+        let answer = session
+            .request(
+                "dcc.hello",
+                hello_params(self.token.as_deref()),
+                &hello_options,
+            )
+            .await;
+        let failure = match answer {
+            Ok(hello) => match check_hello(&hello) {
+                Ok(()) => return Ok((session, hello)),
+                Err(e) => e,
+            },
+            Err(BridgeError::Timeout { .. }) => BridgeError::ConnectionFailed(format!(
+                "{} accepted the connection but did not answer dcc.hello",
+                self.connector.endpoint()
+            )),
+            Err(e) => e,
+        };
+        session.close("the handshake failed");
+        session.join().await;
+        Err(failure)
+    }
+}
+
+#[async_trait]
+impl<C: Connector> Bridge for StreamBridge<C> {
+    async fn request(
+        &self,
+        method: &str,
+        params: Value,
+        options: &RequestOptions,
+    ) -> Result<Value, BridgeError> {
+        let (session, _) = self.session(options).await?;
+        let result = session.request(method, params, options).await;
+        if let Err(BridgeError::ConnectionFailed(reason)) = &result {
+            self.set_status(false, Some(reason.clone()));
+        }
+        result
+    }
+
+    async fn hello(&self, options: &RequestOptions) -> Result<Value, BridgeError> {
+        self.session(options).await.map(|(_, hello)| hello)
+    }
+
+    fn status(&self) -> BridgeStatus {
+        let mut status = self.status.lock().map(|s| s.clone()).unwrap_or_default();
+        // A session that died since the last call is reported as such without waiting for one.
+        if let Ok(state) = self.state.try_lock()
+            && let Some(live) = &state.live
+            && live.session.is_closed()
+        {
+            status.connected = false;
+            status.last_error = live.session.close_reason();
+        }
+        status
+    }
+
+    fn kind(&self) -> BridgeKind {
+        self.kind
+    }
+
+    fn endpoint(&self) -> String {
+        self.connector.endpoint()
+    }
+
+    async fn close(&self) {
+        let mut state = self.state.lock().await;
+        if let Some(live) = state.live.take() {
+            live.session.close("closed by stagecraft");
+            live.session.join().await;
+        }
+        self.set_status(false, None);
+    }
+}

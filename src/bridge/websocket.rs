@@ -1,0 +1,264 @@
+//! `websocket`: one JSON message per text frame. Usually stagecraft dials the adapter
+//! (`ws://127.0.0.1:9876`); with `listen = true` stagecraft listens there and the DCC dials in,
+//! for DCCs that can only make outgoing connections.
+
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use futures::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::StatusCode;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_util::sync::CancellationToken;
+
+use super::link::{Inbound, Link};
+use super::stream::Connector;
+
+fn ws_config(max: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max))
+}
+
+/// Turns a websocket into a link: a writer task and a reader task.
+fn ws_link<S>(ws: WebSocketStream<S>) -> Link
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sink, mut stream) = ws.split();
+    let kill = CancellationToken::new();
+    let (out_tx, mut out_rx) = mpsc::channel::<String>(64);
+    let (in_tx, in_rx) = mpsc::channel::<Inbound>(64);
+    let writer_kill = kill.clone();
+    let writer = tokio::spawn(async move {
+        loop {
+            let msg = tokio::select! {
+                m = out_rx.recv() => m,
+                _ = writer_kill.cancelled() => None,
+            };
+            let Some(msg) = msg else { break };
+            if sink.send(Message::text(msg)).await.is_err() {
+                break;
+            }
+        }
+        let _ = sink.send(Message::Close(None)).await;
+        let _ = sink.close().await;
+    });
+    let reader_kill = kill.clone();
+    let reader = tokio::spawn(async move {
+        let reason = loop {
+            let frame = tokio::select! {
+                f = stream.next() => f,
+                _ = reader_kill.cancelled() => break "closed by stagecraft".to_string(),
+            };
+            match frame {
+                Some(Ok(Message::Text(text))) => {
+                    if in_tx
+                        .send(Inbound::Message(text.to_string()))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                Some(Ok(Message::Binary(_))) => {
+                    break "the DCC sent a binary frame (the bridge speaks text frames); connection dropped".to_string();
+                }
+                Some(Ok(Message::Close(_))) | None => {
+                    break "the DCC closed the websocket".to_string();
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => break format!("websocket error: {e}; connection dropped"),
+            }
+        };
+        // Whatever ended the reader ends the writer too.
+        reader_kill.cancel();
+        let _ = in_tx.send(Inbound::Closed(reason)).await;
+    });
+    Link {
+        tx: out_tx,
+        rx: in_rx,
+        kill,
+        tasks: vec![writer, reader],
+    }
+}
+
+pub struct DialConnector {
+    url: String,
+    max: usize,
+}
+
+impl DialConnector {
+    pub fn new(endpoint: &str, max: usize) -> Result<Self, String> {
+        if !(endpoint.starts_with("ws://") || endpoint.starts_with("wss://")) {
+            return Err(format!(
+                "websocket endpoint {endpoint:?} must start with ws:// or wss://"
+            ));
+        }
+        Ok(Self {
+            url: endpoint.to_string(),
+            max,
+        })
+    }
+}
+
+#[async_trait]
+impl Connector for DialConnector {
+    fn endpoint(&self) -> String {
+        self.url.clone()
+    }
+
+    async fn connect(&self) -> Result<Link, String> {
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(
+            self.url.as_str(),
+            Some(ws_config(self.max)),
+            true,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok(ws_link(ws))
+    }
+}
+
+type Accepted = WebSocketStream<tokio::net::TcpStream>;
+
+/// Listens for the DCC; each accepted websocket waits in a queue until a session takes it.
+pub struct ListenConnector {
+    addr: String,
+    max: usize,
+    /// With a token, a DCC that dials in must show it (`Authorization: Bearer`) in the upgrade
+    /// request: stagecraft would otherwise hand `dcc.hello` (and the token) to whoever connects.
+    token: Option<String>,
+    shutdown: CancellationToken,
+    queue: tokio::sync::Mutex<Option<mpsc::Receiver<Accepted>>>,
+    started: Mutex<bool>,
+    pending_rx: Mutex<Option<mpsc::Receiver<Accepted>>>,
+}
+
+impl ListenConnector {
+    pub fn new(
+        endpoint: &str,
+        max: usize,
+        token: Option<String>,
+        shutdown: CancellationToken,
+    ) -> Result<Self, String> {
+        let addr = endpoint
+            .strip_prefix("ws://")
+            .unwrap_or(endpoint)
+            .trim_end_matches('/')
+            .to_string();
+        let connector = Self {
+            addr,
+            max,
+            token,
+            shutdown,
+            queue: tokio::sync::Mutex::new(None),
+            started: Mutex::new(false),
+            pending_rx: Mutex::new(None),
+        };
+        // Listen right away when a runtime is there, so the DCC can dial in before the first call.
+        if tokio::runtime::Handle::try_current().is_ok() {
+            connector.start()?;
+        }
+        Ok(connector)
+    }
+
+    fn start(&self) -> Result<(), String> {
+        let mut started = self.started.lock().map_err(|_| "listener state poisoned")?;
+        if *started {
+            return Ok(());
+        }
+        let std_listener = std::net::TcpListener::bind(&self.addr)
+            .map_err(|e| format!("cannot listen on {}: {e}", self.addr))?;
+        std_listener
+            .set_nonblocking(true)
+            .map_err(|e| e.to_string())?;
+        let listener =
+            tokio::net::TcpListener::from_std(std_listener).map_err(|e| e.to_string())?;
+        let (tx, rx) = mpsc::channel::<Accepted>(4);
+        let max = self.max;
+        let token = self.token.clone();
+        let shutdown = self.shutdown.clone();
+        tracing::info!("waiting for a DCC to dial in at ws://{}", self.addr);
+        // The accept loop ends (and the port is released) at shutdown.
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    a = listener.accept() => a,
+                    _ = shutdown.cancelled() => return,
+                };
+                let Ok((tcp, peer)) = accepted else {
+                    continue;
+                };
+                let queue = tx.clone();
+                let token = token.clone();
+                tokio::spawn(async move {
+                    // The error type is tungstenite's `Callback` contract, not ours to shrink.
+                    #[allow(clippy::result_large_err)]
+                    let check = move |request: &Request, response: Response| match &token {
+                        None => Ok(response),
+                        Some(t) => {
+                            let shown = request
+                                .headers()
+                                .get("authorization")
+                                .and_then(|v| v.to_str().ok());
+                            if shown == Some(format!("Bearer {t}").as_str()) {
+                                Ok(response)
+                            } else {
+                                let mut refused =
+                                    ErrorResponse::new(Some("wrong or missing token".into()));
+                                *refused.status_mut() = StatusCode::UNAUTHORIZED;
+                                Err(refused)
+                            }
+                        }
+                    };
+                    match tokio_tungstenite::accept_hdr_async_with_config(
+                        tcp,
+                        check,
+                        Some(ws_config(max)),
+                    )
+                    .await
+                    {
+                        Ok(ws) => {
+                            tracing::info!("a DCC dialled in from {peer}");
+                            let _ = queue.send(ws).await;
+                        }
+                        Err(e) => tracing::debug!("websocket handshake from {peer} failed: {e}"),
+                    }
+                });
+                if tx.is_closed() {
+                    return;
+                }
+            }
+        });
+        if let Ok(mut p) = self.pending_rx.lock() {
+            *p = Some(rx);
+        }
+        *started = true;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Connector for ListenConnector {
+    fn endpoint(&self) -> String {
+        format!("ws://{} (listening)", self.addr)
+    }
+
+    async fn connect(&self) -> Result<Link, String> {
+        self.start()?;
+        let mut queue = self.queue.lock().await;
+        if queue.is_none() {
+            *queue = self.pending_rx.lock().ok().and_then(|mut p| p.take());
+        }
+        let rx = queue.as_mut().ok_or("the listener is not running")?;
+        match rx.recv().await {
+            Some(ws) => Ok(ws_link(ws)),
+            None => Err("the listener stopped".into()),
+        }
+    }
+}

@@ -403,7 +403,8 @@ command = ["blender", "--background"]
 
     #[test]
     fn bad_backend_url_refused() {
-        let err = parse("[[motion.backends]]\nname = \"k\"\nurl = \"127.0.0.1:8000\"\n").unwrap_err();
+        let err =
+            parse("[[motion.backends]]\nname = \"k\"\nurl = \"127.0.0.1:8000\"\n").unwrap_err();
         assert!(err.to_string().contains("http://"), "{err}");
     }
 }

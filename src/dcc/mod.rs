@@ -116,5 +116,7 @@ pub struct AdapterCheckOptions {
 /// `stagecraft adapter-check`: drives an adapter through every method it advertises, prints a table,
 /// and returns whether everything passed.
 pub async fn adapter_check(_options: AdapterCheckOptions) -> Result<bool, DccError> {
-    Err(DccError::Config("adapter-check is not implemented yet".into()))
+    Err(DccError::Config(
+        "adapter-check is not implemented yet".into(),
+    ))
 }

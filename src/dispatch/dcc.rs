@@ -8,7 +8,10 @@ use super::{CallContext, Dispatcher, ToolError, ToolOutput};
 use crate::skills::ToolSpec;
 
 pub(super) async fn list_connections(_dispatcher: &Dispatcher) -> Result<ToolOutput, ToolError> {
-    Err(ToolError::not_implemented("list_dccs", "dcc.list_connections"))
+    Err(ToolError::not_implemented(
+        "list_dccs",
+        "dcc.list_connections",
+    ))
 }
 
 pub(super) async fn call_method(

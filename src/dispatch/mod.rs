@@ -74,7 +74,9 @@ impl ToolError {
     pub fn not_implemented(tool: &str, method: &str) -> Self {
         Self::new(
             "not_implemented",
-            format!("`{tool}` ({method}) is declared but not implemented in this build of stagecraft"),
+            format!(
+                "`{tool}` ({method}) is declared but not implemented in this build of stagecraft"
+            ),
         )
         .with_hint("Use another tool for now, or update stagecraft.")
         .with_details(json!({"tool": tool, "method": method}))

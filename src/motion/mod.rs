@@ -1,6 +1,9 @@
 //! MMCP wire types, client (reqwest), glTF decode/encode, takes, the built-in procedural backend,
 //! and the MMCP server side (`stagecraft motion-server`).
 
+pub mod backbone;
+pub mod procedural;
+pub mod server;
 pub mod take;
 
 use crate::config::Config;
@@ -36,7 +39,9 @@ pub struct GenerateOptions {
 
 /// `stagecraft generate`: one-shot generation from the terminal, progress on stderr.
 pub async fn generate_cli(_config: &Config, _options: GenerateOptions) -> Result<(), MotionError> {
-    Err(MotionError::Config("generate is not implemented yet".into()))
+    Err(MotionError::Config(
+        "generate is not implemented yet".into(),
+    ))
 }
 
 /// `stagecraft motion-server`: the built-in backbones served as an MMCP 1.4 HTTP server until `shutdown`.
@@ -45,5 +50,7 @@ pub async fn serve_builtin(
     _port: u16,
     _shutdown: tokio_util::sync::CancellationToken,
 ) -> Result<(), MotionError> {
-    Err(MotionError::Config("motion-server is not implemented yet".into()))
+    Err(MotionError::Config(
+        "motion-server is not implemented yet".into(),
+    ))
 }

@@ -155,6 +155,10 @@ mod tests {
         let pos = take.world_positions(&take.samples[0], 0);
         assert!((pos[0] - Vec3::new(1.0, 1.0, 0.0)).length() < 1e-6);
         // +Y offset rotated 90° about Z points along -X.
-        assert!((pos[1] - Vec3::new(0.5, 1.0, 0.0)).length() < 1e-6, "{:?}", pos[1]);
+        assert!(
+            (pos[1] - Vec3::new(0.5, 1.0, 0.0)).length() < 1e-6,
+            "{:?}",
+            pos[1]
+        );
     }
 }

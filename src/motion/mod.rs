@@ -2,9 +2,11 @@
 //! and the MMCP server side (`stagecraft motion-server`).
 
 pub mod backbone;
+pub mod gltf;
 pub mod procedural;
 pub mod server;
 pub mod take;
+pub mod wire;
 
 use crate::config::Config;
 

@@ -174,7 +174,7 @@ pub fn check_request(spec: &ModelSpec, raw: &Value) -> Result<GenerateRequest, M
     check_with(
         raw,
         &|id: &str| (id == spec.id).then(|| spec.clone()),
-        &[spec.id.clone()],
+        std::slice::from_ref(&spec.id),
     )
 }
 

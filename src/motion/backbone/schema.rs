@@ -218,8 +218,8 @@ fn boolean(e: &mut Errors, v: &Value, loc: &[Value]) -> Option<Value> {
     let b = match v {
         Value::Bool(b) => Some(*b),
         Value::Number(n) => match n.as_f64() {
-            Some(x) if x == 0.0 => Some(false),
-            Some(x) if x == 1.0 => Some(true),
+            Some(0.0) => Some(false),
+            Some(1.0) => Some(true),
             _ => None,
         },
         Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
@@ -867,7 +867,7 @@ fn video_source(e: &mut Errors, v: &Value, loc: &[Value]) -> Option<Value> {
         .filter(|_| !d.is_empty()),
         (None, Some(d)) => {
             let alphabet = d.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/' || c == b'=');
-            (!alphabet || d.len() % 4 != 0)
+            (!alphabet || !d.len().is_multiple_of(4))
                 .then(|| "video.data must be standard base64 (A-Z a-z 0-9 + /, padded with =, no line breaks)".into())
         }
     };

@@ -266,6 +266,8 @@ struct Stance {
 }
 
 /// Build one sample. `seed` is the sample's own seed (already mixed with its index).
+// The passes below walk several per-frame (and per-side) arrays in step; indices read clearer than zips.
+#[allow(clippy::needless_range_loop)]
 pub(super) fn sample(plan: &Plan, rig: &Rig, seed: u64, notes: &mut Vec<String>) -> Sample {
     let fps = plan.fps;
     let dt = 1.0 / fps;
@@ -981,6 +983,7 @@ fn solve_leg(
 }
 
 /// Bend the root trajectory through the `root_path` keys (exactly at their frames), facing along it.
+#[allow(clippy::needless_range_loop)]
 fn apply_root_path(
     plan: &Plan,
     pad: usize,

@@ -799,10 +799,19 @@ pub fn parse_version(v: &str) -> Option<(u32, u32)> {
 mod tests {
     use super::*;
 
-    const SPEC: &str = "/work/shared/spec/mmcp-examples";
+    fn spec_dir() -> String {
+        let here = env!("CARGO_MANIFEST_DIR");
+        [
+            format!("{here}/../shared/spec/mmcp-examples"),
+            format!("{here}/../../shared/spec/mmcp-examples"),
+        ]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).is_dir())
+        .unwrap_or_else(|| "/work/shared/spec/mmcp-examples".into())
+    }
 
     fn http_body(path: &str) -> Option<String> {
-        let text = std::fs::read_to_string(format!("{SPEC}/{path}")).ok()?;
+        let text = std::fs::read_to_string(format!("{}/{path}", spec_dir())).ok()?;
         let (_, body) = text
             .split_once("\r\n\r\n")
             .or_else(|| text.split_once("\n\n"))?;
@@ -865,7 +874,7 @@ mod tests {
             "req-demo/d16-video-reference-inline-ok.json",
             "req-demo/d20-ground-height-ok.json",
         ] {
-            let Ok(text) = std::fs::read_to_string(format!("{SPEC}/{name}")) else {
+            let Ok(text) = std::fs::read_to_string(format!("{}/{name}", spec_dir())) else {
                 continue;
             };
             let req: GenerateRequest =

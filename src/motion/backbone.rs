@@ -773,6 +773,7 @@ impl Backbone for ProceduralBackbone {
         spec.supports_segment_seed = true;
         spec.supports_loop = true;
         spec.supports_batch = true;
+        spec.supports_trajectory = true;
         spec.supported_constraints = vec!["root_path".into(), "pose_keyframe".into()];
         spec.supported_segments = vec!["text".into(), "unconditioned".into()];
         // No classifier-free guidance in a procedural model: a guidance block is accepted and has no effect.

@@ -9,6 +9,7 @@ mod prompt;
 mod rig;
 mod style;
 mod synth;
+mod trajectory;
 
 use std::collections::BTreeMap;
 

@@ -512,7 +512,10 @@ pub(super) fn sample(plan: &Plan, rig: &Rig, seed: u64, notes: &mut Vec<String>)
     let radius = ((0.12 * fps).round() as usize).max(1);
     let limit = box_blur(&erode(&reach_limit, radius), radius);
     for i in 0..n {
-        if limit[i].is_finite() {
+        // In the flight of a jump no foot holds the pelvis down (the smoothing above would otherwise
+        // carry the standing limit into the air and flatten the jump).
+        let airborne = controls[i].jump >= 0.5 && !feet.iter().any(|f| f[i].planted);
+        if limit[i].is_finite() && !airborne {
             pelvis_y[i] = pelvis_y[i].min(limit[i]);
         }
     }
@@ -600,6 +603,17 @@ pub(super) fn sample(plan: &Plan, rig: &Rig, seed: u64, notes: &mut Vec<String>)
     if looped {
         close_loop(&mut sample, rig, total, yaw[pad + total - 1] - yaw[pad]);
     }
+    if !plan.pose_keys.is_empty() || looped {
+        drop_sliding_contacts(&mut sample, rig, total, fps);
+    }
+    let range = pad..pad + total;
+    sample.trajectory = Some(super::trajectory::trajectory(
+        &pos[range.clone()],
+        &yaw[range],
+        fps,
+        looped,
+        &sample.foot_contacts,
+    ));
     sample
 }
 
@@ -1197,6 +1211,35 @@ fn close_loop(sample: &mut Sample, rig: &Rig, total: usize, turned: f32) {
     let dy = sample.root_positions[0][1] - sample.root_positions[last][1];
     for t in 1..=last {
         sample.root_positions[t][1] += dy * t as f32 / last as f32;
+    }
+}
+
+/// A contact is a promise that the joint stands still: after keyframes or the loop closure bent the
+/// legs, take it back where the joint now moves.
+fn drop_sliding_contacts(sample: &mut Sample, rig: &Rig, total: usize, fps: f32) {
+    let take = crate::motion::take::Take {
+        fps,
+        num_frames: total,
+        skeleton: rig.skeleton.clone(),
+        ..Default::default()
+    };
+    let positions: Vec<Vec<Vec3>> = (0..total)
+        .map(|t| take.world_positions(sample, t))
+        .collect();
+    for (name, flags) in sample.foot_contacts.iter_mut() {
+        let Some(j) = rig.skeleton.index_of(name) else {
+            continue;
+        };
+        for t in 0..total {
+            let (a, b) = (t.saturating_sub(1), (t + 1).min(total - 1));
+            if b > a {
+                let d = positions[b][j] - positions[a][j];
+                let speed = Vec2::new(d.x, d.z).length() * fps / (b - a) as f32;
+                if speed > 0.15 * rig.scale {
+                    flags[t] = false;
+                }
+            }
+        }
     }
 }
 

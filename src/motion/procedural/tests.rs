@@ -308,3 +308,130 @@ fn unknown_rig_is_kept_at_rest_without_panicking() {
             .any(|n| n["code"] == "retargeted_partially")
     );
 }
+
+#[test]
+fn jump_leaves_the_floor() {
+    let take = generate(&Plan::text("jump", 3.0, 5)).expect("take");
+    let s = &take.samples[0];
+    let toe_peak = (0..take.num_frames)
+        .map(|t| world(&take, s, t, "LeftToeBase").y)
+        .fold(0.0f32, f32::max);
+    assert!(toe_peak > 0.15, "toes rise only {toe_peak} m");
+    let hips_peak = s.root_positions.iter().map(|p| p[1]).fold(0.0f32, f32::max);
+    assert!(hips_peak > 1.1, "hips rise only to {hips_peak} m");
+}
+
+#[test]
+fn turning_left_ends_facing_plus_x() {
+    let take = generate(&Plan::text("turn left", 3.0, 2)).expect("take");
+    let s = &take.samples[0];
+    let hips = Quat::from_array(s.rotations[(take.num_frames - 1) * take.skeleton.joints.len()]);
+    let fwd = hips * Vec3::Z;
+    assert!(fwd.x > 0.85, "facing {fwd:?}");
+    let travel =
+        Vec3::from(s.root_positions[take.num_frames - 1]) - Vec3::from(s.root_positions[0]);
+    assert!(
+        Vec3::new(travel.x, 0.0, travel.z).length() < 0.3,
+        "turning in place travelled {travel:?}"
+    );
+}
+
+#[test]
+fn trajectory_summarises_the_travel() {
+    let take = generate(&Plan::text("walk", 3.0, 8)).expect("take");
+    let tr = take.samples[0].trajectory.as_ref().expect("trajectory");
+    assert_eq!(tr["model"], "line");
+    assert_eq!(tr["heading"], "fixed");
+    assert_eq!(tr["position"].as_array().map(Vec::len), Some(90));
+    assert!(
+        tr["params"]["heading_deg"]
+            .as_f64()
+            .is_some_and(|h| h.abs() < 5.0)
+    );
+    assert!(
+        !tr["markers"]["LeftFootDown"]
+            .as_array()
+            .expect("markers")
+            .is_empty()
+    );
+    let idle = generate(&Plan::text("idle", 1.0, 8)).expect("idle");
+    assert_eq!(
+        idle.samples[0].trajectory.as_ref().expect("t")["model"],
+        "still"
+    );
+}
+
+#[test]
+fn contacts_hold_across_seeds_prompts_and_paths() {
+    let mut worst = (0.0f32, String::new());
+    for seed in 0..6u64 {
+        for prompt in [
+            "walk",
+            "run",
+            "walk and turn left",
+            "turn right",
+            "sneak",
+            "walk backwards",
+            "jump forward",
+        ] {
+            let mut plan = Plan::text(prompt, 3.0, seed);
+            if seed % 3 == 0 {
+                plan.root_path = vec![
+                    RootKey {
+                        frame: 0,
+                        xz: [0.0, 0.0],
+                        heading: None,
+                    },
+                    RootKey {
+                        frame: 89,
+                        xz: [2.0, 2.5],
+                        heading: None,
+                    },
+                ];
+            }
+            let take = generate(&plan).expect("take");
+            let s = &take.samples[0];
+            for (name, contacts) in &s.foot_contacts {
+                for t in 1..take.num_frames - 1 {
+                    if contacts[t - 1] && contacts[t] && contacts[t + 1] {
+                        let v = horizontal_speed(&take, s, t, name);
+                        if v > worst.0 {
+                            worst = (v, format!("{prompt:?} seed {seed} {name} frame {t}"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        worst.0 < 0.1,
+        "a planted foot slides at {} m/s: {}",
+        worst.0,
+        worst.1
+    );
+}
+
+#[test]
+fn keyframed_legs_give_up_their_contacts() {
+    let mut plan = Plan::text("walk", 2.0, 3);
+    plan.pose_keys = vec![PoseKey {
+        frame: 30,
+        joint_rotations: vec![("LeftUpLeg".into(), Quat::from_rotation_x(-1.0).to_array())],
+        root_position: Some([0.0, 0.9, 1.0]),
+        fill_rest: true,
+    }];
+    let take = generate(&plan).expect("take");
+    let s = &take.samples[0];
+    for (name, contacts) in &s.foot_contacts {
+        for t in 1..take.num_frames - 1 {
+            if contacts[t] {
+                assert!(horizontal_speed(&take, s, t, name) < 0.2, "{name} at {t}");
+            }
+        }
+    }
+    let p = s.root_positions[30];
+    assert!(
+        (Vec3::from(p) - Vec3::new(0.0, 0.9, 1.0)).length() < 1e-3,
+        "root_position is hit: {p:?}"
+    );
+}

@@ -1230,13 +1230,13 @@ fn drop_sliding_contacts(sample: &mut Sample, rig: &Rig, total: usize, fps: f32)
         let Some(j) = rig.skeleton.index_of(name) else {
             continue;
         };
-        for t in 0..total {
+        for (t, flag) in flags.iter_mut().enumerate().take(total) {
             let (a, b) = (t.saturating_sub(1), (t + 1).min(total - 1));
             if b > a {
                 let d = positions[b][j] - positions[a][j];
                 let speed = Vec2::new(d.x, d.z).length() * fps / (b - a) as f32;
                 if speed > 0.15 * rig.scale {
-                    flags[t] = false;
+                    *flag = false;
                 }
             }
         }

@@ -750,8 +750,23 @@ fn check_fps(request: &GenerateRequest, spec: &ModelSpec) -> Result<f32, MmcpErr
         ))
         .with_details(json!({"model_fps": spec.fps, "requested_fps": fps})));
     }
+    // Every limit can hold while their product does not: 30 s at 240 fps, 16 samples, 10 000 joints
+    // would be a 4 GB take. Refuse before allocating it.
+    let values = request.total_frames() as u128
+        * request.skeleton.joints.len() as u128
+        * u128::from(request.num_samples());
+    if values > MAX_TAKE_VALUES {
+        return Err(invalid_options(format!(
+            "the take would hold {values} joint rotations (frames × joints × samples); this model answers at most \
+             {MAX_TAKE_VALUES}: ask for fewer samples, fewer frames or a lower fps"
+        ))
+        .with_details(json!({"max_take_values": MAX_TAKE_VALUES, "take_values": values as u64})));
+    }
     Ok(fps as f32)
 }
+
+/// About 128 MB of rotations, 170 MB of base64 in the answer.
+const MAX_TAKE_VALUES: u128 = 8_000_000;
 
 /// The procedural humanoid model (DESIGN.md §5): the zero-setup default.
 #[derive(Debug, Clone, Copy, Default)]
@@ -775,7 +790,7 @@ impl Backbone for ProceduralBackbone {
         spec.supports_batch = true;
         spec.supports_trajectory = true;
         spec.supported_constraints = vec!["root_path".into(), "pose_keyframe".into()];
-        spec.supported_segments = vec!["text".into(), "unconditioned".into()];
+        spec.supported_segments = vec!["text".into(), "unconditioned".into(), "pose".into()];
         // No classifier-free guidance in a procedural model: a guidance block is accepted and has no effect.
         spec.supported_guidance_types = vec!["nocfg".into()];
         spec.predicted_contact_joints = procedural::CONTACT_JOINTS
@@ -803,16 +818,25 @@ impl Backbone for ProceduralBackbone {
                     prompt: Some(t.prompt.clone()),
                     frames: t.duration_frames as usize,
                     seed: t.seed.map(|s| s as u64),
+                    pose: false,
                 },
                 Segment::Unconditioned(u) => PlanSegment {
                     prompt: None,
                     frames: u.duration_frames as usize,
                     seed: u.seed.map(|s| s as u64),
+                    pose: false,
+                },
+                Segment::Pose(p) => PlanSegment {
+                    prompt: Some(p.prompt.clone()),
+                    frames: 1,
+                    seed: None,
+                    pose: true,
                 },
                 other => PlanSegment {
                     prompt: None,
                     frames: other.frames() as usize,
                     seed: None,
+                    pose: false,
                 },
             })
             .collect();

@@ -92,7 +92,7 @@ def test_capabilities_are_what_the_sdk_expects(caps, spec):
     assert [m["id"] for m in caps["models"]] == [MODEL, "null"]
     assert spec["supports_retargeting"] is True
     assert spec["supports_loop"] is True
-    assert set(client.model_supported_segments(spec)) == {"text", "unconditioned"}
+    assert set(client.model_supported_segments(spec)) == {"text", "unconditioned", "pose"}
     assert set(spec["supported_constraints"]) == {"root_path", "pose_keyframe"}
     names = [j["name"] for j in spec["canonical_skeleton"]["joints"]]
     assert names[0] == "Hips" and len(names) == 22
@@ -123,6 +123,12 @@ def test_unconditioned_and_constraints_only(server, spec):
     s, _ = _sample(client.generate(server, body))
     end = s["posed_joints"][59, 0]
     assert np.hypot(end[0] - 1.0, end[2] - 1.0) < 0.1
+
+
+def test_pose_segment(server, spec):
+    s, _ = _sample(client.generate(server, _request(spec, segments=[{"type": "pose", "prompt": "sitting on a chair"}])))
+    assert s["num_frames"] == 1
+    assert s["posed_joints"][0, 0, 1] < 0.7
 
 
 def test_pose_keyframe_and_root_path(server, spec):

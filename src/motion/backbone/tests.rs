@@ -187,6 +187,29 @@ fn too_high_fps_is_refused_not_allocated() {
     assert_eq!(err.code, "invalid_options");
 }
 
+#[test]
+fn oversized_takes_are_refused_before_allocation() {
+    let mut raw = walk_request(procedural::MODEL_ID);
+    let joints: Vec<Value> = (0..2000)
+        .map(|i| {
+            let parent = if i == 0 { Value::Null } else { json!(format!("j{}", i - 1)) };
+            json!({"name": format!("j{i}"), "parent": parent, "rest_translation": [0, 0.01, 0], "rest_rotation": [0, 0, 0, 1]})
+        })
+        .collect();
+    raw["skeleton"] = json!({"joints": joints});
+    raw["constraints"] = json!([]);
+    raw["timing"] = json!({"fps": 240});
+    raw["segments"][0]["duration_frames"] = json!(7000);
+    raw["options"]["num_samples"] = json!(16);
+    for model in [procedural::MODEL_ID] {
+        raw["model"] = json!(model);
+        let err = Backbones::builtin()
+            .generate(&raw, None)
+            .expect_err("too big");
+        assert_eq!(err.code, "invalid_options", "{err:?}");
+    }
+}
+
 /// A small deterministic generator of hostile JSON: nothing may panic, every answer is an envelope or a take.
 #[test]
 fn random_json_never_panics() {

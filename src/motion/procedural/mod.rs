@@ -33,6 +33,8 @@ pub struct PlanSegment {
     pub frames: usize,
     /// Per-segment seed (`supports_segment_seed`): the same segment seed gives the same segment variation.
     pub seed: Option<u64>,
+    /// A `pose` segment: one frame showing the prompt's settled posture (seated, crouched, mid-stride).
+    pub pose: bool,
 }
 
 /// A root position (and optionally heading, radians, 0 = +Z, + toward +X) the root must pass at a frame.
@@ -82,6 +84,7 @@ impl Plan {
                 prompt: Some(prompt.to_string()),
                 frames,
                 seed: None,
+                pose: false,
             }],
             total_frames: frames,
             seed: Some(seed),

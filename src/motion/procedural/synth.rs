@@ -92,6 +92,8 @@ impl Controls {
 struct Behaviour {
     intent: Intent,
     start: i64,
+    /// A one-frame `pose` segment: shown settled, at a moment well into the motion.
+    pose: bool,
     speed: f32,
     turn: f32,
     turn_time: f32,
@@ -146,6 +148,7 @@ impl Behaviour {
             },
             intent,
             start,
+            pose: false,
             speed,
             turn,
             turn_time,
@@ -299,15 +302,10 @@ pub(super) fn sample(plan: &Plan, rig: &Rig, seed: u64, notes: &mut Vec<String>)
             .map(super::prompt::parse)
             .unwrap_or_else(Intent::idle);
         let frames = seg.frames.max(1) as i64;
-        behaviours.push(Behaviour::new(
-            intent,
-            start,
-            frames,
-            fps,
-            &style,
-            &mut seg_dice,
-            scale,
-        ));
+        let mut behaviour =
+            Behaviour::new(intent, start, frames, fps, &style, &mut seg_dice, scale);
+        behaviour.pose = seg.pose;
+        behaviours.push(behaviour);
         start += frames;
     }
     if behaviours.is_empty() {
@@ -325,7 +323,13 @@ pub(super) fn sample(plan: &Plan, rig: &Rig, seed: u64, notes: &mut Vec<String>)
         .map(|i| {
             let f = i as i64 - pad as i64;
             let k = behaviours.iter().rposition(|b| b.start <= f).unwrap_or(0);
-            let at = |b: &Behaviour| b.controls((f - b.start) as f32 / fps, looped, loop_seconds);
+            let at = |b: &Behaviour| {
+                if b.pose {
+                    b.controls(0.8, true, loop_seconds)
+                } else {
+                    b.controls((f - b.start) as f32 / fps, looped, loop_seconds)
+                }
+            };
             let here = at(&behaviours[k]);
             // Blend with the previous behaviour inside the window centred on their boundary,
             // and with the next one when the window of the next boundary starts before it.

@@ -233,11 +233,13 @@ fn several_segments_blend_without_jumps() {
         prompt: Some("sit down".into()),
         frames: 60,
         seed: None,
+        pose: false,
     });
     plan.segments.push(PlanSegment {
         prompt: None,
         frames: 30,
         seed: Some(3),
+        pose: false,
     });
     plan.total_frames = 150;
     let take = generate(&plan).expect("take");
@@ -434,4 +436,15 @@ fn keyframed_legs_give_up_their_contacts() {
         (Vec3::from(p) - Vec3::new(0.0, 0.9, 1.0)).length() < 1e-3,
         "root_position is hit: {p:?}"
     );
+}
+
+#[test]
+fn pose_segment_shows_the_settled_posture() {
+    let mut plan = Plan::text("sitting on a chair", 1.0, 4);
+    plan.segments[0].frames = 1;
+    plan.segments[0].pose = true;
+    plan.total_frames = 1;
+    let take = generate(&plan).expect("take");
+    let hips = take.samples[0].root_positions[0][1];
+    assert!(hips < 0.7, "a seated pose, hips at {hips}");
 }

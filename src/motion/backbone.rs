@@ -14,7 +14,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::gltf;
-use super::procedural::{self, Plan, PlanSegment, PoseKey, RootKey};
+use super::procedural::{self, EffectorKey, Plan, PlanSegment, PoseKey, ProceduralError, RootKey};
 use super::take::{Sample, Take};
 use super::wire::{
     Capabilities, Constraint, GenerateRequest, MmcpError, ModelOption, ModelSpec, PROTOCOL_VERSION,
@@ -789,7 +789,11 @@ impl Backbone for ProceduralBackbone {
         spec.supports_loop = true;
         spec.supports_batch = true;
         spec.supports_trajectory = true;
-        spec.supported_constraints = vec!["root_path".into(), "pose_keyframe".into()];
+        spec.supported_constraints = vec![
+            "root_path".into(),
+            "effector_target".into(),
+            "pose_keyframe".into(),
+        ];
         spec.supported_segments = vec!["text".into(), "unconditioned".into(), "pose".into()];
         // No classifier-free guidance in a procedural model: a guidance block is accepted and has no effect.
         spec.supported_guidance_types = vec!["nocfg".into()];
@@ -842,6 +846,7 @@ impl Backbone for ProceduralBackbone {
             .collect();
         let mut root_path = Vec::new();
         let mut pose_keys = Vec::new();
+        let mut effectors = Vec::new();
         for c in &request.constraints {
             match c {
                 Constraint::RootPath(r) => {
@@ -854,6 +859,20 @@ impl Backbone for ProceduralBackbone {
                                 .as_ref()
                                 .and_then(|h| h.get(i))
                                 .map(|h| *h as f32),
+                        });
+                    }
+                }
+                Constraint::EffectorTarget(e) => {
+                    for (i, (&frame, p)) in e.frames.iter().zip(&e.positions).enumerate() {
+                        effectors.push(EffectorKey {
+                            joint: e.joint.clone(),
+                            frame: frame.max(0) as usize,
+                            position: p.map(|v| v as f32),
+                            rotation: e
+                                .rotations
+                                .as_ref()
+                                .and_then(|r| r.get(i))
+                                .map(|q| q.map(|v| v as f32)),
                         });
                     }
                 }
@@ -882,8 +901,20 @@ impl Backbone for ProceduralBackbone {
             looped: options.loop_.unwrap_or(false),
             root_path,
             pose_keys,
+            effectors,
         };
-        procedural::generate(&plan).map_err(|e| MmcpError::new("invalid_request", e.to_string()))
+        procedural::generate(&plan).map_err(|e| match e {
+            // Like the reference Kimodo server: a joint outside the hand and foot chains is an unknown effector.
+            ProceduralError::NotAnEffector(_) => {
+                let mut names: Vec<String> = plan.skeleton.names().map(str::to_string).collect();
+                names.sort();
+                MmcpError::new("unknown_joint", e.to_string()).with_details(json!({
+                    "skeleton_joints": names,
+                    "effector_joints": procedural::effector_joints(&plan.skeleton),
+                }))
+            }
+            other => MmcpError::new("invalid_request", other.to_string()),
+        })
     }
 }
 

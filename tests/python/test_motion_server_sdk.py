@@ -93,7 +93,7 @@ def test_capabilities_are_what_the_sdk_expects(caps, spec):
     assert spec["supports_retargeting"] is True
     assert spec["supports_loop"] is True
     assert set(client.model_supported_segments(spec)) == {"text", "unconditioned", "pose"}
-    assert set(spec["supported_constraints"]) == {"root_path", "pose_keyframe"}
+    assert set(spec["supported_constraints"]) == {"root_path", "effector_target", "pose_keyframe"}
     names = [j["name"] for j in spec["canonical_skeleton"]["joints"]]
     assert names[0] == "Hips" and len(names) == 22
 
@@ -149,6 +149,28 @@ def test_pose_keyframe_and_root_path(server, spec):
     assert np.allclose(s["local_rot_mats"][60, spine], want, atol=1e-3)
 
 
+def test_effector_target(server, spec):
+    body = _request(spec, segments=[{"type": "text", "prompt": "stand", "duration_frames": 60}],
+                    constraints=[{"type": "effector_target", "joint": "RightHand", "frames": [30],
+                                  "positions": [[-0.3, 1.3, 0.4]]}])
+    doc = client.generate(server, body)
+    take = client.parse_gltf_samples(doc)[0]
+    # The SDK parser gives local transforms; walk them to the hand's world position at frame 30.
+    names = take["joint_names"]
+    parents = dict(take["hierarchy"])
+    world_r, world_p = {}, {}
+    for j, name in enumerate(names):
+        r = take["local_rot_mats"][30, j]
+        t = take["local_translations"][30, j]
+        parent = parents.get(name)
+        if parent is None:
+            world_r[name], world_p[name] = r, t
+        else:
+            world_p[name] = world_p[parent] + world_r[parent] @ t
+            world_r[name] = world_r[parent] @ r
+    assert np.linalg.norm(world_p["RightHand"] - np.array([-0.3, 1.3, 0.4])) < 0.05
+
+
 def test_several_samples_differ(server, spec):
     body = _request(spec, options={"seed": 3, "num_samples": 3})
     _, samples = _sample(client.generate(server, body))
@@ -181,7 +203,11 @@ def test_errors_reach_the_sdk_client_as_envelopes(server, spec):
     with pytest.raises(client.MmcpError) as err:
         client.generate(server, _request(spec, model="nope"))
     assert err.value.code == "unknown_model"
-    bad = _request(spec, constraints=[{"type": "effector_target", "joint": "LeftHand", "frames": [1], "positions": [[0, 1, 0]]}])
+    bad = _request(spec, constraints=[{"type": "effector_target", "joint": "Spine", "frames": [1], "positions": [[0, 1, 0]]}])
+    with pytest.raises(client.MmcpError) as err:
+        client.generate(server, bad)
+    assert err.value.code == "unknown_joint"
+    bad = _request(spec, constraints=[{"type": "ground_height", "points": [[0, 0, 0]]}])
     with pytest.raises(client.MmcpError) as err:
         client.generate(server, bad)
     assert err.value.code == "unsupported_constraint"

@@ -158,7 +158,12 @@ fn builtin_models_generate_and_are_checked_in_process() {
     let err = check_request(&backbone.capabilities(), &walk_request("other")).expect_err("unknown");
     assert_eq!((err.status, err.code.as_str()), (400, "unknown_model"));
     let mut effector = walk_request(procedural::MODEL_ID);
-    effector["constraints"] = json!([{"type": "effector_target", "joint": "LeftHand", "frames": [1], "positions": [[0, 1, 0]]}]);
+    effector["constraints"] = json!([{"type": "effector_target", "joint": "LeftHand", "frames": [1], "positions": [[0.3, 1.2, 0.5]]}]);
+    assert!(generate_checked(&backbone, &effector).is_ok());
+    effector["constraints"][0]["joint"] = json!("Spine");
+    let err = generate_checked(&backbone, &effector).expect_err("not an effector");
+    assert_eq!((err.status, err.code.as_str()), (400, "unknown_joint"));
+    effector["constraints"] = json!([{"type": "ground_height", "points": [[0, 0, 0]]}]);
     let err = check_request(&backbone.capabilities(), &effector).expect_err("honest flags");
     assert_eq!(err.code, "unsupported_constraint");
 }

@@ -55,6 +55,16 @@ pub struct PoseKey {
     pub fill_rest: bool,
 }
 
+/// A world position (and optionally a local rotation, `[x, y, z, w]`) a hand or foot reaches at a frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EffectorKey {
+    /// A request joint name; it must map onto a hand, foot or toe of the standard skeleton.
+    pub joint: String,
+    pub frame: usize,
+    pub position: [f32; 3],
+    pub rotation: Option<[f32; 4]>,
+}
+
 /// What the procedural model is asked for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
@@ -71,6 +81,7 @@ pub struct Plan {
     pub looped: bool,
     pub root_path: Vec<RootKey>,
     pub pose_keys: Vec<PoseKey>,
+    pub effectors: Vec<EffectorKey>,
 }
 
 impl Plan {
@@ -93,6 +104,7 @@ impl Plan {
             looped: false,
             root_path: Vec::new(),
             pose_keys: Vec::new(),
+            effectors: Vec::new(),
         }
     }
 }
@@ -103,6 +115,24 @@ pub enum ProceduralError {
     EmptySkeleton,
     #[error("fps must be a finite number in (0, {MAX_FPS}], got {0}")]
     Fps(f32),
+    #[error(
+        "joint {0:?} is not an end effector of this model: effector_target takes the hands (LeftHand, RightHand) \
+         and feet (LeftFoot, LeftToeBase, RightFoot, RightToeBase)"
+    )]
+    NotAnEffector(String),
+}
+
+/// Request joint names an `effector_target` may name on this skeleton.
+pub fn effector_joints(skeleton: &Skeleton) -> Vec<String> {
+    let Some(rig) = rig::Rig::new(skeleton) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = synth::effector_roles(&rig)
+        .into_iter()
+        .map(|(j, _)| skeleton.joints[j].name.clone())
+        .collect();
+    names.sort();
+    names
 }
 
 /// Generate a take: one sample per `plan.num_samples`, all on the plan's skeleton.
@@ -110,6 +140,14 @@ pub fn generate(plan: &Plan) -> Result<Take, ProceduralError> {
     let rig = rig::Rig::new(&plan.skeleton).ok_or(ProceduralError::EmptySkeleton)?;
     if !(plan.fps.is_finite() && plan.fps > 0.0 && plan.fps <= MAX_FPS) {
         return Err(ProceduralError::Fps(plan.fps));
+    }
+    let effector_capable = synth::effector_roles(&rig);
+    if let Some(bad) = plan.effectors.iter().find(|e| {
+        !effector_capable
+            .iter()
+            .any(|(j, _)| plan.skeleton.joints[*j].name == e.joint)
+    }) {
+        return Err(ProceduralError::NotAnEffector(bad.joint.clone()));
     }
     let total = plan.total_frames.max(1);
     // No seed: every call differs (the protocol's "null = nondeterministic").

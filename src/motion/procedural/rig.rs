@@ -107,6 +107,18 @@ pub(crate) struct Leg {
     pub rest_shin_dir: Vec3,
 }
 
+/// One arm of a rig: the chain Arm -> ForeArm -> Hand an `effector_target` on the hand bends.
+#[derive(Debug, Clone)]
+pub(crate) struct Arm {
+    pub upper: usize,
+    pub fore: usize,
+    pub hand: usize,
+    pub upper_len: f32,
+    pub fore_len: f32,
+    pub rest_upper_dir: Vec3,
+    pub rest_fore_dir: Vec3,
+}
+
 /// A request skeleton seen through the standard roles.
 #[derive(Debug, Clone)]
 pub(crate) struct Rig {
@@ -119,6 +131,8 @@ pub(crate) struct Rig {
     pub pelvis: usize,
     /// `[left, right]`, when the rig has a complete chain UpLeg -> Leg -> Foot.
     pub legs: [Option<Leg>; 2],
+    /// `[left, right]`, when the rig has a complete chain Arm -> ForeArm -> Hand.
+    pub arms: [Option<Arm>; 2],
     /// Leg length over the standard one: strides and heights scale with it.
     pub scale: f32,
     /// Lowest rest height: the floor.
@@ -226,6 +240,33 @@ impl Rig {
             leg(role::L_UPLEG, role::L_LEG, role::L_FOOT, role::L_TOE),
             leg(role::R_UPLEG, role::R_LEG, role::R_FOOT, role::R_TOE),
         ];
+        let arm = |u: usize, f: usize, h: usize| -> Option<Arm> {
+            let (upper, fore, hand) = (role_of[u]?, role_of[f]?, role_of[h]?);
+            if parent_of(fore) != Some(upper) || parent_of(hand) != Some(fore) {
+                return None;
+            }
+            let (uv, fv) = (
+                rest_world[fore] - rest_world[upper],
+                rest_world[hand] - rest_world[fore],
+            );
+            let (upper_len, fore_len) = (uv.length(), fv.length());
+            if upper_len < 1e-3 || fore_len < 1e-3 {
+                return None;
+            }
+            Some(Arm {
+                upper,
+                fore,
+                hand,
+                upper_len,
+                fore_len,
+                rest_upper_dir: uv / upper_len,
+                rest_fore_dir: fv / fore_len,
+            })
+        };
+        let arms = [
+            arm(role::L_ARM, role::L_FOREARM, role::L_HAND),
+            arm(role::R_ARM, role::R_FOREARM, role::R_HAND),
+        ];
         let lengths: Vec<f32> = legs.iter().flatten().map(|l| l.thigh + l.shin).collect();
         let scale = if lengths.is_empty() {
             // No legs to measure: use the pelvis height above the floor.
@@ -248,6 +289,7 @@ impl Rig {
             root,
             pelvis,
             legs,
+            arms,
             scale: scale.clamp(0.05, 20.0),
             ground,
             matched,

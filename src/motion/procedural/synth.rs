@@ -11,9 +11,9 @@ use std::f32::consts::{PI, TAU};
 use glam::{Mat3, Quat, Vec2, Vec3};
 
 use super::prompt::{Activity, Hand, Intent};
-use super::rig::{Leg, Rig, role};
+use super::rig::{Arm, Leg, Rig, role};
 use super::style::{Dice, Style, mix};
-use super::{Plan, PoseKey};
+use super::{EffectorKey, Plan, PoseKey};
 use crate::motion::take::Sample;
 
 /// Time ramps and blends use this (C1-continuous).
@@ -537,6 +537,56 @@ pub(super) fn sample(plan: &Plan, rig: &Rig, seed: u64, notes: &mut Vec<String>)
         }
     }
 
+    // ---- effector targets: feet move their planned ankle, hands bend the arm in the pose pass
+    let effector_width = (plan.transition_frames.max((0.3 * fps).round() as usize)).max(1) as f32;
+    let roles = effector_roles(rig);
+    let role_of = |name: &str| {
+        roles
+            .iter()
+            .find(|(j, _)| rig.skeleton.joints[*j].name == name)
+            .map(|r| r.1)
+    };
+    let mut hand_keys: [Vec<&EffectorKey>; 2] = [Vec::new(), Vec::new()];
+    let mut foot_keys: [Vec<(&EffectorKey, bool)>; 2] = [Vec::new(), Vec::new()];
+    for key in &plan.effectors {
+        match role_of(&key.joint) {
+            Some(Effector::Hand(side)) => hand_keys[side].push(key),
+            Some(Effector::Foot(side)) => foot_keys[side].push((key, false)),
+            Some(Effector::Toe(side)) => foot_keys[side].push((key, true)),
+            None => {}
+        }
+    }
+    for side in 0..2 {
+        let Some(leg) = rig.legs[side].as_ref() else {
+            continue;
+        };
+        let keys: Vec<&EffectorKey> = foot_keys[side].iter().map(|k| k.0).collect();
+        for real in 0..total {
+            let Some((key, w)) = effector_at(&keys, real, effector_width) else {
+                continue;
+            };
+            let p = Vec3::from(key.position);
+            if !p.is_finite() {
+                continue;
+            }
+            let foot = &mut feet[side][real + pad];
+            let is_toe = foot_keys[side]
+                .iter()
+                .any(|(k, toe)| std::ptr::eq(*k, key) && *toe);
+            let ankle = if is_toe {
+                p - yaw_q(foot.yaw) * Quat::from_rotation_x(foot.pitch) * leg.toe_vec
+            } else {
+                p
+            };
+            let moved = ankle.distance(foot.ankle) * w;
+            foot.ankle = foot.ankle.lerp(ankle, w);
+            if moved > 0.01 {
+                foot.foot_contact = false;
+                foot.toe_contact = false;
+            }
+        }
+    }
+
     // ---- pose every frame
     let joints = rig.skeleton.joints.len();
     let mut rotations = Vec::with_capacity(total * joints);
@@ -560,7 +610,28 @@ pub(super) fn sample(plan: &Plan, rig: &Rig, seed: u64, notes: &mut Vec<String>)
             loop_seconds,
         );
         let frame_feet = [feet[0][i], feet[1][i]];
-        let (rots, root) = pose_frame(rig, &local, pelvis_pos, pelvis_rot, &frame_feet, yaw[i]);
+        let real = i - pad;
+        let hands: [Option<HandTarget>; 2] = std::array::from_fn(|side| {
+            let (key, weight) = effector_at(&hand_keys[side], real, effector_width)?;
+            let p = Vec3::from(key.position);
+            p.is_finite().then(|| HandTarget {
+                position: p,
+                weight,
+                rotation: key
+                    .rotation
+                    .map(Quat::from_array)
+                    .filter(|q| q.is_finite() && q.length() > 1e-6),
+            })
+        });
+        let (rots, root) = pose_frame(
+            rig,
+            &local,
+            pelvis_pos,
+            pelvis_rot,
+            &frame_feet,
+            &hands,
+            yaw[i],
+        );
         rotations.extend(rots.iter().map(|q| q.to_array()));
         root_positions.push(root.to_array());
     }
@@ -897,6 +968,7 @@ fn pose_frame(
     pelvis_pos: Vec3,
     pelvis_rot: Quat,
     feet: &[FootState; 2],
+    hands: &[Option<HandTarget>; 2],
     heading: f32,
 ) -> (Vec<Quat>, Vec3) {
     let joints = &rig.skeleton.joints;
@@ -934,6 +1006,23 @@ fn pose_frame(
                     pelvis_rot
                 } else if let Some(w) = override_world[j] {
                     w
+                } else if let Some((arm, target)) =
+                    rig.arms.iter().zip(hands).find_map(|(a, h)| match (a, h) {
+                        (Some(a), Some(h)) if a.upper == j => Some((a, h)),
+                        _ => None,
+                    })
+                {
+                    let fk = world_rot[p] * local[j];
+                    solve_arm(
+                        arm,
+                        world_pos[j],
+                        fk,
+                        local[arm.fore],
+                        local[arm.hand],
+                        target,
+                        heading,
+                        &mut override_world,
+                    )
                 } else if let Some(side) = rig
                     .legs
                     .iter()
@@ -954,6 +1043,62 @@ fn pose_frame(
         }
     }
     (local, root_pos)
+}
+
+/// A hand's goal at one frame.
+#[derive(Debug, Clone, Copy)]
+struct HandTarget {
+    position: Vec3,
+    weight: f32,
+    /// Local rotation of the hand, when the constraint gives one.
+    rotation: Option<Quat>,
+}
+
+/// Two-bone IK on an arm toward a hand target, blended with the animated arm by the target's weight; the
+/// elbow points down and back. Writes the forearm and hand world rotations; returns the upper arm's.
+#[allow(clippy::too_many_arguments)]
+fn solve_arm(
+    arm: &Arm,
+    shoulder: Vec3,
+    fk_upper: Quat,
+    fore_local: Quat,
+    hand_local: Quat,
+    target: &HandTarget,
+    heading: f32,
+    overrides: &mut [Option<Quat>],
+) -> Quat {
+    let (l1, l2) = (arm.upper_len, arm.fore_len);
+    let to = target.position - shoulder;
+    let dist = to
+        .length()
+        .clamp(1e-4 + (l1 - l2).abs(), (l1 + l2) * 0.9999);
+    let u = to.try_normalize().unwrap_or(Vec3::NEG_Y);
+    let elbow_dir = Vec3::NEG_Y - forward(heading) * 0.5;
+    let pole = (elbow_dir - u * elbow_dir.dot(u))
+        .try_normalize()
+        .unwrap_or(-forward(heading));
+    let a = (l1 * l1 - l2 * l2 + dist * dist) / (2.0 * dist);
+    let h = (l1 * l1 - a * a).max(0.0).sqrt();
+    let elbow = shoulder + u * a + pole * h;
+    let wrist = shoulder + u * dist;
+    // At rest the elbow would bend the forearm forward, the elbow itself pointing back (-Z).
+    let rest_hinge = Vec3::NEG_Z
+        .cross(arm.rest_upper_dir)
+        .try_normalize()
+        .unwrap_or(Vec3::Y);
+    let hinge = pole.cross(u).try_normalize().unwrap_or(rest_hinge);
+    let ik_upper = frame_rotation(arm.rest_upper_dir, rest_hinge, elbow - shoulder, hinge);
+    let ik_fore = frame_rotation(arm.rest_fore_dir, rest_hinge, wrist - elbow, hinge);
+    let w = target.weight.clamp(0.0, 1.0);
+    let upper = fk_upper.slerp(ik_upper, w);
+    let fore = (fk_upper * fore_local).slerp(ik_fore, w);
+    overrides[arm.fore] = Some(fore);
+    let hand_goal = target
+        .rotation
+        .map(|q| fore * q.normalize())
+        .unwrap_or(fore);
+    overrides[arm.hand] = Some((fore * hand_local).slerp(hand_goal, w));
+    upper
 }
 
 /// Two-bone IK: thigh and shin from the hip to the planned ankle, knee toward the facing direction; the
@@ -1216,6 +1361,44 @@ fn close_loop(sample: &mut Sample, rig: &Rig, total: usize, turned: f32) {
     for t in 1..=last {
         sample.root_positions[t][1] += dy * t as f32 / last as f32;
     }
+}
+
+/// What an effector target moves.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Effector {
+    Hand(usize),
+    Foot(usize),
+    Toe(usize),
+}
+
+/// Request joints an `effector_target` can move on this rig, with what they are.
+pub(super) fn effector_roles(rig: &Rig) -> Vec<(usize, Effector)> {
+    let mut out = Vec::new();
+    for side in 0..2 {
+        if let Some(arm) = &rig.arms[side] {
+            out.push((arm.hand, Effector::Hand(side)));
+        }
+        if let Some(leg) = &rig.legs[side] {
+            out.push((leg.ankle, Effector::Foot(side)));
+            if let Some(toe) = leg.toe {
+                out.push((toe, Effector::Toe(side)));
+            }
+        }
+    }
+    out
+}
+
+/// The effector key in force at frame `t` for one joint, with its blend weight: the nearest key, fading
+/// over `width` frames on either side (so dense keys are followed exactly and a single key is reached
+/// and left smoothly).
+fn effector_at<'a>(
+    keys: &[&'a EffectorKey],
+    t: usize,
+    width: f32,
+) -> Option<(&'a EffectorKey, f32)> {
+    let key = keys.iter().min_by_key(|k| k.frame.abs_diff(t))?;
+    let d = key.frame.abs_diff(t) as f32;
+    (d < width).then(|| (*key, smooth(1.0 - d / width)))
 }
 
 /// A contact is a promise that the joint stands still: after keyframes or the loop closure bent the

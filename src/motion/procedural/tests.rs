@@ -448,3 +448,54 @@ fn pose_segment_shows_the_settled_posture() {
     let hips = take.samples[0].root_positions[0][1];
     assert!(hips < 0.7, "a seated pose, hips at {hips}");
 }
+
+#[test]
+fn effector_targets_are_reached_and_released() {
+    let mut plan = Plan::text("stand idle", 2.0, 3);
+    plan.effectors = vec![
+        EffectorKey {
+            joint: "LeftHand".into(),
+            frame: 30,
+            position: [0.35, 1.25, 0.45],
+            rotation: None,
+        },
+        EffectorKey {
+            joint: "RightFoot".into(),
+            frame: 40,
+            position: [-0.15, 0.3, 0.3],
+            rotation: None,
+        },
+    ];
+    let take = generate(&plan).expect("take");
+    let s = &take.samples[0];
+    let hand = world(&take, s, 30, "LeftHand");
+    assert!(
+        (hand - Vec3::new(0.35, 1.25, 0.45)).length() < 0.02,
+        "hand at {hand:?}"
+    );
+    let foot = world(&take, s, 40, "RightFoot");
+    assert!(
+        (foot - Vec3::new(-0.15, 0.3, 0.3)).length() < 0.03,
+        "foot at {foot:?}"
+    );
+    assert!(
+        !s.foot_contacts["RightFoot"][40],
+        "a lifted foot is not in contact"
+    );
+    let before = world(&take, s, 0, "LeftHand");
+    assert!(
+        (before - Vec3::new(0.35, 1.25, 0.45)).length() > 0.2,
+        "the arm is free away from the key"
+    );
+
+    plan.effectors = vec![EffectorKey {
+        joint: "Spine".into(),
+        frame: 1,
+        position: [0.0; 3],
+        rotation: None,
+    }];
+    assert_eq!(
+        generate(&plan).err(),
+        Some(ProceduralError::NotAnEffector("Spine".into()))
+    );
+}

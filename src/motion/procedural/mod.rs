@@ -113,6 +113,8 @@ impl Plan {
 pub enum ProceduralError {
     #[error("the skeleton has no joints")]
     EmptySkeleton,
+    #[error("joint {0}: parents must come before their children, with exactly one root")]
+    Topology(usize),
     #[error("fps must be a finite number in (0, {MAX_FPS}], got {0}")]
     Fps(f32),
     #[error(
@@ -137,6 +139,18 @@ pub fn effector_joints(skeleton: &Skeleton) -> Vec<String> {
 
 /// Generate a take: one sample per `plan.num_samples`, all on the plan's skeleton.
 pub fn generate(plan: &Plan) -> Result<Take, ProceduralError> {
+    // The wire checks guarantee this for requests; a plan built in code gets the same guarantee here.
+    let mut roots = 0;
+    for (j, joint) in plan.skeleton.joints.iter().enumerate() {
+        match joint.parent {
+            None => roots += 1,
+            Some(p) if p < j => {}
+            Some(_) => return Err(ProceduralError::Topology(j)),
+        }
+        if roots > 1 {
+            return Err(ProceduralError::Topology(j));
+        }
+    }
     let rig = rig::Rig::new(&plan.skeleton).ok_or(ProceduralError::EmptySkeleton)?;
     if !(plan.fps.is_finite() && plan.fps > 0.0 && plan.fps <= MAX_FPS) {
         return Err(ProceduralError::Fps(plan.fps));

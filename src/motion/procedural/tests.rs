@@ -499,3 +499,14 @@ fn effector_targets_are_reached_and_released() {
         Some(ProceduralError::NotAnEffector("Spine".into()))
     );
 }
+
+#[test]
+fn malformed_plan_skeletons_are_refused() {
+    let mut plan = Plan::text("walk", 1.0, 1);
+    plan.skeleton.joints[1].parent = Some(5);
+    assert_eq!(generate(&plan).err(), Some(ProceduralError::Topology(1)));
+    plan.skeleton.joints[1].parent = None;
+    assert_eq!(generate(&plan).err(), Some(ProceduralError::Topology(1)));
+    plan.skeleton.joints.clear();
+    assert_eq!(generate(&plan).err(), Some(ProceduralError::EmptySkeleton));
+}

@@ -140,6 +140,13 @@ async fn handle(
     let rest = parts.next().unwrap_or_default().to_string();
 
     if rest == "capabilities" {
+        if scenario == "v2" {
+            let mut v: Value =
+                serde_json::from_slice(&fixture("capabilities-null.json")).expect("caps");
+            v["protocol_version"] = json!("2.0");
+            v["brand_new_field"] = json!({"x": 1});
+            return ([(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response();
+        }
         let caps = if scenario == "full" {
             fixture("capabilities-full.json")
         } else {
@@ -471,10 +478,31 @@ async fn sends_only_what_the_model_advertises() {
     let choice = hub.resolve(None, None).await.expect("demo-full");
     let mut a = args("walk", 1.0);
     a.loop_ = Some(true);
+    a.options = serde_json::from_value(json!({
+        "keyframe_budget": 0.01, "model_options": {"style": "happy"},
+        "guidance": {"type": "separated", "weight": [2.0, 1.5]}, "diffusion_steps": 25
+    }))
+    .expect("options");
     let (req, _) = MotionHub::build_request(&choice, &a, None).expect("loop ok");
+    let o = &serde_json::to_value(&req).expect("json")["options"];
+    assert_eq!(o["loop"], true);
+    assert_eq!(o["keyframe_budget"], 0.01);
+    assert_eq!(o["model_options"]["style"], "happy");
+    assert_eq!(o["diffusion_steps"], 25);
+    a.options = serde_json::from_value(json!({"model_options": {"colour": 1}})).expect("options");
+    let e = MotionHub::build_request(&choice, &a, None).unwrap_err();
+    assert_eq!(e.code(), "invalid_options");
+    assert_eq!(e.details()["option"], "colour");
+    // ...and the null model refuses keyframe_budget locally.
+    let cfg = backend_config(&base, "ok", 30);
+    let choice = hub_for(&cfg).resolve(None, None).await.expect("null");
+    let mut a = args("walk", 1.0);
+    a.options = serde_json::from_value(json!({"keyframe_budget": 0.01})).expect("options");
     assert_eq!(
-        serde_json::to_value(&req).expect("json")["options"]["loop"],
-        true
+        MotionHub::build_request(&choice, &a, None)
+            .unwrap_err()
+            .code(),
+        "invalid_options"
     );
 }
 
@@ -542,11 +570,11 @@ async fn async_job_polls_to_completion_on_the_configured_origin() {
     let cfg = backend_config(&base, "async", 30);
     let hub = hub_for(&cfg);
     let choice = hub.resolve(None, None).await.expect("choice");
-    let seen = Arc::new(Mutex::new(Vec::<(f64, Option<f64>)>::new()));
+    let seen = Arc::new(Mutex::new(Vec::<(f64, String)>::new()));
     let s2 = seen.clone();
     let mut opts = CallOptions::new(Duration::from_secs(30));
-    opts.progress = Some(Arc::new(move |p, t, _m: &str| {
-        s2.lock().expect("lock").push((p, t));
+    opts.progress = Some(Arc::new(move |p, _t, m: &str| {
+        s2.lock().expect("lock").push((p, m.to_string()));
     }));
     let g = hub
         .generate(&choice, &args("walk", 0.2), None, &opts)
@@ -559,12 +587,10 @@ async fn async_job_polls_to_completion_on_the_configured_origin() {
         .filter(|h| h.method == "GET" && h.path.contains("/jobs/"))
         .count();
     assert_eq!(polls, 2);
-    assert!(
-        seen.lock()
-            .expect("lock")
-            .iter()
-            .any(|(p, t)| *t == Some(1.0) && (*p - 0.5).abs() < 1e-9)
-    );
+    let seen = seen.lock().expect("lock").clone();
+    assert!(seen.iter().any(|(_, m)| m.contains("50%")), "{seen:?}");
+    // MCP progress must increase with every notification.
+    assert!(seen.windows(2).all(|w| w[1].0 > w[0].0), "{seen:?}");
     let e = run(&base, "nolocation", 30, &args("walk", 0.2))
         .await
         .unwrap_err();
@@ -632,6 +658,8 @@ async fn every_malformed_answer_is_a_clean_error() {
     assert!(e.message().contains("502 Bad Gateway"), "{e}");
     let e = run(&base, "nan", 30, &a).await.unwrap_err();
     assert!(e.message().contains("non-finite"), "{e}");
+    let e = run(&base, "v2", 30, &a).await.unwrap_err();
+    assert_eq!(e.code(), "version_unsupported");
     let e = run(&base, "fastapi", 30, &a).await.unwrap_err();
     assert!(e.message().contains("Method Not Allowed"), "{e}");
 }
@@ -822,6 +850,17 @@ async fn tools_generate_preview_save_and_errors() {
         .await
         .unwrap_err();
     assert_eq!(e.code, "invalid_arguments");
+    // The DCC side is not built in this branch: apply fails cleanly and keeps the take id.
+    let e = d
+        .call(
+            &tool("apply_motion", "motion.apply"),
+            json!({"take_id": take_id, "armature": "Armature"}),
+            ctx.clone(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.details["take_id"], json!(take_id));
+    assert!(e.hint.is_some());
     let e = d
         .call(
             &tool("preview_motion", "motion.preview"),
@@ -980,4 +1019,76 @@ async fn generate_cli_writes_glb_and_preview_from_a_backend_url() {
     let take = gltf::decode(&std::fs::read(&out).expect("glb")).expect("decode");
     assert_eq!((take.num_frames, take.samples.len()), (30, 2));
     assert!(std::fs::read(&png).expect("png").starts_with(b"\x89PNG"));
+}
+
+/// A tiny in-process model: the request skeleton at rest, the root moving along +Z.
+struct StillModel;
+
+impl stagecraft::motion::backbone::Backbone for StillModel {
+    fn capabilities(&self) -> stagecraft::motion::wire::ModelSpec {
+        let caps: stagecraft::motion::wire::Capabilities =
+            serde_json::from_slice(&fixture("capabilities-null.json")).expect("caps");
+        let mut spec = caps.models[0].clone();
+        spec.id = "still".into();
+        spec
+    }
+
+    fn generate(
+        &self,
+        request: &GenerateRequest,
+    ) -> Result<Take, stagecraft::motion::wire::MmcpError> {
+        if request.segments.iter().any(|s| match s {
+            stagecraft::motion::wire::Segment::Text(t) => t.prompt == "fail",
+            _ => false,
+        }) {
+            return Err(stagecraft::motion::wire::MmcpError::new(
+                "resource_exhausted",
+                "out of memory",
+            ));
+        }
+        let mut take = answer_take(request);
+        take.model = "still".into();
+        Ok(take)
+    }
+}
+
+#[tokio::test]
+async fn in_process_backend_generates_and_passes_errors_through() {
+    let hub = MotionHub::with_backends(
+        vec![("builtin".into(), Backend::InProcess(Arc::new(StillModel)))],
+        4,
+    );
+    let listed = hub.list_models(false).await;
+    assert_eq!(listed["backends"][0]["kind"], "builtin");
+    assert_eq!(listed["default"]["model"], "still");
+    let choice = hub.resolve(Some("builtin"), None).await.expect("choice");
+    let mut a = args("walk", 0.5);
+    a.num_samples = Some(2);
+    let g = hub
+        .generate(
+            &choice,
+            &a,
+            None,
+            &CallOptions::new(Duration::from_secs(10)),
+        )
+        .await
+        .expect("in-process");
+    assert_eq!((g.take.num_frames, g.take.samples.len()), (15, 2));
+    assert_eq!(
+        hub.read_take(&g.take_id).expect("summary")["backend"],
+        "builtin"
+    );
+    let e = hub
+        .generate(
+            &choice,
+            &args("fail", 0.5),
+            None,
+            &CallOptions::new(Duration::from_secs(10)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "resource_exhausted");
+    assert_eq!(e.details()["http_status"], 503);
+    let e = hub.resolve(Some("nope"), None).await.unwrap_err();
+    assert_eq!(e.code(), "no_backend");
 }

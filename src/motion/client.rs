@@ -197,8 +197,26 @@ impl HttpBackend {
                 "/capabilities answered Content-Type {ct:?}, not JSON"
             )));
         }
-        serde_json::from_slice::<Capabilities>(&body)
-            .map_err(|e| self.bad(format!("/capabilities is not valid capabilities JSON: {e}")))
+        let caps = serde_json::from_slice::<Capabilities>(&body)
+            .map_err(|e| self.bad(format!("/capabilities is not valid capabilities JSON: {e}")))?;
+        // Minor versions are additive; another major is another protocol.
+        match super::wire::parse_version(&caps.protocol_version) {
+            Some((1, _)) => Ok(caps),
+            _ => Err(MotionError::Mmcp {
+                backend: self.name.clone(),
+                error: Box::new(
+                    MmcpError::new(
+                        "version_unsupported",
+                        format!(
+                            "the backend speaks MMCP {:?}; stagecraft speaks 1.x",
+                            caps.protocol_version
+                        ),
+                    )
+                    .with_details(json!({"supported_majors": ["1"], "protocol_version": caps.protocol_version})),
+                ),
+                extra: json!({"phase": "capabilities", "local": true}),
+            }),
+        }
     }
 
     fn deadline(&self, after: Duration) -> MotionError {
@@ -354,6 +372,8 @@ impl HttpBackend {
         let body = serde_json::to_vec(request).map_err(|e| {
             MotionError::InvalidArguments(format!("the request cannot be encoded: {e}"))
         })?;
+        // Bytes: each retry re-sends the same body without copying it.
+        let body = bytes::Bytes::from(body);
         let limit = self.timeout.min(opts.timeout);
         let deadline = Instant::now() + limit;
         let url = self.endpoint("generate")?;
@@ -530,17 +550,17 @@ impl HttpBackend {
                     if let Ok(v) = serde_json::from_slice::<Value>(&b) {
                         let p = v.get("progress").and_then(Value::as_f64);
                         let status = v.get("status").and_then(Value::as_str).unwrap_or("running");
-                        if let Some(p) = p.filter(|p| p.is_finite()) {
-                            // Real progress from the job: report as a fraction of 1.
+                        let pct = p.filter(|p| p.is_finite()).map(|p| {
                             let frac = if p > 1.0 { p / 100.0 } else { p };
-                            if let Some(f) = &opts.progress {
-                                f(
-                                    frac.clamp(0.0, 1.0),
-                                    Some(1.0),
-                                    &format!("{}: job {status}", self.name),
-                                );
-                            }
-                        }
+                            format!(" {:.0}%", frac.clamp(0.0, 1.0) * 100.0)
+                        });
+                        // Progress values stay elapsed seconds (MCP wants them increasing); the
+                        // job's own progress goes in the message.
+                        opts.report(
+                            started.elapsed().as_secs_f64(),
+                            None,
+                            &format!("{}: job {status}{}", self.name, pct.unwrap_or_default()),
+                        );
                     }
                 }
                 s if is_retryable(s) => {
@@ -723,7 +743,14 @@ fn parse_http_date(s: &str) -> Option<u64> {
         .split(':')
         .map(|x| x.parse().ok())
         .collect::<Option<_>>()?;
-    if hms.len() != 3 || year < 1970 {
+    // Range checks first: the date arithmetic below must never overflow on a hostile header.
+    if hms.len() != 3
+        || !(1970..=9999).contains(&year)
+        || !(1..=31).contains(&day)
+        || hms[0] > 23
+        || hms[1] > 59
+        || hms[2] > 60
+    {
         return None;
     }
     // Days from civil (Howard Hinnant's algorithm).
@@ -771,6 +798,11 @@ mod tests {
             Some(784_111_777)
         );
         assert_eq!(parse_http_date("yesterday"), None);
+        assert_eq!(parse_http_date("Sun, 00 Mar 2026 00:00:00 GMT"), None);
+        assert_eq!(
+            parse_http_date("Sun, 99999999999999999999 Mar 2026 00:00:00 GMT"),
+            None
+        );
         assert_eq!(
             html_title("<html><head><TITLE>502 Bad Gateway</TITLE></head></html>").as_deref(),
             Some("502 Bad Gateway")

@@ -29,6 +29,9 @@ const GLB_MAGIC: &[u8; 4] = b"glTF";
 const CHUNK_JSON: u32 = 0x4E4F_534A;
 const CHUNK_BIN: u32 = 0x004E_4942;
 const FLOAT: u32 = 5126;
+/// Upper bound on decoded values (frames × joints × samples quaternions, an accessor without data):
+/// 16 samples × 120 fps × 30 s × 77 joints is 4.4 M; a hostile `num_frames` must not exhaust memory.
+const MAX_VALUES: usize = 32 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum GltfError {
@@ -302,7 +305,14 @@ fn read_accessor(doc: &Doc, buffers: &[Vec<u8>], index: usize) -> Result<Vec<f32
         .checked_mul(comps)
         .ok_or_else(|| err("count overflows".into()))?;
     let Some(view_index) = acc.buffer_view else {
-        // No bufferView: all zeros by the glTF rules.
+        // No bufferView: all zeros by the glTF rules. Bounded, so a hostile count cannot make us
+        // allocate more than a real motion would ever need.
+        if n > MAX_VALUES {
+            return Err(err(format!(
+                "count {} without a bufferView is implausible",
+                acc.count
+            )));
+        }
         return Ok(vec![0.0; n]);
     };
     let view = doc
@@ -400,15 +410,16 @@ fn read_accessor(doc: &Doc, buffers: &[Vec<u8>], index: usize) -> Result<Vec<f32
 }
 
 /// One keyed track, evaluated glTF-style on the frame grid.
-struct Track {
-    times: Vec<f32>,
-    /// `times.len() × width` values (CUBICSPLINE already reduced to its key values).
-    values: Vec<f32>,
+struct Track<'a> {
+    times: &'a [f32],
+    /// `times.len() × width` values (CUBICSPLINE already reduced to its key values); borrowed from
+    /// the accessor cache in the usual LINEAR case, so no channel is copied.
+    values: std::borrow::Cow<'a, [f32]>,
     width: usize,
     step: bool,
 }
 
-impl Track {
+impl Track<'_> {
     /// Writes the value at time `t` into `out` (len `width`): hold outside the keys, STEP or
     /// LINEAR inside; rotations (`width == 4`) slerp along the shorter arc.
     fn eval(&self, t: f32, cursor: &mut usize, out: &mut [f32]) {
@@ -624,18 +635,21 @@ fn decode_doc(doc: &Doc, buffers: &[Vec<u8>]) -> Result<Take, GltfError> {
             });
             let frames = ext_frames
                 .map(|n| n as usize)
-                .unwrap_or_else(|| (last * fps).round() as usize + 1);
+                .unwrap_or_else(|| ((last * fps).round() as usize).saturating_add(1));
             (fps, frames)
         }
     };
     if num_frames == 0 {
         return Err(GltfError::Invalid("the motion has zero frames".into()));
     }
-    // A hostile num_frames must not make us allocate terabytes: cap to what the buffers could hold.
-    const MAX_FRAMES: usize = 10_000_000;
-    if num_frames.saturating_mul(jn) > MAX_FRAMES * 4 || num_frames > MAX_FRAMES {
+    // A hostile num_frames must not make us allocate gigabytes for sparse keys held over it.
+    let values = num_frames
+        .saturating_mul(jn)
+        .saturating_mul(doc.animations.len());
+    if values > MAX_VALUES {
         return Err(GltfError::Invalid(format!(
-            "{num_frames} frames × {jn} joints is beyond any real motion"
+            "{num_frames} frames × {jn} joints × {} samples is beyond any real motion",
+            doc.animations.len()
         )));
     }
 
@@ -672,7 +686,7 @@ fn decode_doc(doc: &Doc, buffers: &[Vec<u8>]) -> Result<Take, GltfError> {
             let times = &cache[&s.input];
             let raw = &cache[&s.output];
             let keys = times.len();
-            let values: Vec<f32> = match interp {
+            let values: std::borrow::Cow<[f32]> = match interp {
                 "CUBICSPLINE" => {
                     // in-tangent, value, out-tangent per key; the tangents are dropped and the
                     // values interpolated linearly — MMCP servers never send cubic curves.
@@ -683,9 +697,11 @@ fn decode_doc(doc: &Doc, buffers: &[Vec<u8>]) -> Result<Take, GltfError> {
                             raw.len()
                         )));
                     }
-                    raw.chunks_exact(3 * width)
-                        .flat_map(|c| c[width..2 * width].iter().copied())
-                        .collect()
+                    std::borrow::Cow::Owned(
+                        raw.chunks_exact(3 * width)
+                            .flat_map(|c| c[width..2 * width].iter().copied())
+                            .collect(),
+                    )
                 }
                 _ => {
                     if raw.len() != keys * width {
@@ -695,11 +711,11 @@ fn decode_doc(doc: &Doc, buffers: &[Vec<u8>]) -> Result<Take, GltfError> {
                             raw.len()
                         )));
                     }
-                    raw.clone()
+                    std::borrow::Cow::Borrowed(raw.as_slice())
                 }
             };
             let track = Track {
-                times: times.clone(),
+                times: times.as_slice(),
                 values,
                 width,
                 step: interp == "STEP",
@@ -896,6 +912,30 @@ pub fn check_take(take: &Take) -> Result<(), GltfError> {
     if take.samples.is_empty() {
         return Err(GltfError::Invalid("the take has no samples".into()));
     }
+    let roots = take
+        .skeleton
+        .joints
+        .iter()
+        .filter(|j| j.parent.is_none())
+        .count();
+    if roots != 1 {
+        return Err(GltfError::Invalid(format!(
+            "the skeleton has {roots} roots, not 1"
+        )));
+    }
+    // Forward kinematics (previews, DCCs) rely on parents coming first.
+    if let Some((j, joint)) = take
+        .skeleton
+        .joints
+        .iter()
+        .enumerate()
+        .find(|(j, joint)| joint.parent.is_some_and(|p| p >= *j))
+    {
+        return Err(GltfError::Invalid(format!(
+            "joint {j} ({:?}) has parent {:?}, which does not come before it",
+            joint.name, joint.parent
+        )));
+    }
     for (b, s) in take.samples.iter().enumerate() {
         if s.rotations.len() != take.num_frames * jn || s.root_positions.len() != take.num_frames {
             return Err(GltfError::Invalid(format!(
@@ -1015,7 +1055,17 @@ fn build(take: &Take) -> (Value, Vec<u8>) {
         .collect();
 
     let mut bin = BinBuilder {
-        bytes: Vec::with_capacity(frames * 4 + take.samples.len() * frames * (16 * jn + 12)),
+        bytes: Vec::with_capacity(
+            frames
+                .saturating_mul(4)
+                .saturating_add(
+                    take.samples
+                        .len()
+                        .saturating_mul(frames)
+                        .saturating_mul(16 * jn + 12),
+                )
+                .min(1 << 30),
+        ),
         views: Vec::new(),
         accessors: Vec::new(),
     };
@@ -1485,6 +1535,16 @@ mod tests {
         ));
         let err = decode(&serde_json::to_vec(&doc).expect("json")).unwrap_err();
         assert!(matches!(err, GltfError::NonFinite(_)), "{err}");
+        // Accessor without data but with an absurd count; absurd num_frames.
+        let mut bad = encode_document(&take);
+        bad["accessors"][1] = json!({"componentType": 5126, "count": 1u64 << 40, "type": "VEC4"});
+        assert!(decode(&serde_json::to_vec(&bad).expect("json")).is_err());
+        let mut bad = encode_document(&take);
+        bad["extensions"]["MMCP_motion"]["samples"][0]["num_frames"] = json!(1u64 << 40);
+        assert!(matches!(
+            decode(&serde_json::to_vec(&bad).expect("json")),
+            Err(GltfError::Invalid(_))
+        ));
         // Truncated GLB.
         let glb = encode_glb(&take);
         assert!(decode(&glb[..glb.len() - 9]).is_err());
@@ -1537,11 +1597,52 @@ mod tests {
         assert_eq!(fc["Spine"], vec![false, false, true, true, true]);
     }
 
+    /// Nothing panics on hostile input: every truncation, and thousands of random byte edits
+    /// of a GLB and of a glTF JSON document, decode to Ok or Err.
+    #[test]
+    fn never_panics_on_mangled_input() {
+        let take = test_take();
+        let json_bytes = encode_gltf_json(&take);
+        let glb = encode_glb(&take);
+        for cut in 0..glb.len() {
+            let _ = decode(&glb[..cut]);
+        }
+        for cut in (0..json_bytes.len()).step_by(7) {
+            let _ = decode(&json_bytes[..cut]);
+        }
+        // A tiny deterministic LCG: reproducible without a dependency.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 33) as usize
+        };
+        let digits = b"0123456789-.e";
+        for _ in 0..3000 {
+            let mut g = glb.clone();
+            for _ in 0..1 + next() % 4 {
+                let i = next() % g.len();
+                g[i] = next() as u8;
+            }
+            let _ = decode(&g);
+            // Edits that keep the JSON parseable more often: swap digits inside numbers.
+            let mut j = json_bytes.clone();
+            for _ in 0..1 + next() % 3 {
+                let i = next() % j.len();
+                if j[i].is_ascii_digit() {
+                    j[i] = digits[next() % digits.len()];
+                }
+            }
+            let _ = decode(&j);
+        }
+    }
+
     #[test]
     fn stepped_and_strided_and_held() {
         let track = Track {
-            times: vec![0.1, 0.2],
-            values: vec![1.0, 2.0],
+            times: &[0.1, 0.2],
+            values: vec![1.0, 2.0].into(),
             width: 1,
             step: false,
         };
@@ -1557,8 +1658,8 @@ mod tests {
         let a = Quat::from_rotation_y(0.1);
         let b = -Quat::from_rotation_y(0.3);
         let rt = Track {
-            times: vec![0.0, 1.0],
-            values: [a.to_array(), b.to_array()].concat(),
+            times: &[0.0, 1.0],
+            values: [a.to_array(), b.to_array()].concat().into(),
             width: 4,
             step: false,
         };

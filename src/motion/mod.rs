@@ -246,6 +246,11 @@ pub struct GenerateArgs {
     pub constraints: Option<Vec<Value>>,
     #[serde(default, rename = "loop")]
     pub loop_: Option<bool>,
+    /// Advanced MMCP options, sent only when the model advertises them: `diffusion_steps`,
+    /// `transition_frames`, `post_processing`, `guidance {type, weight}`, `keyframe_budget`,
+    /// `model_options {name: value}`.
+    #[serde(default)]
+    pub options: Option<serde_json::Map<String, Value>>,
 }
 
 /// A generated and stored take.
@@ -368,6 +373,15 @@ impl MotionHub {
         backend: Option<&str>,
         model: Option<&str>,
     ) -> Result<ModelChoice, MotionError> {
+        self.resolve_inner(backend, model, false).await
+    }
+
+    async fn resolve_inner(
+        &self,
+        backend: Option<&str>,
+        model: Option<&str>,
+        refreshed: bool,
+    ) -> Result<ModelChoice, MotionError> {
         if self.backends.is_empty() {
             return Err(MotionError::NoBackend(
                 "no motion backend is configured and no built-in model is available in this build"
@@ -416,6 +430,19 @@ impl MotionHub {
             && let Some(e) = last_err
         {
             return Err(e);
+        }
+        // The cache may predate a model the server gained since: ask again once before refusing.
+        if let Some(id) = model
+            && !refreshed
+        {
+            for &i in &candidates {
+                if let Backend::Http(h) = &self.backends[i].backend
+                    && let Ok(c) = h.capabilities(true).await
+                    && c.model(id).is_some()
+                {
+                    return Box::pin(self.resolve_inner(backend, model, true)).await;
+                }
+            }
         }
         Err(MotionError::Mmcp {
             backend: backend.unwrap_or("any").to_string(),
@@ -674,6 +701,78 @@ impl MotionHub {
             }
         }
         options.seed = args.seed;
+        for (key, v) in args.options.iter().flatten() {
+            let bad = |why: &str| MotionError::InvalidArguments(format!("options.{key}: {why}"));
+            let int = |lo: u64, hi: u64| -> Result<u32, MotionError> {
+                v.as_u64()
+                    .filter(|n| (lo..=hi).contains(n))
+                    .map(|n| n as u32)
+                    .ok_or_else(|| bad(&format!("must be an integer in [{lo}, {hi}]")))
+            };
+            match key.as_str() {
+                "diffusion_steps" => options.diffusion_steps = Some(int(1, 500)?),
+                "transition_frames" => options.transition_frames = Some(int(0, 60)?),
+                "post_processing" => {
+                    options.post_processing =
+                        Some(v.as_bool().ok_or_else(|| bad("must be true or false"))?)
+                }
+                "guidance" => {
+                    let g: wire::Guidance =
+                        serde_json::from_value(v.clone()).map_err(|e| bad(&e.to_string()))?;
+                    if !spec.supported_guidance_types.contains(&g.kind) {
+                        return Err(local(
+                            "invalid_options",
+                            format!("model {:?} has no guidance type {:?}", spec.id, g.kind),
+                            json!({"supported_guidance_types": spec.supported_guidance_types}),
+                        ));
+                    }
+                    let want = match g.kind.as_str() {
+                        "nocfg" => 0,
+                        "regular" => 1,
+                        _ => 2,
+                    };
+                    if g.weight.len() != want || g.weight.iter().any(|w| !w.is_finite()) {
+                        return Err(bad(&format!(
+                            "{} guidance takes {want} finite weight(s)",
+                            g.kind
+                        )));
+                    }
+                    options.guidance = Some(g);
+                }
+                "keyframe_budget" => {
+                    if !spec.supports_keyframe_reduction {
+                        return Err(local(
+                            "invalid_options",
+                            format!("model {:?} does not support keyframe_budget", spec.id),
+                            json!({"supports_keyframe_reduction": false}),
+                        ));
+                    }
+                    let b = v.as_f64().filter(|b| b.is_finite() && *b > 0.0);
+                    options.keyframe_budget =
+                        Some(b.ok_or_else(|| bad("must be a positive number"))?);
+                }
+                "model_options" => {
+                    let m = v.as_object().ok_or_else(|| bad("must be an object"))?;
+                    let declared: Vec<&str> =
+                        spec.model_options.iter().map(|o| o.name.as_str()).collect();
+                    if let Some(unknown) = m.keys().find(|k| !declared.contains(&k.as_str())) {
+                        return Err(local(
+                            "invalid_options",
+                            format!("model {:?} declares no option {unknown:?}", spec.id),
+                            json!({"model": spec.id, "option": unknown, "options": declared}),
+                        ));
+                    }
+                    if !m.is_empty() {
+                        options.model_options = Some(m.clone());
+                    }
+                }
+                _ => {
+                    return Err(bad(
+                        "unknown option; use diffusion_steps, transition_frames, post_processing, guidance, keyframe_budget or model_options",
+                    ));
+                }
+            }
+        }
         if args.loop_ == Some(true) {
             if !spec.supports_loop {
                 return Err(local(
@@ -733,6 +832,27 @@ impl MotionHub {
         })?;
         let take = match &entry.backend {
             Backend::Http(h) => {
+                // Refused locally: the server would answer 413 after the upload.
+                let size = serde_json::to_vec(request)
+                    .map(|v| v.len() as u64)
+                    .unwrap_or(0);
+                let max = choice.spec.limits.max_request_bytes;
+                if size > max {
+                    return Err(MotionError::Mmcp {
+                        backend: entry.name.clone(),
+                        error: Box::new(
+                            MmcpError::new(
+                                "payload_too_large",
+                                format!(
+                                    "the request is {size} bytes; model {:?} takes at most {max}",
+                                    choice.spec.id
+                                ),
+                            )
+                            .with_details(json!({"max_request_bytes": max, "request_bytes": size})),
+                        ),
+                        extra: json!({"local": true}),
+                    });
+                }
                 let body = h.generate(request, opts).await?;
                 let name = entry.name.clone();
                 // Decoding tens of MB is CPU work: keep it off the async worker threads.
@@ -809,6 +929,9 @@ impl MotionHub {
     ) -> Result<Generated, MotionError> {
         let (request, client_notes) = Self::build_request(choice, args, skeleton)?;
         let started = Instant::now();
+        let mut opts = opts.clone();
+        opts.progress = opts.progress.map(monotonic);
+        let opts = &opts;
         let ticker = opts.progress.clone().map(|p| {
             let label = format!("{}/{}", choice.backend, choice.spec.id);
             AbortOnDrop(tokio::spawn(async move {
@@ -885,6 +1008,21 @@ impl MotionHub {
         let (take, info) = self.store.get(id)?;
         Some(take_summary(id, &take, Some(&info)))
     }
+}
+
+/// MCP progress must increase with every notification; reports from the ticker, retries and job
+/// polls interleave, so equal or smaller values are nudged just past the last one.
+fn monotonic(inner: ProgressFn) -> ProgressFn {
+    let last = std::sync::Mutex::new(f64::NEG_INFINITY);
+    Arc::new(move |p, total, msg: &str| {
+        let v = {
+            let mut l = last.lock().unwrap_or_else(|e| e.into_inner());
+            let v = if p > *l { p } else { *l + 0.001 };
+            *l = v;
+            v
+        };
+        inner(v, total, msg)
+    })
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -1192,4 +1330,60 @@ pub async fn serve_builtin(
     server::serve(models, listener, shutdown)
         .await
         .map_err(|e| MotionError::Config(format!("motion-server stopped: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use take::{Joint, Sample, Skeleton};
+
+    #[test]
+    fn apply_params_are_bridge_f32_arrays() {
+        let joints = ["Hips", "Spine"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| Joint {
+                name: (*n).into(),
+                parent: i.checked_sub(1),
+                rest_translation: [0.0, 1.0, 0.0],
+                rest_rotation: [0.0, 0.0, 0.0, 1.0],
+            })
+            .collect();
+        let mut jt = BTreeMap::new();
+        jt.insert(1, vec![[0.0, 0.5, 0.0], [0.0, 0.6, 0.0], [0.0, 0.7, 0.0]]);
+        let take = Take {
+            fps: 30.0,
+            num_frames: 3,
+            skeleton: Skeleton { joints },
+            samples: vec![Sample {
+                rotations: (0..6).map(|i| [0.0, 0.0, i as f32 * 0.1, 1.0]).collect(),
+                root_positions: vec![[1.0, 2.0, 3.0]; 3],
+                joint_translations: jt,
+                ..Sample::default()
+            }],
+            ..Take::default()
+        };
+        let p = apply_params(&take, 0, "Armature", Some(10), Some(true), None).expect("params");
+        assert_eq!(p["joint_names"], json!(["Hips", "Spine"]));
+        assert_eq!(p["rotations"]["shape"], json!([3, 2, 4]));
+        assert_eq!(p["rotations"]["dtype"], "f32");
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(p["rotations"]["b64"].as_str().expect("b64"))
+            .expect("base64");
+        assert_eq!(raw.len(), 3 * 2 * 4 * 4);
+        // Row-major [t][j][xyzw]: element (t=1, j=1, z) is rotation index 3, z = 0.3.
+        let at = ((2 + 1) * 4 + 2) * 4;
+        let z = f32::from_le_bytes([raw[at], raw[at + 1], raw[at + 2], raw[at + 3]]);
+        assert!((z - 0.3).abs() < 1e-6);
+        assert_eq!(p["root_positions"]["shape"], json!([3, 3]));
+        assert_eq!(p["joint_translations"]["Spine"]["shape"], json!([3, 3]));
+        assert_eq!(p["start_frame"], 10);
+        assert_eq!(p["in_place"], true);
+        assert_eq!(
+            apply_params(&take, 1, "A", None, None, None)
+                .unwrap_err()
+                .code(),
+            "invalid_arguments"
+        );
+    }
 }

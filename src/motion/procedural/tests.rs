@@ -425,10 +425,14 @@ fn keyframed_legs_give_up_their_contacts() {
     let take = generate(&plan).expect("take");
     let s = &take.samples[0];
     for (name, contacts) in &s.foot_contacts {
-        for t in 1..take.num_frames - 1 {
-            if contacts[t] {
-                assert!(horizontal_speed(&take, s, t, name) < 0.2, "{name} at {t}");
-            }
+        let planted = contacts
+            .iter()
+            .enumerate()
+            .take(take.num_frames - 1)
+            .skip(1)
+            .filter(|(_, c)| **c);
+        for (t, _) in planted {
+            assert!(horizontal_speed(&take, s, t, name) < 0.2, "{name} at {t}");
         }
     }
     let p = s.root_positions[30];

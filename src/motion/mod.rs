@@ -9,6 +9,8 @@ pub mod backbone;
 pub mod client;
 pub mod gltf;
 pub mod preview;
+pub mod procedural;
+pub mod server;
 pub mod store;
 pub mod take;
 pub mod wire;
@@ -1312,13 +1314,22 @@ pub async fn generate_cli(config: &Config, options: GenerateOptions) -> Result<(
 
 /// `stagecraft motion-server`: the built-in backbones served as an MMCP 1.4 HTTP server until `shutdown`.
 pub async fn serve_builtin(
-    _host: &str,
-    _port: u16,
-    _shutdown: tokio_util::sync::CancellationToken,
+    host: &str,
+    port: u16,
+    shutdown: tokio_util::sync::CancellationToken,
 ) -> Result<(), MotionError> {
-    Err(MotionError::Config(
-        "motion-server is not implemented yet".into(),
-    ))
+    let listener = tokio::net::TcpListener::bind((host, port))
+        .await
+        .map_err(|e| {
+            MotionError::Config(format!("motion-server cannot listen on {host}:{port}: {e}"))
+        })?;
+    let models = backbone::Backbones::builtin();
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, models = ?models.ids(), "MMCP motion server listening on http://{addr}");
+    }
+    server::serve(models, listener, shutdown)
+        .await
+        .map_err(|e| MotionError::Config(format!("motion-server stopped: {e}")))
 }
 
 #[cfg(test)]

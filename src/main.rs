@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use stagecraft::config::{BridgeKind, Config};
 use stagecraft::dispatch::{self, CallContext, Dispatcher};
 use stagecraft::mcp::{HttpOptions, StagecraftServer};
-use stagecraft::skills::{BindingRules, SharedRegistry, SkillSources};
+use stagecraft::skills::{SharedRegistry, SkillSources};
 
 #[derive(Parser)]
 #[command(
@@ -198,13 +198,6 @@ fn init_logging(level: Option<&str>) {
         .init();
 }
 
-fn binding_rules() -> BindingRules {
-    BindingRules {
-        is_known_method: dispatch::is_known_method,
-        is_dcc_binding: dispatch::is_dcc_binding,
-    }
-}
-
 fn skill_sources(config: &Config, common: &Common) -> SkillSources {
     let mut paths = config.skills.paths.clone();
     paths.extend(common.skills.iter().cloned());
@@ -274,7 +267,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Skills(SkillsCommand::List { json }) => {
             let registry = stagecraft::skills::Registry::load(
                 &skill_sources(&config, &cli.common),
-                binding_rules(),
+                dispatch::binding_rules(),
             );
             if json {
                 println!("{}", serde_json::to_string_pretty(&skills_json(&registry))?);
@@ -288,7 +281,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             if !paths.is_empty() {
                 sources.paths = paths;
             }
-            let registry = stagecraft::skills::Registry::load(&sources, binding_rules());
+            let registry = stagecraft::skills::Registry::load(&sources, dispatch::binding_rules());
             for d in &registry.diagnostics {
                 println!("{d}");
             }
@@ -341,7 +334,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
 
 async fn serve(config: Config, common: &Common, args: ServeArgs) -> Result<ExitCode> {
     let shutdown = shutdown_on_signals();
-    let registry = SharedRegistry::load(skill_sources(&config, common), binding_rules());
+    let registry = SharedRegistry::load(skill_sources(&config, common), dispatch::binding_rules());
     let watch = config.skills.watch;
     let config = Arc::new(config);
     let dispatcher = Arc::new(Dispatcher::new(config.clone(), shutdown.clone())?);
@@ -491,8 +484,10 @@ async fn doctor(config: Config, common: &Common) -> Result<ExitCode> {
             println!("config     none found: built-in defaults (built-in motion model, stage DCC)")
         }
     }
-    let registry =
-        stagecraft::skills::Registry::load(&skill_sources(&config, common), binding_rules());
+    let registry = stagecraft::skills::Registry::load(
+        &skill_sources(&config, common),
+        dispatch::binding_rules(),
+    );
     println!(
         "skills     {} skills, {} tools, {} problems",
         registry.skills.len(),

@@ -751,16 +751,7 @@ async fn bearer_token_from_api_key_env() {
 
 /// The shipped tool of that name, as the server would dispatch it.
 fn tool(name: &str, method: &str) -> ToolSpec {
-    let sources = stagecraft::skills::SkillSources {
-        builtin: true,
-        paths: Vec::new(),
-        allow_scripts: false,
-    };
-    let rules = stagecraft::skills::BindingRules {
-        is_known_method: stagecraft::dispatch::is_known_method,
-        is_dcc_binding: stagecraft::dispatch::is_dcc_binding,
-    };
-    let registry = stagecraft::skills::Registry::load(&sources, rules);
+    let registry = stagecraft::dispatch::shipped_registry(false);
     let spec = registry
         .tools
         .get(name)

@@ -44,6 +44,25 @@ pub fn is_known_method(method: &str) -> bool {
         && (BUILTIN_METHODS.contains(&method) || crate::dcc::BRIDGE_METHODS.contains(&method))
 }
 
+/// The binding rules of this dispatcher, for loading skills.
+pub fn binding_rules() -> crate::skills::BindingRules {
+    crate::skills::BindingRules {
+        is_known_method,
+        is_dcc_binding,
+    }
+}
+
+/// The shipped skills and tools, loaded as `serve` loads them with no user paths (for embedding
+/// stagecraft as a library, and for tests that dispatch the real tools).
+pub fn shipped_registry(allow_scripts: bool) -> crate::skills::Registry {
+    let sources = crate::skills::SkillSources {
+        builtin: true,
+        paths: Vec::new(),
+        allow_scripts,
+    };
+    crate::skills::Registry::load(&sources, binding_rules())
+}
+
 /// True when a tool bound to `binding` talks to a DCC and so gets the optional `dcc` argument.
 pub fn is_dcc_binding(binding: &Binding) -> bool {
     match binding {

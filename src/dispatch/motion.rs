@@ -4,7 +4,7 @@
 //! other): it fetches a rig's skeleton for retargeting models and applies takes with
 //! `animation.apply_motion`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -247,7 +247,7 @@ async fn generate(
         out["applied"] = json!({"armature": armature, "sample": sample, "result": r});
     }
     if let Some(path) = &dargs.save_path {
-        let saved = save_to(dispatcher, &g.take, path).map_err(|e| with_take(e, &g.take_id))?;
+        let saved = save_to(&g.take, path).map_err(|e| with_take(e, &g.take_id))?;
         out["saved"] = saved;
     }
     Ok(ToolOutput::new(out))
@@ -377,24 +377,19 @@ struct SaveArgs {
 async fn save(dispatcher: &Dispatcher, args: Value) -> Result<ToolOutput, ToolError> {
     let a: SaveArgs = parse_args(args)?;
     let take = dispatcher.motion.take(&a.take_id).map_err(motion_error)?;
-    let mut out = save_to(dispatcher, &take, &a.path)?;
+    let mut out = save_to(&take, &a.path)?;
     out["take_id"] = json!(a.take_id);
     Ok(ToolOutput::new(out))
 }
 
-/// Writes a take where the config's `files.roots` allow (anywhere when none are set).
-fn save_to(
-    dispatcher: &Dispatcher,
-    take: &motion::take::Take,
-    path: &str,
-) -> Result<Value, ToolError> {
+/// Writes a take (the dispatcher has already confined `path` to `[files] roots` when set).
+fn save_to(take: &motion::take::Take, path: &str) -> Result<Value, ToolError> {
     let p = PathBuf::from(path);
     let abs = if p.is_absolute() {
         p
     } else {
         std::env::current_dir().map(|d| d.join(&p)).unwrap_or(p)
     };
-    check_roots(&dispatcher.config.files.roots, &abs)?;
     let bytes = motion::save_take(take, &abs).map_err(motion_error)?;
     let format = abs
         .extension()
@@ -402,29 +397,4 @@ fn save_to(
         .unwrap_or_default()
         .to_ascii_lowercase();
     Ok(json!({"path": abs, "bytes": bytes, "format": format}))
-}
-
-fn check_roots(roots: &[PathBuf], path: &Path) -> Result<(), ToolError> {
-    if roots.is_empty() {
-        return Ok(());
-    }
-    // Compare the folder that will hold the file, resolved, so `..` cannot escape a root.
-    let parent = path.parent().unwrap_or(Path::new("/"));
-    let resolved = parent
-        .canonicalize()
-        .unwrap_or_else(|_| parent.to_path_buf());
-    let inside = roots.iter().any(|r| {
-        let r = r.canonicalize().unwrap_or_else(|_| r.clone());
-        resolved.starts_with(&r)
-    });
-    if inside {
-        Ok(())
-    } else {
-        Err(ToolError::new(
-            "invalid_arguments",
-            format!("{} is outside the allowed folders", path.display()),
-        )
-        .with_hint("Save under one of details.roots (the [files] roots of stagecraft.toml).")
-        .with_details(json!({"roots": roots})))
-    }
 }

@@ -5,6 +5,39 @@
 //! Nothing here knows HTTP: [`Backbones::generate`] takes the parsed body, so the in-process backend of the
 //! MotionHub and the HTTP server ([`super::server`]) run the very same checks. A model author implements
 //! [`Backbone`] and gets a conforming server from [`super::server::serve`].
+//!
+//! A model in a few lines (it stands still; a real one fills the rotations and root positions):
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use stagecraft::motion::backbone::{Backbone, Backbones};
+//! use stagecraft::motion::take::{Sample, Take};
+//! use stagecraft::motion::wire::{GenerateRequest, MmcpError, ModelSpec, WireSkeleton};
+//!
+//! struct Statue(WireSkeleton);
+//!
+//! impl Backbone for Statue {
+//!     fn capabilities(&self) -> ModelSpec {
+//!         ModelSpec::new("statue", 30.0, self.0.clone())
+//!     }
+//!     fn generate(&self, request: &GenerateRequest) -> Result<Take, MmcpError> {
+//!         let skeleton = request.skeleton.to_skeleton().map_err(|e| MmcpError::new("invalid_skeleton", e.to_string()))?;
+//!         let frames = request.total_frames() as usize;
+//!         let sample = Sample {
+//!             rotations: vec![[0.0, 0.0, 0.0, 1.0]; frames * skeleton.joints.len()],
+//!             root_positions: vec![skeleton.joints[0].rest_translation; frames],
+//!             ..Sample::default()
+//!         };
+//!         Ok(Take { num_frames: frames, samples: vec![sample; request.num_samples() as usize], skeleton, ..Take::default() })
+//!     }
+//! }
+//!
+//! # async fn run(skeleton: WireSkeleton) -> std::io::Result<()> {
+//! let models = Backbones::new(vec![Arc::new(Statue(skeleton))]).expect("unique ids");
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
+//! stagecraft::motion::server::serve(models, listener, tokio_util::sync::CancellationToken::new()).await
+//! # }
+//! ```
 
 mod schema;
 

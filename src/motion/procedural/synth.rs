@@ -213,12 +213,14 @@ impl Behaviour {
     /// Frames over which this behaviour and the previous one are blended: the request's
     /// `transition_frames`, but never a pop between postures that are far apart (sitting, crouching, jumping).
     fn transition(&self, prev: &Behaviour, transition_frames: usize, fps: f32) -> i64 {
-        let big = |a: Activity| matches!(a, Activity::Sit | Activity::Crouch | Activity::Jump);
-        let floor = if big(self.intent.activity) || big(prev.intent.activity) {
-            (0.35 * fps).round() as i64
-        } else {
-            0
+        // Seconds a body needs to change posture this much: sitting down or getting up takes longest.
+        let need = |a: Activity| match a {
+            Activity::Sit => 0.8f32,
+            Activity::Crouch | Activity::Jump => 0.35,
+            _ => 0.0,
         };
+        let seconds = need(self.intent.activity).max(need(prev.intent.activity));
+        let floor = (seconds * fps).round() as i64;
         (transition_frames as i64).max(floor)
     }
 }

@@ -9,7 +9,19 @@ use stagecraft::motion::wire::{Capabilities, WireSkeleton};
 use stagecraft::motion::{gltf, procedural, server};
 use tokio_util::sync::CancellationToken;
 
-const SPEC: &str = "/work/shared/spec/mmcp-examples";
+/// The reference server's captures: `shared/spec/mmcp-examples` beside the checkout, as CI has it.
+/// Missing captures are a broken setup, never a reason to pass quietly.
+fn spec_dir() -> String {
+    let dir = format!(
+        "{}/../shared/spec/mmcp-examples",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    assert!(
+        std::path::Path::new(&dir).is_dir(),
+        "MMCP captures not found at {dir}: check out shared/ beside the repository"
+    );
+    dir
+}
 
 struct Running {
     base: String,
@@ -40,7 +52,7 @@ impl Running {
 }
 
 fn http_capture(name: &str) -> Option<(u16, Value, String)> {
-    let text = std::fs::read_to_string(format!("{SPEC}/out/{name}.http")).ok()?;
+    let text = std::fs::read_to_string(format!("{}/out/{name}.http", spec_dir())).ok()?;
     let text = &text[text.rfind("HTTP/1.1 ")?..];
     let status: u16 = text.get(9..12)?.parse().ok()?;
     let (head, body) = text
@@ -71,7 +83,7 @@ async fn every_capture_gets_the_reference_status_and_code_over_http() {
     let Some(models) = sdk_null() else { return };
     let server = Running::start(models).await;
     let client = reqwest::Client::new();
-    let Ok(dir) = std::fs::read_dir(format!("{SPEC}/req")) else {
+    let Ok(dir) = std::fs::read_dir(format!("{}/req", spec_dir())) else {
         return;
     };
     let mut compared = 0;
@@ -129,8 +141,11 @@ async fn transport_errors_use_the_envelope() {
     let base = &server.base;
 
     // NaN (a Python-only literal) is not JSON: 422 schema_validation, never a 500.
-    let nan = std::fs::read(format!("{SPEC}/req/17e-nan-skeleton-rest-translation.json"))
-        .unwrap_or_default();
+    let nan = std::fs::read(format!(
+        "{}/req/17e-nan-skeleton-rest-translation.json",
+        spec_dir()
+    ))
+    .unwrap_or_default();
     let r = client
         .post(format!("{base}/generate"))
         .body(nan)
@@ -199,7 +214,8 @@ async fn transport_errors_use_the_envelope() {
         .await
         .expect("send");
     assert_eq!(r.headers()["x-request-id"], "abc-123");
-    let body = std::fs::read(format!("{SPEC}/req/02-generate-valid-text.json")).unwrap_or_default();
+    let body = std::fs::read(format!("{}/req/02-generate-valid-text.json", spec_dir()))
+        .unwrap_or_default();
     let r = client
         .post(format!("{base}/generate"))
         .header("idempotency-key", "k1")

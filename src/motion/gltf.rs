@@ -1244,17 +1244,13 @@ pub fn world_positions(take: &Take, sample: usize, t: usize) -> Vec<Vec3> {
 mod tests {
     use super::*;
 
-    /// The capture folder: `shared/` beside the checkout (CI, main) or the workplace copy.
+    /// The capture folder: `shared/` beside the checkout, as CI has it.
     fn spec_dir() -> Option<std::path::PathBuf> {
         let here = env!("CARGO_MANIFEST_DIR");
-        [
-            format!("{here}/../shared/spec/mmcp-examples"),
-            format!("{here}/../../shared/spec/mmcp-examples"),
-            "/work/shared/spec/mmcp-examples".to_string(),
-        ]
-        .into_iter()
-        .map(std::path::PathBuf::from)
-        .find(|p| p.is_dir())
+        [format!("{here}/../shared/spec/mmcp-examples")]
+            .into_iter()
+            .map(std::path::PathBuf::from)
+            .find(|p| p.is_dir())
     }
 
     /// A capture, falling back to the copies in tests/fixtures so the key tests always run.

@@ -800,14 +800,10 @@ mod tests {
     use super::*;
 
     fn spec_dir() -> String {
-        let here = env!("CARGO_MANIFEST_DIR");
-        [
-            format!("{here}/../shared/spec/mmcp-examples"),
-            format!("{here}/../../shared/spec/mmcp-examples"),
-        ]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).is_dir())
-        .unwrap_or_else(|| "/work/shared/spec/mmcp-examples".into())
+        format!(
+            "{}/../shared/spec/mmcp-examples",
+            env!("CARGO_MANIFEST_DIR")
+        )
     }
 
     fn http_body(path: &str) -> Option<String> {

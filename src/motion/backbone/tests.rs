@@ -2,12 +2,24 @@
 
 use super::*;
 
-const SPEC: &str = "/work/shared/spec/mmcp-examples";
+/// The reference server's captures: `shared/spec/mmcp-examples` beside the checkout, as CI has it.
+/// Missing captures are a broken setup, never a reason to pass quietly.
+fn spec_dir() -> String {
+    let dir = format!(
+        "{}/../shared/spec/mmcp-examples",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    assert!(
+        std::path::Path::new(&dir).is_dir(),
+        "MMCP captures not found at {dir}: check out shared/ beside the repository"
+    );
+    dir
+}
 
 /// The reference `null` model of the captures: the SDK's five-joint skeleton.
 fn sdk_null() -> Backbones {
-    let text =
-        std::fs::read_to_string(format!("{SPEC}/out/01-capabilities.http")).unwrap_or_default();
+    let text = std::fs::read_to_string(format!("{}/out/01-capabilities.http", spec_dir()))
+        .unwrap_or_default();
     let body = text
         .split_once("\r\n\r\n")
         .or_else(|| text.split_once("\n\n"))
@@ -49,7 +61,7 @@ fn answer(models: &Backbones, raw: &Value) -> (u16, Value) {
 }
 
 fn capture(name: &str) -> Option<(u16, Value)> {
-    let text = std::fs::read_to_string(format!("{SPEC}/out/{name}.http")).ok()?;
+    let text = std::fs::read_to_string(format!("{}/out/{name}.http", spec_dir())).ok()?;
     // Skip interim 100 Continue responses.
     let last = text.rfind("HTTP/1.1 ")?;
     let text = &text[last..];
@@ -65,7 +77,7 @@ fn capture(name: &str) -> Option<(u16, Value)> {
 
 #[test]
 fn every_captured_request_gets_the_reference_status_and_code() {
-    let Ok(dir) = std::fs::read_dir(format!("{SPEC}/req")) else {
+    let Ok(dir) = std::fs::read_dir(format!("{}/req", spec_dir())) else {
         return;
     };
     let models = sdk_null();
@@ -102,7 +114,8 @@ fn every_captured_request_gets_the_reference_status_and_code() {
 
 #[test]
 fn batch_capture_matches_item_by_item() {
-    let Ok(text) = std::fs::read_to_string(format!("{SPEC}/req/05-batch-mixed.json")) else {
+    let Ok(text) = std::fs::read_to_string(format!("{}/req/05-batch-mixed.json", spec_dir()))
+    else {
         return;
     };
     let raw: Value = serde_json::from_str(&text).expect("json");

@@ -280,13 +280,13 @@ impl MotionHub {
                 backend: Backend::Http(Arc::new(HttpBackend::new(b)?)),
             });
         }
-        if backends.is_empty() {
-            for bb in backbone::builtin_backbones() {
-                backends.push(BackendEntry {
-                    name: BUILTIN_BACKEND.into(),
-                    backend: Backend::InProcess(bb),
-                });
-            }
+        // The built-in models come after the configured backends: the default (the first model of
+        // the first backend) does not change, and `model: "stagecraft-procedural"` always works.
+        for bb in backbone::builtin_backbones() {
+            backends.push(BackendEntry {
+                name: BUILTIN_BACKEND.into(),
+                backend: Backend::InProcess(bb),
+            });
         }
         let cap = config.motion.max_takes.unwrap_or(store::DEFAULT_MAX_TAKES);
         Ok(Self {

@@ -123,9 +123,12 @@ enum SkillsCommand {
 
 #[derive(Args)]
 struct AdapterCheckArgs {
+    /// Check the built-in `stage` DCC (in process) instead of an adapter over a bridge.
+    #[arg(long, conflicts_with_all = ["bridge", "endpoint", "command", "token_env"])]
+    stage: bool,
     /// embedded | http | websocket | named_pipe
-    #[arg(long)]
-    bridge: BridgeArg,
+    #[arg(long, required_unless_present = "stage")]
+    bridge: Option<BridgeArg>,
     /// http(s)://…/rpc, ws://…, or a socket path / pipe name.
     #[arg(long)]
     endpoint: Option<String>,
@@ -303,12 +306,19 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             })
         }
         Command::Doctor => doctor(config, &cli.common).await,
+        Command::AdapterCheck(args) if args.stage => {
+            let ok = stagecraft::dcc::adapter_check_stage().await;
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
         Command::AdapterCheck(args) => {
+            let Some(bridge) = args.bridge else {
+                bail!("--bridge is required (or --stage)");
+            };
             let command = match &args.command {
                 Some(line) => shlex::split(line).context("--command: unbalanced quotes")?,
                 None => Vec::new(),
             };
-            let bridge: BridgeKind = args.bridge.into();
+            let bridge: BridgeKind = bridge.into();
             if bridge == BridgeKind::Embedded && command.is_empty() {
                 bail!("--bridge embedded needs --command \"PROGRAM ARGS\"");
             }

@@ -365,6 +365,36 @@ async fn hang_then_recover(transport: Transport) {
     rig.hub.shutdown().await;
 }
 
+async fn frozen_is_not_responding(transport: Transport) {
+    let rig = rig(
+        transport,
+        &["--freeze-on", "scene.get_selection"],
+        &[],
+        None,
+    );
+    ok(&rig.hub, "scene.list_objects", json!({})).await;
+    let started = Instant::now();
+    let err = rig
+        .hub
+        .call(Some("toy"), "scene.get_selection", json!({}), &call(1.0))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "NOT_RESPONDING", "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    rig.hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn frozen_dcc_is_not_responding() {
+    frozen_is_not_responding(Transport::Ws).await;
+    frozen_is_not_responding(Transport::Http).await;
+    frozen_is_not_responding(Transport::Embedded).await;
+}
+
 #[tokio::test]
 async fn hang_times_out_at_the_deadline_embedded() {
     hang_then_recover(Transport::Embedded).await;

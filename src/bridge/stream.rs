@@ -17,8 +17,8 @@ use tokio_util::sync::CancellationToken;
 use super::link::Link;
 use super::session::Session;
 use super::{
-    Bridge, BridgeConfig, BridgeError, BridgeStatus, CONNECT_TIMEOUT, RequestOptions, check_hello,
-    hello_params,
+    Bridge, BridgeConfig, BridgeError, BridgeStatus, CONNECT_TIMEOUT, PING_TIMEOUT, RequestOptions,
+    check_hello, hello_params,
 };
 use crate::config::BridgeKind;
 
@@ -191,7 +191,22 @@ impl<C: Connector> Bridge for StreamBridge<C> {
         options: &RequestOptions,
     ) -> Result<Value, BridgeError> {
         let (session, _) = self.session(options).await?;
-        let result = session.request(method, params, options).await;
+        let mut result = session.request(method, params, options).await;
+        // Busy or frozen? A live adapter answers dcc.ping off its main thread even while busy.
+        if let Err(BridgeError::Timeout { seconds, .. }) = &result
+            && method != "dcc.ping"
+        {
+            let ping = RequestOptions::within(PING_TIMEOUT);
+            if let Err(BridgeError::Timeout { .. }) = session
+                .request("dcc.ping", serde_json::json!({}), &ping)
+                .await
+            {
+                result = Err(BridgeError::NotResponding {
+                    method: method.to_string(),
+                    seconds: *seconds,
+                });
+            }
+        }
         if let Err(BridgeError::ConnectionFailed(reason)) = &result {
             self.set_status(false, Some(reason.clone()));
         }

@@ -295,12 +295,12 @@ impl DccHub {
         if !BRIDGE_METHODS.contains(&method) {
             return Err(DccFailure::unsupported(method));
         }
-        // Remote calls carry their own deadline (and send `$/cancel` at it); this outer bound is a
-        // safety net a little later, so that nothing can hang a call.
+        // Remote calls carry their own deadline (and send `$/cancel` at it, then a liveness ping);
+        // this outer bound is a safety net a little later, so that nothing can hang a call.
         let grace = if conn.bridge == "in_process" {
             Duration::ZERO
         } else {
-            Duration::from_secs(2)
+            crate::bridge::PING_TIMEOUT + Duration::from_secs(2)
         };
         let work = route::route(conn.adapter.as_ref(), method, params, call);
         tokio::select! {

@@ -454,11 +454,26 @@ async fn crash_fails_every_pending_call_at_once_and_embedded_restarts() {
         "{:?}",
         started.elapsed()
     );
-    // The old process is gone (reaped, not a zombie) and the next call starts a new one.
+    // The old process is gone (reaped, not a zombie), and a new one is started in the background
+    // without waiting for a call.
     assert!(
         !PathBuf::from(format!("/proc/{pid}")).exists(),
         "process {pid} still there"
     );
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        let listed = hub.list_connections(Duration::from_secs(1)).await;
+        if listed[0].state == "connected" {
+            let new_pid = listed[0].info.as_ref().unwrap().pid as u64;
+            assert_ne!(new_pid, pid);
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "the embedded DCC was not restarted: {listed:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let again = ok(&hub, "dcc.hello", json!({})).await;
     assert_ne!(again["info"]["pid"].as_u64().unwrap(), pid);
     ok(&hub, "scene.list_objects", json!({})).await;

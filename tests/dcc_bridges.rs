@@ -526,6 +526,12 @@ async fn disconnect_then_reconnect_websocket() {
     let listed = hub.list_connections(Duration::from_secs(1)).await;
     assert_eq!(listed[0].state, "error");
     assert!(listed[0].last_error.is_some());
+    // What the DCC said about itself the last time it was up is still shown.
+    assert_eq!(listed[0].info.as_ref().unwrap().dcc_type, "toy");
+    assert_eq!(
+        hub.supports(Some("toy"), "animation.apply_motion"),
+        Some(true)
+    );
     // The DCC comes back: the next call reconnects (after a short backoff) and works.
     let _server = spawn_toy(&["--ws", &addr], &[]);
     wait_for_tcp(port);

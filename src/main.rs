@@ -1,1 +1,537 @@
-fn main() {}
+//! The `stagecraft` command line: parse arguments, build the app, run it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use stagecraft::config::{BridgeKind, Config};
+use stagecraft::dispatch::{self, CallContext, Dispatcher};
+use stagecraft::mcp::{HttpOptions, StagecraftServer};
+use stagecraft::skills::{SharedRegistry, SkillSources};
+
+#[derive(Parser)]
+#[command(
+    name = "stagecraft",
+    version,
+    about = "MCP server for character motion and DCC scenes: generate motion with MMCP models, put it on rigs in Blender or the built-in stage scene."
+)]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Common {
+    /// Config file (default: $STAGECRAFT_CONFIG, ./stagecraft.toml, $XDG_CONFIG_HOME/stagecraft/config.toml).
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// An extra skill folder (a skill, or a folder of skills); repeatable; overrides config paths.
+    #[arg(long = "skills", global = true, value_name = "DIR")]
+    skills: Vec<PathBuf>,
+    /// Log level for stderr: error, warn, info, debug, trace (or a tracing filter).
+    #[arg(long, global = true, value_name = "LEVEL")]
+    log_level: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the MCP server on stdio (what Claude Desktop runs), or on Streamable HTTP with --http.
+    Serve(ServeArgs),
+    /// Generate motion from a prompt and write it to a .glb/.gltf file (no config needed).
+    Generate(GenerateArgs),
+    /// Serve the built-in procedural motion model as an MMCP 1.4 HTTP server.
+    MotionServer(MotionServerArgs),
+    /// List or check skills.
+    #[command(subcommand)]
+    Skills(SkillsCommand),
+    /// Check the config, each motion backend and each DCC connection, and print what works.
+    Doctor,
+    /// Run the bridge conformance suite against a DCC adapter; exits 1 on any failure.
+    AdapterCheck(AdapterCheckArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Serve Streamable HTTP at http://ADDR/mcp instead of stdio, e.g. 127.0.0.1:8765.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<SocketAddr>,
+    /// Require `Authorization: Bearer <value of $NAME>` on HTTP.
+    #[arg(long, value_name = "NAME", requires = "http")]
+    token_env: Option<String>,
+    /// Also allow this browser Origin on HTTP (loopback origins are always allowed); repeatable.
+    #[arg(long, value_name = "ORIGIN", requires = "http")]
+    allow_origin: Vec<String>,
+}
+
+#[derive(Args)]
+struct GenerateArgs {
+    /// What the character does, e.g. "a person walks forward and waves".
+    prompt: String,
+    /// Length in seconds.
+    #[arg(long, default_value_t = 4.0)]
+    seconds: f64,
+    /// Output file: .glb or .gltf.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Also write a PNG contact sheet of the take.
+    #[arg(long, value_name = "FILE.png")]
+    preview: Option<PathBuf>,
+    /// Model id (default: the backend's first model).
+    #[arg(long)]
+    model: Option<String>,
+    /// A backend name from the config, or an MMCP base URL (default: the built-in model).
+    #[arg(long)]
+    backend: Option<String>,
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Number of samples to generate.
+    #[arg(long)]
+    samples: Option<u32>,
+}
+
+#[derive(Args)]
+struct MotionServerArgs {
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    #[arg(long, default_value_t = 8000)]
+    port: u16,
+}
+
+#[derive(Subcommand)]
+enum SkillsCommand {
+    /// List loaded skills and their tools.
+    List {
+        /// Print JSON (skills, tools with schemas and annotations, diagnostics) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check skills and print every diagnostic; exits 1 if any skill is invalid.
+    Check {
+        /// Skill folders to check (default: the configured ones).
+        paths: Vec<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+struct AdapterCheckArgs {
+    /// embedded | http | websocket | named_pipe
+    #[arg(long)]
+    bridge: BridgeArg,
+    /// http(s)://…/rpc, ws://…, or a socket path / pipe name.
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// embedded: the DCC command line as one string, split like a shell.
+    #[arg(long)]
+    command: Option<String>,
+    /// Environment variable holding the adapter's token.
+    #[arg(long, value_name = "NAME")]
+    token_env: Option<String>,
+    /// Per-request deadline in seconds.
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum BridgeArg {
+    Embedded,
+    Http,
+    Websocket,
+    #[value(name = "named_pipe", alias = "named-pipe")]
+    NamedPipe,
+}
+
+impl From<BridgeArg> for BridgeKind {
+    fn from(b: BridgeArg) -> Self {
+        match b {
+            BridgeArg::Embedded => BridgeKind::Embedded,
+            BridgeArg::Http => BridgeKind::Http,
+            BridgeArg::Websocket => BridgeKind::Websocket,
+            BridgeArg::NamedPipe => BridgeKind::NamedPipe,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.common.log_level.as_deref());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(level: Option<&str>) {
+    let filter = level
+        .map(str::to_string)
+        .or_else(|| std::env::var("STAGECRAFT_LOG").ok())
+        .or_else(|| std::env::var("RUST_LOG").ok())
+        .unwrap_or_else(|| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // stdout carries MCP on stdio: logs go to stderr only.
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+}
+
+fn skill_sources(config: &Config, common: &Common) -> SkillSources {
+    let mut paths = config.skills.paths.clone();
+    paths.extend(common.skills.iter().cloned());
+    SkillSources {
+        builtin: true,
+        paths,
+        allow_scripts: config.skills.allow_scripts,
+    }
+}
+
+/// Cancelled on SIGINT or SIGTERM.
+fn shutdown_on_signals() -> CancellationToken {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {},
+                        _ = term.recv() => {},
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutting down");
+        t.cancel();
+    });
+    token
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    let config = Config::discover(cli.common.config.as_deref())?;
+    if let Some(source) = &config.source {
+        tracing::debug!(config = %source.display(), "config loaded");
+    }
+    match cli.command {
+        Command::Serve(args) => serve(config, &cli.common, args).await,
+        Command::Generate(args) => {
+            let options = stagecraft::motion::GenerateOptions {
+                prompt: args.prompt,
+                seconds: args.seconds,
+                out: args.out,
+                preview: args.preview,
+                model: args.model,
+                backend: args.backend,
+                seed: args.seed,
+                samples: args.samples,
+            };
+            stagecraft::motion::generate_cli(&config, options).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::MotionServer(args) => {
+            let shutdown = shutdown_on_signals();
+            stagecraft::motion::serve_builtin(&args.host, args.port, shutdown).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Skills(SkillsCommand::List { json }) => {
+            let registry = stagecraft::skills::Registry::load(
+                &skill_sources(&config, &cli.common),
+                dispatch::binding_rules(),
+            );
+            if json {
+                println!("{}", serde_json::to_string_pretty(&skills_json(&registry))?);
+            } else {
+                print_skills(&registry);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Skills(SkillsCommand::Check { paths }) => {
+            let mut sources = skill_sources(&config, &cli.common);
+            if !paths.is_empty() {
+                sources.paths = paths;
+            }
+            let registry = stagecraft::skills::Registry::load(&sources, dispatch::binding_rules());
+            for d in &registry.diagnostics {
+                println!("{d}");
+            }
+            println!(
+                "{} skills, {} tools loaded; {} problem{}",
+                registry.skills.len(),
+                registry.tools.len() + registry.hidden.len(),
+                registry.diagnostics.len(),
+                if registry.diagnostics.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                }
+            );
+            Ok(if registry.diagnostics.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Doctor => doctor(config, &cli.common).await,
+        Command::AdapterCheck(args) => {
+            let command = match &args.command {
+                Some(line) => shlex::split(line).context("--command: unbalanced quotes")?,
+                None => Vec::new(),
+            };
+            let bridge: BridgeKind = args.bridge.into();
+            if bridge == BridgeKind::Embedded && command.is_empty() {
+                bail!("--bridge embedded needs --command \"PROGRAM ARGS\"");
+            }
+            if bridge != BridgeKind::Embedded && args.endpoint.is_none() {
+                bail!("--bridge {} needs --endpoint", bridge.as_str());
+            }
+            let ok = stagecraft::dcc::adapter_check(stagecraft::dcc::AdapterCheckOptions {
+                bridge,
+                endpoint: args.endpoint,
+                command,
+                token_env: args.token_env,
+                timeout_seconds: args.timeout.max(1),
+            })
+            .await?;
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+    }
+}
+
+async fn serve(config: Config, common: &Common, args: ServeArgs) -> Result<ExitCode> {
+    let shutdown = shutdown_on_signals();
+    let registry = SharedRegistry::load(skill_sources(&config, common), dispatch::binding_rules());
+    let watch = config.skills.watch;
+    let config = Arc::new(config);
+    let dispatcher = Arc::new(Dispatcher::new(config.clone(), shutdown.clone())?);
+    let server = StagecraftServer::new(registry.clone(), dispatcher.clone());
+    let _watcher = if watch {
+        match registry.watch() {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!("cannot watch skill folders, hot reload is off: {e}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let notifier = server.spawn_change_notifier(shutdown.clone());
+    {
+        let r = registry.get();
+        tracing::info!(
+            skills = r.skills.len(),
+            tools = r.tools.len(),
+            problems = r.diagnostics.len(),
+            "skills loaded"
+        );
+    }
+
+    let result = match args.http {
+        Some(addr) => {
+            let token = match &args.token_env {
+                Some(name) => match std::env::var(name) {
+                    Ok(v) if !v.is_empty() => Some(v),
+                    _ => bail!("--token-env {name}: the environment variable is not set or empty"),
+                },
+                None => None,
+            };
+            let options = HttpOptions {
+                addr,
+                token,
+                allowed_origins: args.allow_origin,
+            };
+            stagecraft::mcp::serve_http(server, options, shutdown.clone(), |local| {
+                tracing::info!("MCP on http://{local}/mcp");
+                eprintln!("stagecraft: MCP on http://{local}/mcp");
+            })
+            .await
+            .map_err(anyhow::Error::from)
+        }
+        None => stagecraft::mcp::serve_stdio(server, shutdown.clone())
+            .await
+            .map_err(anyhow::Error::from),
+    };
+    shutdown.cancel();
+    notifier.abort();
+    // Ends embedded DCC processes and closes bridges, bounded so that exit never hangs.
+    let _ = tokio::time::timeout(Duration::from_secs(10), dispatcher.shutdown()).await;
+    result?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn skills_json(registry: &stagecraft::skills::Registry) -> Value {
+    let tool = |t: &stagecraft::skills::ToolSpec, hidden: bool| {
+        let binding = match &t.binding {
+            stagecraft::skills::Binding::Call(m) => json!({"call": m}),
+            stagecraft::skills::Binding::Script { path, language } => {
+                json!({"script": path, "language": language})
+            }
+        };
+        json!({
+            "name": t.name,
+            "title": t.title,
+            "skill": t.skill,
+            "description": t.description,
+            "binding": binding,
+            "input_schema": *t.input_schema,
+            "read_only": t.read_only,
+            "destructive": t.destructive,
+            "idempotent": t.idempotent,
+            "open_world": t.open_world,
+            "timeout_seconds": t.timeout_seconds,
+            "hidden": hidden,
+        })
+    };
+    json!({
+        "skills": registry.skills.values().map(|s| json!({
+            "name": s.name,
+            "description": s.description,
+            "uri": s.uri,
+            "dir": s.dir,
+            "tools": s.tools,
+        })).collect::<Vec<_>>(),
+        "tools": registry.tools.values().map(|t| tool(t, false))
+            .chain(registry.hidden.values().map(|t| tool(t, true)))
+            .collect::<Vec<_>>(),
+        "diagnostics": registry.diagnostics.iter().map(|d| json!({
+            "file": d.file,
+            "line": d.line,
+            "message": d.message,
+            "fix": d.fix,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn print_skills(registry: &stagecraft::skills::Registry) {
+    for skill in registry.skills.values() {
+        let origin = match &skill.dir {
+            Some(dir) => dir.display().to_string(),
+            None => "built-in".into(),
+        };
+        println!("{}  ({origin})", skill.name);
+        for name in &skill.tools {
+            let (tool, hidden) = match registry.tools.get(name) {
+                Some(t) => (t, false),
+                None => match registry.hidden.get(name) {
+                    Some(t) => (t, true),
+                    None => continue,
+                },
+            };
+            let binding = match &tool.binding {
+                stagecraft::skills::Binding::Call(m) => format!("call {m}"),
+                stagecraft::skills::Binding::Script { path, language } => {
+                    format!("script {} ({language})", path.display())
+                }
+            };
+            let mut flags = Vec::new();
+            if tool.read_only {
+                flags.push("read-only");
+            }
+            if tool.destructive {
+                flags.push("destructive");
+            }
+            if hidden {
+                flags.push("hidden: allow_scripts = false");
+            }
+            println!("  {:<22} {binding}  {}", tool.name, flags.join(", "));
+        }
+    }
+    for d in &registry.diagnostics {
+        eprintln!("{d}");
+    }
+}
+
+async fn doctor(config: Config, common: &Common) -> Result<ExitCode> {
+    let mut ok = true;
+    match &config.source {
+        Some(p) => println!("config     {} (ok)", p.display()),
+        None => {
+            println!("config     none found: built-in defaults (built-in motion model, stage DCC)")
+        }
+    }
+    let registry = stagecraft::skills::Registry::load(
+        &skill_sources(&config, common),
+        dispatch::binding_rules(),
+    );
+    println!(
+        "skills     {} skills, {} tools, {} problems",
+        registry.skills.len(),
+        registry.tools.len(),
+        registry.diagnostics.len()
+    );
+    for d in &registry.diagnostics {
+        ok = false;
+        println!("  {d}");
+    }
+    let shutdown = CancellationToken::new();
+    let dispatcher = Dispatcher::new(Arc::new(config), shutdown.clone())?;
+    for (tool, label) in [("list_motion_models", "motion"), ("list_dccs", "dcc")] {
+        let Some(spec) = registry.tools.get(tool) else {
+            println!("{label:<10} tool {tool} is not loaded");
+            ok = false;
+            continue;
+        };
+        let ctx = CallContext::new(Duration::from_secs(30));
+        match dispatcher.call(spec, json!({}), ctx).await {
+            Ok(out) => println!("{label:<10} {}", summarize(&out.structured)),
+            Err(e) => {
+                ok = false;
+                println!("{label:<10} FAILED {}: {}", e.code, e.message);
+                if let Some(hint) = &e.hint {
+                    println!("           hint: {hint}");
+                }
+            }
+        }
+    }
+    dispatcher.shutdown().await;
+    shutdown.cancel();
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn summarize(value: &Value) -> String {
+    serde_json::to_string_pretty(value)
+        .unwrap_or_default()
+        .lines()
+        .take(40)
+        .collect::<Vec<_>>()
+        .join("\n           ")
+}

@@ -5,35 +5,30 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use stagecraft::config::{BridgeKind, Config, DccConfig};
 use stagecraft::dispatch::{CallContext, Dispatcher};
 use stagecraft::skills::{Binding, ToolSpec};
 use tokio_util::sync::CancellationToken;
 
+/// A tool with this name and binding, shaped like the shipped ones (for script bindings).
 fn tool(name: &str, binding: Binding) -> ToolSpec {
-    ToolSpec {
-        name: name.into(),
-        title: None,
-        description: String::new(),
-        input_schema: Arc::new(Map::new()),
-        output_schema: None,
-        binding,
-        read_only: false,
-        destructive: false,
-        idempotent: false,
-        open_world: false,
-        timeout_seconds: 30,
-        skill: "test".into(),
-        requires: Vec::new(),
-    }
+    let registry = stagecraft::dispatch::shipped_registry(true);
+    let mut spec = registry.tools["get_selection"].as_ref().clone();
+    spec.name = name.into();
+    spec.binding = binding;
+    spec
 }
 
+/// The shipped tool bound to `method`.
 fn call_tool(method: &str) -> ToolSpec {
-    tool(
-        method.rsplit('.').next().unwrap(),
-        Binding::Call(method.into()),
-    )
+    let registry = stagecraft::dispatch::shipped_registry(true);
+    registry
+        .tools
+        .values()
+        .find(|t| t.binding == Binding::Call(method.into()))
+        .map(|t| t.as_ref().clone())
+        .unwrap_or_else(|| panic!("no shipped tool calls {method}"))
 }
 
 fn ctx() -> CallContext {
@@ -234,8 +229,8 @@ async fn file_roots_limit_where_files_go() {
         )
         .await
         .unwrap_err();
-    assert_eq!(err.code, "invalid_arguments");
-    assert_eq!(err.details["field"], "file_path");
+    assert_eq!(err.code, "PERMISSION_DENIED");
+    assert_eq!(err.details["argument"], "file_path");
     let err = d
         .call(
             &call_tool("render.render_scene"),
@@ -244,6 +239,6 @@ async fn file_roots_limit_where_files_go() {
         )
         .await
         .unwrap_err();
-    assert_eq!(err.code, "invalid_arguments");
+    assert_eq!(err.code, "PERMISSION_DENIED");
     let _: Value = out.structured;
 }

@@ -1,6 +1,6 @@
 //! DCC tools: every bridge.md method through the adapter traits, `list_dccs`, and script tools.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,15 +12,6 @@ use crate::skills::ToolSpec;
 
 /// How long `list_dccs` waits for each connection's handshake.
 const LIST_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Parameters that name files the DCC will read or write, per method.
-const PATH_PARAMS: &[(&str, &str)] = &[
-    ("scene.open_file", "file_path"),
-    ("scene.save_file", "file_path"),
-    ("scene.export_file", "file_path"),
-    ("render.render_scene", "output_path"),
-    ("script.execute", "path"),
-];
 
 pub(super) async fn list_connections(dispatcher: &Dispatcher) -> Result<ToolOutput, ToolError> {
     let reports = dispatcher.dccs.list_connections(LIST_PROBE_TIMEOUT).await;
@@ -42,7 +33,6 @@ pub(super) async fn call_method(
     if method == "script.execute" && !dispatcher.config.skills.allow_scripts {
         return Err(scripts_disabled(&tool.name));
     }
-    check_paths(dispatcher, method, &params)?;
     let call = dcc_call(dispatcher, dcc.as_deref(), ctx);
     let result = dispatcher
         .dccs
@@ -147,51 +137,6 @@ fn absolute(path: &Path) -> PathBuf {
         .unwrap_or_else(|_| path.to_path_buf())
 }
 
-/// Lexically resolves `.` and `..` so that `root/../etc` cannot pass for a path under `root`.
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
-}
-
-/// With `[files] roots` set, file parameters must point inside one of them.
-fn check_paths(
-    dispatcher: &Dispatcher,
-    method: &str,
-    params: &Map<String, Value>,
-) -> Result<(), ToolError> {
-    let roots = &dispatcher.config.files.roots;
-    if roots.is_empty() {
-        return Ok(());
-    }
-    for (m, key) in PATH_PARAMS {
-        if *m != method {
-            continue;
-        }
-        let Some(path) = params.get(*key).and_then(Value::as_str) else {
-            continue;
-        };
-        let full = normalize(&absolute(Path::new(path)));
-        if !roots.iter().any(|r| full.starts_with(normalize(r))) {
-            return Err(ToolError::new(
-                "invalid_arguments",
-                format!("`{key}` {path:?} is outside the folders stagecraft may use"),
-            )
-            .with_hint("Use a path under one of details.roots ([files] roots in stagecraft.toml).")
-            .with_details(json!({"field": key, "path": path, "roots": roots})));
-        }
-    }
-    Ok(())
-}
-
 /// Structured content must be an object: arrays and scalars go under `result`. A viewport capture
 /// becomes MCP image content, with its metadata as the structured part.
 fn output(method: &str, result: Value) -> ToolOutput {
@@ -277,15 +222,6 @@ fn failure_to_tool_error(failure: DccFailure, dcc: Option<&str>, method: &str) -
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn normalize_removes_parent_components() {
-        assert_eq!(
-            normalize(Path::new("/a/b/../../etc")),
-            PathBuf::from("/etc")
-        );
-        assert!(!normalize(Path::new("/srv/x/../../etc/passwd")).starts_with("/srv/x"));
-    }
 
     #[test]
     fn split_dcc_takes_the_connection_name_out() {

@@ -27,9 +27,40 @@ pub const BUILTIN_METHODS: &[&str] = &[
     "motion.save",
 ];
 
-/// True when `method` may appear after `call:` in a SKILL.md.
+/// Arguments that name a file on disk, per `call:` method: confined to `[files] roots` when set.
+const PATH_ARGUMENTS: &[(&str, &str)] = &[
+    ("scene.open_file", "file_path"),
+    ("scene.save_file", "file_path"),
+    ("scene.export_file", "file_path"),
+    ("render.render_scene", "output_path"),
+    ("motion.save", "path"),
+    ("motion.generate", "save_path"),
+];
+
+/// True when `method` may appear after `call:` in a SKILL.md. `dcc.hello` is the bridge handshake,
+/// which the connection performs itself; a tool cannot call it.
 pub fn is_known_method(method: &str) -> bool {
-    BUILTIN_METHODS.contains(&method) || crate::dcc::BRIDGE_METHODS.contains(&method)
+    method != "dcc.hello"
+        && (BUILTIN_METHODS.contains(&method) || crate::dcc::BRIDGE_METHODS.contains(&method))
+}
+
+/// The binding rules of this dispatcher, for loading skills.
+pub fn binding_rules() -> crate::skills::BindingRules {
+    crate::skills::BindingRules {
+        is_known_method,
+        is_dcc_binding,
+    }
+}
+
+/// The shipped skills and tools, loaded as `serve` loads them with no user paths (for embedding
+/// stagecraft as a library, and for tests that dispatch the real tools).
+pub fn shipped_registry(allow_scripts: bool) -> crate::skills::Registry {
+    let sources = crate::skills::SkillSources {
+        builtin: true,
+        paths: Vec::new(),
+        allow_scripts,
+    };
+    crate::skills::Registry::load(&sources, binding_rules())
 }
 
 /// True when a tool bound to `binding` talks to a DCC and so gets the optional `dcc` argument.
@@ -194,6 +225,9 @@ impl Dispatcher {
         args: Value,
         ctx: CallContext,
     ) -> Result<ToolOutput, ToolError> {
+        if let Binding::Call(method) = &tool.binding {
+            check_paths(&self.config.files.roots, method, &args)?;
+        }
         let cancel = ctx.cancel.clone();
         let work = async {
             match &tool.binding {
@@ -218,5 +252,98 @@ impl Dispatcher {
     /// Closes DCC connections and ends embedded DCC processes.
     pub async fn shutdown(&self) {
         self.dccs.shutdown().await;
+    }
+}
+
+/// Refuses file arguments outside the configured roots (no roots: no confinement). Paths must be
+/// absolute, since a relative path would be resolved by the DCC against a directory we do not know.
+fn check_paths(roots: &[std::path::PathBuf], method: &str, args: &Value) -> Result<(), ToolError> {
+    if roots.is_empty() {
+        return Ok(());
+    }
+    for (m, key) in PATH_ARGUMENTS {
+        if *m != method {
+            continue;
+        }
+        let Some(path) = args.get(*key).and_then(Value::as_str) else {
+            continue;
+        };
+        let refuse = |why: &str| {
+            ToolError::new("PERMISSION_DENIED", format!("`{key}` {path:?} {why}"))
+                .with_hint(format!(
+                    "Use an absolute path inside one of the allowed folders: {}",
+                    roots
+                        .iter()
+                        .map(|r| r.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+                .with_details(json!({"argument": key, "path": path}))
+        };
+        let path = std::path::Path::new(path);
+        if !path.is_absolute() {
+            return Err(refuse("is not absolute"));
+        }
+        let resolved = resolve_existing_prefix(path).ok_or_else(|| refuse("cannot be resolved"))?;
+        let inside = roots.iter().any(|root| {
+            root.canonicalize()
+                .map(|root| resolved.starts_with(root))
+                .unwrap_or(false)
+        });
+        if !inside {
+            return Err(refuse(
+                "is outside the folders stagecraft may write to ([files] roots)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Canonicalizes the longest existing ancestor (following symlinks) and appends the rest, refusing
+/// `..` in the part that does not exist yet.
+fn resolve_existing_prefix(path: &std::path::Path) -> Option<std::path::PathBuf> {
+    let mut existing = path;
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            let mut out = real;
+            for part in rest.iter().rev() {
+                out.push(part);
+            }
+            return Some(out);
+        }
+        let name = existing.file_name()?;
+        if name == ".." {
+            return None;
+        }
+        rest.push(name.to_os_string());
+        existing = existing.parent()?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_confined_to_roots() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let roots = vec![root.path().to_path_buf()];
+        let inside = root.path().join("out/scene.glb");
+        let ok = json!({"file_path": inside.to_str()});
+        assert!(check_paths(&roots, "scene.save_file", &ok).is_ok());
+        let err = check_paths(
+            &roots,
+            "scene.save_file",
+            &json!({"file_path": "/etc/passwd"}),
+        )
+        .expect_err("outside");
+        assert_eq!(err.code, "PERMISSION_DENIED");
+        let sneaky = format!("{}/../escape.glb", root.path().display());
+        assert!(check_paths(&roots, "motion.save", &json!({"path": sneaky})).is_err());
+        assert!(check_paths(&roots, "motion.save", &json!({"path": "relative.glb"})).is_err());
+        // Other methods and no roots: nothing checked.
+        assert!(check_paths(&roots, "scene.list_objects", &json!({"file_path": "/etc"})).is_ok());
+        assert!(check_paths(&[], "scene.save_file", &json!({"file_path": "/tmp/x"})).is_ok());
     }
 }

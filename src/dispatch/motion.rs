@@ -1,16 +1,400 @@
 //! Motion tools: list_motion_models, generate_motion, apply_motion, preview_motion, save_motion.
+//!
+//! The dispatcher is where motion meets the DCC (DESIGN.md §1: `motion` and `dcc` do not know each
+//! other): it fetches a rig's skeleton for retargeting models and applies takes with
+//! `animation.apply_motion`.
 
-use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use super::{CallContext, Dispatcher, ToolError, ToolOutput};
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{CallContext, Dispatcher, ImageOut, ToolError, ToolOutput};
+use crate::dcc::{DccCall, DccFailure};
+use crate::motion::client::CallOptions;
+use crate::motion::wire::{WireJoint, WireSkeleton};
+use crate::motion::{self, GenerateArgs, MotionError};
 use crate::skills::ToolSpec;
 
 pub(super) async fn call(
-    _dispatcher: &Dispatcher,
+    dispatcher: &Dispatcher,
     tool: &ToolSpec,
     method: &str,
-    _args: Value,
-    _ctx: &CallContext,
+    args: Value,
+    ctx: &CallContext,
 ) -> Result<ToolOutput, ToolError> {
-    Err(ToolError::not_implemented(&tool.name, method))
+    match method {
+        "motion.list_models" => list_models(dispatcher, args).await,
+        "motion.generate" => generate(dispatcher, args, ctx).await,
+        "motion.apply" => apply(dispatcher, args, ctx).await,
+        "motion.preview" => preview(dispatcher, args).await,
+        "motion.save" => save(dispatcher, args).await,
+        _ => Err(ToolError::not_implemented(&tool.name, method)),
+    }
+}
+
+/// A motion failure as the agent sees it: code, message, hint, details.
+pub fn motion_error(e: MotionError) -> ToolError {
+    ToolError::new(e.code(), e.message())
+        .with_hint(e.hint())
+        .with_details(e.details())
+}
+
+fn dcc_error(f: DccFailure, hint: &str, take_id: Option<&str>) -> ToolError {
+    let mut details = json!({"recoverable": f.recoverable});
+    if let Some(d) = f.details {
+        details["dcc_details"] = d;
+    }
+    if let Some(id) = take_id {
+        details["take_id"] = json!(id);
+    }
+    ToolError::new(f.code, f.message)
+        .with_hint(hint)
+        .with_details(details)
+}
+
+fn parse_args<T: for<'de> Deserialize<'de>>(args: Value) -> Result<T, ToolError> {
+    serde_json::from_value(args).map_err(|e| {
+        ToolError::new("invalid_arguments", format!("arguments: {e}"))
+            .with_hint("Fix the named argument and call again.")
+    })
+}
+
+fn call_options(ctx: &CallContext) -> CallOptions {
+    let progress = ctx.progress.clone();
+    CallOptions {
+        cancel: ctx.cancel.clone(),
+        timeout: ctx.timeout,
+        idempotency_key: ctx.call_id.clone(),
+        progress: Some(Arc::new(move |p, total, msg: &str| {
+            progress.report(p, total, Some(msg))
+        })),
+    }
+}
+
+/// DCC call settings; `timeout` is what is left of the tool's deadline after earlier steps.
+fn dcc_call(ctx: &CallContext, timeout: Duration) -> DccCall {
+    let progress = ctx.progress.clone();
+    DccCall {
+        timeout: timeout.max(Duration::from_secs(1)),
+        cancel: ctx.cancel.clone(),
+        progress: Some(Arc::new(move |p, total, msg: Option<String>| {
+            progress.report(p, total, msg.as_deref())
+        })),
+    }
+}
+
+#[derive(Deserialize)]
+struct ListArgs {
+    #[serde(default)]
+    refresh: bool,
+}
+
+async fn list_models(dispatcher: &Dispatcher, args: Value) -> Result<ToolOutput, ToolError> {
+    let a: ListArgs = parse_args(args)?;
+    Ok(ToolOutput::new(
+        dispatcher.motion.list_models(a.refresh).await,
+    ))
+}
+
+/// The DCC-side arguments of `generate_motion`.
+#[derive(Deserialize, Default)]
+struct GenerateDccArgs {
+    #[serde(default)]
+    dcc: Option<String>,
+    #[serde(default)]
+    armature: Option<String>,
+    #[serde(default)]
+    start_frame: Option<i64>,
+    #[serde(default)]
+    save_path: Option<String>,
+    #[serde(default)]
+    sample: Option<usize>,
+    #[serde(default)]
+    in_place: Option<bool>,
+}
+
+/// A DCC skeleton answer (bridge.md: MMCP form) read leniently into the wire form.
+fn skeleton_from_dcc(v: &Value) -> Result<WireSkeleton, String> {
+    let joints = v
+        .get("joints")
+        .and_then(Value::as_array)
+        .ok_or("the DCC's skeleton has no `joints` list")?;
+    let num3 = |x: Option<&Value>| -> Option<[f64; 3]> {
+        let a = x?.as_array()?;
+        Some([
+            a.first()?.as_f64()?,
+            a.get(1)?.as_f64()?,
+            a.get(2)?.as_f64()?,
+        ])
+    };
+    let mut out = Vec::with_capacity(joints.len());
+    for (i, j) in joints.iter().enumerate() {
+        let name = j
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or(format!("joint {i} has no name"))?;
+        out.push(WireJoint {
+            name: name.to_string(),
+            parent: j.get("parent").and_then(Value::as_str).map(str::to_string),
+            rest_translation: num3(j.get("rest_translation"))
+                .ok_or(format!("joint {name:?} has no rest_translation"))?,
+            // Stagecraft always sends identity rest rotations (spec/mmcp.md §4.2).
+            rest_rotation: [0.0, 0.0, 0.0, 1.0],
+            display_name: None,
+        });
+    }
+    Ok(WireSkeleton {
+        joints: out,
+        coordinate_system: motion::wire::COORDINATE_SYSTEM.into(),
+        units: motion::wire::UNITS.into(),
+    })
+}
+
+async fn generate(
+    dispatcher: &Dispatcher,
+    args: Value,
+    ctx: &CallContext,
+) -> Result<ToolOutput, ToolError> {
+    let started = Instant::now();
+    let left = || ctx.timeout.saturating_sub(started.elapsed());
+    let margs: GenerateArgs = parse_args(args.clone())?;
+    let dargs: GenerateDccArgs = parse_args(args)?;
+    let hub = &dispatcher.motion;
+
+    // 1. backend and model
+    let choice = hub
+        .resolve(margs.backend.as_deref(), margs.model.as_deref())
+        .await
+        .map_err(motion_error)?;
+
+    // 2. the request skeleton: the rig's own for a retargeting model, else the canonical one
+    let mut skeleton = None;
+    if let Some(armature) = &dargs.armature
+        && choice.spec.supports_retargeting
+    {
+        let v = dispatcher
+            .dccs
+            .call(
+                dargs.dcc.as_deref(),
+                "animation.get_skeleton",
+                json!({"armature": armature}),
+                &dcc_call(ctx, left()),
+            )
+            .await
+            .map_err(|f| {
+                dcc_error(
+                    f,
+                    "Check the armature name with list_armatures (and the dcc with list_dccs).",
+                    None,
+                )
+            })?;
+        skeleton = Some(skeleton_from_dcc(&v).map_err(|m| {
+            ToolError::new("bad_response", format!("animation.get_skeleton: {m}"))
+                .with_hint("The DCC adapter returned an unusable skeleton; check the armature.")
+        })?);
+    }
+
+    // 3–4. request, wait with progress, decode, store
+    let g = hub
+        .generate(&choice, &margs, skeleton, &call_options(ctx))
+        .await
+        .map_err(motion_error)?;
+
+    let mut out = motion::take_summary(&g.take_id, &g.take, None);
+    out["backend"] = json!(g.backend);
+    out["model"] = json!(g.model);
+    out["elapsed_seconds"] = json!((g.elapsed.as_secs_f64() * 100.0).round() / 100.0);
+    out["client_notes"] = json!(g.client_notes);
+    out["applied"] = Value::Null;
+    out["joints_applied"] = Value::Null;
+    out["joints_skipped"] = Value::Null;
+    out["saved"] = Value::Null;
+
+    // 5. apply and save
+    if let Some(armature) = &dargs.armature {
+        let sample = dargs.sample.unwrap_or(0);
+        let params = motion::apply_params(
+            &g.take,
+            sample,
+            armature,
+            dargs.start_frame,
+            dargs.in_place,
+            None,
+        )
+        .map_err(|e| with_take(motion_error(e), &g.take_id))?;
+        let r = dispatcher
+            .dccs
+            .call(
+                dargs.dcc.as_deref(),
+                "animation.apply_motion",
+                params,
+                &dcc_call(ctx, left()),
+            )
+            .await
+            .map_err(|f| {
+                dcc_error(
+                    f,
+                    "The motion was generated and kept (details.take_id): fix the armature or DCC, then call apply_motion with that take_id instead of generating again.",
+                    Some(&g.take_id),
+                )
+            })?;
+        out["joints_applied"] = r.get("joints_applied").cloned().unwrap_or(Value::Null);
+        out["joints_skipped"] = r.get("joints_skipped").cloned().unwrap_or(Value::Null);
+        out["applied"] = json!({"armature": armature, "sample": sample, "result": r});
+    }
+    if let Some(path) = &dargs.save_path {
+        let saved = save_to(&g.take, path).map_err(|e| with_take(e, &g.take_id))?;
+        out["saved"] = saved;
+    }
+    Ok(ToolOutput::new(out))
+}
+
+fn with_take(mut e: ToolError, take_id: &str) -> ToolError {
+    if let Value::Object(m) = &mut e.details {
+        m.insert("take_id".into(), json!(take_id));
+    }
+    e
+}
+
+#[derive(Deserialize)]
+struct ApplyArgs {
+    take_id: String,
+    armature: String,
+    #[serde(default)]
+    dcc: Option<String>,
+    #[serde(default)]
+    sample: Option<usize>,
+    #[serde(default)]
+    start_frame: Option<i64>,
+    #[serde(default)]
+    in_place: Option<bool>,
+    #[serde(default)]
+    action_name: Option<String>,
+}
+
+async fn apply(
+    dispatcher: &Dispatcher,
+    args: Value,
+    ctx: &CallContext,
+) -> Result<ToolOutput, ToolError> {
+    let a: ApplyArgs = parse_args(args)?;
+    let take = dispatcher.motion.take(&a.take_id).map_err(motion_error)?;
+    let sample = a.sample.unwrap_or(0);
+    let params = motion::apply_params(
+        &take,
+        sample,
+        &a.armature,
+        a.start_frame,
+        a.in_place,
+        a.action_name.as_deref(),
+    )
+    .map_err(motion_error)?;
+    let r = dispatcher
+        .dccs
+        .call(
+            a.dcc.as_deref(),
+            "animation.apply_motion",
+            params,
+            &dcc_call(ctx, ctx.timeout),
+        )
+        .await
+        .map_err(|f| {
+            dcc_error(
+                f,
+                "Check the armature name with list_armatures (and the dcc with list_dccs), then call apply_motion again.",
+                Some(&a.take_id),
+            )
+        })?;
+    Ok(ToolOutput::new(json!({
+        "take_id": a.take_id,
+        "armature": a.armature,
+        "sample": sample,
+        "frames": take.num_frames,
+        "fps": take.fps,
+        "action": r.get("action"),
+        "frame_start": r.get("frame_start"),
+        "frame_end": r.get("frame_end"),
+        "joints_applied": r.get("joints_applied"),
+        "joints_skipped": r.get("joints_skipped"),
+    })))
+}
+
+#[derive(Deserialize)]
+struct PreviewArgs {
+    take_id: String,
+    #[serde(default)]
+    sample: Option<usize>,
+}
+
+async fn preview(dispatcher: &Dispatcher, args: Value) -> Result<ToolOutput, ToolError> {
+    let a: PreviewArgs = parse_args(args)?;
+    let take = dispatcher.motion.take(&a.take_id).map_err(motion_error)?;
+    let sample = a.sample.unwrap_or(0);
+    let t2 = take.clone();
+    let png = tokio::task::spawn_blocking(move || motion::preview::contact_sheet(&t2, sample))
+        .await
+        .map_err(|e| ToolError::new("internal_error", format!("preview failed: {e}")))?
+        .map_err(|e| {
+            ToolError::new("invalid_arguments", e.to_string())
+                .with_hint("Use a sample index below the take's `samples` count.")
+                .with_details(json!({"take_id": a.take_id, "samples": take.samples.len()}))
+        })?;
+    let cols = motion::preview::COLUMNS.min(take.num_frames);
+    let frames: Vec<usize> = (0..cols)
+        .map(|c| {
+            if cols <= 1 {
+                0
+            } else {
+                c * (take.num_frames - 1) / (cols - 1)
+            }
+        })
+        .collect();
+    Ok(ToolOutput::new(json!({
+        "take_id": a.take_id,
+        "sample": sample,
+        "frames_shown": frames,
+        "rows": ["front (camera on +Z, facing the character)", "side (camera on -X: the character's right side, +Z to the right)", "top (camera above, +Z down)"],
+        "frames": take.num_frames,
+        "seconds": take.seconds(),
+        "trajectory": motion::trajectory_summary(&take, sample),
+    }))
+    .with_image(ImageOut {
+        data_b64: base64::engine::general_purpose::STANDARD.encode(&png),
+        mime_type: "image/png".into(),
+    }))
+}
+
+#[derive(Deserialize)]
+struct SaveArgs {
+    take_id: String,
+    path: String,
+}
+
+async fn save(dispatcher: &Dispatcher, args: Value) -> Result<ToolOutput, ToolError> {
+    let a: SaveArgs = parse_args(args)?;
+    let take = dispatcher.motion.take(&a.take_id).map_err(motion_error)?;
+    let mut out = save_to(&take, &a.path)?;
+    out["take_id"] = json!(a.take_id);
+    Ok(ToolOutput::new(out))
+}
+
+/// Writes a take (the dispatcher has already confined `path` to `[files] roots` when set).
+fn save_to(take: &motion::take::Take, path: &str) -> Result<Value, ToolError> {
+    let p = PathBuf::from(path);
+    let abs = if p.is_absolute() {
+        p
+    } else {
+        std::env::current_dir().map(|d| d.join(&p)).unwrap_or(p)
+    };
+    let bytes = motion::save_take(take, &abs).map_err(motion_error)?;
+    let format = abs
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    Ok(json!({"path": abs, "bytes": bytes, "format": format}))
 }

@@ -1,0 +1,183 @@
+"""View3D > Sidebar > stagecraft: start/stop the bridge inside an interactive Blender.
+
+In the UI the main thread belongs to Blender's event loop, so requests are run by a
+`bpy.app.timers` callback (every 20 ms, at most ~50 ms of work per tick) instead of the
+blocking loop run.py uses in background mode.
+"""
+
+import atexit
+import os
+import tempfile
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, PointerProperty, StringProperty
+
+from . import transports
+from .server import Server, dcc_config_block
+
+_state = {"server": None, "config": "", "note": ""}
+
+
+def _pump():
+    server = _state["server"]
+    if server is None or server.stopping.is_set():
+        return None  # unregisters the timer
+    server.pump(block=0.0, budget=0.05)
+    return 0.02
+
+
+def _stop():
+    server = _state["server"]
+    _state["server"] = None
+    if server is not None:
+        server.stop()
+    if bpy.app.timers.is_registered(_pump):
+        bpy.app.timers.unregister(_pump)
+
+
+class StagecraftBridgeSettings(bpy.types.PropertyGroup):
+    transport: EnumProperty(
+        name="Transport",
+        items=[
+            ("websocket", "WebSocket", "ws://HOST:PORT, token in dcc.hello"),
+            ("http", "HTTP", "POST http://HOST:PORT/rpc, bearer token"),
+            ("named_pipe", "Named pipe", "A Unix domain socket (0600), token in dcc.hello"),
+        ],
+        default="websocket",
+    )
+    address: StringProperty(
+        name="Address", description="Loopback HOST:PORT to listen on", default="127.0.0.1:9876"
+    )
+    pipe_path: StringProperty(
+        name="Socket",
+        description="Unix socket path",
+        default=os.path.join(tempfile.gettempdir(), "stagecraft-blender.sock"),
+    )
+    token_env: StringProperty(
+        name="Token env",
+        description="Environment variable holding the shared secret (empty: no token)",
+        default="STAGECRAFT_BLENDER_TOKEN",
+    )
+    allow_scripts: BoolProperty(
+        name="Allow scripts",
+        description="Let stagecraft run Python in this Blender (script.execute)",
+        default=False,
+    )
+
+
+class STAGECRAFT_OT_start(bpy.types.Operator):
+    bl_idname = "stagecraft.start_bridge"
+    bl_label = "Start bridge"
+    bl_description = "Listen for stagecraft on the chosen transport"
+
+    def execute(self, context):
+        settings = context.window_manager.stagecraft_bridge
+        _stop()
+        token = os.environ.get(settings.token_env) if settings.token_env else None
+        try:
+            if settings.transport == "named_pipe":
+                transport = transports.PipeTransport(bpy.path.abspath(settings.pipe_path))
+            else:
+                host, port = transports.parse_host_port(settings.address)
+                cls = (
+                    transports.WebSocketTransport
+                    if settings.transport == "websocket"
+                    else transports.HttpTransport
+                )
+                transport = cls(host, port)
+            server = Server(token=token, allow_scripts=settings.allow_scripts)
+            server.start([transport])
+        except (OSError, ValueError) as exc:
+            self.report({"ERROR"}, f"stagecraft: cannot start: {exc}")
+            return {"CANCELLED"}
+        _state["server"] = server
+        _state["config"] = dcc_config_block(
+            transport.kind, transport.endpoint, settings.token_env if token else None
+        )
+        _state["note"] = (
+            ""
+            if token
+            else f"no token (${settings.token_env} unset): any local process may connect"
+        )
+        bpy.app.timers.register(_pump, first_interval=0.02, persistent=True)
+        self.report({"INFO"}, f"stagecraft bridge listening on {transport.endpoint}")
+        return {"FINISHED"}
+
+
+class STAGECRAFT_OT_stop(bpy.types.Operator):
+    bl_idname = "stagecraft.stop_bridge"
+    bl_label = "Stop bridge"
+
+    def execute(self, context):
+        _stop()
+        return {"FINISHED"}
+
+
+class STAGECRAFT_OT_copy_config(bpy.types.Operator):
+    bl_idname = "stagecraft.copy_config"
+    bl_label = "Copy [[dcc]] block"
+    bl_description = "Copy the stagecraft.toml block for this bridge to the clipboard"
+
+    def execute(self, context):
+        context.window_manager.clipboard = _state["config"]
+        return {"FINISHED"}
+
+
+class STAGECRAFT_PT_bridge(bpy.types.Panel):
+    bl_label = "stagecraft bridge"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "stagecraft"
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.window_manager.stagecraft_bridge
+        server = _state["server"]
+        running = server is not None and not server.stopping.is_set()
+        col = layout.column()
+        col.enabled = not running
+        col.prop(settings, "transport")
+        if settings.transport == "named_pipe":
+            col.prop(settings, "pipe_path")
+        else:
+            col.prop(settings, "address")
+        col.prop(settings, "token_env")
+        col.prop(settings, "allow_scripts")
+        if running:
+            busy = " (busy)" if server.busy else ""
+            layout.label(text=f"Listening: {server.endpoint}{busy}", icon="LINKED")
+            if _state["note"]:
+                layout.label(text=_state["note"], icon="ERROR")
+            layout.operator(STAGECRAFT_OT_stop.bl_idname, icon="CANCEL")
+            box = layout.box()
+            box.label(text="stagecraft.toml:")
+            for line in _state["config"].splitlines():
+                box.label(text=line)
+            box.operator(STAGECRAFT_OT_copy_config.bl_idname, icon="COPYDOWN")
+        else:
+            layout.label(text="Stopped", icon="UNLINKED")
+            layout.operator(STAGECRAFT_OT_start.bl_idname, icon="PLAY")
+
+
+_CLASSES = (
+    StagecraftBridgeSettings,
+    STAGECRAFT_OT_start,
+    STAGECRAFT_OT_stop,
+    STAGECRAFT_OT_copy_config,
+    STAGECRAFT_PT_bridge,
+)
+
+
+def register():
+    for cls in _CLASSES:
+        bpy.utils.register_class(cls)
+    bpy.types.WindowManager.stagecraft_bridge = PointerProperty(type=StagecraftBridgeSettings)
+    atexit.register(_stop)
+
+
+def unregister():
+    _stop()
+    atexit.unregister(_stop)
+    del bpy.types.WindowManager.stagecraft_bridge
+    for cls in reversed(_CLASSES):
+        bpy.utils.unregister_class(cls)

@@ -1,0 +1,624 @@
+//! The MCP face of stagecraft: tools come from the skill registry, calls go to the dispatcher.
+
+// MCP logging is deprecated by 2026-07-28 (SEP-2577), but clients of the 2025-11-25 era, which is
+// what Claude Desktop and Claude Code speak, still show server logs through it.
+#![allow(deprecated)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams,
+    GetPromptResponse, GetPromptResult, GetSkillRequestParams, GetSkillResult, Implementation,
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListSkillsResult,
+    ListToolsResult, LoggingLevel, LoggingMessageNotificationParam, PaginatedRequestParams, Prompt,
+    PromptArgument, PromptMessage, ReadResourceRequestParams, ReadResourceResponse,
+    ReadResourceResult, Resource, ResourceContents, ResourceTemplate, Role, ServerCapabilities,
+    ServerConfig, SetLevelRequestParams, Skill, SkillFrontmatter, SkillResource, SkillResources,
+    SubscriptionFilter, Tool, ToolAnnotations,
+};
+use rmcp::service::{
+    NotificationContext, Peer, RequestContext, SubscriptionContext, SubscriptionSink,
+};
+use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use super::progress::McpProgress;
+use crate::dispatch::{CallContext, Dispatcher, ToolError};
+use crate::skills::{SharedRegistry, ToolSpec};
+
+/// Extra time past a tool's own deadline before the server gives up on the binding itself:
+/// bindings enforce their deadlines and report precisely; this is the backstop.
+const DEADLINE_GRACE: Duration = Duration::from_secs(5);
+
+const INSTRUCTIONS: &str = "stagecraft generates character motion from text with motion models \
+and puts it on rigs in a DCC (Blender, or the built-in `stage` glTF scene). Start with list_dccs \
+and list_motion_models; animate with generate_motion (pass `armature` to apply it), look with \
+preview_motion or capture_viewport, and save with save_file or save_motion. Every tool's skill \
+body is a resource skill://<skill>/SKILL.md with workflows and error codes.";
+
+/// The MCP server. Cheap to clone: the HTTP transport makes one per session or request.
+#[derive(Clone)]
+pub struct StagecraftServer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    registry: SharedRegistry,
+    dispatcher: Arc<Dispatcher>,
+    /// Legacy-era clients (initialize): notified with `notifications/tools/list_changed`.
+    peers: Mutex<Vec<Peer<RoleServer>>>,
+    /// 2026-07-28 clients: notified on their `subscriptions/listen` streams.
+    sinks: Mutex<Vec<SubscriptionSink>>,
+    /// Legacy `logging/setLevel`: the least severe level the client wants (None: no log messages).
+    log_level: Mutex<Option<LoggingLevel>>,
+}
+
+impl StagecraftServer {
+    pub fn new(registry: SharedRegistry, dispatcher: Arc<Dispatcher>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                registry,
+                dispatcher,
+                peers: Mutex::new(Vec::new()),
+                sinks: Mutex::new(Vec::new()),
+                log_level: Mutex::new(None),
+            }),
+        }
+    }
+
+    pub fn dispatcher(&self) -> &Arc<Dispatcher> {
+        &self.inner.dispatcher
+    }
+
+    /// Forwards registry changes to every connected client until `shutdown`.
+    pub fn spawn_change_notifier(
+        &self,
+        shutdown: CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        let mut changes = self.inner.registry.subscribe();
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    changed = changes.changed() => if changed.is_err() { return },
+                }
+                let peers: Vec<Peer<RoleServer>> = lock(&inner.peers)
+                    .iter()
+                    .filter(|p| !p.is_transport_closed())
+                    .cloned()
+                    .collect();
+                *lock(&inner.peers) = peers.clone();
+                for peer in peers {
+                    let _ = peer.notify_tool_list_changed().await;
+                    let _ = peer.notify_resource_list_changed().await;
+                }
+                let sinks: Vec<SubscriptionSink> = lock(&inner.sinks).clone();
+                let mut alive = Vec::new();
+                for sink in sinks {
+                    let tools = sink.notify_tool_list_changed().await;
+                    let _ = sink.notify_resource_list_changed().await;
+                    if tools.is_ok() {
+                        alive.push(sink);
+                    }
+                }
+                *lock(&inner.sinks) = alive;
+            }
+        })
+    }
+
+    fn tool_definition(spec: &ToolSpec) -> Tool {
+        let mut tool = Tool::new(
+            spec.name.clone(),
+            spec.description.clone(),
+            spec.input_schema.clone(),
+        )
+        .with_annotations(
+            ToolAnnotations::new()
+                .read_only(spec.read_only)
+                .destructive(spec.destructive)
+                .idempotent(spec.idempotent)
+                .open_world(spec.open_world),
+        );
+        if let Some(title) = &spec.title {
+            tool = tool.with_title(title.clone());
+        }
+        if let Some(schema) = &spec.output_schema {
+            tool = tool.with_raw_output_schema(schema.clone());
+        }
+        tool
+    }
+
+    /// The tool's own deadline when its SKILL.md sets one; for DCC tools otherwise the deadline of
+    /// the connection it goes to (`[[dcc]] timeout_seconds`).
+    fn deadline(&self, spec: &ToolSpec, args: &Value) -> Duration {
+        let own = Duration::from_secs(spec.timeout_seconds);
+        if spec.timeout_explicit || !crate::dispatch::is_dcc_binding(&spec.binding) {
+            return own;
+        }
+        let dcc = args.get("dcc").and_then(Value::as_str);
+        self.inner
+            .dispatcher
+            .dccs
+            .default_timeout(dcc)
+            .unwrap_or(own)
+    }
+
+    /// Sends a log message to the client that asked for them: legacy clients through
+    /// `logging/setLevel`, 2026-07-28 clients through the request's `logLevel` meta.
+    async fn log_to_client(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        level: LoggingLevel,
+        data: Value,
+    ) {
+        let wanted = ctx.meta.log_level().or(*lock(&self.inner.log_level));
+        let Some(wanted) = wanted else { return };
+        if severity(level) < severity(wanted) {
+            return;
+        }
+        let _ = ctx
+            .peer
+            .notify_logging_message(
+                LoggingMessageNotificationParam::new(level, data).with_logger("stagecraft"),
+            )
+            .await;
+    }
+
+    async fn run_tool(
+        &self,
+        spec: Arc<ToolSpec>,
+        args: Value,
+        ctx: &RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        if let Err(errors) = spec.validate(&args) {
+            let first = &errors[0];
+            let field = display_field(&first.field);
+            let message = if errors.len() == 1 {
+                format!("invalid argument {field}: {}", first.message)
+            } else {
+                format!(
+                    "{} invalid arguments; first: {field}: {}",
+                    errors.len(),
+                    first.message
+                )
+            };
+            let details: Vec<Value> = errors
+                .iter()
+                .map(|e| json!({"field": display_field(&e.field), "message": e.message}))
+                .collect();
+            return error_result(
+                &ToolError::new("invalid_arguments", message)
+                    .with_hint(format!(
+                        "Fix the named field(s) and call {} again; its input schema is in tools/list.",
+                        spec.name
+                    ))
+                    .with_details(json!({"errors": details})),
+            );
+        }
+
+        self.log_to_client(
+            ctx,
+            LoggingLevel::Debug,
+            json!({"event": "tool_call", "tool": spec.name, "skill": spec.skill}),
+        )
+        .await;
+        let timeout = self.deadline(&spec, &args);
+        let mut call = CallContext::new(timeout);
+        call.cancel = ctx.ct.clone();
+        let (reporter, sender) = match ctx.meta.get_progress_token() {
+            Some(token) => {
+                let (reporter, task) = McpProgress::start(ctx.peer.clone(), token);
+                let reporter = Arc::new(reporter);
+                call.progress = reporter.clone();
+                (Some(reporter), Some(task))
+            }
+            None => (None, None),
+        };
+
+        let outcome = tokio::time::timeout(
+            timeout + DEADLINE_GRACE,
+            self.inner.dispatcher.call(&spec, args, call),
+        )
+        .await;
+
+        // Progress must not follow the response: close the queue and let it drain first.
+        if let Some(reporter) = reporter {
+            reporter.close();
+        }
+        if let Some(task) = sender {
+            let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+        }
+
+        match outcome {
+            Ok(Ok(output)) => {
+                let mut result = CallToolResult::structured(output.structured);
+                for image in output.images {
+                    result
+                        .content
+                        .push(ContentBlock::image(image.data_b64, image.mime_type));
+                }
+                result
+            }
+            Ok(Err(error)) => {
+                self.log_to_client(
+                    ctx,
+                    LoggingLevel::Warning,
+                    json!({"event": "tool_failed", "tool": spec.name, "error": error.to_json()}),
+                )
+                .await;
+                error_result(&error)
+            }
+            Err(_) => error_result(
+                &ToolError::new(
+                    "TIMEOUT",
+                    format!("{} did not finish within {} s", spec.name, timeout.as_secs()),
+                )
+                .with_hint("The DCC or backend is busy or stuck; try again, or raise timeout_seconds in the tool's SKILL.md."),
+            ),
+        }
+    }
+}
+
+/// Orders MCP log levels from least to most severe.
+fn severity(level: LoggingLevel) -> u8 {
+    match level {
+        LoggingLevel::Debug => 0,
+        LoggingLevel::Info => 1,
+        LoggingLevel::Notice => 2,
+        LoggingLevel::Warning => 3,
+        LoggingLevel::Error => 4,
+        LoggingLevel::Critical => 5,
+        LoggingLevel::Alert => 6,
+        LoggingLevel::Emergency => 7,
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// `/translate/2` -> `translate[2]`; the whole object -> `arguments`.
+fn display_field(pointer: &str) -> String {
+    if pointer.is_empty() {
+        return "arguments".into();
+    }
+    let mut out = String::new();
+    for part in pointer.trim_start_matches('/').split('/') {
+        if part.chars().all(|c| c.is_ascii_digit()) && !out.is_empty() {
+            out.push_str(&format!("[{part}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&part.replace("~1", "/").replace("~0", "~"));
+        }
+    }
+    out
+}
+
+fn error_result(error: &ToolError) -> CallToolResult {
+    let mut result = CallToolResult::structured_error(error.to_json());
+    // Clients that show only text get a readable line first.
+    let mut text = format!("{}: {}", error.code, error.message);
+    if let Some(hint) = &error.hint {
+        text.push_str(&format!("\nhint: {hint}"));
+    }
+    result.content.insert(0, ContentBlock::text(text));
+    result
+}
+
+fn prompts() -> Vec<Prompt> {
+    vec![
+        Prompt::new(
+            "animate_rig",
+            Some("Generate motion from a description and put it on a rig, then show it."),
+            Some(vec![
+                PromptArgument::new("motion")
+                    .with_description("What the character does, e.g. 'walks forward and waves'")
+                    .with_required(true),
+                PromptArgument::new("armature")
+                    .with_description("The armature to animate (default: the first one found)")
+                    .with_required(false),
+                PromptArgument::new("seconds")
+                    .with_description("Length in seconds (default 4)")
+                    .with_required(false),
+            ]),
+        ),
+        Prompt::new(
+            "inspect_scene",
+            Some("Summarise the open scene: objects, hierarchy, armatures and frame range."),
+            None,
+        ),
+    ]
+}
+
+fn prompt_text(name: &str, args: &serde_json::Map<String, Value>) -> Option<String> {
+    let arg = |k: &str| args.get(k).and_then(Value::as_str).map(str::to_string);
+    match name {
+        "animate_rig" => {
+            let motion = arg("motion").unwrap_or_else(|| "walks forward".into());
+            let seconds = arg("seconds").unwrap_or_else(|| "4".into());
+            let armature = match arg("armature") {
+                Some(a) => format!("the armature `{a}`"),
+                None => "the first armature that list_armatures returns".into(),
+            };
+            Some(format!(
+                "Animate {armature} so that the character {motion}, for {seconds} seconds.\n\
+                 1. Call list_dccs and list_armatures to find the rig; call list_motion_models to pick a model.\n\
+                 2. Call generate_motion with prompt, seconds and armature.\n\
+                 3. Call preview_motion on the take and capture_viewport to check the result; report joints skipped.\n\
+                 4. If it looks wrong, try another seed or sample (apply_motion with `sample`).\n\
+                 5. Ask before saving the scene with save_file."
+            ))
+        }
+        "inspect_scene" => Some(
+            "Describe the open scene: call get_scene_info, get_hierarchy, list_armatures and \
+             get_frame_range, then summarise what is there in a few lines."
+                .into(),
+        ),
+        _ => None,
+    }
+}
+
+impl ServerHandler for StagecraftServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .enable_resources()
+                .enable_resources_list_changed()
+                .enable_prompts()
+                .enable_logging()
+                .enable_skills()
+                .build(),
+        )
+        .with_server_info(
+            Implementation::new("stagecraft", env!("CARGO_PKG_VERSION"))
+                .with_title("stagecraft: motion and DCC scenes for agents"),
+        )
+        .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        *lock(&self.inner.log_level) = Some(request.level);
+        Ok(())
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        lock(&self.inner.peers).push(context.peer.clone());
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        let ours = SubscriptionFilter::builder()
+            .tools_list_changed()
+            .resources_list_changed()
+            .build();
+        Some(requested.intersection(&ours))
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
+        lock(&self.inner.sinks).push(context.sink().clone());
+        context.cancelled().await;
+        let id = context.sink().id().clone();
+        lock(&self.inner.sinks).retain(|s| *s.id() != id);
+        Ok(())
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        let registry = self.inner.registry.get();
+        let tools = registry
+            .tools
+            .values()
+            .map(|t| Self::tool_definition(t))
+            .collect();
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.inner
+            .registry
+            .get()
+            .tools
+            .get(name)
+            .map(|t| Self::tool_definition(t))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let registry = self.inner.registry.get();
+        let name = request.name.as_ref();
+        let Some(spec) = registry.tools.get(name).cloned() else {
+            if registry.hidden.contains_key(name) {
+                return Ok(error_result(
+                    &ToolError::new(
+                        "scripts_disabled",
+                        format!("{name} runs code inside the DCC and scripts are disabled"),
+                    )
+                    .with_hint("Ask the user to set `allow_scripts = true` under [skills] in stagecraft.toml if they trust this agent with scripts."),
+                )
+                .into());
+            }
+            return Err(McpError::invalid_params(
+                format!("unknown tool: {name}"),
+                Some(json!({"available": registry.tools.keys().collect::<Vec<_>>()})),
+            ));
+        };
+        drop(registry);
+        let args = Value::Object(request.arguments.unwrap_or_default());
+        Ok(self.run_tool(spec, args, &context).await.into())
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        let registry = self.inner.registry.get();
+        let mut resources: Vec<Resource> = registry
+            .skills
+            .values()
+            .map(|s| {
+                Resource::new(s.uri.clone(), s.name.clone())
+                    .with_description(s.description.clone())
+                    .with_mime_type("text/markdown")
+                    .with_size(s.text.len() as u64)
+            })
+            .collect();
+        let motion = &self.inner.dispatcher.motion;
+        for id in motion.list_takes() {
+            let description = motion
+                .read_take(&id)
+                .map(|t| {
+                    format!(
+                        "Motion take: model {}, {} frames at {} fps, {} sample(s)",
+                        t["model"].as_str().unwrap_or("?"),
+                        t["frames"],
+                        t["fps"],
+                        t["samples"]
+                    )
+                })
+                .unwrap_or_else(|| "Motion take".into());
+            resources.push(
+                Resource::new(format!("take://{id}"), id)
+                    .with_description(description)
+                    .with_mime_type("application/json"),
+            );
+        }
+        Ok(ListResourcesResult::with_all_items(resources))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        Ok(ListResourceTemplatesResult::with_all_items(vec![
+            ResourceTemplate::new("skill://{name}/SKILL.md", "skill")
+                .with_description("A loaded skill's SKILL.md: how and when to use its tools")
+                .with_mime_type("text/markdown"),
+            ResourceTemplate::new("take://{take_id}", "take")
+                .with_description(
+                    "A generated motion take: model, fps, frames, joints, samples, notes",
+                )
+                .with_mime_type("application/json"),
+        ]))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        let uri = request.uri.as_str();
+        if let Some(rest) = uri.strip_prefix("skill://") {
+            let registry = self.inner.registry.get();
+            let name = rest.strip_suffix("/SKILL.md").unwrap_or(rest);
+            if let Some(skill) = registry.skills.get(name) {
+                return Ok(ReadResourceResult::new(vec![
+                    ResourceContents::text(skill.text.clone(), skill.uri.clone())
+                        .with_mime_type("text/markdown"),
+                ])
+                .into());
+            }
+        } else if let Some(id) = uri.strip_prefix("take://")
+            && let Some(summary) = self.inner.dispatcher.motion.read_take(id)
+        {
+            return Ok(ReadResourceResult::new(vec![
+                ResourceContents::text(summary.to_string(), uri.to_string())
+                    .with_mime_type("application/json"),
+            ])
+            .into());
+        }
+        Err(McpError::resource_not_found(
+            format!("no resource at {uri}"),
+            Some(json!({"uri": uri})),
+        ))
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        Ok(ListPromptsResult::with_all_items(prompts()))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        let args = request.arguments.unwrap_or_default();
+        let Some(text) = prompt_text(&request.name, &args) else {
+            return Err(McpError::invalid_params(
+                format!("unknown prompt: {}", request.name),
+                None,
+            ));
+        };
+        Ok(GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)]).into())
+    }
+
+    async fn list_skills(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListSkillsResult, McpError> {
+        let registry = self.inner.registry.get();
+        Ok(ListSkillsResult::with_all_items(
+            registry.skills.values().map(skill_entry).collect(),
+        ))
+    }
+
+    async fn get_skill(
+        &self,
+        request: GetSkillRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetSkillResult, McpError> {
+        let registry = self.inner.registry.get();
+        match registry.skills.values().find(|s| s.uri == request.uri) {
+            Some(skill) => Ok(GetSkillResult::new(skill_entry(skill))),
+            None => Err(McpError::invalid_params(
+                format!("no skill at {}", request.uri),
+                None,
+            )),
+        }
+    }
+}
+
+fn skill_entry(skill: &crate::skills::Skill) -> Skill {
+    let mut front = SkillFrontmatter::new(skill.name.clone(), skill.description.clone());
+    for (key, value) in &skill.frontmatter {
+        if key != "name" && key != "description" {
+            front = front.with_field(key.clone(), value.clone());
+        }
+    }
+    Skill::new(
+        skill.uri.clone(),
+        front,
+        SkillResources::Files(vec![SkillResource::from_bytes(
+            skill.uri.clone(),
+            skill.text.as_bytes(),
+        )]),
+    )
+}

@@ -1,0 +1,237 @@
+//! The built-in motion model: procedural, not learned. Keyword-driven clips (idle, walk, run, jump, wave,
+//! turn, sit, crouch) on the standard humanoid skeleton of DESIGN.md §5, retargeted by joint name to rigs
+//! of other proportions, honouring duration, fps, seeds, samples, loops, `root_path` and `pose_keyframe`.
+//!
+//! [`generate`] takes a [`Plan`] — the request reduced to what the model uses — so the model can be
+//! exercised without the wire types; the backbone adapter builds the plan from a checked request.
+
+mod prompt;
+mod rig;
+mod style;
+mod synth;
+mod trajectory;
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+pub use rig::{CONTACT_JOINTS, standard_skeleton};
+
+use crate::motion::take::{Skeleton, Take};
+
+/// Model id of the procedural model.
+pub const MODEL_ID: &str = "stagecraft-procedural";
+/// Native frame rate.
+pub const FPS: f32 = 30.0;
+/// Above this frame rate a take would only be bigger, not better (and 30 s at 10 kHz is a memory bomb).
+pub const MAX_FPS: f32 = 240.0;
+
+/// One stretch of the timeline: a prompt (or none, for unconditioned) over a number of frames.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanSegment {
+    pub prompt: Option<String>,
+    pub frames: usize,
+    /// Per-segment seed (`supports_segment_seed`): the same segment seed gives the same segment variation.
+    pub seed: Option<u64>,
+    /// A `pose` segment: one frame showing the prompt's settled posture (seated, crouched, mid-stride).
+    pub pose: bool,
+}
+
+/// A root position (and optionally heading, radians, 0 = +Z, + toward +X) the root must pass at a frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RootKey {
+    pub frame: usize,
+    pub xz: [f32; 2],
+    pub heading: Option<f32>,
+}
+
+/// Joint rotations (local, `[x, y, z, w]`, by request joint name) to reach at a frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoseKey {
+    pub frame: usize,
+    pub joint_rotations: Vec<(String, [f32; 4])>,
+    pub root_position: Option<[f32; 3]>,
+    /// `fill_mode: "rest"`: unlisted joints go to rest at that frame too.
+    pub fill_rest: bool,
+}
+
+/// A world position (and optionally a local rotation, `[x, y, z, w]`) a hand or foot reaches at a frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EffectorKey {
+    /// A request joint name; it must map onto a hand, foot or toe of the standard skeleton.
+    pub joint: String,
+    pub frame: usize,
+    pub position: [f32; 3],
+    pub rotation: Option<[f32; 4]>,
+}
+
+/// What the procedural model is asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The request skeleton (joints mapped onto the standard roles by name).
+    pub skeleton: Skeleton,
+    pub fps: f32,
+    /// Segments in order; empty for a constraints-only request (then the whole take is idle).
+    pub segments: Vec<PlanSegment>,
+    pub total_frames: usize,
+    /// `None`: a fresh random seed.
+    pub seed: Option<u64>,
+    pub num_samples: usize,
+    pub transition_frames: usize,
+    pub looped: bool,
+    pub root_path: Vec<RootKey>,
+    pub pose_keys: Vec<PoseKey>,
+    pub effectors: Vec<EffectorKey>,
+}
+
+impl Plan {
+    /// A single-prompt plan on the standard skeleton: the quickest way to try the model.
+    pub fn text(prompt: &str, seconds: f32, seed: u64) -> Plan {
+        let frames = ((seconds * FPS).round() as usize).max(1);
+        Plan {
+            skeleton: standard_skeleton(),
+            fps: FPS,
+            segments: vec![PlanSegment {
+                prompt: Some(prompt.to_string()),
+                frames,
+                seed: None,
+                pose: false,
+            }],
+            total_frames: frames,
+            seed: Some(seed),
+            num_samples: 1,
+            transition_frames: 5,
+            looped: false,
+            root_path: Vec::new(),
+            pose_keys: Vec::new(),
+            effectors: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ProceduralError {
+    #[error("the skeleton has no joints")]
+    EmptySkeleton,
+    #[error("joint {0}: parents must come before their children, with exactly one root")]
+    Topology(usize),
+    #[error("fps must be a finite number in (0, {MAX_FPS}], got {0}")]
+    Fps(f32),
+    #[error(
+        "joint {0:?} is not an end effector of this model: effector_target takes the hands (LeftHand, RightHand) \
+         and feet (LeftFoot, LeftToeBase, RightFoot, RightToeBase)"
+    )]
+    NotAnEffector(String),
+}
+
+/// Request joint names an `effector_target` may name on this skeleton.
+pub fn effector_joints(skeleton: &Skeleton) -> Vec<String> {
+    let Some(rig) = rig::Rig::new(skeleton) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = synth::effector_roles(&rig)
+        .into_iter()
+        .map(|(j, _)| skeleton.joints[j].name.clone())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Generate a take: one sample per `plan.num_samples`, all on the plan's skeleton.
+pub fn generate(plan: &Plan) -> Result<Take, ProceduralError> {
+    // The wire checks guarantee this for requests; a plan built in code gets the same guarantee here.
+    let mut roots = 0;
+    for (j, joint) in plan.skeleton.joints.iter().enumerate() {
+        match joint.parent {
+            None => roots += 1,
+            Some(p) if p < j => {}
+            Some(_) => return Err(ProceduralError::Topology(j)),
+        }
+        if roots > 1 {
+            return Err(ProceduralError::Topology(j));
+        }
+    }
+    let rig = rig::Rig::new(&plan.skeleton).ok_or(ProceduralError::EmptySkeleton)?;
+    if !(plan.fps.is_finite() && plan.fps > 0.0 && plan.fps <= MAX_FPS) {
+        return Err(ProceduralError::Fps(plan.fps));
+    }
+    let effector_capable = synth::effector_roles(&rig);
+    if let Some(bad) = plan.effectors.iter().find(|e| {
+        !effector_capable
+            .iter()
+            .any(|(j, _)| plan.skeleton.joints[*j].name == e.joint)
+    }) {
+        return Err(ProceduralError::NotAnEffector(bad.joint.clone()));
+    }
+    let total = plan.total_frames.max(1);
+    // No seed: every call differs (the protocol's "null = nondeterministic").
+    let seed = plan.seed.unwrap_or_else(|| {
+        let bytes = uuid::Uuid::new_v4().into_bytes();
+        u64::from_le_bytes([
+            bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+        ])
+    });
+    let mut notes: Vec<String> = Vec::new();
+    let samples = (0..plan.num_samples.max(1))
+        .map(|b| synth::sample(plan, &rig, style::mix(seed, b as u64), &mut notes))
+        .collect();
+    notes.sort();
+    notes.dedup();
+
+    let mut note_values: Vec<serde_json::Value> = Vec::new();
+    let understood: Vec<String> = plan
+        .segments
+        .iter()
+        .map(|s| match &s.prompt {
+            Some(p) => {
+                let intent = prompt::parse(p);
+                if intent.understood.is_empty() {
+                    format!("{p:?}: no known keyword, idle")
+                } else {
+                    format!("{p:?}: {}", intent.understood.join(" + "))
+                }
+            }
+            None => "unconditioned: idle".to_string(),
+        })
+        .collect();
+    if !understood.is_empty() {
+        note_values.push(json!({
+            "code": "prompt_keywords",
+            "severity": "info",
+            "message": format!("procedural model read {}", understood.join("; ")),
+        }));
+    }
+    let canonical_to_request: BTreeMap<String, String> = rig
+        .matched
+        .iter()
+        .filter(|(request, standard)| request != standard)
+        .map(|(request, standard)| (standard.clone(), request.clone()))
+        .collect();
+    let unmatched = plan.skeleton.joints.len() - rig.matched.len();
+    if unmatched > 0 || rig.legs.iter().any(|l| l.is_none()) {
+        note_values.push(json!({
+            "code": "retargeted_partially",
+            "severity": "warning",
+            "message": format!(
+                "{unmatched} joint(s) of the request skeleton have no standard humanoid name and stay at rest{}",
+                if rig.legs.iter().any(|l| l.is_none()) { "; a leg chain (UpLeg > Leg > Foot) is missing, so no footsteps on it" } else { "" }
+            ),
+        }));
+    }
+    for n in notes {
+        note_values.push(json!({"code": "constraint", "severity": "warning", "message": n}));
+    }
+    Ok(Take {
+        model: MODEL_ID.to_string(),
+        version: "1.4".to_string(),
+        fps: plan.fps,
+        num_frames: total,
+        skeleton: plan.skeleton.clone(),
+        samples,
+        notes: note_values,
+        canonical_to_request,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,291 @@
+"""The real stagecraft binary driven by the Python MCP SDK client: stdio in both protocol eras
+(legacy `initialize` 2025-11-25 and stateless 2026-07-28), and Streamable HTTP with its security checks."""
+
+import asyncio
+import os
+import re
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp import Client, StdioServerParameters, types
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+
+from conftest import free_port
+
+SHIPPED = {"list_dccs", "get_transform", "set_transform", "generate_motion", "apply_motion", "capture_viewport"}
+
+
+def skill_text(name: str, tool: str, description: str) -> str:
+    return (
+        f"---\nname: {name}\ndescription: {description}\ntools:\n"
+        f"  - name: {tool}\n    description: {description}\n"
+        "    input_schema:\n      type: object\n      additionalProperties: false\n"
+        "      properties:\n        object_type: {type: string}\n"
+        "    call: scene.list_objects\n    read_only: true\n---\n# body\n"
+    )
+
+
+def stdio(bin_path: str, skills: Path, env: dict) -> StdioServerParameters:
+    return StdioServerParameters(command=bin_path, args=["serve", "--skills", str(skills)], env=env)
+
+
+async def check_basics(client: Client) -> None:
+    tools = await client.list_tools()
+    names = [t.name for t in tools.tools]
+    assert SHIPPED <= set(names), names
+    assert names == sorted(names)
+    assert "execute_script" not in names  # scripts are off by default
+
+    # Validation error naming the field, as a tool result the model can read.
+    result = await client.call_tool("set_transform", {"object_name": "Cube", "rotate": [0, "ninety", 0]})
+    assert result.is_error
+    assert result.structured_content["code"] == "invalid_arguments"
+    assert result.structured_content["details"]["errors"][0]["field"] == "rotate[1]"
+
+    # Unknown argument names the argument.
+    result = await client.call_tool("get_transform", {"object_name": "Cube", "colour": "red"})
+    assert result.is_error
+    assert result.structured_content["details"]["errors"][0]["field"] == "colour"
+
+    # A real call: the built-in stage DCC answers.
+    result = await client.call_tool("get_scene_info", {})
+    assert not result.is_error, result
+
+    # Skill bodies are resources.
+    resource = await client.read_resource("skill://motion/SKILL.md")
+    assert "generate_motion" in resource.contents[0].text
+
+
+async def wait_for(event: asyncio.Event, what: str) -> None:
+    with anyio.fail_after(10):
+        await event.wait()
+    event.clear()
+
+
+async def check_reload(client: Client, skills: Path, changed: asyncio.Event) -> None:
+    folder = skills / "my-tools"
+    folder.mkdir()
+    (folder / "SKILL.md").write_text(skill_text("my-tools", "my_list", "first version"))
+    await wait_for(changed, "added")
+    tools = {t.name: t for t in (await client.list_tools()).tools}
+    assert tools["my_list"].description == "first version"
+
+    (folder / "SKILL.md").write_text(skill_text("my-tools", "my_list", "second version"))
+    await wait_for(changed, "changed")
+    tools = {t.name: t for t in (await client.list_tools()).tools}
+    assert tools["my_list"].description == "second version"
+
+    (folder / "SKILL.md").unlink()
+    folder.rmdir()
+    await wait_for(changed, "removed")
+    tools = {t.name for t in (await client.list_tools()).tools}
+    assert "my_list" not in tools
+
+
+def test_stdio_legacy_era(stagecraft_bin, empty_config, tmp_path):
+    skills = tmp_path / "skills"
+    skills.mkdir()
+
+    async def main():
+        changed = asyncio.Event()
+
+        async def on_message(message):
+            if isinstance(message, types.ServerNotification) and isinstance(
+                message, types.ToolListChangedNotification
+            ):
+                changed.set()
+            elif getattr(message, "method", None) == "notifications/tools/list_changed":
+                changed.set()
+
+        async with Client(stdio(stagecraft_bin, skills, empty_config), mode="legacy", message_handler=on_message) as client:
+            assert client.protocol_version == "2025-11-25"
+            assert client.server_info.name == "stagecraft"
+            await check_basics(client)
+            await check_reload(client, skills, changed)
+
+    anyio.run(main)
+
+
+def test_stdio_2026_era(stagecraft_bin, empty_config, tmp_path):
+    skills = tmp_path / "skills"
+    skills.mkdir()
+
+    async def main():
+        async with Client(stdio(stagecraft_bin, skills, empty_config), mode="auto") as client:
+            assert client.protocol_version == "2026-07-28"
+            await check_basics(client)
+            changed = asyncio.Event()
+            async with client.listen(tools_list_changed=True) as subscription:
+
+                async def pump():
+                    async for _event in subscription:
+                        changed.set()
+
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(pump)
+                    await check_reload(client, skills, changed)
+                    tg.cancel_scope.cancel()
+
+    anyio.run(main)
+
+
+class HttpServer:
+    def __init__(self, bin_path: str, env: dict, extra: list[str] = ()):
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [bin_path, "serve", "--http", f"127.0.0.1:{self.port}", *extra],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        line = ""
+        while "MCP on http://" not in line:
+            line = self.proc.stderr.readline()
+            if not line:
+                raise RuntimeError(f"server exited: {self.proc.wait()}")
+        self.url = re.search(r"(http://\S+/mcp)", line).group(1)
+
+    def stop(self) -> int:
+        self.proc.terminate()
+        return self.proc.wait(timeout=10)
+
+
+def raw_post(url: str, headers: dict) -> int:
+    body = b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}'
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", "Accept": "application/json, text/event-stream", **headers},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def test_http_both_eras_and_graceful_shutdown(stagecraft_bin, empty_config):
+    server = HttpServer(stagecraft_bin, empty_config)
+    try:
+
+        async def main():
+            for mode, version in (("legacy", "2025-11-25"), ("auto", "2026-07-28")):
+                async with Client(server.url, mode=mode) as client:
+                    assert client.protocol_version == version
+                    await check_basics(client)
+
+        anyio.run(main)
+        # Browsers on other sites must not reach a local server (DNS rebinding, CSRF).
+        assert raw_post(server.url, {"Origin": "http://evil.example"}) == 403
+        assert raw_post(server.url, {"Host": "evil.example:80"}) == 403
+        assert raw_post(server.url, {"Origin": f"http://localhost:{server.port}"}) == 200
+    finally:
+        # SIGTERM ends the server cleanly.
+        assert server.stop() == 0
+
+
+def test_http_bearer_token(stagecraft_bin, empty_config):
+    env = dict(empty_config, STAGECRAFT_TEST_TOKEN="s3cret-token")
+    server = HttpServer(stagecraft_bin, env, ["--token-env", "STAGECRAFT_TEST_TOKEN"])
+    try:
+        assert raw_post(server.url, {}) == 401
+        assert raw_post(server.url, {"Authorization": "Bearer wrong"}) == 401
+        assert raw_post(server.url, {"Authorization": "Bearer s3cret-token"}) == 200
+
+        async def main():
+            http = create_mcp_http_client(headers={"Authorization": "Bearer s3cret-token"})
+            async with http, Client(streamable_http_client(server.url, http_client=http), mode="auto") as client:
+                tools = await client.list_tools()
+                assert SHIPPED <= {t.name for t in tools.tools}
+
+        anyio.run(main)
+    finally:
+        server.stop()
+
+
+def test_token_env_must_be_set(stagecraft_bin, empty_config):
+    env = {k: v for k, v in empty_config.items() if k != "NOPE_NOT_SET"}
+    proc = subprocess.run(
+        [stagecraft_bin, "serve", "--http", "127.0.0.1:0", "--token-env", "NOPE_NOT_SET"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert proc.returncode == 1
+    assert "NOPE_NOT_SET" in proc.stderr
+
+
+def test_stdio_exits_on_eof(stagecraft_bin, empty_config):
+    proc = subprocess.run(
+        [stagecraft_bin, "serve"], input="", env=empty_config, capture_output=True, text=True, timeout=20
+    )
+    assert proc.returncode == 0
+    assert proc.stdout == ""  # nothing but MCP on stdout
+
+
+def test_malformed_json_rpc_gets_an_error_and_server_survives(stagecraft_bin, empty_config):
+    lines = [
+        "this is not json",
+        '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}',
+        '{"jsonrpc":"2.0","method":"notifications/initialized"}',
+        '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_transform","arguments":"oops"}}',
+        '{"jsonrpc":"2.0","id":3,"method":"tools/list"}',
+    ]
+    proc = subprocess.run(
+        [stagecraft_bin, "serve"],
+        input="\n".join(lines) + "\n",
+        env=empty_config,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    import json
+
+    answers = {m.get("id"): m for m in map(json.loads, proc.stdout.splitlines())}
+    assert "result" in answers[1]
+    assert "error" in answers[2] or answers[2].get("result", {}).get("isError")
+    assert len(answers[3]["result"]["tools"]) >= 37
+
+
+def test_oversized_requests_are_refused_and_the_server_survives(stagecraft_bin, empty_config):
+    import json
+
+    huge = '{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"get_transform","arguments":{"object_name":"' + "x" * (17 * 1024 * 1024) + '"}}}'
+    lines = [
+        '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}',
+        '{"jsonrpc":"2.0","method":"notifications/initialized"}',
+        huge,
+        '{"jsonrpc":"2.0","id":3,"method":"tools/list"}',
+    ]
+    proc = subprocess.run(
+        [stagecraft_bin, "serve"], input="\n".join(lines) + "\n", env=empty_config, capture_output=True, text=True, timeout=60
+    )
+    answers = [json.loads(line) for line in proc.stdout.splitlines()]
+    by_id = {a.get("id"): a for a in answers}
+    assert 9 not in by_id or "error" in by_id[9]
+    assert len(by_id[3]["result"]["tools"]) >= 37
+
+    server = HttpServer(stagecraft_bin, empty_config)
+    try:
+        request = urllib.request.Request(
+            server.url,
+            data=huge.encode(),
+            method="POST",
+            headers={"Content-Type": "application/json", "Accept": "application/json, text/event-stream"},
+        )
+        try:
+            urllib.request.urlopen(request, timeout=30)
+            status = 200
+        except urllib.error.HTTPError as e:
+            status = e.code
+        assert status == 413
+        assert raw_post(server.url, {}) == 200
+    finally:
+        server.stop()

@@ -58,6 +58,60 @@ fn spawn_toy(args: &[&str], env: &[(&str, &str)]) -> Server {
     }
 }
 
+/// Starts a toy that listens (`--ws` or `--http`) on a port the OS picks, and returns that port:
+/// asking the OS for a free port first and passing it on would race with other tests.
+fn spawn_listening_toy(
+    mode: &str,
+    flags: &[&str],
+    env: &[(&str, &str)],
+    dir: &std::path::Path,
+) -> (Server, u16) {
+    let port_file = dir.join(format!("port-{}", mode.trim_start_matches('-')));
+    let _ = std::fs::remove_file(&port_file);
+    let port_file_s = port_file.display().to_string();
+    let mut args = vec![mode, "127.0.0.1:0", "--port-file", port_file_s.as_str()];
+    args.extend_from_slice(flags);
+    let server = spawn_toy(&args, env);
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(port) = std::fs::read_to_string(&port_file)
+            .ok()
+            .and_then(|p| p.trim().parse().ok())
+        {
+            wait_for_tcp(port);
+            return (server, port);
+        }
+        assert!(Instant::now() < until, "the toy adapter did not start");
+        std::thread::sleep(Duration::from_millis(30));
+    }
+}
+
+/// A hub that listens for the DCC on a free port (retrying if another test took the port first).
+fn listening_hub(token_env: Option<&str>) -> (DccHub, u16) {
+    for _ in 0..10 {
+        let port = free_port();
+        let config = Config {
+            dcc: vec![DccConfig {
+                name: "toy".into(),
+                bridge: BridgeKind::Websocket,
+                endpoint: Some(format!("ws://127.0.0.1:{port}")),
+                listen: true,
+                token_env: token_env.map(str::to_string),
+                command: vec![],
+                timeout_seconds: 30,
+            }],
+            ..Config::default()
+        };
+        let options = HubOptions {
+            max_message_bytes: TEST_MAX_MESSAGE,
+        };
+        if let Ok(hub) = DccHub::with_options(&config, CancellationToken::new(), options) {
+            return (hub, port);
+        }
+    }
+    panic!("no free port to listen on");
+}
+
 fn wait_for_tcp(port: u16) {
     let until = Instant::now() + Duration::from_secs(10);
     while Instant::now() < until {
@@ -143,12 +197,8 @@ fn rig(
             )
         }
         Transport::Http => {
-            let port = free_port();
+            let (server, port) = spawn_listening_toy("--http", flags, server_env, dir.path());
             let addr = format!("127.0.0.1:{port}");
-            let mut args = vec!["--http", addr.as_str()];
-            args.extend_from_slice(flags);
-            let server = spawn_toy(&args, server_env);
-            wait_for_tcp(port);
             (
                 Some(server),
                 dcc_config(
@@ -160,12 +210,8 @@ fn rig(
             )
         }
         Transport::Ws => {
-            let port = free_port();
+            let (server, port) = spawn_listening_toy("--ws", flags, server_env, dir.path());
             let addr = format!("127.0.0.1:{port}");
-            let mut args = vec!["--ws", addr.as_str()];
-            args.extend_from_slice(flags);
-            let server = spawn_toy(&args, server_env);
-            wait_for_tcp(port);
             (
                 Some(server),
                 dcc_config(
@@ -281,20 +327,7 @@ async fn adapter_check_entry_point_runs_an_embedded_adapter() {
 
 #[tokio::test]
 async fn websocket_listen_mode_lets_the_dcc_dial_in() {
-    let port = free_port();
-    let config = Config {
-        dcc: vec![DccConfig {
-            name: "toy".into(),
-            bridge: BridgeKind::Websocket,
-            endpoint: Some(format!("ws://127.0.0.1:{port}")),
-            listen: true,
-            token_env: None,
-            command: vec![],
-            timeout_seconds: 30,
-        }],
-        ..Config::default()
-    };
-    let hub = hub(&config);
+    let (hub, port) = listening_hub(None);
     let url = format!("ws://127.0.0.1:{port}");
     let _server = spawn_toy(&["--ws-connect", &url], &[]);
     let report = run_suite(&hub, Some("toy"), Duration::from_secs(20)).await;
@@ -304,20 +337,7 @@ async fn websocket_listen_mode_lets_the_dcc_dial_in() {
 
 #[tokio::test]
 async fn websocket_listen_mode_wants_the_token_from_the_dcc() {
-    let port = free_port();
-    let config = Config {
-        dcc: vec![DccConfig {
-            name: "toy".into(),
-            bridge: BridgeKind::Websocket,
-            endpoint: Some(format!("ws://127.0.0.1:{port}")),
-            listen: true,
-            token_env: Some("PATH".into()),
-            command: vec![],
-            timeout_seconds: 30,
-        }],
-        ..Config::default()
-    };
-    let hub = hub(&config);
+    let (hub, port) = listening_hub(Some("PATH"));
     let url = format!("ws://127.0.0.1:{port}");
     // A DCC without the right token is refused at the upgrade and never gets a hello.
     let rogue = spawn_toy(
@@ -501,10 +521,9 @@ async fn shutdown_ends_the_embedded_process() {
 
 #[tokio::test]
 async fn disconnect_then_reconnect_websocket() {
-    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let (server, port) = spawn_listening_toy("--ws", &[], &[], dir.path());
     let addr = format!("127.0.0.1:{port}");
-    let server = spawn_toy(&["--ws", &addr], &[]);
-    wait_for_tcp(port);
     let hub = hub(&dcc_config(
         BridgeKind::Websocket,
         Some(format!("ws://{addr}")),

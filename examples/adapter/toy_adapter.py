@@ -852,10 +852,20 @@ def ws_session(ws, sock, kind):
     closer()
 
 
+def announce(port):
+    """With --port-file, tells whoever started us which port we got (useful with port 0)."""
+    if OPTS.port_file:
+        tmp = OPTS.port_file + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(str(port))
+        os.replace(tmp, OPTS.port_file)
+
+
 def serve_ws(addr):
     host, port = addr.rsplit(":", 1)
     srv = socket.create_server((host, int(port)))
-    print(f"toy adapter: websocket on ws://{addr}", file=sys.stderr, flush=True)
+    announce(srv.getsockname()[1])
+    print(f"toy adapter: websocket on ws://{host}:{srv.getsockname()[1]}", file=sys.stderr, flush=True)
     while True:
         conn, _ = srv.accept()
 
@@ -977,6 +987,7 @@ def serve_http(addr):
             self.wfile.write(raw)
 
     srv = http.server.ThreadingHTTPServer((host, int(port)), Handler)
+    announce(srv.server_address[1])
     srv.daemon_threads = True
     print(f"toy adapter: http on http://{addr}/rpc", file=sys.stderr, flush=True)
     srv.serve_forever()
@@ -996,6 +1007,7 @@ def main():
     for opt in ("hang-method", "crash-method", "garbage-on", "oversize-on", "wrong-id-on", "drop-on", "progress-on",
                 "bad-result-on", "freeze-on"):
         ap.add_argument("--" + opt, metavar="METHOD")
+    ap.add_argument("--port-file", metavar="PATH", help="write the listening port here (for --ws/--http with port 0)")
     ap.add_argument("--oversize-bytes", type=int, default=2 * 1024 * 1024)
     ap.add_argument("--hang-seconds", type=float, default=60.0)
     OPTS = ap.parse_args()

@@ -913,8 +913,7 @@ async fn check_render(s: &mut Suite<'_>) {
         }
     }
     if s.has("render.render_scene") {
-        let path =
-            std::env::temp_dir().join(format!("stagecraft-check-{}.png", std::process::id()));
+        let path = scratch_path("render.png");
         let out: Result<RenderOutput, String> = s
             .get(
                 "render.render_scene",
@@ -1137,6 +1136,16 @@ async fn check_animation(s: &mut Suite<'_>, created: &BTreeMap<String, String>) 
     }
 }
 
+/// A path of its own for this run: several checks may run in one process at once.
+fn scratch_path(what: &str) -> std::path::PathBuf {
+    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!(
+        "stagecraft-check-{}-{run}-{what}",
+        std::process::id()
+    ))
+}
+
 fn check_skeleton(sk: &Skeleton) -> Result<(), String> {
     if sk.joints.is_empty() {
         return fail("no joints");
@@ -1196,7 +1205,7 @@ async fn check_files(s: &mut Suite<'_>, hello: &Hello) {
             return;
         }
     };
-    let dir = std::env::temp_dir().join(format!("stagecraft-check-{}", std::process::id()));
+    let dir = scratch_path("files");
     if std::fs::create_dir_all(&dir).is_err() {
         s.skip("scene files", "cannot create a temporary folder");
         return;

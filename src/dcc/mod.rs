@@ -75,8 +75,6 @@ pub const STAGE_NAME: &str = "stage";
 pub enum DccError {
     #[error("{0}")]
     Config(String),
-    #[error("{0}")]
-    Io(String),
 }
 
 /// Progress callback for long DCC calls (`$/progress` from the adapter): progress, total, message.
@@ -277,6 +275,14 @@ impl DccHub {
         })
     }
 
+    /// Whether a connection implements `method`, as far as is known: `None` until its DCC has
+    /// said hello (for gating tools on what the DCC can do).
+    pub fn supports(&self, dcc: Option<&str>, method: &str) -> Option<bool> {
+        let conn = self.find(dcc).ok()?;
+        conn.adapter.info()?;
+        Some(conn.adapter.implements(method))
+    }
+
     /// The adapter behind a connection, for callers that want the typed traits directly.
     pub fn adapter(&self, dcc: Option<&str>) -> Result<Arc<dyn DccAdapter>, DccFailure> {
         self.find(dcc).map(|c| c.adapter.clone())
@@ -295,12 +301,12 @@ impl DccHub {
         if !BRIDGE_METHODS.contains(&method) {
             return Err(DccFailure::unsupported(method));
         }
-        // Remote calls carry their own deadline (and send `$/cancel` at it); this outer bound is a
-        // safety net a little later, so that nothing can hang a call.
+        // Remote calls carry their own deadline (and send `$/cancel` at it, then a liveness ping);
+        // this outer bound is a safety net a little later, so that nothing can hang a call.
         let grace = if conn.bridge == "in_process" {
             Duration::ZERO
         } else {
-            Duration::from_secs(2)
+            crate::bridge::PING_TIMEOUT + Duration::from_secs(2)
         };
         let work = route::route(conn.adapter.as_ref(), method, params, call);
         tokio::select! {
@@ -350,6 +356,23 @@ impl DccHub {
                 (Err(e), None) => ("error".to_string(), Some(e.to_string())),
             };
             let hello = hello.ok();
+            // A DCC that is down is still described by what it said the last time it was up.
+            let info = hello
+                .as_ref()
+                .map(|h| h.info.clone())
+                .or_else(|| conn.adapter.info());
+            let capabilities = hello
+                .as_ref()
+                .map(|h| h.capabilities.clone())
+                .or_else(|| conn.adapter.capabilities());
+            let methods = match hello {
+                Some(h) => h.methods,
+                None => BRIDGE_METHODS
+                    .iter()
+                    .filter(|m| conn.adapter.implements(m))
+                    .map(|m| m.to_string())
+                    .collect(),
+            };
             ConnectionReport {
                 name: conn.name.clone(),
                 default: i == 0,
@@ -357,9 +380,9 @@ impl DccHub {
                 endpoint: conn.endpoint.clone(),
                 state,
                 last_error,
-                info: hello.as_ref().map(|h| h.info.clone()),
-                capabilities: hello.as_ref().map(|h| h.capabilities.clone()),
-                methods: hello.map(|h| h.methods).unwrap_or_default(),
+                info,
+                capabilities,
+                methods,
             }
         });
         futures::future::join_all(probes).await

@@ -308,7 +308,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Doctor => doctor(config, &cli.common).await,
         Command::AdapterCheck(args) if args.stage => {
             let ok = stagecraft::dcc::adapter_check_stage().await;
-            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::AdapterCheck(args) => {
             let Some(bridge) = args.bridge else {
@@ -516,7 +520,7 @@ async fn doctor(config: Config, common: &Common) -> Result<ExitCode> {
             ok = false;
             continue;
         };
-        let ctx = CallContext::new(Duration::from_secs(30));
+        let ctx = CallContext::new(dispatcher.deadline(spec, &json!({})));
         match dispatcher.call(spec, json!({}), ctx).await {
             Ok(out) => println!("{label:<10} {}", summarize(&out.structured)),
             Err(e) => {

@@ -33,7 +33,7 @@ pub(super) async fn call_method(
     if method == "script.execute" && !dispatcher.config.skills.allow_scripts {
         return Err(scripts_disabled(&tool.name));
     }
-    let call = dcc_call(dispatcher, dcc.as_deref(), ctx);
+    let call = dcc_call(ctx);
     let result = dispatcher
         .dccs
         .call(dcc.as_deref(), method, Value::Object(params), &call)
@@ -60,7 +60,7 @@ pub(super) async fn run_script(
         "path": path.display().to_string(),
         "args": args,
     });
-    let call = dcc_call(dispatcher, dcc.as_deref(), ctx);
+    let call = dcc_call(ctx);
     let result = dispatcher
         .dccs
         .call(dcc.as_deref(), "script.execute", params, &call)
@@ -116,11 +116,12 @@ fn split_dcc(args: Value) -> Result<(Option<String>, Map<String, Value>), ToolEr
 
 /// The call's settings. The deadline is the tool's `timeout_seconds` or the connection's own
 /// `timeout_seconds`, whichever is longer: a slow DCC (a batch Blender) is given its time.
-fn dcc_call(dispatcher: &Dispatcher, dcc: Option<&str>, ctx: &CallContext) -> DccCall {
+/// The bridge call for a tool call: same deadline (resolved by `Dispatcher::deadline`), same
+/// cancellation, and the adapter's `$/progress` forwarded to the client.
+fn dcc_call(ctx: &CallContext) -> DccCall {
     let progress = ctx.progress.clone();
-    let connection = dispatcher.dccs.default_timeout(dcc).unwrap_or_default();
     DccCall {
-        timeout: ctx.timeout.max(connection),
+        timeout: ctx.timeout,
         cancel: ctx.cancel.clone(),
         progress: Some(Arc::new(move |p, total, message| {
             progress.report(p, total, message.as_deref());

@@ -218,6 +218,17 @@ impl Dispatcher {
         })
     }
 
+    /// The deadline of one call: the tool's own `timeout_seconds` when its SKILL.md sets one; for a
+    /// DCC tool otherwise the `timeout_seconds` of the connection it goes to; else the default.
+    pub fn deadline(&self, tool: &ToolSpec, args: &Value) -> Duration {
+        let own = Duration::from_secs(tool.timeout_seconds);
+        if tool.timeout_explicit || !is_dcc_binding(&tool.binding) {
+            return own;
+        }
+        let dcc = args.get("dcc").and_then(Value::as_str);
+        self.dccs.default_timeout(dcc).unwrap_or(own)
+    }
+
     /// Runs one call. Arguments have already been validated against the tool's input schema.
     pub async fn call(
         &self,

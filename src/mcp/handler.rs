@@ -131,21 +131,6 @@ impl StagecraftServer {
         tool
     }
 
-    /// The tool's own deadline when its SKILL.md sets one; for DCC tools otherwise the deadline of
-    /// the connection it goes to (`[[dcc]] timeout_seconds`).
-    fn deadline(&self, spec: &ToolSpec, args: &Value) -> Duration {
-        let own = Duration::from_secs(spec.timeout_seconds);
-        if spec.timeout_explicit || !crate::dispatch::is_dcc_binding(&spec.binding) {
-            return own;
-        }
-        let dcc = args.get("dcc").and_then(Value::as_str);
-        self.inner
-            .dispatcher
-            .dccs
-            .default_timeout(dcc)
-            .unwrap_or(own)
-    }
-
     /// Sends a log message to the client that asked for them: legacy clients through
     /// `logging/setLevel`, 2026-07-28 clients through the request's `logLevel` meta.
     async fn log_to_client(
@@ -205,7 +190,7 @@ impl StagecraftServer {
             json!({"event": "tool_call", "tool": spec.name, "skill": spec.skill}),
         )
         .await;
-        let timeout = self.deadline(&spec, &args);
+        let timeout = self.inner.dispatcher.deadline(&spec, &args);
         let mut call = CallContext::new(timeout);
         call.cancel = ctx.ct.clone();
         let (reporter, sender) = match ctx.meta.get_progress_token() {

@@ -283,6 +283,19 @@ impl DccHub {
         Some(conn.adapter.implements(method))
     }
 
+    /// The `requires` capabilities (SKILL.md) that the connection's DCC reported as false. Empty when
+    /// all are there, or when the DCC has not said hello yet (the adapter then answers for itself).
+    pub fn missing_capabilities(&self, dcc: Option<&str>, required: &[String]) -> Vec<String> {
+        let Some(caps) = self.find(dcc).ok().and_then(|c| c.adapter.capabilities()) else {
+            return Vec::new();
+        };
+        required
+            .iter()
+            .filter(|name| caps.flag(name) == Some(false))
+            .cloned()
+            .collect()
+    }
+
     /// The adapter behind a connection, for callers that want the typed traits directly.
     pub fn adapter(&self, dcc: Option<&str>) -> Result<Arc<dyn DccAdapter>, DccFailure> {
         self.find(dcc).map(|c| c.adapter.clone())

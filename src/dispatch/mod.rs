@@ -239,6 +239,22 @@ impl Dispatcher {
         if let Binding::Call(method) = &tool.binding {
             check_paths(&self.config.files.roots, method, &args)?;
         }
+        if is_dcc_binding(&tool.binding) && !tool.requires.is_empty() {
+            let dcc = args.get("dcc").and_then(Value::as_str);
+            let missing = self.dccs.missing_capabilities(dcc, &tool.requires);
+            if !missing.is_empty() {
+                return Err(ToolError::new(
+                    "UNSUPPORTED",
+                    format!(
+                        "{} needs the DCC capabilities {} that this DCC does not have",
+                        tool.name,
+                        missing.join(", ")
+                    ),
+                )
+                .with_hint("Use another DCC connection (see list_dccs), or another tool.")
+                .with_details(json!({"missing_capabilities": missing, "dcc": dcc})));
+            }
+        }
         let cancel = ctx.cancel.clone();
         let work = async {
             match &tool.binding {

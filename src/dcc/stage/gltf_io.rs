@@ -273,6 +273,8 @@ pub fn classify(scene: &mut Scene, doc: &gj::Root) {
     }
 }
 
+/// Splits a GLB container by hand: `gltf::binary::Glb::from_slice` refuses unknown chunk types
+/// (the glTF spec says to skip them) and subtracts from the declared length unchecked.
 fn split_glb(bytes: &[u8]) -> IoResult<(&[u8], Option<&[u8]>)> {
     let u32_at = |o: usize| -> IoResult<u32> {
         bytes
@@ -867,34 +869,24 @@ pub fn build(scene: &Scene, selection_only: bool) -> IoResult<(gj::Root, Vec<u8>
 
 /// Encodes the scene as .glb bytes.
 pub fn to_glb(scene: &Scene, selection_only: bool) -> IoResult<Vec<u8>> {
-    let (doc, mut bin) = build(scene, selection_only)?;
-    let mut doc = doc;
+    let (mut doc, bin) = build(scene, selection_only)?;
     if bin.is_empty() {
         doc.buffers.clear();
     }
-    let mut json = doc
+    let json = doc
         .to_vec()
         .map_err(|e| format!("cannot encode glTF JSON: {e}"))?;
-    while !json.len().is_multiple_of(4) {
-        json.push(b' ');
-    }
-    while !bin.len().is_multiple_of(4) {
-        bin.push(0);
-    }
-    let total = 12 + 8 + json.len() + if bin.is_empty() { 0 } else { 8 + bin.len() };
-    let mut out = Vec::with_capacity(total);
-    out.extend_from_slice(GLB_MAGIC);
-    out.extend_from_slice(&2u32.to_le_bytes());
-    out.extend_from_slice(&(total as u32).to_le_bytes());
-    out.extend_from_slice(&(json.len() as u32).to_le_bytes());
-    out.extend_from_slice(&CHUNK_JSON.to_le_bytes());
-    out.extend_from_slice(&json);
-    if !bin.is_empty() {
-        out.extend_from_slice(&(bin.len() as u32).to_le_bytes());
-        out.extend_from_slice(&CHUNK_BIN.to_le_bytes());
-        out.extend_from_slice(&bin);
-    }
-    Ok(out)
+    let glb = gltf::binary::Glb {
+        // `to_vec` computes the length and pads both chunks itself.
+        header: gltf::binary::Header {
+            magic: *GLB_MAGIC,
+            version: 2,
+            length: 0,
+        },
+        json: json.into(),
+        bin: (!bin.is_empty()).then(|| bin.into()),
+    };
+    glb.to_vec().map_err(|e| format!("cannot write GLB: {e}"))
 }
 
 /// Encodes the scene as a self-contained .gltf (buffer as a base64 data URI).

@@ -1,0 +1,608 @@
+"""Every shipped DCC tool through the real binary and the Python MCP SDK client, against the
+built-in `stage` DCC and against the toy reference adapter on each of the four bridges (embedded, http,
+websocket, named_pipe; the network ones with a token). Results are checked against spec/bridge.md:
+shapes, values (cm, degrees, Euler XYZ, Y-up), hierarchy semantics, images, files, and motion whose
+sampled pose equals the forward kinematics of the take."""
+
+import json
+import math
+import os
+import struct
+import subprocess
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp import Client, StdioServerParameters
+
+from helpers import (
+    TOY_TOKEN_ENV,
+    dcc_config_toml,
+    png_bytes,
+    take_fk,
+    toy_adapter,
+    toy_embedded_command,
+)
+
+DCC_FAMILIES = ("scene", "transform", "hierarchy", "render", "animation")
+TARGETS = ["stage", "embedded", "http", "websocket", "named_pipe"]
+TOKEN = "e2e-toy-token-0123456789"
+# Which tools each step of the scenario below exercises: the scenario asserts at its end that it
+# called all of them, and test_table_covers_every_shipped_dcc_tool that this names every shipped
+# one.
+COVERED = {
+    "list_dccs", "new_scene", "create_object", "get_scene_info", "list_objects", "get_transform",
+    "set_transform", "get_bounding_box", "rename_object", "reparent", "get_parent", "get_children",
+    "get_hierarchy", "group_objects", "ungroup", "get_selection", "set_selection", "select_by_type",
+    "set_visibility", "get_frame_range", "set_frame_range", "get_render_settings",
+    "set_render_settings", "capture_viewport", "render_scene", "list_armatures", "get_skeleton",
+    "generate_motion", "apply_motion", "sample_pose", "save_motion", "save_file", "open_file",
+    "export_file", "delete_objects",
+}  # fmt: skip
+SCENE_INFO_KEYS = {"file_path", "name", "modified", "format", "statistics", "metadata"}
+STAT_KEYS = {
+    "object_count", "vertex_count", "polygon_count", "material_count", "texture_count",
+    "light_count", "camera_count",
+}  # fmt: skip
+CAPABILITY_KEYS = {
+    "script_languages", "scene_info", "snapshot", "undo_redo", "progress_reporting",
+    "file_operations", "selection", "scene_manager", "transform", "render_capture", "hierarchy",
+    "animation", "has_embedded_python", "extensions",
+}  # fmt: skip
+BAD = "NoSuchThing_42"
+
+
+def shipped_tools(stagecraft_bin: str, env: dict) -> dict:
+    out = subprocess.run(
+        [stagecraft_bin, "skills", "list", "--json"], env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    return {t["name"]: t for t in json.loads(out.stdout)["tools"]}
+
+
+def dcc_tools(tools: dict) -> set:
+    """Tools bound to a bridge method of one of the DCC families."""
+    return {
+        name
+        for name, t in tools.items()
+        if t["binding"].get("call", "").split(".")[0] in DCC_FAMILIES
+    }
+
+
+def test_table_covers_every_shipped_dcc_tool(stagecraft_bin, empty_config):
+    tools = shipped_tools(stagecraft_bin, empty_config)
+    bridge = dcc_tools(tools)
+    assert len(bridge) >= 31, f"expected the 31 DCC tools of DESIGN.md §4, found {sorted(bridge)}"
+    missing = bridge - COVERED
+    assert not missing, f"shipped DCC tools the scenario does not exercise: {sorted(missing)}"
+    for name in bridge:
+        method = tools[name]["binding"]["call"]
+        assert method.split(".")[1] == name, f"{name} is bound to {method}, not to the same name"
+
+
+# ---- a recording MCP session ----
+
+
+def unwrap(sc):
+    if isinstance(sc, dict) and set(sc) == {"result"}:
+        return sc["result"]
+    return sc
+
+
+class Session:
+    def __init__(self, client: Client, label: str):
+        self.client = client
+        self.label = label
+        self.called: set = set()
+
+    async def raw(self, tool: str, args: dict):
+        self.called.add(tool)
+        return await self.client.call_tool(tool, args)
+
+    async def ok(self, tool: str, args: dict | None = None):
+        args = args or {}
+        r = await self.raw(tool, args)
+        assert (
+            not r.is_error
+        ), f"[{self.label}] {tool}({args}) failed: {r.structured_content or r.content}"
+        sc = r.structured_content
+        assert sc is not None, f"[{self.label}] {tool} returned no structured content"
+        text = [c for c in r.content if c.type == "text"]
+        assert (
+            text and json.loads(text[0].text) == sc
+        ), f"[{self.label}] {tool}: the text content is not the structured content as JSON"
+        return unwrap(sc), r
+
+    async def val(self, tool: str, args: dict | None = None):
+        return (await self.ok(tool, args))[0]
+
+    async def err(self, tool: str, args: dict, codes=("SCENE_ERROR", "INVALID_INPUT"), name=BAD):
+        r = await self.raw(tool, args)
+        assert r.is_error, f"[{self.label}] {tool}({args}) should fail, got {r.structured_content}"
+        sc = r.structured_content
+        assert (
+            sc and sc.get("code") in codes
+        ), f"[{self.label}] {tool}({args}): code {sc}, want {codes}"
+        if name is not None:
+            assert name in sc["message"] or name in json.dumps(
+                sc.get("details")
+            ), f"[{self.label}] {tool}: the error does not name {name!r}: {sc}"
+        return sc
+
+
+def close(a, b, tol=1e-3):
+    return all(abs(x - y) <= tol for x, y in zip(a, b, strict=True))
+
+
+def assert_close(got, want, what, tol=1e-3):
+    assert close(got, want, tol), f"{what}: got {got}, want {want} (tolerance {tol})"
+
+
+def assert_transform(got, translate, rotate, scale, what):
+    assert set(got) >= {"translate", "rotate", "scale"}, f"{what}: not an ObjectTransform: {got}"
+    assert_close(got["translate"], translate, f"{what} translate (cm)")
+    assert_close(got["rotate"], rotate, f"{what} rotate (degrees)")
+    assert_close(got["scale"], scale, f"{what} scale")
+
+
+def euler_xyz(deg):
+    """R = Rz Ry Rx (X applied first), as spec/bridge.md's Euler XYZ."""
+    x, y, z = (math.radians(d) for d in deg)
+    cx, sx, cy, sy, cz, sz = (
+        math.cos(x),
+        math.sin(x),
+        math.cos(y),
+        math.sin(y),
+        math.cos(z),
+        math.sin(z),
+    )
+    return [
+        [cy * cz, sx * sy * cz - cx * sz, cx * sy * cz + sx * sz],
+        [cy * sz, sx * sy * sz + cx * cz, cx * sy * sz - sx * cz],
+        [-sy, sx * cy, cx * cy],
+    ]
+
+
+def png_size(data: bytes) -> tuple:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def check_scene_object(obj, name, parent=None, what=""):
+    assert {"name", "long_name", "object_type", "visible"} <= set(obj), f"{what}: {obj}"
+    assert obj["name"] == name, f"{what}: name {obj['name']!r}, want {name!r}"
+    assert obj.get("parent") == parent, f"{what}: parent {obj.get('parent')!r}, want {parent!r}"
+    assert obj["long_name"].endswith(name), f"{what}: long_name {obj['long_name']!r}"
+    if parent:
+        assert f"{parent}|{name}" in obj["long_name"], f"{what}: long_name {obj['long_name']!r}"
+
+
+# ---- the scenario ----
+
+
+async def scenario(s: Session, target: str, tmp_path: Path) -> None:
+    stage = target == "stage"
+    conn_name = "stage" if stage else "toy"
+
+    # list_dccs before any call: the connection is listed with its bridge kind.
+    listing = await s.val("list_dccs")
+    assert listing["default"] == conn_name, listing
+    conns = {c["name"]: c for c in listing["connections"]}
+    assert conn_name in conns, listing
+    want_bridge = "in_process" if stage else target
+    assert conns[conn_name]["bridge"] == want_bridge, conns[conn_name]
+    assert conns[conn_name]["default"] is True
+
+    # -- scene --
+    info = await s.val("new_scene", {})
+    assert SCENE_INFO_KEYS <= set(info), f"new_scene: not a SceneInfo: {info}"
+    assert STAT_KEYS <= set(info["statistics"]), info["statistics"]
+    assert info["statistics"]["object_count"] == 0, info
+    assert info["up_axis"] == "Y" and info["units"] == "cm", info
+
+    crate = await s.val(
+        "create_object", {"object_type": "cube", "name": "Crate", "translate": [10, 20, 30]}
+    )
+    check_scene_object(crate, "Crate", what="create_object cube")
+    cube_type = crate["object_type"]
+    assert cube_type in ("cube", "mesh"), crate
+    for kind, name, tr in [
+        ("empty", "Pivot", [0, 0, 0]),
+        ("camera", "ShotCam", [0, 150, 500]),
+        ("light", "KeyLight", [0, 400, 0]),
+        ("sphere", "Ball", [-100, 50, 0]),
+        ("armature", "Rig", [0, 0, 0]),
+    ]:
+        obj = await s.val("create_object", {"object_type": kind, "name": name, "translate": tr})
+        check_scene_object(obj, name, what=f"create_object {kind}")
+        if kind in ("empty", "camera", "light", "armature"):
+            assert obj["object_type"] == kind, obj
+    dup = await s.val("create_object", {"object_type": "cube", "name": "Crate"})
+    assert dup["name"] != "Crate" and dup["name"].startswith("Crate"), f"duplicate name: {dup}"
+
+    info = await s.val("get_scene_info")
+    stats = info["statistics"]
+    assert stats["camera_count"] == 1 and stats["light_count"] == 1, stats
+    assert stats["object_count"] >= 7, stats
+    assert stats["vertex_count"] > 0 and stats["polygon_count"] > 0, stats
+    assert info["modified"] is True, "creating objects must mark the scene modified"
+
+    objects = await s.val("list_objects")
+    names = {o["name"] for o in objects}
+    assert {"Crate", "Pivot", "ShotCam", "KeyLight", "Ball", "Rig", dup["name"]} <= names, names
+    cams = await s.val("list_objects", {"object_type": "camera"})
+    assert [o["name"] for o in cams] == ["ShotCam"], cams
+    cubes = await s.val("list_objects", {"object_type": cube_type})
+    assert {"Crate", dup["name"]} <= {o["name"] for o in cubes}, cubes
+
+    # -- transform (world, cm, Euler XYZ degrees) --
+    assert_transform(
+        await s.val("get_transform", {"object_name": "Crate"}),
+        [10, 20, 30],
+        [0, 0, 0],
+        [1, 1, 1],
+        "created cube",
+    )
+    box = await s.val("get_bounding_box", {"object_name": "Crate"})
+    half = [(box["max"][i] - box["min"][i]) / 2 for i in range(3)]
+    assert half[0] > 0 and close(half, [half[0]] * 3), f"an unrotated cube's box is a cube: {box}"
+    assert_close(
+        [(box["max"][i] + box["min"][i]) / 2 for i in range(3)], [10, 20, 30], "box centre"
+    )
+    h = half[0]
+
+    t, r, sc = [100, 50, -20], [10, 20, 30], [2, 1, 1]
+    got = await s.val(
+        "set_transform", {"object_name": "Crate", "translate": t, "rotate": r, "scale": sc}
+    )
+    assert_transform(got, t, r, sc, "set_transform result")
+    assert_transform(
+        await s.val("get_transform", {"object_name": "Crate"}), t, r, sc, "get after set"
+    )
+    got = await s.val("set_transform", {"object_name": "Crate", "translate": [1, 2, 3]})
+    assert_transform(got, [1, 2, 3], r, sc, "partial set_transform keeps rotate and scale")
+    await s.val("set_transform", {"object_name": "Crate", "translate": t})
+    box = await s.val("get_bounding_box", {"object_name": "Crate"})
+    m = euler_xyz(r)
+    ext = [h * sum(abs(m[i][j]) * sc[j] for j in range(3)) for i in range(3)]
+    assert_close(
+        box["min"], [t[i] - ext[i] for i in range(3)], "rotated box min (Euler XYZ, X first)", 0.05
+    )
+    assert_close(box["max"], [t[i] + ext[i] for i in range(3)], "rotated box max", 0.05)
+
+    assert (
+        await s.val("rename_object", {"old_name": "Crate", "new_name": "HeroCrate"}) == "HeroCrate"
+    )
+    await s.err("get_transform", {"object_name": "Crate"}, name="Crate")
+    assert_transform(
+        await s.val("get_transform", {"object_name": "HeroCrate"}), t, r, sc, "renamed"
+    )
+
+    # -- hierarchy --
+    await s.val(
+        "set_transform",
+        {"object_name": "Pivot", "translate": [50, 0, 0], "rotate": [0, 90, 0], "scale": [2, 2, 2]},
+    )
+    before = await s.val("get_transform", {"object_name": "HeroCrate"})
+    obj = await s.val("reparent", {"object_name": "HeroCrate", "new_parent": "Pivot"})
+    check_scene_object(obj, "HeroCrate", "Pivot", "reparent")
+    after = await s.val("get_transform", {"object_name": "HeroCrate"})
+    assert_transform(
+        after, before["translate"], before["rotate"], before["scale"], "reparent keeps world"
+    )
+    assert await s.val("get_parent", {"object_name": "HeroCrate"}) == "Pivot"
+    kids = await s.val("get_children", {"object_name": "Pivot"})
+    assert [k["name"] for k in kids] == ["HeroCrate"], kids
+    roots = await s.val("get_children", {})
+    assert "HeroCrate" not in {k["name"] for k in roots} and "Pivot" in {k["name"] for k in roots}
+    tree = await s.val("get_hierarchy")
+    pivot = [n for n in tree if n["object"]["name"] == "Pivot"]
+    assert pivot and [c["object"]["name"] for c in pivot[0]["children"]] == ["HeroCrate"], tree
+    assert all(n["object"].get("parent") is None for n in tree), "get_hierarchy lists roots"
+
+    # preserve_world_transform false: the world transform becomes Pivot's transform of the old one.
+    await s.val(
+        "reparent",
+        {"object_name": "ShotCam", "new_parent": "Pivot", "preserve_world_transform": False},
+    )
+    cam = await s.val("get_transform", {"object_name": "ShotCam"})
+    # Pivot: T(50,0,0) Ry(90) S(2): (0,150,500) -> (2*500 + 50, 300, 0)
+    assert_transform(cam, [1050, 300, 0], [0, 90, 0], [2, 2, 2], "reparent without keeping world")
+    await s.val("reparent", {"object_name": "ShotCam", "new_parent": None})
+    assert await s.val("get_parent", {"object_name": "ShotCam"}) is None
+    cam2 = await s.val("get_transform", {"object_name": "ShotCam"})
+    assert_close(cam2["translate"], [1050, 300, 0], "reparent to the root keeps world by default")
+
+    group = await s.val(
+        "group_objects", {"object_names": ["HeroCrate", "Ball"], "group_name": "Props"}
+    )
+    check_scene_object(group, "Props", what="group_objects")
+    assert await s.val("get_parent", {"object_name": "HeroCrate"}) == "Props"
+    assert await s.val("get_parent", {"object_name": "Ball"}) == "Props"
+    grouped = await s.val("get_transform", {"object_name": "HeroCrate"})
+    assert_transform(
+        grouped, before["translate"], before["rotate"], before["scale"], "grouping keeps world"
+    )
+    sub = await s.val(
+        "group_objects", {"object_names": ["KeyLight"], "group_name": "Lights", "parent": "Pivot"}
+    )
+    check_scene_object(sub, "Lights", "Pivot", "group_objects with parent")
+    assert_close(
+        (await s.val("get_transform", {"object_name": "KeyLight"}))["translate"],
+        [0, 400, 0],
+        "grouped light",
+    )
+    former = await s.val("ungroup", {"group_name": "Props"})
+    assert sorted(former) == ["Ball", "HeroCrate"], former
+    assert await s.val("get_parent", {"object_name": "HeroCrate"}) is None
+    ungrouped = await s.val("get_transform", {"object_name": "HeroCrate"})
+    assert_transform(
+        ungrouped, before["translate"], before["rotate"], before["scale"], "ungroup keeps world"
+    )
+    await s.err("get_transform", {"object_name": "Props"}, name="Props")
+
+    # -- selection and visibility --
+    sel = await s.val("set_selection", {"object_names": ["HeroCrate", "Ball"]})
+    assert sorted(sel) == ["Ball", "HeroCrate"], sel
+    assert sorted(await s.val("get_selection")) == ["Ball", "HeroCrate"]
+    assert await s.val("select_by_type", {"object_type": "camera"}) == ["ShotCam"]
+    assert await s.val("get_selection") == ["ShotCam"]
+    assert await s.val("set_selection", {"object_names": []}) == []
+    assert await s.val("get_selection") == []
+    assert await s.val("set_visibility", {"object_name": "Ball", "visible": False}) is False
+    vis = {o["name"]: o["visible"] for o in await s.val("list_objects")}
+    assert vis["Ball"] is False and vis["HeroCrate"] is True, vis
+    assert await s.val("set_visibility", {"object_name": "Ball", "visible": True}) is True
+
+    # -- frame range --
+    fr = await s.val("set_frame_range", {"start": 1, "end": 48, "fps": 24, "current": 5})
+    assert (fr["start"], fr["end"], fr["fps"], fr["current"]) == (1, 48, 24, 5), fr
+    assert await s.val("get_frame_range") == fr
+    fr2 = await s.val("set_frame_range", {"current": 10})
+    assert (fr2["start"], fr2["end"], fr2["fps"], fr2["current"]) == (1, 48, 24, 10), fr2
+
+    # -- render --
+    settings = await s.val("get_render_settings")
+    assert settings and all(isinstance(v, str) for v in settings.values()), settings
+    assert {"resolution_x", "resolution_y"} <= set(settings), settings
+    after = await s.val(
+        "set_render_settings", {"settings": {"resolution_x": 200, "resolution_y": 150}}
+    )
+    assert after["resolution_x"] == "200" and after["resolution_y"] == "150", after
+    assert {k: v for k, v in after.items() if not k.startswith("resolution")} == {
+        k: v for k, v in settings.items() if not k.startswith("resolution")
+    }, "set_render_settings changed other keys"
+    assert await s.val("get_render_settings") == after
+
+    cap, r = await s.ok("capture_viewport", {"width": 160, "height": 120})
+    assert (cap["width"], cap["height"], cap["format"]) == (160, 120, "png"), cap
+    assert png_size(png_bytes(r)) == (160, 120), "the image content's PNG is not 160x120"
+    assert "data_b64" not in cap, "the image goes in image content, not as base64 in the JSON"
+
+    out_png = tmp_path / f"render-{target}.png"
+    ro = await s.val("render_scene", {"output_path": str(out_png), "width": 128, "height": 96})
+    assert ro["file_path"] == str(out_png) and (ro["width"], ro["height"]) == (128, 96), ro
+    assert ro["format"] == "png" and ro["render_time_ms"] >= 0, ro
+    assert png_size(out_png.read_bytes()) == (128, 96), "render_scene's file is not a 128x96 PNG"
+    out_png2 = tmp_path / f"render-{target}-settings.png"
+    ro = await s.val("render_scene", {"output_path": str(out_png2)})
+    assert (ro["width"], ro["height"]) == (
+        200,
+        150,
+    ), f"render_scene ignores the resolution settings: {ro}"
+    assert png_size(out_png2.read_bytes()) == (200, 150)
+
+    # -- animation --
+    arms = await s.val("list_armatures")
+    assert [a["name"] for a in arms] == ["Rig"], arms
+    assert arms[0]["joints"] >= 2 and not arms[0].get("action"), arms
+    skel = await s.val("get_skeleton", {"armature": "Rig"})
+    joints = skel["joints"]
+    assert len(joints) == arms[0]["joints"], (skel, arms)
+    seen = set()
+    for j in joints:
+        assert j["parent"] is None if not seen else j["parent"] in seen, f"parents first: {joints}"
+        assert_close(j.get("rest_rotation", [0, 0, 0, 1]), [0, 0, 0, 1], f"{j['name']} rest", 1e-6)
+        assert all(math.isfinite(v) for v in j["rest_translation"]), j
+        seen.add(j["name"])
+
+    gen = await s.val(
+        "generate_motion", {"prompt": "walks forward and waves", "seconds": 1, "armature": "Rig"}
+    )
+    applied = gen["applied"]["result"]
+    assert gen["frames"] == 30 and gen["fps"] == 30, gen
+    assert set(applied["joints_applied"]) == {j["name"] for j in joints}, applied
+    assert (applied["frame_start"], applied["frame_end"]) == (1, 30), applied
+    arms = await s.val("list_armatures")
+    assert (
+        arms[0]["action"] == applied["action"]
+    ), f"list_armatures does not name the action: {arms}"
+    fr = await s.val("get_frame_range")
+    assert fr["fps"] == 30 and fr["end"] >= 30, f"applying a 30 fps take: {fr}"
+
+    take_path = tmp_path / f"take-{target}.gltf"
+    saved = await s.val("save_motion", {"take_id": gen["take_id"], "path": str(take_path)})
+    assert take_path.exists(), saved
+    names, fk = take_fk(take_path)
+    assert set(names) == {j["name"] for j in joints}, "the take is on the rig's skeleton"
+    frames = [1, 15, 30]
+    pose = await s.val("sample_pose", {"armature": "Rig", "frames": frames})
+    assert set(pose) == set(names), pose.keys()
+    for jn in names:
+        for k, f in enumerate(frames):
+            assert_close(
+                pose[jn][k], fk[jn][f - 1], f"sample_pose {jn} frame {f} vs FK of the take"
+            )
+    # The root travels forward (+Z) over the walk.
+    root = names[0]
+    assert (
+        pose[root][2][2] - pose[root][0][2] > 0.2
+    ), f"the root does not walk forward: {pose[root]}"
+
+    ap = await s.val(
+        "apply_motion", {"take_id": gen["take_id"], "armature": "Rig", "start_frame": 11}
+    )
+    assert (ap["frame_start"], ap["frame_end"]) == (11, 40), ap
+    one = await s.val(
+        "sample_pose", {"armature": "Rig", "frames": [11, 40], "joint_names": [names[-1]]}
+    )
+    assert list(one) == [names[-1]], f"sample_pose joint_names: {one.keys()}"
+    assert_close(
+        one[names[-1]][0], fk[names[-1]][0], "apply_motion start_frame 11: frame 11 = take frame 0"
+    )
+    assert_close(
+        one[names[-1]][1],
+        fk[names[-1]][29],
+        "apply_motion start_frame 11: frame 40 = take frame 29",
+    )
+
+    # -- files --
+    ext = "glb" if stage else "json"
+    scene_path = tmp_path / f"scene-{target}.{ext}"
+    assert await s.val("save_file", {"file_path": str(scene_path)}) == str(scene_path)
+    assert scene_path.stat().st_size > 0
+    if stage:
+        assert scene_path.read_bytes()[:4] == b"glTF", "stage saves .glb as binary glTF"
+    info = await s.val("get_scene_info")
+    assert info["file_path"] == str(scene_path) and info["modified"] is False, info
+    deleted = await s.val("delete_objects", {"object_names": ["Ball", "KeyLight"]})
+    assert sorted(deleted) == ["Ball", "KeyLight"], deleted
+    left = {o["name"] for o in await s.val("list_objects")}
+    assert "Ball" not in left and "KeyLight" not in left, left
+    assert (await s.val("get_scene_info"))["modified"] is True
+    reopened = await s.val("open_file", {"file_path": str(scene_path), "force": True})
+    assert reopened["file_path"] == str(scene_path) and reopened["modified"] is False, reopened
+    back = {o["name"] for o in await s.val("list_objects")}
+    assert {"Ball", "KeyLight", "HeroCrate", "Rig", "Pivot", "ShotCam"} <= back, back
+    assert_transform(
+        await s.val("get_transform", {"object_name": "HeroCrate"}),
+        before["translate"],
+        before["rotate"],
+        before["scale"],
+        "after save and open",
+    )
+    assert await s.val("get_parent", {"object_name": "KeyLight"}) == "Lights"
+    assert await s.val("save_file", {"file_path": None}) == str(scene_path), "save in place"
+
+    glb = tmp_path / f"export-{target}.glb"
+    if stage:
+        assert await s.val("export_file", {"file_path": str(glb), "format": "glb"}) == str(glb)
+        assert glb.read_bytes()[:4] == b"glTF", "export glb writes binary glTF"
+        sel_glb = tmp_path / "export-selection.glb"
+        await s.val("set_selection", {"object_names": ["ShotCam"]})
+        await s.val(
+            "export_file", {"file_path": str(sel_glb), "format": "glb", "selection_only": True}
+        )
+        assert sel_glb.stat().st_size < glb.stat().st_size, "selection_only exports less"
+    else:
+        await s.err(
+            "export_file",
+            {"file_path": str(glb), "format": "glb"},
+            codes=("UNSUPPORTED",),
+            name=None,
+        )
+        js = tmp_path / "export-toy.json"
+        assert await s.val("export_file", {"file_path": str(js), "format": "json"}) == str(js)
+        assert "HeroCrate" in json.loads(js.read_text())["objects"]
+
+    # -- list_dccs after use: connected, with DccInfo and capabilities --
+    listing = await s.val("list_dccs")
+    conn = {c["name"]: c for c in listing["connections"]}[conn_name]
+    assert conn["state"] == "connected", conn
+    info = conn["info"]
+    assert info["dcc_type"] == ("stage" if stage else "toy"), info
+    assert isinstance(info["pid"], int) and info["platform"] and info["version"], info
+    if not stage:
+        assert info["pid"] != os.getpid(), "the toy runs in its own process"
+    caps = conn["capabilities"]
+    assert CAPABILITY_KEYS <= set(caps), f"missing capabilities: {CAPABILITY_KEYS - set(caps)}"
+    for key in (
+        "scene_manager",
+        "transform",
+        "hierarchy",
+        "render_capture",
+        "animation",
+        "selection",
+    ):
+        assert caps[key] is True, f"{key}: {caps}"
+    assert caps.get("bridge_kind") == want_bridge, caps
+    methods = set(conn["methods"])
+    not_bridge = {"list_dccs", "generate_motion", "apply_motion", "save_motion"}
+    unlisted = [
+        n for n in s.called - not_bridge if not any(f"{f}.{n}" in methods for f in DCC_FAMILIES)
+    ]
+    assert not unlisted, f"tools that worked but whose methods are not in `methods`: {unlisted}"
+    assert {
+        "dcc.hello",
+        "dcc.ping",
+        "scene.new_scene",
+        "animation.apply_motion",
+    } <= methods, methods
+
+    # -- bad input per family: unknown names are SCENE_ERROR/INVALID_INPUT naming them --
+    await s.err("set_visibility", {"object_name": BAD, "visible": False})
+    await s.err("delete_objects", {"object_names": [BAD]})
+    await s.err("set_selection", {"object_names": ["HeroCrate", BAD]})
+    await s.err("get_transform", {"object_name": BAD})
+    await s.err("set_transform", {"object_name": BAD, "translate": [0, 0, 0]})
+    await s.err("get_bounding_box", {"object_name": BAD})
+    await s.err("rename_object", {"old_name": BAD, "new_name": "Whatever"})
+    await s.err("get_parent", {"object_name": BAD})
+    await s.err("get_children", {"object_name": BAD})
+    await s.err("reparent", {"object_name": BAD, "new_parent": "Pivot"})
+    await s.err("reparent", {"object_name": "HeroCrate", "new_parent": BAD})
+    await s.err("reparent", {"object_name": "Pivot", "new_parent": "Lights"}, name="Pivot")
+    await s.err("group_objects", {"object_names": ["HeroCrate", BAD], "group_name": "G2"})
+    await s.err("ungroup", {"group_name": BAD})
+    await s.err("set_render_settings", {"settings": {"no_such_setting": 1}}, name="no_such_setting")
+    await s.err("get_skeleton", {"armature": BAD})
+    await s.err("sample_pose", {"armature": BAD, "frames": [1]})
+    await s.err("get_skeleton", {"armature": "HeroCrate"}, name="HeroCrate")
+    await s.err("sample_pose", {"armature": "Rig", "frames": [1], "joint_names": [BAD]})
+    await s.err("generate_motion", {"prompt": "walks", "seconds": 1, "armature": BAD})
+    await s.err("open_file", {"file_path": str(tmp_path / f"{BAD}.{ext}"), "force": True})
+    # Nothing above changed the scene: a failed group_objects must not leave a half-made group.
+    assert "G2" not in {o["name"] for o in await s.val("list_objects")}, "failed group left G2"
+    assert await s.val("get_parent", {"object_name": "HeroCrate"}) is None
+    # The server survives, and the DCC too.
+    info = await s.val("get_scene_info")
+    assert info["file_path"] == str(scene_path), info
+    info = await s.val("new_scene", {})
+    assert info["statistics"]["object_count"] == 0, info
+
+    missing = COVERED - s.called
+    assert not missing, f"[{s.label}] the scenario did not call: {sorted(missing)}"
+
+
+def run_scenario(stagecraft_bin: str, env: dict, target: str, tmp_path: Path) -> None:
+    failures = []
+
+    async def main():
+        params = StdioServerParameters(command=stagecraft_bin, args=["serve"], env=env)
+        async with Client(params, mode="legacy") as client:
+            try:
+                with anyio.fail_after(60):
+                    await scenario(Session(client, target), target, tmp_path)
+            except (AssertionError, TimeoutError) as e:  # re-raised outside the client's task group
+                failures.append(e)
+
+    anyio.run(main)
+    if failures:
+        raise failures[0]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_every_dcc_tool(stagecraft_bin, empty_config, tmp_path, target):
+    env = dict(empty_config)
+    config = Path(env["STAGECRAFT_CONFIG"])
+    if target == "stage":
+        run_scenario(stagecraft_bin, env, target, tmp_path)
+    elif target == "embedded":
+        config.write_text(dcc_config_toml("embedded", toy_embedded_command()))
+        run_scenario(stagecraft_bin, env, target, tmp_path)
+    else:
+        env[TOY_TOKEN_ENV] = TOKEN
+        with toy_adapter(target, tmp_path, token=TOKEN) as endpoint:
+            config.write_text(dcc_config_toml(target, endpoint, token=True))
+            run_scenario(stagecraft_bin, env, target, tmp_path)

@@ -90,11 +90,11 @@ TOY_READY = {
 
 
 @contextlib.contextmanager
-def toy_adapter(kind: str, tmp_path: Path, token: str | None = None, faults: tuple = ()):
-    """Starts the toy adapter listening on `kind` (http, websocket, named_pipe) and yields its
-    endpoint once it printed its ready line (printed after the listener is bound)."""
+def toy_adapter(kind: str, tmp_path: Path, token: str | None = None, faults=(), script=None):
+    """Starts the toy adapter (or `script`, a wrapper of it) listening on `kind` (http, websocket,
+    named_pipe) and yields its endpoint once it printed its ready line (after binding)."""
     env = dict(os.environ)
-    args = [sys.executable, str(TOY_ADAPTER)]
+    args = [sys.executable, str(script or TOY_ADAPTER)]
     if kind == "http":
         port = free_port()
         args += ["--http", f"127.0.0.1:{port}"]

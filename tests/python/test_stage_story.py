@@ -75,7 +75,8 @@ def make_character(generated: Path, out: Path, variant: str = "plain") -> list:
     weighted 1 to it, with inverse bind matrices. No animation. Returns the bare joint names.
     Variants: `plain` (identity rest rotations), `oriented` (every bone has its own rest rotation,
     as in rigs exported from DCCs; same rest positions), `placed` (the Armature node is moved and
-    turned, the character stands elsewhere in the world)."""
+    turned, the character stands elsewhere in the world), `centimetres` (joints in centimetres
+    under an Armature node scaled 0.01, as FBX-converted Mixamo rigs come)."""
     src, _ = read_gltf(generated)
     joints = src["skins"][0]["joints"]
     names = [src["nodes"][j]["name"] for j in joints]
@@ -83,6 +84,9 @@ def make_character(generated: Path, out: Path, variant: str = "plain") -> list:
     armature = {"name": "Armature", "children": [1]}
     if variant == "placed":
         armature.update(translation=PLACED_AT, rotation=list(PLACED_ROT))
+    unit = 1.0
+    if variant == "centimetres":
+        armature["scale"], unit = [0.01, 0.01, 0.01], 100.0
     doc = {
         "asset": {"version": "2.0", "generator": "stagecraft e2e fixture"},
         "scene": 0,
@@ -99,7 +103,7 @@ def make_character(generated: Path, out: Path, variant: str = "plain") -> list:
         for c in src["nodes"][j].get("children", []):
             parent[c] = j
     for j in joints:  # parents come first in an MMCP skeleton; positions in armature space
-        t = [c * TALL for c in src["nodes"][j].get("translation", [0, 0, 0])]
+        t = [c * TALL * unit for c in src["nodes"][j].get("translation", [0, 0, 0])]
         p = world.get(parent.get(j), [0.0, 0.0, 0.0])
         world[j] = [p[i] + t[i] for i in range(3)]
         wrot[j] = (
@@ -118,7 +122,7 @@ def make_character(generated: Path, out: Path, variant: str = "plain") -> list:
         if n.get("children"):
             node["children"] = [c + 1 for c in n["children"]]
         doc["nodes"].append(node)
-    r = 0.03
+    r = 0.03 * unit
     tetra = [(r, 0, 0), (-r, 0, r), (-r, 0, -r), (0, r, 0)]
     positions, jidx, weights, indices = [], [], [], []
     for j in joints:
@@ -480,7 +484,7 @@ def rest_offsets(generated: Path, variant: str) -> dict:
     return out
 
 
-@pytest.mark.parametrize("variant", ["plain", "oriented", "placed"])
+@pytest.mark.parametrize("variant", ["plain", "oriented", "placed", "centimetres"])
 def test_stage_story(stagecraft_bin, empty_config, tmp_path, variant):
     generated = tmp_path / "rig.glb"
     out = subprocess.run(

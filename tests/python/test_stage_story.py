@@ -76,7 +76,8 @@ def make_character(generated: Path, out: Path, variant: str = "plain") -> list:
     Variants: `plain` (identity rest rotations), `oriented` (every bone has its own rest rotation,
     as in rigs exported from DCCs; same rest positions), `placed` (the Armature node is moved and
     turned, the character stands elsewhere in the world), `centimetres` (joints in centimetres
-    under an Armature node scaled 0.01, as FBX-converted Mixamo rigs come)."""
+    under an Armature node scaled 0.01, as FBX-converted Mixamo rigs come), `shuffled` (the skin
+    lists its joints leaves first)."""
     src, _ = read_gltf(generated)
     joints = src["skins"][0]["joints"]
     names = [src["nodes"][j]["name"] for j in joints]
@@ -124,11 +125,13 @@ def make_character(generated: Path, out: Path, variant: str = "plain") -> list:
         doc["nodes"].append(node)
     r = 0.03 * unit
     tetra = [(r, 0, 0), (-r, 0, r), (-r, 0, -r), (0, r, 0)]
+    # The skin's joint list: parents first, or (`shuffled`) leaves first, as some exporters write.
+    order = list(reversed(joints)) if variant == "shuffled" else list(joints)
     positions, jidx, weights, indices = [], [], [], []
     for j in joints:
         base = len(positions)
         positions += [[world[j][i] + d[i] for i in range(3)] for d in tetra]
-        jidx += [[j, 0, 0, 0]] * 4
+        jidx += [[order.index(j), 0, 0, 0]] * 4
         weights += [[1.0, 0.0, 0.0, 0.0]] * 4
         indices += [base + k for k in (0, 1, 2, 0, 3, 1, 1, 3, 2, 2, 3, 0)]
     blob = bytearray()
@@ -139,7 +142,7 @@ def make_character(generated: Path, out: Path, variant: str = "plain") -> list:
     wgt = f32_view(doc, blob, weights, "VEC4")
     idx = f32_view(doc, blob, indices, "SCALAR", 5123)
     ibm = []
-    for j in joints:  # inverse of the joint's rest matrix [R | p]: [R^T | -R^T p], column-major
+    for j in order:  # inverse of the joint's rest matrix [R | p]: [R^T | -R^T p], column-major
         m = mat_from_trs(world[j], wrot[j], [1, 1, 1])
         rt = [[m[c][r] for c in range(3)] for r in range(3)]
         t = [-sum(rt[r][k] * world[j][k] for k in range(3)) for r in range(3)]
@@ -163,7 +166,7 @@ def make_character(generated: Path, out: Path, variant: str = "plain") -> list:
     doc["skins"].append(
         {
             "name": "Armature",
-            "joints": [j + 1 for j in joints],
+            "joints": [j + 1 for j in order],
             "skeleton": 1,
             "inverseBindMatrices": ibm_acc,
         }
@@ -484,7 +487,7 @@ def rest_offsets(generated: Path, variant: str) -> dict:
     return out
 
 
-@pytest.mark.parametrize("variant", ["plain", "oriented", "placed", "centimetres"])
+@pytest.mark.parametrize("variant", ["plain", "oriented", "placed", "centimetres", "shuffled"])
 def test_stage_story(stagecraft_bin, empty_config, tmp_path, variant):
     generated = tmp_path / "rig.glb"
     out = subprocess.run(

@@ -888,3 +888,50 @@ def test_refuses_or_does_as_asked(stagecraft_bin, empty_config, tmp_path, target
     if target == "embedded" and gaps and set(gaps) <= set(KNOWN_TOY_GAPS):
         pytest.xfail("toy adapter: " + "; ".join(KNOWN_TOY_GAPS[g] for g in gaps))
     assert not gaps, f"{target}: {gaps}"
+
+
+# ---- several connections: the `dcc` argument routes each call to its own DCC ----
+
+
+def test_dcc_argument_routes_between_connections(stagecraft_bin, empty_config, tmp_path):
+    env = dict(empty_config)
+    env[TOY_TOKEN_ENV] = TOKEN
+    config = Path(env["STAGECRAFT_CONFIG"])
+    got = {}
+
+    async def main():
+        params = StdioServerParameters(command=stagecraft_bin, args=["serve"], env=env)
+        async with Client(params, mode="legacy") as client:
+            s = Session(client, "routing")
+            listing = await s.val("list_dccs")
+            got["names"] = [c["name"] for c in listing["connections"]]
+            got["default"] = listing["default"]
+            for i, dcc in enumerate(["toy-a", "toy-b", "stage"]):
+                await s.val("new_scene", {"dcc": dcc})
+                await s.val(
+                    "create_object",
+                    {"dcc": dcc, "object_type": "cube", "name": f"Box{i}", "translate": [i, 0, 0]},
+                )
+            for dcc in ["toy-a", "toy-b", "stage"]:
+                got[dcc] = sorted(o["name"] for o in await s.val("list_objects", {"dcc": dcc}))
+            got["default-call"] = sorted(o["name"] for o in await s.val("list_objects", {}))
+            t = await s.val("get_transform", {"dcc": "toy-b", "object_name": "Box1"})
+            got["toy-b Box1"] = t["translate"]
+            await s.err("get_transform", {"dcc": "toy-a", "object_name": "Box1"}, name="Box1")
+            await s.err("list_objects", {"dcc": "nope"}, codes=("no_dcc",), name="nope")
+            listing = await s.val("list_dccs")
+            got["info"] = {c["name"]: (c["bridge"], c["state"]) for c in listing["connections"]}
+
+    with toy_adapter("websocket", tmp_path, token=TOKEN) as endpoint:
+        config.write_text(
+            dcc_config_toml("embedded", toy_embedded_command(), name="toy-a")
+            + dcc_config_toml("websocket", endpoint, token=True, name="toy-b")
+        )
+        anyio.run(main)
+    assert got["names"][:2] == ["toy-a", "toy-b"] and got["default"] == "toy-a", got
+    assert "stage" in got["names"], f"the built-in stage stays reachable by name: {got['names']}"
+    assert (got["toy-a"], got["toy-b"], got["stage"]) == (["Box0"], ["Box1"], ["Box2"]), got
+    assert got["default-call"] == ["Box0"], "omitting `dcc` uses the first connection"
+    assert got["toy-b Box1"] == [1, 0, 0], got
+    assert got["info"]["toy-a"] == ("embedded", "connected"), got["info"]
+    assert got["info"]["toy-b"] == ("websocket", "connected"), got["info"]

@@ -256,3 +256,25 @@ def take_fk(path: Path, sample: int = 0) -> tuple[list, dict]:
                 wrot[j] = q_mul(wrot[p], q)
             world[n["name"]].append(wpos[j])
     return names, world
+
+
+@contextlib.contextmanager
+def toy_dialing_in(token: str | None = None):
+    """The toy adapter dialling out to a listening stagecraft (`bridge = "websocket"` with
+    `listen = true`); it redials until stagecraft listens. Yields the endpoint for the config."""
+    endpoint = f"ws://127.0.0.1:{free_port()}"
+    env = dict(os.environ)
+    args = [sys.executable, str(TOY_ADAPTER), "--ws-connect", endpoint]
+    if token is not None:
+        env[TOY_TOKEN_ENV] = token
+        args += ["--token-env", TOY_TOKEN_ENV]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield endpoint
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -22,12 +22,13 @@ from helpers import (
     png_bytes,
     take_fk,
     toy_adapter,
+    toy_dialing_in,
     toy_embedded_command,
     validate_gltf,
 )
 
 DCC_FAMILIES = ("scene", "transform", "hierarchy", "render", "animation")
-TARGETS = ["stage", "embedded", "http", "websocket", "named_pipe"]
+TARGETS = ["stage", "embedded", "http", "websocket", "named_pipe", "websocket_listen"]
 TOKEN = "e2e-toy-token-0123456789"
 # Which tools each step of the scenario below exercises: the scenario asserts at its end that it
 # called all of them, and test_table_covers_every_shipped_dcc_tool that this names every shipped
@@ -192,7 +193,7 @@ async def scenario(s: Session, target: str, tmp_path: Path) -> None:
     assert listing["default"] == conn_name, listing
     conns = {c["name"]: c for c in listing["connections"]}
     assert conn_name in conns, listing
-    want_bridge = "in_process" if stage else target
+    want_bridge = {"stage": "in_process", "websocket_listen": "websocket"}.get(target, target)
     assert conns[conn_name]["bridge"] == want_bridge, conns[conn_name]
     assert conns[conn_name]["default"] is True
 
@@ -603,6 +604,13 @@ def test_every_dcc_tool(stagecraft_bin, empty_config, tmp_path, target):
     elif target == "embedded":
         config.write_text(dcc_config_toml("embedded", toy_embedded_command()))
         run_scenario(stagecraft_bin, env, target, tmp_path)
+    elif target == "websocket_listen":
+        # stagecraft listens; the toy dials in (and redials until stagecraft is up)
+        env[TOY_TOKEN_ENV] = TOKEN
+        with toy_dialing_in(token=TOKEN) as endpoint:
+            text = dcc_config_toml("websocket", endpoint, token=True) + "listen = true\n"
+            config.write_text(text)
+            run_scenario(stagecraft_bin, env, target, tmp_path)
     else:
         env[TOY_TOKEN_ENV] = TOKEN
         with toy_adapter(target, tmp_path, token=TOKEN) as endpoint:

@@ -527,3 +527,90 @@ def test_stage_story(stagecraft_bin, empty_config, tmp_path, variant):
     anyio.run(main)
     if failures:
         raise failures[0]
+
+
+# ---- a take on the model's own skeleton, applied to a rig of other proportions and names ----
+
+
+def fk_on_rig(take_path: Path, skeleton: dict, frames: list) -> dict:
+    """MMCP forward kinematics of a take's rotations and root positions on another rig's rest
+    offsets, matching joints by bare name (`mixamorig:Hips` is `Hips`); unmatched joints rest."""
+    doc, blob = read_gltf(take_path)
+    fps = doc["extensions"]["MMCP_motion"]["fps"]
+    anim = doc["animations"][0]
+    tracks = {}
+    for ch in anim["channels"]:
+        s = anim["samplers"][ch["sampler"]]
+        name = doc["nodes"][ch["target"]["node"]]["name"]
+        tracks[(name, ch["target"]["path"])] = (
+            read_accessor(doc, blob, s["input"]),
+            read_accessor(doc, blob, s["output"]),
+        )
+    root_name = doc["nodes"][doc["skins"][0]["joints"][0]]["name"]
+    out = {j["name"]: [] for j in skeleton["joints"]}
+    for f in frames:
+        t = (f - 1) / fps
+        wrot, wpos = {}, {}
+        for j in skeleton["joints"]:
+            bare = j["name"].split(":")[-1]
+            key = (bare, "rotation")
+            q = sample_track(*tracks[key], t, True) if key in tracks else (0, 0, 0, 1)
+            if j["parent"] is None:
+                wrot[j["name"]] = q_normalize(q)
+                hit = tracks.get((bare, "translation")) if bare == root_name else None
+                wpos[j["name"]] = sample_track(*hit, t, False) if hit else j["rest_translation"]
+            else:
+                pr = wrot[j["parent"]]
+                d = q_rotate(pr, j["rest_translation"])
+                wpos[j["name"]] = [wpos[j["parent"]][i] + d[i] for i in range(3)]
+                wrot[j["name"]] = q_mul(pr, q_normalize(q))
+            out[j["name"]].append(list(wpos[j["name"]]))
+    return out
+
+
+def test_canonical_take_on_a_prefixed_rig(stagecraft_bin, empty_config, tmp_path):
+    generated = tmp_path / "rig.glb"
+    out = subprocess.run(
+        [stagecraft_bin, "generate", "a person stands", "--seconds", "1", "--out", str(generated)],
+        env=empty_config,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    character = tmp_path / "character.glb"
+    bare = make_character(generated, character, "oriented")
+    frames = [1, 10, 25, 40]
+    got = {}
+
+    async def main():
+        params = StdioServerParameters(command=stagecraft_bin, args=["serve"], env=empty_config)
+        async with Client(params, mode="legacy") as client:
+            agent = Agent(client)
+            await agent.call("open_file", {"file_path": str(character)})
+            gen, _ = await agent.call("generate_motion", {"prompt": "jumps", "seconds": 1.5})
+            assert gen["applied"] is None, "no armature: nothing applied"
+            got["take"] = tmp_path / "canonical.gltf"
+            await agent.call("save_motion", {"take_id": gen["take_id"], "path": str(got["take"])})
+            applied, _ = await agent.call(
+                "apply_motion", {"take_id": gen["take_id"], "armature": "Armature"}
+            )
+            got["applied"] = applied
+            got["skeleton"], _ = await agent.call("get_skeleton", {"armature": "Armature"})
+            got["pose"], _ = await agent.call(
+                "sample_pose", {"armature": "Armature", "frames": frames}
+            )
+
+    anyio.run(main)
+    applied = got["applied"]
+    assert (
+        len(applied["joints_applied"]) == len(bare) and applied["joints_skipped"] == []
+    ), f"mixamorig: prefixes must match the take's bare names: {applied}"
+    want = fk_on_rig(got["take"], got["skeleton"], frames)
+    for name, positions in want.items():
+        for k, f in enumerate(frames):
+            err = max(abs(a - b) for a, b in zip(got["pose"][name][k], positions[k]))
+            assert err <= 1e-3, (
+                f"{name} at frame {f}: sample_pose {got['pose'][name][k]}, "
+                f"FK of the take on the rig {positions[k]}"
+            )

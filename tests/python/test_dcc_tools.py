@@ -943,3 +943,36 @@ def test_dcc_argument_routes_between_connections(stagecraft_bin, empty_config, t
     assert got["toy-b Box1"] == [1, 0, 0], got
     assert got["info"]["toy-a"] == ("embedded", "connected"), got["info"]
     assert got["info"]["toy-b"] == ("websocket", "connected"), got["info"]
+
+
+# ---- the 2026-07-28 (stateless) protocol era drives the same DCC state ----
+
+
+@pytest.mark.parametrize("target", ["stage", "embedded"])
+def test_dcc_tools_in_the_2026_era(stagecraft_bin, empty_config, tmp_path, target):
+    env = dict(empty_config)
+    if target == "embedded":
+        Path(env["STAGECRAFT_CONFIG"]).write_text(
+            dcc_config_toml("embedded", toy_embedded_command())
+        )
+    got = {}
+
+    async def main():
+        params = StdioServerParameters(command=stagecraft_bin, args=["serve"], env=env)
+        async with Client(params, mode="auto") as client:
+            got["version"] = client.protocol_version
+            s = Session(client, f"2026 {target}")
+            await s.val("new_scene", {})
+            await s.val(
+                "create_object", {"object_type": "cube", "name": "Kept", "translate": [5, 6, 7]}
+            )
+            got["objects"] = [o["name"] for o in await s.val("list_objects")]
+            got["t"] = (await s.val("get_transform", {"object_name": "Kept"}))["translate"]
+            cap, r = await s.ok("capture_viewport", {"width": 32, "height": 24})
+            got["png"] = png_size(png_bytes(r))
+            await s.err("get_transform", {"object_name": BAD})
+
+    anyio.run(main)
+    assert got["version"] == "2026-07-28", got
+    assert got["objects"] == ["Kept"] and got["t"] == [5, 6, 7], got
+    assert got["png"] == (32, 24), got

@@ -90,21 +90,24 @@ TOY_READY = {
 
 
 @contextlib.contextmanager
-def toy_adapter(kind: str, tmp_path: Path, token: str | None = None, faults=(), script=None):
+def toy_adapter(
+    kind: str, tmp_path: Path, token: str | None = None, faults=(), script=None, where=None
+):
     """Starts the toy adapter (or `script`, a wrapper of it) listening on `kind` (http, websocket,
-    named_pipe) and yields its endpoint once it printed its ready line (after binding)."""
+    named_pipe) and yields its endpoint once it printed its ready line (after binding). `where`:
+    a port (http, websocket) or socket path (named_pipe) to reuse; a free one by default."""
     env = dict(os.environ)
     args = [sys.executable, str(script or TOY_ADAPTER)]
     if kind == "http":
-        port = free_port()
+        port = where or free_port()
         args += ["--http", f"127.0.0.1:{port}"]
         endpoint = f"http://127.0.0.1:{port}/rpc"
     elif kind == "websocket":
-        port = free_port()
+        port = where or free_port()
         args += ["--ws", f"127.0.0.1:{port}"]
         endpoint = f"ws://127.0.0.1:{port}"
     elif kind == "named_pipe":
-        endpoint = str(tmp_path / f"toy-{os.getpid()}-{free_port()}.sock")
+        endpoint = str(where or tmp_path / f"toy-{os.getpid()}-{free_port()}.sock")
         args += ["--pipe", endpoint]
     else:
         raise ValueError(kind)

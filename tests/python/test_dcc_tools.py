@@ -16,6 +16,8 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
+from conftest import free_port
+
 from helpers import (
     TOY_TOKEN_ENV,
     dcc_config_toml,
@@ -976,3 +978,57 @@ def test_dcc_tools_in_the_2026_era(stagecraft_bin, empty_config, tmp_path, targe
     assert got["version"] == "2026-07-28", got
     assert got["objects"] == ["Kept"] and got["t"] == [5, 6, 7], got
     assert got["png"] == (32, 24), got
+
+
+# ---- a networked DCC that goes away and comes back: reported fast, then reconnected ----
+
+
+@pytest.mark.parametrize("kind", ["http", "websocket", "named_pipe"])
+def test_dcc_restart_is_reconnected(stagecraft_bin, empty_config, tmp_path, kind):
+    env = dict(empty_config)
+    env[TOY_TOKEN_ENV] = TOKEN
+    config = Path(env["STAGECRAFT_CONFIG"])
+    where = free_port() if kind != "named_pipe" else tmp_path / "restart.sock"
+    failures = []
+
+    async def main():
+        params = StdioServerParameters(command=stagecraft_bin, args=["serve"], env=env)
+        async with Client(params, mode="legacy") as client:
+            s = Session(client, f"restart {kind}")
+            try:
+                with toy_adapter(kind, tmp_path, token=TOKEN, where=where):
+                    await s.val("create_object", {"object_type": "cube", "name": "First"})
+                # The toy is gone: a prompt CONNECTION_FAILED, not a hang.
+                with anyio.fail_after(10):
+                    await s.err("list_objects", {}, codes=("CONNECTION_FAILED",), name=None)
+                state = (await s.val("list_dccs"))["connections"][0]["state"]
+                assert state in ("error", "disconnected"), f"a dead DCC is listed as {state}"
+                with toy_adapter(kind, tmp_path, token=TOKEN, where=where):
+                    # A new toy process: a new scene. Reconnecting may wait out a backoff.
+                    with anyio.fail_after(15):
+                        while True:
+                            r = await client.call_tool("list_objects", {})
+                            if not r.is_error:
+                                break
+                            assert r.structured_content["code"] == "CONNECTION_FAILED", r
+                            await anyio.sleep(0.2)
+                    assert unwrap(r.structured_content) == [], r.structured_content
+                    conn = (await s.val("list_dccs"))["connections"][0]
+                    assert conn["state"] == "connected", conn
+            except (AssertionError, TimeoutError) as e:
+                failures.append(e)
+
+    config.write_text(
+        dcc_config_toml(
+            kind,
+            {
+                "http": f"http://127.0.0.1:{where}/rpc",
+                "websocket": f"ws://127.0.0.1:{where}",
+                "named_pipe": str(where),
+            }[kind],
+            token=True,
+        )
+    )
+    anyio.run(main)
+    if failures:
+        raise failures[0]

@@ -223,6 +223,14 @@ async def scenario(s: Session, target: str, tmp_path: Path) -> None:
         check_scene_object(obj, name, what=f"create_object {kind}")
         if kind in ("empty", "camera", "light", "armature"):
             assert obj["object_type"] == kind, obj
+    # Non-ASCII names survive every bridge's framing, both ways.
+    uni = "Caméra 日本 🎬"
+    obj = await s.val(
+        "create_object", {"object_type": "camera", "name": uni, "translate": [1, 2, 3]}
+    )
+    check_scene_object(obj, uni, what="create_object with a non-ASCII name")
+    assert_close((await s.val("get_transform", {"object_name": uni}))["translate"], [1, 2, 3], uni)
+    assert await s.val("delete_objects", {"object_names": [uni]}) == [uni]
     dup = await s.val("create_object", {"object_type": "cube", "name": "Crate"})
     assert dup["name"] != "Crate" and dup["name"].startswith("Crate"), f"duplicate name: {dup}"
 

@@ -1126,3 +1126,48 @@ def test_mcp_cancel_reaches_the_dcc(stagecraft_bin, empty_config, tmp_path, kind
         )
     assert [c["params"]["id"] for c in cancels] == [a["id"] for a in asked], msgs
     assert all("id" not in c for c in cancels), "$/cancel is a notification"
+
+
+# ---- over Streamable HTTP: one server, several clients, one DCC scene ----
+
+
+def test_dcc_tools_over_streamable_http(stagecraft_bin, empty_config, tmp_path):
+    env = dict(empty_config)
+    env[TOY_TOKEN_ENV] = TOKEN
+    Path(env["STAGECRAFT_CONFIG"]).write_text(dcc_config_toml("embedded", toy_embedded_command()))
+    port = free_port()
+    proc = subprocess.Popen(
+        [stagecraft_bin, "serve", "--http", f"127.0.0.1:{port}"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    got = {}
+    try:
+        line = ""
+        while "MCP on http://" not in line:
+            line = proc.stderr.readline()
+            assert line, f"the server exited: {proc.wait()}"
+        url = f"http://127.0.0.1:{port}/mcp"
+
+        async def main():
+            async with Client(url, mode="legacy") as a, Client(url, mode="auto") as b:
+                sa, sb = Session(a, "http legacy"), Session(b, "http 2026")
+                await sa.val("new_scene", {})
+                await sa.val("create_object", {"object_type": "cube", "name": "Shared"})
+                await sb.val("set_transform", {"object_name": "Shared", "translate": [0, 9, 0]})
+                got["seen by a"] = (await sa.val("get_transform", {"object_name": "Shared"}))[
+                    "translate"
+                ]
+                cap, r = await sb.ok("capture_viewport", {"width": 48, "height": 32})
+                got["png"] = png_size(png_bytes(r))
+                got["dccs"] = (await sb.val("list_dccs"))["connections"][0]
+
+        anyio.run(main)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        proc.stderr.close()
+    assert got["seen by a"] == [0, 9, 0], "two HTTP clients drive the same DCC scene"
+    assert got["png"] == (48, 32), got
+    assert got["dccs"]["name"] == "toy" and got["dccs"]["state"] == "connected", got["dccs"]

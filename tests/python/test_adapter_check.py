@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import TOY_ADAPTER, TOY_TOKEN_ENV, toy_adapter, toy_embedded_command
+from helpers import TOY_ADAPTER, toy_adapter, toy_embedded_command
 
 TOKEN = "adapter-check-token-42"
 ROW = re.compile(r"^(PASS|FAIL|SKIP)\s+(.+?)\s{2,}(.*)$")

@@ -225,10 +225,9 @@ def playback(path: Path, animation_name: str, times: list) -> dict:
     """World positions (metres) of every node at the given times, evaluating the file's node tree
     with the named animation, as a glTF viewer does: {node name: [[x, y, z] per time]}."""
     doc, blob = read_gltf(path)
+    names = [a.get("name") for a in doc.get("animations", [])]
     anims = [a for a in doc.get("animations", []) if a.get("name") == animation_name]
-    assert (
-        anims
-    ), f"no animation named {animation_name!r} in {[a.get('name') for a in doc['animations']]}"
+    assert anims, f"no animation named {animation_name!r} in {names}"
     anim = anims[0]
     tracks = {}
     for ch in anim["channels"]:

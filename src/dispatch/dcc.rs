@@ -38,7 +38,7 @@ pub(super) async fn call_method(
         .dccs
         .call(dcc.as_deref(), method, Value::Object(params), &call)
         .await
-        .map_err(|f| failure_to_tool_error(f, dcc.as_deref(), method))?;
+        .map_err(|f| failure_to_tool_error(dispatcher, f, dcc.as_deref(), method))?;
     Ok(output(method, result))
 }
 
@@ -65,7 +65,7 @@ pub(super) async fn run_script(
         .dccs
         .call(dcc.as_deref(), "script.execute", params, &call)
         .await
-        .map_err(|f| failure_to_tool_error(f, dcc.as_deref(), "script.execute"))?;
+        .map_err(|f| failure_to_tool_error(dispatcher, f, dcc.as_deref(), "script.execute"))?;
     // A script that ran but failed is a tool error too, with its output for the agent to read.
     if result.get("success") == Some(&Value::Bool(false)) {
         let message = result
@@ -204,10 +204,18 @@ fn hint_for(code: &str, dcc: &str) -> String {
     }
 }
 
-fn failure_to_tool_error(failure: DccFailure, dcc: Option<&str>, method: &str) -> ToolError {
+fn failure_to_tool_error(
+    dispatcher: &Dispatcher,
+    failure: DccFailure,
+    dcc: Option<&str>,
+    method: &str,
+) -> ToolError {
     if failure.code == "cancelled" {
         return ToolError::cancelled();
     }
+    // Name the connection the call really went to, also when the agent left `dcc` out.
+    let default = dispatcher.dccs.names().into_iter().next();
+    let dcc = dcc.or(default.as_deref());
     let dcc_name = dcc.unwrap_or("default");
     let hint = hint_for(&failure.code, dcc_name);
     ToolError::new(failure.code.clone(), failure.message.clone())

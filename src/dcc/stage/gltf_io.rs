@@ -33,8 +33,7 @@ pub fn load(bytes: &[u8], dir: &Path) -> IoResult<Scene> {
     } else {
         (bytes, None)
     };
-    let mut doc =
-        gj::Root::from_slice(json).map_err(|e| format!("not a valid glTF document: {e}"))?;
+    let mut doc = parse_root(json)?;
 
     // Merge every buffer into one.
     let mut bin = Vec::new();
@@ -271,6 +270,21 @@ pub fn classify(scene: &mut Scene, doc: &gj::Root) {
             Kind::Empty
         };
     }
+}
+
+/// Parses the glTF JSON. `scenes[].nodes` is optional in glTF 2.0 but required by gltf-json (whose
+/// own writer leaves it out when empty), so a scene without it gets an empty list first.
+fn parse_root(json: &[u8]) -> IoResult<gj::Root> {
+    let invalid = |e: &dyn std::fmt::Display| format!("not a valid glTF document: {e}");
+    let mut value: serde_json::Value = serde_json::from_slice(json).map_err(|e| invalid(&e))?;
+    if let Some(scenes) = value.get_mut("scenes").and_then(|s| s.as_array_mut()) {
+        for scene in scenes.iter_mut().filter_map(|s| s.as_object_mut()) {
+            scene
+                .entry("nodes")
+                .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+        }
+    }
+    serde_json::from_value(value).map_err(|e| invalid(&e))
 }
 
 /// Splits a GLB container by hand: `gltf::binary::Glb::from_slice` refuses unknown chunk types

@@ -178,9 +178,10 @@ impl StagecraftServer {
     async fn run_tool(
         &self,
         spec: Arc<ToolSpec>,
-        args: Value,
+        mut args: Value,
         ctx: &RequestContext<RoleServer>,
     ) -> CallToolResult {
+        spec.apply_defaults(&mut args);
         if let Err(errors) = spec.validate(&args) {
             let first = &errors[0];
             let field = display_field(&first.field);

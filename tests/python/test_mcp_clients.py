@@ -313,3 +313,34 @@ def test_a_new_take_is_announced_as_a_resource(stagecraft_bin, empty_config, tmp
             assert f"take://{take_id}" in {str(r.uri) for r in resources.resources}
 
     anyio.run(main)
+
+
+def test_schema_defaults_fill_arguments(stagecraft_bin, empty_config):
+    """The example skill's `list_cameras` fixes `object_type` through a schema default."""
+    examples = Path(__file__).resolve().parents[2] / "examples" / "skills"
+
+    async def main():
+        async with Client(stdio(stagecraft_bin, examples, empty_config), mode="legacy") as client:
+            for kind, name in (("camera", "Cam"), ("cube", "Box")):
+                made = await client.call_tool("create_object", {"object_type": kind, "name": name})
+                assert not made.is_error, made
+            cameras = await client.call_tool("list_cameras", {})
+            assert not cameras.is_error, cameras
+            names = [o["name"] for o in cameras.structured_content["result"]]
+            assert names == ["Cam"], cameras.structured_content
+
+    anyio.run(main)
+
+
+def test_generate_motion_honours_fps(stagecraft_bin, empty_config, tmp_path):
+    skills = tmp_path / "skills"
+    skills.mkdir()
+
+    async def main():
+        async with Client(stdio(stagecraft_bin, skills, empty_config), mode="legacy") as client:
+            take = await client.call_tool("generate_motion", {"prompt": "walk", "seconds": 1, "fps": 24})
+            assert not take.is_error, take
+            assert take.structured_content["fps"] == 24
+            assert take.structured_content["frames"] == 24
+
+    anyio.run(main)

@@ -112,9 +112,10 @@ def _euler_xyz(degrees):
     ]
 
 
-def bones_from_mmcp_skeleton(skeleton, location, rotation, scale, roll_step=73.0):
+def bones_from_mmcp_skeleton(skeleton, location, rotation, scale, shift=(0.0, 0.0, 0.0)):
     """Bones (armature space) whose world rest pose is an MMCP skeleton (Y-up metres) once the
-    armature object gets `location`, Euler XYZ `rotation` (degrees) and uniform `scale`.
+    armature object gets `location`, Euler XYZ `rotation` (degrees) and uniform `scale`; the
+    whole rest pose is moved by `shift` (Y-up metres) so that the root has somewhere to go.
 
     Every bone points along a different direction and has a different roll, so nothing about the
     bones' rest orientations lines up with the MMCP frames."""
@@ -125,14 +126,14 @@ def bones_from_mmcp_skeleton(skeleton, location, rotation, scale, roll_step=73.0
         name, parent = joint["name"], joint["parent"]
         x, y, z = joint["rest_translation"]
         offset = (x, -z, y)  # MMCP Y-up -> Blender Z-up
-        base = world[parent] if parent else (0.0, 0.0, 0.0)
+        base = world[parent] if parent else (shift[0], -shift[2], shift[1])
         world[name] = tuple(b + o for b, o in zip(base, offset))
         local = [w - l for w, l in zip(world[name], location)]
         # Rᵀ (p - location) / scale
         head = tuple(sum(rot[r][c] * local[r] for r in range(3)) / scale for c in range(3))
         direction = (math.cos(i * 1.3), math.sin(i * 1.3), 0.5 - (i % 3) * 0.4)
         tail = tuple(h + 0.1 / scale * d for h, d in zip(head, direction))
-        bones.append((name, parent, head, tail, (i + 1) * roll_step % 360 - 180, False))
+        bones.append((name, parent, head, tail, (i + 1) * 73.0 % 360 - 180, False))
     return bones
 
 

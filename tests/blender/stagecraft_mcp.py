@@ -46,13 +46,19 @@ class McpSession:
             self._portal_cm.__exit__(*sys.exc_info())
             raise
 
-    async def _call(self, name, arguments, timeout):
-        with anyio.fail_after(timeout):
-            return await self.client.call_tool(name, arguments)
+    async def _call(self, name, arguments, timeout, progress):
+        async def on_progress(value, total, message):
+            progress.append((value, total, message))
 
-    def call(self, name, arguments=None, timeout=None):
-        """The CallToolResult of one tool call (errors included)."""
-        return self._portal.call(self._call, name, arguments or {}, timeout or self.timeout)
+        with anyio.fail_after(timeout):
+            callback = on_progress if progress is not None else None
+            return await self.client.call_tool(name, arguments, progress_callback=callback)
+
+    def call(self, name, arguments=None, timeout=None, progress=None):
+        """The CallToolResult of one tool call (errors included); MCP progress notifications are
+        appended to `progress` as (value, total, message) when a list is given."""
+        args = (name, arguments or {}, timeout or self.timeout, progress)
+        return self._portal.call(self._call, *args)
 
     def tool(self, name, arguments=None, timeout=None):
         """The structured content of a call that must succeed."""

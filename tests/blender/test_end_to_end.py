@@ -130,8 +130,10 @@ def blender(request, bpy_python, reference, rig_blend, tmp_path_factory):
 # ---------------------------------------------------------------------------------------
 
 
-def generate(blender, **arguments):
-    result = blender.mcp.tool("generate_motion", arguments)
+def generate(blender, progress=None, **arguments):
+    result = blender.mcp.call("generate_motion", arguments, progress=progress)
+    assert not result.is_error, f"generate_motion {arguments}: {result.structured_content}"
+    result = result.structured_content
     assert result["take_id"] and result["uri"] == f"take://{result['take_id']}", result
     return result
 
@@ -196,13 +198,17 @@ def test_list_dccs_and_armatures(blender):
 
 
 def test_procedural_take_on_the_humanoid_matches_forward_kinematics(blender, tmp_path):
-    result = generate(
-        blender,
-        prompt="a person walks forward and waves",
-        seconds=2,
-        armature="Humanoid",
-        model=PROCEDURAL,
-    )
+    progress = []
+    arguments = {
+        "prompt": "a person walks forward and waves",
+        "seconds": 2,
+        "armature": "Humanoid",
+        "model": PROCEDURAL,
+    }
+    result = generate(blender, progress=progress, **arguments)
+    # Blender reports its keying as MCP progress, in order.
+    keying = [p for p in progress if p[2] and p[2].startswith("keying ")]
+    assert keying and [p[0] for p in keying] == sorted(p[0] for p in keying), progress
     assert result["model"] == PROCEDURAL and result["backend"] == "builtin", result
     assert sorted(result["joints_applied"]) == sorted(HUMANOID), result["joints_applied"]
     assert result["joints_skipped"] == [], result["joints_skipped"]
@@ -253,6 +259,21 @@ def test_start_frame_second_sample_in_place(blender, tmp_path):
     assert_pose_is_fk(blender, "Humanoid", take, [0, 7, T - 1], start=40, roots=roots)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="stagecraft bug: generate_motion's documented `fps` argument is dropped "
+    "(GenerateArgs has no fps field; build_request always sends timing: None)",
+)
+def test_fps_argument_sets_the_take_and_scene_rate(blender, tmp_path):
+    result = generate(
+        blender, prompt="a person walks", seconds=1, armature="Humanoid", model=PROCEDURAL, fps=24
+    )
+    assert (result["fps"], result["frames"]) == (24.0, 24), result
+    assert blender.mcp.tool("get_frame_range")["fps"] == 24.0
+    take = saved_take(blender, result["take_id"], tmp_path / "24fps.gltf")
+    assert_pose_is_fk(blender, "Humanoid", take, [0, 12, 23])
+
+
 def test_reference_model_on_its_canonical_rig(blender, reference, tmp_path):
     _, model = reference
     canonical = [j["name"] for j in model["canonical_skeleton"]["joints"]]
@@ -278,8 +299,11 @@ def test_reference_model_on_its_canonical_rig(blender, reference, tmp_path):
 
 
 def test_capture_viewport_is_a_png(blender):
-    result = blender.mcp.call("capture_viewport", {"width": 320, "height": 240})
+    progress = []
+    result = blender.mcp.call("capture_viewport", {"width": 320, "height": 240}, progress=progress)
     assert not result.is_error, result.structured_content
+    # Blender's $/progress reaches the MCP client through stagecraft.
+    assert len(progress) >= 2 and progress[-1][0] == progress[-1][1], progress
     data = png_from(result)
     assert png_size(data) == (320, 240), png_size(data)
     info = result.structured_content

@@ -14,6 +14,7 @@ import struct
 import subprocess
 import sys
 import time
+import zlib
 import urllib.request
 
 import anyio
@@ -240,3 +241,47 @@ def read_take(path, sample=0):
         "roots": roots_xyz,
         "translations": translations,
     }
+
+
+def png_pixels(data):
+    """(width, height, channels, rows of bytes) of an 8-bit, non-interlaced PNG (stdlib zlib)."""
+    assert data[:8] == PNG_SIGNATURE, "not a PNG"
+    pos, idat, header = 8, b"", None
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    width, height, depth, color, _, _, interlace = header
+    channels = {0: 1, 2: 3, 4: 2, 6: 4}[color]
+    assert depth == 8 and interlace == 0, f"bit depth {depth}, interlace {interlace}"
+    raw, stride, rows, prev = (
+        zlib.decompress(idat),
+        width * channels,
+        [],
+        bytearray(width * channels),
+    )
+    for y in range(height):
+        kind, line = raw[y * (stride + 1)], bytearray(
+            raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)]
+        )
+        for i in range(stride):
+            a = line[i - channels] if i >= channels else 0
+            b, c = prev[i], prev[i - channels] if i >= channels else 0
+            if kind == 1:
+                line[i] = (line[i] + a) & 0xFF
+            elif kind == 2:
+                line[i] = (line[i] + b) & 0xFF
+            elif kind == 3:
+                line[i] = (line[i] + (a + b) // 2) & 0xFF
+            elif kind == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+                line[i] = (line[i] + pred) & 0xFF
+        rows.append(bytes(line))
+        prev = line
+    return width, height, channels, rows

@@ -34,6 +34,7 @@ from stagecraft_mcp import (  # noqa: E402
     STAGECRAFT_BIN,
     McpSession,
     png_from,
+    png_pixels,
     png_size,
     read_take,
     reference_server,
@@ -298,17 +299,45 @@ def test_reference_model_on_its_canonical_rig(blender, reference, tmp_path):
     assert applied["joints_applied"] == canonical and applied["joints_skipped"] == [], applied
 
 
-def test_capture_viewport_is_a_png(blender):
-    progress = []
-    result = blender.mcp.call("capture_viewport", {"width": 320, "height": 240}, progress=progress)
-    assert not result.is_error, result.structured_content
-    # Blender's $/progress reaches the MCP client through stagecraft.
-    assert len(progress) >= 2 and progress[-1][0] == progress[-1][1], progress
-    data = png_from(result)
-    assert png_size(data) == (320, 240), png_size(data)
-    info = result.structured_content
-    assert (info["width"], info["height"], info["format"]) == (320, 240, "png"), info
-    assert len(data) > 4000, f"a {len(data)}-byte PNG: is the picture empty?"
+def drawn_pixels(data):
+    """How many pixels of a PNG differ from its top-left (background) pixel."""
+    _, _, channels, rows = png_pixels(data)
+    background = rows[0][:channels]
+    return sum(
+        1
+        for row in rows
+        for i in range(0, len(row), channels)
+        if max(abs(a - b) for a, b in zip(row[i : i + channels], background)) > 8
+    )
+
+
+def test_capture_viewport_shows_the_animated_rig(blender):
+    result = generate(
+        blender, prompt="a person walks", seconds=1, armature="Humanoid", model=PROCEDURAL
+    )
+    pictures = []
+    for frame in (1, result["frames"]):
+        blender.mcp.tool("set_frame_range", {"current": frame})
+        progress = []
+        shot = blender.mcp.call(
+            "capture_viewport", {"width": 320, "height": 240}, progress=progress
+        )
+        assert not shot.is_error, shot.structured_content
+        info = shot.structured_content
+        assert (info["width"], info["height"], info["format"]) == (320, 240, "png"), info
+        data = png_from(shot)
+        assert png_size(data) == (320, 240) and len(data) > 4000, (png_size(data), len(data))
+        # Blender's $/progress reaches the MCP client through stagecraft.
+        assert len(progress) >= 2 and progress[-1][0] == progress[-1][1], progress
+        pictures.append(data)
+    # The rigs are in the picture (bones are not rendered: the adapter draws them), and the
+    # picture follows the animation.
+    drawn = [drawn_pixels(p) for p in pictures]
+    assert all(n > 0.002 * 320 * 240 for n in drawn), f"pixels drawn: {drawn} of {320 * 240}"
+    assert png_pixels(pictures[0])[3] != png_pixels(pictures[1])[3], "frame 1 = last frame"
+    # The temporary geometry is gone afterwards.
+    names = {o["name"] for o in blender.mcp.tool("list_objects")["result"]}
+    assert names == {"Humanoid", "Partial", "NullRig"}, names
 
 
 CHECK_BLEND = """

@@ -8,10 +8,13 @@ Blender runs with a user config whose startup scene renders with Cycles at one s
 (BLENDER_USER_CONFIG), which keeps every run at a few seconds without changing any check.
 """
 
+import http.client
+import json
 import os
 import re
 import shlex
 import subprocess
+import time
 
 import pytest
 from bridge_client import REPO, Server
@@ -150,3 +153,29 @@ def test_listening_bridges_with_token(blender_env, bpy_python, tmp_path, bridge)
     finally:
         server.stop()
     assert server.proc.returncode == 0, "".join(server.stderr[-30:])
+
+
+def test_http_keep_alive_requests_are_not_delayed(blender_env, bpy_python):
+    """stagecraft keeps its HTTP connection to the adapter alive; each answer must come at once,
+    not after the client's delayed ACK (a whole adapter-check run took 15 times longer)."""
+    server = Server(
+        bpy_python, ["--http", "127.0.0.1:0", "--token-env", TOKEN_ENV], env=blender_env
+    )
+    try:
+        host, port = server.endpoint("http")[len("http://") :].split("/")[0].rsplit(":", 1)
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+        times = []
+        for i in range(15):
+            body = json.dumps({"jsonrpc": "2.0", "id": i, "method": "dcc.ping", "params": {}})
+            started = time.perf_counter()
+            conn.request("POST", "/rpc", body=body.encode(), headers=headers)
+            response = conn.getresponse()
+            answer = json.loads(response.read())
+            times.append(time.perf_counter() - started)
+            assert response.status == 200 and answer["result"] == {"busy": False}, answer
+        conn.close()
+        median = sorted(times)[len(times) // 2]
+        assert median < 0.02, f"keep-alive round trips: {[round(t * 1000, 1) for t in times]} ms"
+    finally:
+        server.stop()

@@ -74,13 +74,14 @@ def test_blender_refusing_scripts_hint_is_not_about_tokens(sessions):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="stagecraft bug: DccHub::call (src/dcc/mod.rs) races the cancellation token against "
-    "the bridge request and may drop it before Session::request sends $/cancel",
+    reason="stagecraft bug: Dispatcher::call (src/dispatch/mod.rs) and DccHub::call "
+    "(src/dcc/mod.rs) select on the cancellation token too and may drop the bridge request "
+    "before Session::request sends $/cancel",
 )
 def test_cancelling_the_mcp_call_interrupts_a_runaway_script(sessions):
     """MCP cancellation -> stagecraft's $/cancel -> Blender stops the running script. (Last in
     this module: when the cancel is lost, that Blender stays busy for good.) Several attempts,
-    because the bug is a race that loses the cancel about two times in three."""
+    because the bug is a race (two selects, each may win) that loses about three cancels in four."""
     code = "import time\nwhile True:\n    time.sleep(0.05)"
     forever = {"dcc": "scripts", "language": "python", "code": code}
     for attempt in range(6):

@@ -225,6 +225,8 @@ def test_procedural_take_on_the_humanoid_matches_forward_kinematics(blender, tmp
     assert result["joints_skipped"] == [], result["joints_skipped"]
     applied = result["applied"]["result"]
     assert (applied["frame_start"], applied["frame_end"]) == (1, result["frames"]), applied
+    armatures = {a["name"]: a for a in blender.mcp.tool("list_armatures")["result"]}
+    assert armatures["Humanoid"].get("action") == applied["action"], armatures
 
     take = saved_take(blender, result["take_id"], tmp_path / "walk.gltf")
     assert take["names"] == result["joints"] and take["frames"] == result["frames"] == 60

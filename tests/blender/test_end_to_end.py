@@ -271,6 +271,24 @@ def test_start_frame_second_sample_in_place(blender, tmp_path):
     assert_pose_is_fk(blender, "Humanoid", take, [0, 7, T - 1], start=40, roots=roots)
 
 
+def test_root_path_constraint_takes_the_rig_there(blender):
+    """A root_path constraint (MMCP world xz) brings Blender's root bone to those points."""
+    frames, points = [0, 30, 59], [[0.0, 0.0], [1.0, 0.5], [2.0, 1.0]]
+    generate(
+        blender,
+        prompt="a person walks",
+        seconds=2,
+        armature="Humanoid",
+        model=PROCEDURAL,
+        constraints=[{"type": "root_path", "frames": frames, "positions_xz": points}],
+    )
+    hips = sample_pose(blender, "Humanoid", [1 + f for f in frames], joint_names=["Hips"])["Hips"]
+    for frame, (x, z), (hx, _, hz) in zip(frames, points, hips):
+        assert (
+            math.hypot(hx - x, hz - z) < 0.05
+        ), f"take frame {frame}: root at {hx, hz}, not {x, z}"
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="stagecraft bug: generate_motion's documented `fps` argument is dropped "

@@ -6,6 +6,8 @@ The checker's render.render_scene renders with the scene's own engine; Blender's
 uses EEVEE, which compiles its shaders on llvmpipe for ~40 s per render on these machines. So
 Blender runs with a user config whose startup scene renders with Cycles at one sample
 (BLENDER_USER_CONFIG), which keeps every run at a few seconds without changing any check.
+
+Also here: the http bridge under a keep-alive client, and `stagecraft doctor` against Blender.
 """
 
 import http.client

@@ -463,6 +463,30 @@ def test_rig_missing_joints_reports_them_and_applies_the_rest(blender, tmp_path)
     assert blender.mcp.tool("get_frame_range")["fps"] == take["fps"]
 
 
+def test_rig_under_a_moved_parent_object(blender, tmp_path):
+    """The armature object under an empty that is then rotated, scaled and moved with the
+    transform tools: its world matrix is the parent's times its own. (Near the end: it changes
+    where the Partial rig stands.)"""
+    blender.mcp.tool("create_object", {"object_type": "empty", "name": "Mover"})
+    parented = blender.mcp.tool("reparent", {"object_name": "Partial", "new_parent": "Mover"})
+    assert parented["parent"] == "Mover", parented
+    blender.mcp.tool(
+        "set_transform",
+        {
+            "object_name": "Mover",
+            "translate": [50, 20, -30],
+            "rotate": [10, 70, -25],
+            "scale": [1.5] * 3,
+        },
+    )
+    result = generate(
+        blender, prompt="a person walks", seconds=1, armature="Partial", model=PROCEDURAL
+    )
+    assert sorted(result["joints_applied"]) == sorted(PARTIAL), result["joints_applied"]
+    take = saved_take(blender, result["take_id"], tmp_path / "parented.gltf")
+    assert_pose_is_fk(blender, "Partial", take, [0, 14, take["frames"] - 1])
+
+
 def test_embedded_blender_is_restarted_after_a_crash(blender):
     """Last: kills Blender. stagecraft owns an embedded DCC and starts it again."""
     if blender.bridge != "embedded":

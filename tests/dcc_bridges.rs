@@ -58,6 +58,60 @@ fn spawn_toy(args: &[&str], env: &[(&str, &str)]) -> Server {
     }
 }
 
+/// Starts a toy that listens (`--ws` or `--http`) on a port the OS picks, and returns that port:
+/// asking the OS for a free port first and passing it on would race with other tests.
+fn spawn_listening_toy(
+    mode: &str,
+    flags: &[&str],
+    env: &[(&str, &str)],
+    dir: &std::path::Path,
+) -> (Server, u16) {
+    let port_file = dir.join(format!("port-{}", mode.trim_start_matches('-')));
+    let _ = std::fs::remove_file(&port_file);
+    let port_file_s = port_file.display().to_string();
+    let mut args = vec![mode, "127.0.0.1:0", "--port-file", port_file_s.as_str()];
+    args.extend_from_slice(flags);
+    let server = spawn_toy(&args, env);
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(port) = std::fs::read_to_string(&port_file)
+            .ok()
+            .and_then(|p| p.trim().parse().ok())
+        {
+            wait_for_tcp(port);
+            return (server, port);
+        }
+        assert!(Instant::now() < until, "the toy adapter did not start");
+        std::thread::sleep(Duration::from_millis(30));
+    }
+}
+
+/// A hub that listens for the DCC on a free port (retrying if another test took the port first).
+fn listening_hub(token_env: Option<&str>) -> (DccHub, u16) {
+    for _ in 0..10 {
+        let port = free_port();
+        let config = Config {
+            dcc: vec![DccConfig {
+                name: "toy".into(),
+                bridge: BridgeKind::Websocket,
+                endpoint: Some(format!("ws://127.0.0.1:{port}")),
+                listen: true,
+                token_env: token_env.map(str::to_string),
+                command: vec![],
+                timeout_seconds: 30,
+            }],
+            ..Config::default()
+        };
+        let options = HubOptions {
+            max_message_bytes: TEST_MAX_MESSAGE,
+        };
+        if let Ok(hub) = DccHub::with_options(&config, CancellationToken::new(), options) {
+            return (hub, port);
+        }
+    }
+    panic!("no free port to listen on");
+}
+
 fn wait_for_tcp(port: u16) {
     let until = Instant::now() + Duration::from_secs(10);
     while Instant::now() < until {
@@ -143,12 +197,8 @@ fn rig(
             )
         }
         Transport::Http => {
-            let port = free_port();
+            let (server, port) = spawn_listening_toy("--http", flags, server_env, dir.path());
             let addr = format!("127.0.0.1:{port}");
-            let mut args = vec!["--http", addr.as_str()];
-            args.extend_from_slice(flags);
-            let server = spawn_toy(&args, server_env);
-            wait_for_tcp(port);
             (
                 Some(server),
                 dcc_config(
@@ -160,12 +210,8 @@ fn rig(
             )
         }
         Transport::Ws => {
-            let port = free_port();
+            let (server, port) = spawn_listening_toy("--ws", flags, server_env, dir.path());
             let addr = format!("127.0.0.1:{port}");
-            let mut args = vec!["--ws", addr.as_str()];
-            args.extend_from_slice(flags);
-            let server = spawn_toy(&args, server_env);
-            wait_for_tcp(port);
             (
                 Some(server),
                 dcc_config(
@@ -281,20 +327,7 @@ async fn adapter_check_entry_point_runs_an_embedded_adapter() {
 
 #[tokio::test]
 async fn websocket_listen_mode_lets_the_dcc_dial_in() {
-    let port = free_port();
-    let config = Config {
-        dcc: vec![DccConfig {
-            name: "toy".into(),
-            bridge: BridgeKind::Websocket,
-            endpoint: Some(format!("ws://127.0.0.1:{port}")),
-            listen: true,
-            token_env: None,
-            command: vec![],
-            timeout_seconds: 30,
-        }],
-        ..Config::default()
-    };
-    let hub = hub(&config);
+    let (hub, port) = listening_hub(None);
     let url = format!("ws://127.0.0.1:{port}");
     let _server = spawn_toy(&["--ws-connect", &url], &[]);
     let report = run_suite(&hub, Some("toy"), Duration::from_secs(20)).await;
@@ -304,20 +337,7 @@ async fn websocket_listen_mode_lets_the_dcc_dial_in() {
 
 #[tokio::test]
 async fn websocket_listen_mode_wants_the_token_from_the_dcc() {
-    let port = free_port();
-    let config = Config {
-        dcc: vec![DccConfig {
-            name: "toy".into(),
-            bridge: BridgeKind::Websocket,
-            endpoint: Some(format!("ws://127.0.0.1:{port}")),
-            listen: true,
-            token_env: Some("PATH".into()),
-            command: vec![],
-            timeout_seconds: 30,
-        }],
-        ..Config::default()
-    };
-    let hub = hub(&config);
+    let (hub, port) = listening_hub(Some("PATH"));
     let url = format!("ws://127.0.0.1:{port}");
     // A DCC without the right token is refused at the upgrade and never gets a hello.
     let rogue = spawn_toy(
@@ -363,6 +383,36 @@ async fn hang_then_recover(transport: Transport) {
     let listed = ok(&rig.hub, "scene.list_objects", json!({})).await;
     assert!(listed.is_array());
     rig.hub.shutdown().await;
+}
+
+async fn frozen_is_not_responding(transport: Transport) {
+    let rig = rig(
+        transport,
+        &["--freeze-on", "scene.get_selection"],
+        &[],
+        None,
+    );
+    ok(&rig.hub, "scene.list_objects", json!({})).await;
+    let started = Instant::now();
+    let err = rig
+        .hub
+        .call(Some("toy"), "scene.get_selection", json!({}), &call(1.0))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "NOT_RESPONDING", "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    rig.hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn frozen_dcc_is_not_responding() {
+    frozen_is_not_responding(Transport::Ws).await;
+    frozen_is_not_responding(Transport::Http).await;
+    frozen_is_not_responding(Transport::Embedded).await;
 }
 
 #[tokio::test]
@@ -424,11 +474,26 @@ async fn crash_fails_every_pending_call_at_once_and_embedded_restarts() {
         "{:?}",
         started.elapsed()
     );
-    // The old process is gone (reaped, not a zombie) and the next call starts a new one.
+    // The old process is gone (reaped, not a zombie), and a new one is started in the background
+    // without waiting for a call.
     assert!(
         !PathBuf::from(format!("/proc/{pid}")).exists(),
         "process {pid} still there"
     );
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        let listed = hub.list_connections(Duration::from_secs(1)).await;
+        if listed[0].state == "connected" {
+            let new_pid = listed[0].info.as_ref().unwrap().pid as u64;
+            assert_ne!(new_pid, pid);
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "the embedded DCC was not restarted: {listed:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let again = ok(&hub, "dcc.hello", json!({})).await;
     assert_ne!(again["info"]["pid"].as_u64().unwrap(), pid);
     ok(&hub, "scene.list_objects", json!({})).await;
@@ -456,10 +521,9 @@ async fn shutdown_ends_the_embedded_process() {
 
 #[tokio::test]
 async fn disconnect_then_reconnect_websocket() {
-    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let (server, port) = spawn_listening_toy("--ws", &[], &[], dir.path());
     let addr = format!("127.0.0.1:{port}");
-    let server = spawn_toy(&["--ws", &addr], &[]);
-    wait_for_tcp(port);
     let hub = hub(&dcc_config(
         BridgeKind::Websocket,
         Some(format!("ws://{addr}")),
@@ -481,6 +545,12 @@ async fn disconnect_then_reconnect_websocket() {
     let listed = hub.list_connections(Duration::from_secs(1)).await;
     assert_eq!(listed[0].state, "error");
     assert!(listed[0].last_error.is_some());
+    // What the DCC said about itself the last time it was up is still shown.
+    assert_eq!(listed[0].info.as_ref().unwrap().dcc_type, "toy");
+    assert_eq!(
+        hub.supports(Some("toy"), "animation.apply_motion"),
+        Some(true)
+    );
     // The DCC comes back: the next call reconnects (after a short backoff) and works.
     let _server = spawn_toy(&["--ws", &addr], &[]);
     wait_for_tcp(port);

@@ -242,3 +242,20 @@ async fn file_roots_limit_where_files_go() {
     assert_eq!(err.code, "PERMISSION_DENIED");
     let _: Value = out.structured;
 }
+
+#[tokio::test]
+async fn required_capabilities_the_dcc_lacks_are_unsupported() {
+    let d = Dispatcher::new(Arc::new(Config::default()), CancellationToken::new()).unwrap();
+    let mut needs_python = call_tool("scene.get_selection");
+    needs_python.requires = vec!["has_embedded_python".into()];
+    let err = d.call(&needs_python, json!({}), ctx()).await.unwrap_err();
+    assert_eq!(err.code, "UNSUPPORTED");
+    assert_eq!(
+        err.details["missing_capabilities"],
+        json!(["has_embedded_python"])
+    );
+    // What stage has passes.
+    let mut needs_selection = call_tool("scene.get_selection");
+    needs_selection.requires = vec!["selection".into(), "scene_manager".into()];
+    assert!(d.call(&needs_selection, json!({}), ctx()).await.is_ok());
+}

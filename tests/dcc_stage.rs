@@ -69,6 +69,9 @@ async fn stage_is_the_default_dcc_and_says_hello() {
         .await
         .unwrap_err();
     assert_eq!(no.code, "no_dcc");
+    assert_eq!(hub.supports(None, "animation.apply_motion"), Some(true));
+    assert_eq!(hub.supports(None, "script.execute"), Some(false));
+    assert_eq!(hub.supports(Some("nope"), "dcc.ping"), None);
     let list = hub.list_connections(Duration::from_secs(1)).await;
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].state, "connected");

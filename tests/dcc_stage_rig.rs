@@ -134,6 +134,9 @@ async fn mixamo_shaped_rig_takes_motion_by_bare_names() {
         .await,
     )
     .unwrap();
+    // The skinned mesh names the same armature.
+    let via_mesh = ok(&hub, "animation.get_skeleton", json!({"armature": "Body"})).await;
+    assert_eq!(via_mesh["joints"].as_array().unwrap().len(), 3);
     let names: Vec<&str> = skel.joints.iter().map(|j| j.name.as_str()).collect();
     assert_eq!(
         names,

@@ -15,7 +15,8 @@ Add `--token-env NAME` to require the token held in $NAME. Fault injection for t
 `--garbage-on M` (answers M with a line that is not JSON), `--oversize-on M` (answers M with a
 message of `--oversize-bytes`), `--wrong-id-on M` (first answers M under another id),
 `--drop-on M` (closes the connection instead of answering), `--progress-on M` (reports progress),
-`--bad-result-on M` (answers M with a result of the wrong shape),
+`--bad-result-on M` (answers M with a result of the wrong shape), `--freeze-on M` (never answers M,
+and stops answering dcc.ping too: a frozen DCC),
 `--scripts` (enables script.execute for Python code: only for trusted, local use).
 
 Requests run one at a time on a single worker thread, the way a DCC runs them on its main thread;
@@ -474,7 +475,7 @@ def handle(method, p):
         return {"min": [min(q[i] for q in pts) for i in range(3)], "max": [max(q[i] for q in pts) for i in range(3)]}
     if method == "transform.rename_object":
         old, new = req_str(p, "old_name"), req_str(p, "new_name")
-        o = s.get(old)
+        s.get(old)
         if old == new:
             return old
         new = s.unique(new)
@@ -484,7 +485,6 @@ def handle(method, p):
             if other["parent"] == old:
                 other["parent"] = new
         s.selection = [new if n == old else n for n in s.selection]
-        del o
         return new
     if method == "hierarchy.get_hierarchy":
         def tree(n):
@@ -527,6 +527,8 @@ def handle(method, p):
         w, h = int(p.get("width") or 640), int(p.get("height") or 480)
         if not (0 < w <= 4096 and 0 < h <= 4096):
             raise invalid("width and height must be 1..4096")
+        if (p.get("format") or "png").lower() != "png":
+            raise DccError("UNSUPPORTED", "the toy adapter captures PNG only")
         return {"data_b64": base64.b64encode(png_bytes(w, h, (60, 70, 90))).decode(), "width": w, "height": h,
                 "format": "png", "viewport": "toy"}
     if method == "render.render_scene":
@@ -570,12 +572,18 @@ def handle(method, p):
     if method == "animation.get_frame_range":
         return dict(s.frames)
     if method == "animation.set_frame_range":
+        new = dict(s.frames)
         for k in ("start", "end", "fps", "current"):
             v = p.get(k)
             if v is not None:
                 if not isinstance(v, (int, float)) or not math.isfinite(v):
                     raise invalid(f"{k} must be a finite number")
-                s.frames[k] = float(v)
+                new[k] = float(v)
+        if new["start"] > new["end"]:
+            raise invalid(f"start {new['start']} is after end {new['end']}")
+        if new["fps"] <= 0:
+            raise invalid("fps must be positive")
+        s.frames = new
         return dict(s.frames)
     raise DccError("UNSUPPORTED", f"the toy adapter does not implement {method}", -32601)
 
@@ -608,6 +616,7 @@ def hello_result(kind):
 # ---- sessions: one per connection; requests go to the single worker ----
 
 WORK = queue.Queue()
+FROZEN_UNTIL = [0.0]  # set by --freeze-on: until then dcc.ping goes unanswered
 
 
 class Session:
@@ -660,10 +669,15 @@ class Session:
             self.answer_error(rid, DccError("PERMISSION_DENIED", "say dcc.hello with the token first"))
             return
         if method == "dcc.ping":
+            if time.time() < FROZEN_UNTIL[0]:
+                return  # frozen: not even the ping is answered
             self.send({"jsonrpc": "2.0", "id": rid, "result": {"busy": not WORK.empty()}})
             return
         if method == OPTS.hang_method:
             return  # never answered: stagecraft times out and sends $/cancel
+        if method == OPTS.freeze_on:
+            FROZEN_UNTIL[0] = time.time() + OPTS.hang_seconds
+            return
         WORK.put((self, rid, method, params))
 
     def run(self, rid, method, params):
@@ -846,10 +860,20 @@ def ws_session(ws, sock, kind):
     closer()
 
 
+def announce(port):
+    """With --port-file, tells whoever started us which port we got (useful with port 0)."""
+    if OPTS.port_file:
+        tmp = OPTS.port_file + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(str(port))
+        os.replace(tmp, OPTS.port_file)
+
+
 def serve_ws(addr):
     host, port = addr.rsplit(":", 1)
     srv = socket.create_server((host, int(port)))
-    print(f"toy adapter: websocket on ws://{addr}", file=sys.stderr, flush=True)
+    announce(srv.getsockname()[1])
+    print(f"toy adapter: websocket on ws://{host}:{srv.getsockname()[1]}", file=sys.stderr, flush=True)
     while True:
         conn, _ = srv.accept()
 
@@ -971,6 +995,7 @@ def serve_http(addr):
             self.wfile.write(raw)
 
     srv = http.server.ThreadingHTTPServer((host, int(port)), Handler)
+    announce(srv.server_address[1])
     srv.daemon_threads = True
     print(f"toy adapter: http on http://{addr}/rpc", file=sys.stderr, flush=True)
     srv.serve_forever()
@@ -988,8 +1013,9 @@ def main():
     ap.add_argument("--token-env", metavar="NAME")
     ap.add_argument("--scripts", action="store_true")
     for opt in ("hang-method", "crash-method", "garbage-on", "oversize-on", "wrong-id-on", "drop-on", "progress-on",
-                "bad-result-on"):
+                "bad-result-on", "freeze-on"):
         ap.add_argument("--" + opt, metavar="METHOD")
+    ap.add_argument("--port-file", metavar="PATH", help="write the listening port here (for --ws/--http with port 0)")
     ap.add_argument("--oversize-bytes", type=int, default=2 * 1024 * 1024)
     ap.add_argument("--hang-seconds", type=float, default=60.0)
     OPTS = ap.parse_args()

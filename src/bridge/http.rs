@@ -173,7 +173,20 @@ impl Bridge for HttpBridge {
         options: &RequestOptions,
     ) -> Result<Value, BridgeError> {
         self.ensure_hello(options).await?;
-        let result = self.post(method, params, options).await;
+        let mut result = self.post(method, params, options).await;
+        // Busy or frozen? A live adapter answers dcc.ping even while a request runs.
+        if let Err(BridgeError::Timeout { seconds, .. }) = &result
+            && method != "dcc.ping"
+        {
+            let ping = RequestOptions::within(super::PING_TIMEOUT);
+            if let Err(BridgeError::Timeout { .. }) = self.post("dcc.ping", json!({}), &ping).await
+            {
+                result = Err(BridgeError::NotResponding {
+                    method: method.to_string(),
+                    seconds: *seconds,
+                });
+            }
+        }
         if let Err(BridgeError::ConnectionFailed(reason)) = &result {
             // The adapter may have restarted: handshake again next time.
             if let Ok(mut h) = self.hello.lock() {

@@ -35,6 +35,9 @@ pub const PROTOCOL: &str = "stagecraft-bridge/1";
 /// How long one connection attempt may take, whatever the caller's deadline.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long the liveness `dcc.ping` after a timed-out request may take.
+pub const PING_TIMEOUT: Duration = Duration::from_millis(1500);
+
 /// Progress callback for a request (`$/progress`): progress, total, message.
 pub type ProgressFn = Arc<dyn Fn(f64, Option<f64>, Option<String>) + Send + Sync>;
 
@@ -66,6 +69,12 @@ pub enum BridgeError {
         "{method} did not answer within {seconds:.1} s (the DCC is busy; the request was cancelled)"
     )]
     Timeout { method: String, seconds: f64 },
+    /// Past the deadline the DCC did not even answer `dcc.ping` (which adapters answer off their
+    /// main thread): it is frozen or stuck, not merely busy.
+    #[error(
+        "{method} did not answer within {seconds:.1} s, and the DCC does not answer dcc.ping either"
+    )]
+    NotResponding { method: String, seconds: f64 },
     #[error("the request was cancelled")]
     Cancelled,
     /// A JSON-RPC error answer from the adapter.

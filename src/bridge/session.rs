@@ -78,6 +78,11 @@ impl Session {
         session
     }
 
+    /// Resolves when the session has ended.
+    pub async fn closed(&self) {
+        self.closed.cancelled().await;
+    }
+
     pub fn is_closed(&self) -> bool {
         self.closed.is_cancelled()
     }

@@ -1,11 +1,14 @@
 //! The [`Bridge`] of the link-based transports (embedded, websocket, named_pipe): opens a link on
 //! demand, handshakes, keeps the session, and reconnects with backoff after it dies.
 //!
-//! Reconnection is lazy: the next request after a failure opens a new link (for `embedded`, starts
-//! the process again). Failed attempts back off (0.25 s doubling to 5 s) so that a DCC that keeps
-//! dying is not restarted in a tight loop; a request waits out the backoff only if its deadline
-//! allows, and otherwise fails at once with the last error.
+//! A network session that dies is reopened by the next request. An embedded DCC that dies is
+//! restarted at once in the background (it may take seconds to start, and the next call should
+//! not pay for that), a few times at most; after that the next request tries again. Failed attempts
+//! back off (0.25 s doubling to 5 s) so that a DCC that keeps dying is not restarted in a tight
+//! loop; a request waits out the backoff only if its deadline allows, and otherwise fails at once
+//! with the last error.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,13 +20,15 @@ use tokio_util::sync::CancellationToken;
 use super::link::Link;
 use super::session::Session;
 use super::{
-    Bridge, BridgeConfig, BridgeError, BridgeStatus, CONNECT_TIMEOUT, RequestOptions, check_hello,
-    hello_params,
+    Bridge, BridgeConfig, BridgeError, BridgeStatus, CONNECT_TIMEOUT, PING_TIMEOUT, RequestOptions,
+    check_hello, hello_params,
 };
 use crate::config::BridgeKind;
 
 const BACKOFF_FIRST: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// Background restarts of an embedded DCC in a row before leaving it to the next request.
+const EAGER_RESTARTS: u32 = 5;
 
 /// How a transport opens a link.
 #[async_trait]
@@ -45,26 +50,37 @@ struct ConnState {
 }
 
 pub struct StreamBridge<C: Connector> {
+    inner: Arc<Inner<C>>,
+}
+
+struct Inner<C: Connector> {
     connector: C,
     kind: BridgeKind,
     token: Option<String>,
     state: tokio::sync::Mutex<ConnState>,
     status: Mutex<BridgeStatus>,
     shutdown: CancellationToken,
+    /// Set by `close`: a session that ends after it is not restarted in the background.
+    closing: AtomicBool,
 }
 
 impl<C: Connector> StreamBridge<C> {
     pub fn new(connector: C, config: BridgeConfig, shutdown: CancellationToken) -> Self {
         Self {
-            connector,
-            kind: config.kind,
-            token: config.token,
-            state: tokio::sync::Mutex::new(ConnState::default()),
-            status: Mutex::new(BridgeStatus::default()),
-            shutdown,
+            inner: Arc::new(Inner {
+                connector,
+                kind: config.kind,
+                token: config.token,
+                state: tokio::sync::Mutex::new(ConnState::default()),
+                status: Mutex::new(BridgeStatus::default()),
+                shutdown,
+                closing: AtomicBool::new(false),
+            }),
         }
     }
+}
 
+impl<C: Connector> Inner<C> {
     fn set_status(&self, connected: bool, error: Option<String>) {
         if let Ok(mut s) = self.status.lock() {
             s.connected = connected;
@@ -76,7 +92,7 @@ impl<C: Connector> StreamBridge<C> {
 
     /// The live session, opening one (link + handshake) if needed.
     async fn session(
-        &self,
+        self: &Arc<Self>,
         options: &RequestOptions,
     ) -> Result<(Arc<Session>, Value), BridgeError> {
         if self.shutdown.is_cancelled() {
@@ -103,7 +119,12 @@ impl<C: Connector> StreamBridge<C> {
             && at > Instant::now()
         {
             if at > options.deadline {
-                let last = self.status().last_error.unwrap_or_default();
+                let last = self
+                    .status
+                    .lock()
+                    .ok()
+                    .and_then(|s| s.last_error.clone())
+                    .unwrap_or_default();
                 return Err(BridgeError::ConnectionFailed(format!(
                     "{last} (next reconnection attempt in {:.1} s)",
                     at.saturating_duration_since(Instant::now()).as_secs_f64()
@@ -123,6 +144,9 @@ impl<C: Connector> StreamBridge<C> {
                     hello: hello.clone(),
                 });
                 self.set_status(true, None);
+                if self.kind == BridgeKind::Embedded {
+                    self.restart_when_dead(session.clone());
+                }
                 Ok((session, hello))
             }
             Err(e) => {
@@ -137,6 +161,35 @@ impl<C: Connector> StreamBridge<C> {
                 Err(e)
             }
         }
+    }
+
+    /// Restarts an embedded DCC in the background once its session ends (unless stagecraft is
+    /// closing it). Holds the bridge weakly, so a dropped bridge is not kept alive by it.
+    fn restart_when_dead(self: &Arc<Self>, session: Arc<Session>) {
+        let weak = Arc::downgrade(self);
+        let shutdown = self.shutdown.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = session.closed() => {}
+                _ = shutdown.cancelled() => return,
+            }
+            drop(session);
+            for _ in 0..EAGER_RESTARTS {
+                let Some(inner) = weak.upgrade() else { return };
+                if inner.closing.load(Ordering::SeqCst) || shutdown.is_cancelled() {
+                    return;
+                }
+                tracing::info!(
+                    "the DCC process ended; restarting {}",
+                    inner.connector.endpoint()
+                );
+                // `session` waits out the backoff of earlier failures itself.
+                let options = RequestOptions::within(CONNECT_TIMEOUT + BACKOFF_MAX);
+                if inner.session(&options).await.is_ok() {
+                    return; // the new session has its own watcher
+                }
+            }
+        });
     }
 
     async fn open(&self, options: &RequestOptions) -> Result<(Arc<Session>, Value), BridgeError> {
@@ -190,22 +243,39 @@ impl<C: Connector> Bridge for StreamBridge<C> {
         params: Value,
         options: &RequestOptions,
     ) -> Result<Value, BridgeError> {
-        let (session, _) = self.session(options).await?;
-        let result = session.request(method, params, options).await;
+        let inner = &self.inner;
+        let (session, _) = inner.session(options).await?;
+        let mut result = session.request(method, params, options).await;
+        // Busy or frozen? A live adapter answers dcc.ping off its main thread even while busy.
+        if let Err(BridgeError::Timeout { seconds, .. }) = &result
+            && method != "dcc.ping"
+        {
+            let ping = RequestOptions::within(PING_TIMEOUT);
+            if let Err(BridgeError::Timeout { .. }) = session
+                .request("dcc.ping", serde_json::json!({}), &ping)
+                .await
+            {
+                result = Err(BridgeError::NotResponding {
+                    method: method.to_string(),
+                    seconds: *seconds,
+                });
+            }
+        }
         if let Err(BridgeError::ConnectionFailed(reason)) = &result {
-            self.set_status(false, Some(reason.clone()));
+            inner.set_status(false, Some(reason.clone()));
         }
         result
     }
 
     async fn hello(&self, options: &RequestOptions) -> Result<Value, BridgeError> {
-        self.session(options).await.map(|(_, hello)| hello)
+        self.inner.session(options).await.map(|(_, hello)| hello)
     }
 
     fn status(&self) -> BridgeStatus {
-        let mut status = self.status.lock().map(|s| s.clone()).unwrap_or_default();
+        let inner = &self.inner;
+        let mut status = inner.status.lock().map(|s| s.clone()).unwrap_or_default();
         // A session that died since the last call is reported as such without waiting for one.
-        if let Ok(state) = self.state.try_lock()
+        if let Ok(state) = inner.state.try_lock()
             && let Some(live) = &state.live
             && live.session.is_closed()
         {
@@ -216,19 +286,21 @@ impl<C: Connector> Bridge for StreamBridge<C> {
     }
 
     fn kind(&self) -> BridgeKind {
-        self.kind
+        self.inner.kind
     }
 
     fn endpoint(&self) -> String {
-        self.connector.endpoint()
+        self.inner.connector.endpoint()
     }
 
     async fn close(&self) {
-        let mut state = self.state.lock().await;
+        let inner = &self.inner;
+        inner.closing.store(true, Ordering::SeqCst);
+        let mut state = inner.state.lock().await;
         if let Some(live) = state.live.take() {
             live.session.close("closed by stagecraft");
             live.session.join().await;
         }
-        self.set_status(false, None);
+        inner.set_status(false, None);
     }
 }

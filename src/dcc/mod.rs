@@ -75,8 +75,6 @@ pub const STAGE_NAME: &str = "stage";
 pub enum DccError {
     #[error("{0}")]
     Config(String),
-    #[error("{0}")]
-    Io(String),
 }
 
 /// Progress callback for long DCC calls (`$/progress` from the adapter): progress, total, message.
@@ -186,6 +184,9 @@ pub struct ConnectionReport {
     pub methods: Vec<String>,
 }
 
+/// How long a cancelled call may take to tell the DCC (`$/cancel`) before it is dropped.
+const CANCEL_CLEANUP: Duration = Duration::from_secs(1);
+
 /// The named DCC connections from `[[dcc]]` (or the built-in `stage` DCC when none is configured).
 pub struct DccHub {
     conns: Vec<Conn>,
@@ -277,6 +278,27 @@ impl DccHub {
         })
     }
 
+    /// Whether a connection implements `method`, as far as is known: `None` until its DCC has
+    /// said hello (for gating tools on what the DCC can do).
+    pub fn supports(&self, dcc: Option<&str>, method: &str) -> Option<bool> {
+        let conn = self.find(dcc).ok()?;
+        conn.adapter.info()?;
+        Some(conn.adapter.implements(method))
+    }
+
+    /// The `requires` capabilities (SKILL.md) that the connection's DCC reported as false. Empty when
+    /// all are there, or when the DCC has not said hello yet (the adapter then answers for itself).
+    pub fn missing_capabilities(&self, dcc: Option<&str>, required: &[String]) -> Vec<String> {
+        let Some(caps) = self.find(dcc).ok().and_then(|c| c.adapter.capabilities()) else {
+            return Vec::new();
+        };
+        required
+            .iter()
+            .filter(|name| caps.flag(name) == Some(false))
+            .cloned()
+            .collect()
+    }
+
     /// The adapter behind a connection, for callers that want the typed traits directly.
     pub fn adapter(&self, dcc: Option<&str>) -> Result<Arc<dyn DccAdapter>, DccFailure> {
         self.find(dcc).map(|c| c.adapter.clone())
@@ -295,28 +317,37 @@ impl DccHub {
         if !BRIDGE_METHODS.contains(&method) {
             return Err(DccFailure::unsupported(method));
         }
-        // Remote calls carry their own deadline (and send `$/cancel` at it); this outer bound is a
-        // safety net a little later, so that nothing can hang a call.
+        // Remote calls carry their own deadline (and send `$/cancel` at it, then a liveness ping);
+        // this outer bound is a safety net a little later, so that nothing can hang a call.
         let grace = if conn.bridge == "in_process" {
             Duration::ZERO
         } else {
-            Duration::from_secs(2)
+            crate::bridge::PING_TIMEOUT + Duration::from_secs(2)
         };
-        let work = route::route(conn.adapter.as_ref(), method, params, call);
+        let work = tokio::time::timeout(
+            call.timeout + grace,
+            route::route(conn.adapter.as_ref(), method, params, call),
+        );
+        let mut work = std::pin::pin!(work);
         tokio::select! {
-            r = tokio::time::timeout(call.timeout + grace, work) => match r {
+            r = &mut work => match r {
                 Ok(result) => result,
                 Err(_) => Err(DccFailure::new(
                     DccErrorCode::Timeout,
                     format!("{method} on {:?} did not finish within {:.1} s", conn.name, call.timeout.as_secs_f64()),
                 )),
             },
-            _ = call.cancel.cancelled() => Err(DccFailure {
-                code: "cancelled".into(),
-                message: format!("{method} was cancelled"),
-                details: None,
-                recoverable: true,
-            }),
+            _ = call.cancel.cancelled() => {
+                // The bridge watches the same token and sends `$/cancel` to the DCC; dropping its
+                // future now would skip that, so let it finish first (it returns at once).
+                let _ = tokio::time::timeout(CANCEL_CLEANUP, &mut work).await;
+                Err(DccFailure {
+                    code: "cancelled".into(),
+                    message: format!("{method} was cancelled"),
+                    details: None,
+                    recoverable: true,
+                })
+            }
         }
     }
 
@@ -350,6 +381,23 @@ impl DccHub {
                 (Err(e), None) => ("error".to_string(), Some(e.to_string())),
             };
             let hello = hello.ok();
+            // A DCC that is down is still described by what it said the last time it was up.
+            let info = hello
+                .as_ref()
+                .map(|h| h.info.clone())
+                .or_else(|| conn.adapter.info());
+            let capabilities = hello
+                .as_ref()
+                .map(|h| h.capabilities.clone())
+                .or_else(|| conn.adapter.capabilities());
+            let methods = match hello {
+                Some(h) => h.methods,
+                None => BRIDGE_METHODS
+                    .iter()
+                    .filter(|m| conn.adapter.implements(m))
+                    .map(|m| m.to_string())
+                    .collect(),
+            };
             ConnectionReport {
                 name: conn.name.clone(),
                 default: i == 0,
@@ -357,9 +405,9 @@ impl DccHub {
                 endpoint: conn.endpoint.clone(),
                 state,
                 last_error,
-                info: hello.as_ref().map(|h| h.info.clone()),
-                capabilities: hello.as_ref().map(|h| h.capabilities.clone()),
-                methods: hello.map(|h| h.methods).unwrap_or_default(),
+                info,
+                capabilities,
+                methods,
             }
         });
         futures::future::join_all(probes).await

@@ -36,6 +36,9 @@ pub fn failure_from_bridge(error: BridgeError) -> DccFailure {
             DccFailure::new(DccErrorCode::ConnectionFailed, reason)
         }
         e @ BridgeError::Timeout { .. } => DccFailure::new(DccErrorCode::Timeout, e.to_string()),
+        e @ BridgeError::NotResponding { .. } => {
+            DccFailure::new(DccErrorCode::NotResponding, e.to_string())
+        }
         BridgeError::Cancelled => DccFailure {
             code: "cancelled".into(),
             message: "the request was cancelled".into(),

@@ -33,12 +33,12 @@ pub(super) async fn call_method(
     if method == "script.execute" && !dispatcher.config.skills.allow_scripts {
         return Err(scripts_disabled(&tool.name));
     }
-    let call = dcc_call(dispatcher, dcc.as_deref(), ctx);
+    let call = dcc_call(ctx);
     let result = dispatcher
         .dccs
         .call(dcc.as_deref(), method, Value::Object(params), &call)
         .await
-        .map_err(|f| failure_to_tool_error(f, dcc.as_deref(), method))?;
+        .map_err(|f| failure_to_tool_error(dispatcher, f, dcc.as_deref(), method))?;
     Ok(output(method, result))
 }
 
@@ -60,12 +60,12 @@ pub(super) async fn run_script(
         "path": path.display().to_string(),
         "args": args,
     });
-    let call = dcc_call(dispatcher, dcc.as_deref(), ctx);
+    let call = dcc_call(ctx);
     let result = dispatcher
         .dccs
         .call(dcc.as_deref(), "script.execute", params, &call)
         .await
-        .map_err(|f| failure_to_tool_error(f, dcc.as_deref(), "script.execute"))?;
+        .map_err(|f| failure_to_tool_error(dispatcher, f, dcc.as_deref(), "script.execute"))?;
     // A script that ran but failed is a tool error too, with its output for the agent to read.
     if result.get("success") == Some(&Value::Bool(false)) {
         let message = result
@@ -116,11 +116,12 @@ fn split_dcc(args: Value) -> Result<(Option<String>, Map<String, Value>), ToolEr
 
 /// The call's settings. The deadline is the tool's `timeout_seconds` or the connection's own
 /// `timeout_seconds`, whichever is longer: a slow DCC (a batch Blender) is given its time.
-fn dcc_call(dispatcher: &Dispatcher, dcc: Option<&str>, ctx: &CallContext) -> DccCall {
+/// The bridge call for a tool call: same deadline (resolved by `Dispatcher::deadline`), same
+/// cancellation, and the adapter's `$/progress` forwarded to the client.
+fn dcc_call(ctx: &CallContext) -> DccCall {
     let progress = ctx.progress.clone();
-    let connection = dispatcher.dccs.default_timeout(dcc).unwrap_or_default();
     DccCall {
-        timeout: ctx.timeout.max(connection),
+        timeout: ctx.timeout,
         cancel: ctx.cancel.clone(),
         progress: Some(Arc::new(move |p, total, message| {
             progress.report(p, total, message.as_deref());
@@ -203,10 +204,18 @@ fn hint_for(code: &str, dcc: &str) -> String {
     }
 }
 
-fn failure_to_tool_error(failure: DccFailure, dcc: Option<&str>, method: &str) -> ToolError {
+fn failure_to_tool_error(
+    dispatcher: &Dispatcher,
+    failure: DccFailure,
+    dcc: Option<&str>,
+    method: &str,
+) -> ToolError {
     if failure.code == "cancelled" {
         return ToolError::cancelled();
     }
+    // Name the connection the call really went to, also when the agent left `dcc` out.
+    let default = dispatcher.dccs.names().into_iter().next();
+    let dcc = dcc.or(default.as_deref());
     let dcc_name = dcc.unwrap_or("default");
     let hint = hint_for(&failure.code, dcc_name);
     ToolError::new(failure.code.clone(), failure.message.clone())

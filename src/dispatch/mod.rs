@@ -17,6 +17,9 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::skills::{Binding, ToolSpec};
 
+/// How long a cancelled binding may take to clean up (send `$/cancel`, delete a job).
+pub const CANCEL_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Built-in `call:` targets that are not bridge methods.
 pub const BUILTIN_METHODS: &[&str] = &[
     "dcc.list_connections",
@@ -218,6 +221,17 @@ impl Dispatcher {
         })
     }
 
+    /// The deadline of one call: the tool's own `timeout_seconds` when its SKILL.md sets one; for a
+    /// DCC tool otherwise the `timeout_seconds` of the connection it goes to; else the default.
+    pub fn deadline(&self, tool: &ToolSpec, args: &Value) -> Duration {
+        let own = Duration::from_secs(tool.timeout_seconds);
+        if tool.timeout_explicit || !is_dcc_binding(&tool.binding) {
+            return own;
+        }
+        let dcc = args.get("dcc").and_then(Value::as_str);
+        self.dccs.default_timeout(dcc).unwrap_or(own)
+    }
+
     /// Runs one call. Arguments have already been validated against the tool's input schema.
     pub async fn call(
         &self,
@@ -227,6 +241,22 @@ impl Dispatcher {
     ) -> Result<ToolOutput, ToolError> {
         if let Binding::Call(method) = &tool.binding {
             check_paths(&self.config.files.roots, method, &args)?;
+        }
+        if is_dcc_binding(&tool.binding) && !tool.requires.is_empty() {
+            let dcc = args.get("dcc").and_then(Value::as_str);
+            let missing = self.dccs.missing_capabilities(dcc, &tool.requires);
+            if !missing.is_empty() {
+                return Err(ToolError::new(
+                    "UNSUPPORTED",
+                    format!(
+                        "{} needs the DCC capabilities {} that this DCC does not have",
+                        tool.name,
+                        missing.join(", ")
+                    ),
+                )
+                .with_hint("Use another DCC connection (see list_dccs), or another tool.")
+                .with_details(json!({"missing_capabilities": missing, "dcc": dcc})));
+            }
         }
         let cancel = ctx.cancel.clone();
         let work = async {
@@ -243,9 +273,15 @@ impl Dispatcher {
                 }
             }
         };
+        let mut work = std::pin::pin!(work);
         tokio::select! {
-            result = work => result,
-            _ = cancel.cancelled() => Err(ToolError::cancelled()),
+            result = &mut work => result,
+            _ = cancel.cancelled() => {
+                // Bindings watch the same token and clean up on it (a bridge sends `$/cancel`, a
+                // motion job is deleted): let them, briefly, instead of dropping them mid-way.
+                let _ = tokio::time::timeout(CANCEL_GRACE, &mut work).await;
+                Err(ToolError::cancelled())
+            }
         }
     }
 
@@ -292,7 +328,7 @@ fn check_paths(roots: &[std::path::PathBuf], method: &str, args: &Value) -> Resu
         });
         if !inside {
             return Err(refuse(
-                "is outside the folders stagecraft may write to ([files] roots)",
+                "is outside the folders stagecraft may use ([files] roots)",
             ));
         }
     }

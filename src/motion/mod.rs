@@ -869,8 +869,15 @@ impl MotionHub {
             }
             Backend::InProcess(bb) => {
                 let bb = bb.clone();
-                let req = request.clone();
-                let job = tokio::task::spawn_blocking(move || bb.generate(&req));
+                // The same checks, in the same order, as `stagecraft motion-server` applies to a
+                // request on the wire: in-process and served generation cannot disagree.
+                let raw = serde_json::to_value(request).map_err(|e| MotionError::BadResponse {
+                    backend: entry.name.clone(),
+                    message: format!("cannot encode the request: {e}"),
+                })?;
+                let job = tokio::task::spawn_blocking(move || {
+                    backbone::generate_checked(bb.as_ref(), &raw)
+                });
                 let limit = opts.timeout;
                 let r = tokio::select! {
                     r = tokio::time::timeout(limit, job) => r,

@@ -289,3 +289,27 @@ def test_oversized_requests_are_refused_and_the_server_survives(stagecraft_bin, 
         assert raw_post(server.url, {}) == 200
     finally:
         server.stop()
+
+
+def test_a_new_take_is_announced_as_a_resource(stagecraft_bin, empty_config, tmp_path):
+    skills = tmp_path / "skills"
+    skills.mkdir()
+
+    async def main():
+        changed = asyncio.Event()
+
+        async def on_message(message):
+            if getattr(message, "method", None) == "notifications/resources/list_changed" or isinstance(
+                message, types.ResourceListChangedNotification
+            ):
+                changed.set()
+
+        async with Client(stdio(stagecraft_bin, skills, empty_config), mode="legacy", message_handler=on_message) as client:
+            result = await client.call_tool("generate_motion", {"prompt": "a person waves", "seconds": 1})
+            assert not result.is_error, result
+            take_id = result.structured_content["take_id"]
+            await wait_for(changed, "take announced")
+            resources = await client.list_resources()
+            assert f"take://{take_id}" in {str(r.uri) for r in resources.resources}
+
+    anyio.run(main)

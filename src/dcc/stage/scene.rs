@@ -447,13 +447,9 @@ impl Scene {
                 return Ok((*arm, joints.clone()));
             }
         }
-        for skin in &self.skins {
+        for (index, skin) in self.skins.iter().enumerate() {
             let named = skin.name.as_deref() == Some(name);
-            let used_by = by_node.is_some_and(|n| {
-                self.node(n)
-                    .skin
-                    .is_some_and(|s| std::ptr::eq(&self.skins[s], skin))
-            });
+            let used_by = by_node.is_some_and(|n| self.node(n).skin == Some(index));
             if (named || used_by)
                 && let Some(arm) = self.armature_of_skin(skin)
             {

@@ -72,19 +72,13 @@ def test_blender_refusing_scripts_hint_is_not_about_tokens(sessions):
     assert "token" not in error["hint"], error["hint"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="stagecraft bug: Dispatcher::call (src/dispatch/mod.rs) and DccHub::call "
-    "(src/dcc/mod.rs) select on the cancellation token too and may drop the bridge request "
-    "before Session::request sends $/cancel",
-)
 def test_cancelling_the_mcp_call_interrupts_a_runaway_script(sessions):
     """MCP cancellation -> stagecraft's $/cancel -> Blender stops the running script. (Last in
-    this module: when the cancel is lost, that Blender stays busy for good.) Several attempts,
-    because the bug is a race (two selects, each may win) that loses about three cancels in four."""
+    this module: if the cancel were lost, that Blender would stay busy for good.) Several
+    attempts: losing the cancel used to be a race (two selects on the same token)."""
     code = "import time\nwhile True:\n    time.sleep(0.05)"
     forever = {"dcc": "scripts", "language": "python", "code": code}
-    for attempt in range(6):
+    for attempt in range(4):
         with pytest.raises(TimeoutError):
             sessions.call("execute_script", forever, timeout=0.7)  # the client gives up
         try:

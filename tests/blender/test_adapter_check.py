@@ -26,7 +26,7 @@ STAGECRAFT_BIN = os.environ.get("STAGECRAFT_BIN")
 TOKEN_ENV = "STAGECRAFT_E2E_BLENDER_TOKEN"
 TOKEN = "e2e-adapter-check-token"
 SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed, (\d+) skipped$")
-ROW = re.compile(r"^(PASS|FAIL|skip)\s{2,}(.+?)\s{2,}(.*)$")
+ROW = re.compile(r"^(PASS|FAIL|skip|SKIP)\s{2,}(.+?)\s{2,}(.*)$")
 # Checks that must be in every table: the suite really ran end to end, animation included.
 MUST_PASS = {
     "dcc.hello",
@@ -105,7 +105,7 @@ def assert_conformant(rc, stdout, stderr, skipped=()):
     assert passed == len([r for r in rows.values() if r[0] == "PASS"]), report
     missing = {name for name in MUST_PASS if rows.get(name, ("absent",))[0] != "PASS"}
     assert not missing, f"checks that did not pass: {sorted(missing)}\n{report}"
-    skipped_rows = sorted(name for name, (status, _) in rows.items() if status == "skip")
+    skipped_rows = sorted(name for name, (status, _) in rows.items() if status.lower() == "skip")
     assert skipped_rows == sorted(skipped) and nskipped == len(skipped), report
     return rows
 

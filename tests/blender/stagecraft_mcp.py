@@ -14,8 +14,8 @@ import struct
 import subprocess
 import sys
 import time
-import zlib
 import urllib.request
+import zlib
 
 import anyio
 from anyio.from_thread import start_blocking_portal
@@ -258,16 +258,12 @@ def png_pixels(data):
     width, height, depth, color, _, _, interlace = header
     channels = {0: 1, 2: 3, 4: 2, 6: 4}[color]
     assert depth == 8 and interlace == 0, f"bit depth {depth}, interlace {interlace}"
-    raw, stride, rows, prev = (
-        zlib.decompress(idat),
-        width * channels,
-        [],
-        bytearray(width * channels),
-    )
+    raw = zlib.decompress(idat)
+    stride = width * channels
+    rows, prev = [], bytearray(stride)
     for y in range(height):
-        kind, line = raw[y * (stride + 1)], bytearray(
-            raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)]
-        )
+        start = y * (stride + 1)
+        kind, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
         for i in range(stride):
             a = line[i - channels] if i >= channels else 0
             b, c = prev[i], prev[i - channels] if i >= channels else 0

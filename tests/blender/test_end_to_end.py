@@ -289,11 +289,6 @@ def test_root_path_constraint_takes_the_rig_there(blender):
         ), f"take frame {frame}: root at {hx, hz}, not {x, z}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="stagecraft bug: generate_motion's documented `fps` argument is dropped "
-    "(GenerateArgs has no fps field; build_request always sends timing: None)",
-)
 def test_fps_argument_sets_the_take_and_scene_rate(blender, tmp_path):
     result = generate(
         blender, prompt="a person walks", seconds=1, armature="Humanoid", model=PROCEDURAL, fps=24

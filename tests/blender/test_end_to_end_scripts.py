@@ -43,11 +43,6 @@ def test_execute_script_runs_in_blender(sessions):
     assert version["result"] in (4, 5), version
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="stagecraft bug: schema defaults are never filled in (ToolSpec::apply_defaults in "
-    "src/skills/mod.rs is not called on the tool-call path), so the bridge gets no `language`",
-)
 def test_execute_script_language_defaults_to_python(sessions):
     # execute_script's schema: required [code], language {enum: [python], default: python}.
     out = sessions.tool("execute_script", {"dcc": "scripts", "code": "result = 7"})
@@ -62,11 +57,6 @@ def test_blender_refusing_scripts_says_how_to_enable_them(sessions):
     assert sessions.tool("execute_script", dict(SCRIPT, dcc="scripts"))["result"] == 42
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="stagecraft bug: hint_for (src/dispatch/dcc.rs) gives every PERMISSION_DENIED the "
-    "token hint, contradicting the adapter's message",
-)
 def test_blender_refusing_scripts_hint_is_not_about_tokens(sessions):
     error = sessions.error("execute_script", dict(SCRIPT, dcc="locked"))
     assert "token" not in error["hint"], error["hint"]

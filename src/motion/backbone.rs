@@ -936,7 +936,8 @@ impl Backbone for ProceduralBackbone {
             pose_keys,
             effectors,
         };
-        procedural::generate(&plan).map_err(|e| match e {
+        let ignored = ignored_options(&options);
+        let mut take = procedural::generate(&plan).map_err(|e| match e {
             // Like the reference Kimodo server: a joint outside the hand and foot chains is an unknown effector.
             ProceduralError::NotAnEffector(_) => {
                 let mut names: Vec<String> = plan.skeleton.names().map(str::to_string).collect();
@@ -947,8 +948,32 @@ impl Backbone for ProceduralBackbone {
                 }))
             }
             other => MmcpError::new("invalid_request", other.to_string()),
-        })
+        })?;
+        if !ignored.is_empty() {
+            // Accepted, not refused: clients such as Proscenium send guidance by default.
+            take.notes.push(json!({
+                "code": "options_ignored",
+                "severity": "info",
+                "message": format!(
+                    "the procedural model is not a diffusion model and ignores {}",
+                    ignored.join(", ")
+                ),
+            }));
+        }
+        Ok(take)
     }
+}
+
+/// Options a diffusion model would use that the procedural model has no counterpart for.
+fn ignored_options(options: &crate::motion::wire::Options) -> Vec<&'static str> {
+    let mut ignored = Vec::new();
+    if options.guidance.as_ref().is_some_and(|g| g.kind != "nocfg") {
+        ignored.push("guidance");
+    }
+    if options.diffusion_steps.is_some() {
+        ignored.push("diffusion_steps");
+    }
+    ignored
 }
 
 /// The rest pose for every request: for client and plugin development without a model (the counterpart of

@@ -297,3 +297,27 @@ fn random_json_never_panics() {
         }
     }
 }
+
+#[test]
+fn guidance_the_procedural_model_ignores_is_noted_not_refused() {
+    let raw: serde_json::Value = serde_json::json!({
+        "protocol_version": "1.4",
+        "model": procedural::MODEL_ID,
+        "skeleton": {"joints": procedural::standard_skeleton().joints.iter().map(|j| serde_json::json!({
+            "name": j.name,
+            "parent": j.parent.map(|p| procedural::standard_skeleton().joints[p].name.clone()),
+            "rest_translation": j.rest_translation,
+            "rest_rotation": [0.0, 0.0, 0.0, 1.0],
+        })).collect::<Vec<_>>()},
+        "segments": [{"type": "text", "prompt": "walk", "duration_frames": 10}],
+        "options": {"guidance": {"type": "separated", "weight": [2.0, 2.0]}},
+    });
+    let models = Backbones::builtin();
+    let take = models.generate(&raw, None).expect("accepted");
+    assert!(
+        take.notes.iter().any(|n| n["code"] == "options_ignored"
+            && n["message"].as_str().unwrap_or("").contains("guidance")),
+        "{:?}",
+        take.notes
+    );
+}

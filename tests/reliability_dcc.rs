@@ -429,3 +429,45 @@ async fn answers_with_a_wrong_id_are_ignored_on_pipe_and_http() {
         hub.shutdown().await;
     }
 }
+
+/// Regression: `execute_script` declares `language` optional (default python), but the bridge
+/// params required it, so the documented call `{"code": ...}` failed with INVALID_INPUT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execute_script_without_a_language_runs_python() {
+    let _guard = serial();
+    let mut config = Config {
+        dcc: vec![DccConfig {
+            name: "toy".into(),
+            bridge: BridgeKind::Embedded,
+            endpoint: None,
+            listen: false,
+            token_env: None,
+            command: vec![
+                "python3".into(),
+                toy(),
+                "--stdio".into(),
+                "--scripts".into(),
+            ],
+            timeout_seconds: 30,
+        }],
+        ..Config::default()
+    };
+    config.skills.allow_scripts = true;
+    let d =
+        stagecraft::dispatch::Dispatcher::new(Arc::new(config), CancellationToken::new()).unwrap();
+    let registry = stagecraft::dispatch::shipped_registry(true);
+    let exec = registry
+        .tools
+        .get("execute_script")
+        .expect("shipped when scripts are allowed");
+    let out = d
+        .call(
+            exec,
+            json!({"code": "result = args['a'] + 1", "args": {"a": 1}}),
+            stagecraft::dispatch::CallContext::new(Duration::from_secs(20)),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(out.structured["result"], json!(2));
+    d.shutdown().await;
+}

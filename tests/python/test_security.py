@@ -460,6 +460,12 @@ def test_secrets_never_reach_the_log(stagecraft_bin, tmp_path):
 
         anyio.run(main)
         assert backend.authorised == 1
+        # `doctor` handshakes with every DCC and asks every backend: its output and log are clean too.
+        doctor = subprocess.run(
+            [stagecraft_bin, "doctor", "--log-level", "trace"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert doctor.stdout.startswith("config") and "toy" in doctor.stdout, doctor.stdout
+        log_lines.append(doctor.stdout + doctor.stderr)
     finally:
         stop(proc)
         stop(ws)

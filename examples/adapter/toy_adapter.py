@@ -885,10 +885,16 @@ def serve_ws(addr):
                 data += chunk
             head, rest = data.split(b"\r\n\r\n", 1)
             key = None
+            origin = False
             for line in head.decode("latin-1").split("\r\n")[1:]:
                 k, _, v = line.partition(":")
                 if k.strip().lower() == "sec-websocket-key":
                     key = v.strip()
+                origin = origin or k.strip().lower() == "origin"
+            if origin:  # a web page (stagecraft never sends Origin)
+                c.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+                c.close()
+                return
             if key is None:
                 c.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
                 c.close()
@@ -944,6 +950,13 @@ def serve_http(addr):
         def do_POST(self):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
+            host = self.headers.get("Host", "").rsplit(":", 1)[0].strip("[]")
+            if self.headers.get("Origin") is not None or not (host in ("localhost", "::1") or host.startswith("127.")):
+                # A web page (simple POST or DNS rebinding): stagecraft sends no Origin and a loopback Host.
+                self.reply(403, {"jsonrpc": "2.0", "id": None, "error": {
+                    "code": -32000, "message": "requests from web pages are refused",
+                    "data": {"code": "PERMISSION_DENIED", "recoverable": False}}})
+                return
             if TOKEN is not None and self.headers.get("Authorization") != f"Bearer {TOKEN}":
                 self.reply(401, {"jsonrpc": "2.0", "id": None, "error": {
                     "code": -32000, "message": "wrong or missing token",

@@ -12,6 +12,7 @@ may not do, and what never reaches the logs. See SECURITY.md for the threat mode
   configured argv to the program verbatim (shell metacharacters arrive as plain text).
 """
 
+import base64
 import json
 import os
 import re
@@ -523,3 +524,98 @@ def test_embedded_bridge_passes_argv_verbatim(stagecraft_bin, tmp_path):
     anyio.run(main)
     assert json.loads(record.read_text()) == hostile
     assert not canary.exists()
+
+
+# ---- adapters refuse web pages (a browser can POST to, or open a websocket on, any loopback port) --
+
+RPC = b'{"jsonrpc":"2.0","id":1,"method":"scene.list_objects","params":{}}'
+
+
+def http_status(url: str, headers: dict) -> int:
+    request = urllib.request.Request(url, data=RPC, method="POST", headers={"Content-Type": "text/plain", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def ws_status(host: str, port: int, extra: str) -> str:
+    with socket.create_connection((host, port), timeout=10) as s:
+        key = base64.b64encode(os.urandom(16)).decode()
+        s.sendall(
+            (
+                f"GET / HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
+            ).encode()
+        )
+        return s.recv(200).split(b"\r\n")[0].decode()
+
+
+def check_browser_refusals(http_url: str, ws_host: str, ws_port: int) -> None:
+    port = int(http_url.split(":")[2].split("/")[0])
+    # What stagecraft sends: no Origin, a loopback Host.
+    assert http_status(http_url, {}) == 200
+    assert " 101 " in ws_status(ws_host, ws_port, "")
+    # A page on another site, a sandboxed frame (Origin: null), and DNS rebinding (foreign Host).
+    assert http_status(http_url, {"Origin": "http://evil.example"}) == 403
+    assert http_status(http_url, {"Origin": "null"}) == 403
+    assert http_status(http_url, {"Host": f"evil.example:{port}"}) == 403
+    assert " 403 " in ws_status(ws_host, ws_port, "Origin: http://evil.example\r\n")
+    assert " 403 " in ws_status(ws_host, ws_port, "Origin: null\r\n")
+
+
+def test_toy_adapter_refuses_web_pages(tmp_path):
+    """Regression: the toy answered any POST (a web page's text/plain simple request needs no CORS
+    preflight) and any websocket handshake whatever its Origin."""
+    env = dict(os.environ, SC_DCC_TOKEN="unused")
+    procs = []
+    try:
+        for mode in ("--ws", "--http"):
+            port_file = tmp_path / f"p{mode}"
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, str(TOY), mode, "127.0.0.1:0", "--port-file", str(port_file)],
+                    env=env,
+                    stderr=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                )
+            )
+            deadline = time.monotonic() + 10
+            while not port_file.exists():
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        ws_port = int((tmp_path / "p--ws").read_text())
+        http_port = int((tmp_path / "p--http").read_text())
+        check_browser_refusals(f"http://127.0.0.1:{http_port}/rpc", "127.0.0.1", ws_port)
+    finally:
+        for p in procs:
+            stop(p)
+
+
+@pytest.mark.skipif(not BPY_PYTHON or not os.path.exists(BPY_PYTHON or ""), reason="BPY_PYTHON is not set")
+def test_blender_adapter_refuses_web_pages():
+    """Regression: without --token-env, Blender's http listener ran any POST — a web page could run
+    script.execute in a Blender started with --allow-scripts — and its websocket listener let
+    `Origin: null` (a sandboxed frame) through; a rebinding Host was not checked either."""
+    run = ROOT / "adapters" / "blender" / "run.py"
+    proc = subprocess.Popen(
+        [BPY_PYTHON, str(run), "--ws", "127.0.0.1:0", "--http", "127.0.0.1:0"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        endpoints = {}
+        deadline = time.monotonic() + 120
+        while len(endpoints) < 2:
+            line = proc.stderr.readline()
+            assert line and time.monotonic() < deadline, "Blender did not start"
+            if line.startswith("stagecraft-blender ready "):
+                ready = json.loads(line.split(" ", 2)[2])
+                endpoints[ready["bridge"]] = ready["endpoint"]
+        threading.Thread(target=proc.stderr.read, daemon=True).start()
+        host, port = endpoints["websocket"][len("ws://") :].rsplit(":", 1)
+        check_browser_refusals(endpoints["http"], host, int(port))
+    finally:
+        stop(proc)

@@ -471,3 +471,60 @@ async fn execute_script_without_a_language_runs_python() {
     assert_eq!(out.structured["result"], json!(2));
     d.shutdown().await;
 }
+
+/// Regression: stagecraft's websocket listener (`listen = true`, the DCC dials in) accepted a
+/// handshake from a web page (a browser may open a websocket to any loopback port), which could
+/// then play the DCC and feed the agent whatever it liked. Any Origin is now refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listening_websocket_refuses_web_pages() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let _guard = serial();
+    let mut hub_and_port = None;
+    for _ in 0..10 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = Config {
+            dcc: vec![DccConfig {
+                name: "toy".into(),
+                bridge: BridgeKind::Websocket,
+                endpoint: Some(format!("ws://127.0.0.1:{port}")),
+                listen: true,
+                token_env: None,
+                command: vec![],
+                timeout_seconds: 30,
+            }],
+            ..Config::default()
+        };
+        if let Ok(hub) = DccHub::new(&config, CancellationToken::new()) {
+            hub_and_port = Some((hub, port));
+            break;
+        }
+    }
+    let (hub, port) = hub_and_port.expect("a free port");
+    for origin in ["http://evil.example", "null"] {
+        let mut request = format!("ws://127.0.0.1:{port}")
+            .into_client_request()
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().unwrap());
+        match tokio_tungstenite::connect_async(request).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status().as_u16(), 403, "Origin {origin}")
+            }
+            Err(e) => panic!("Origin {origin}: unexpected {e}"),
+            Ok(_) => panic!("Origin {origin}: a web page was let in"),
+        }
+    }
+    // A DCC (no Origin) still dials in and is used.
+    let url = format!("ws://127.0.0.1:{port}");
+    let _dcc = spawn_toy(&["--ws-connect", &url]);
+    let listed = call(&hub, "scene.list_objects", json!({}))
+        .await
+        .expect("the toy dialled in");
+    assert!(listed.is_array());
+    hub.shutdown().await;
+}

@@ -203,7 +203,7 @@ fn edit(doc: &mut Value, which: usize, op: u8, n: u64) {
         // Cut or grow an array.
         4 => {
             if let Some(Value::Array(a)) = get_mut(doc, path) {
-                if n % 2 == 0 {
+                if n.is_multiple_of(2) {
                     a.truncate((n as usize / 2) % (a.len() + 1));
                 } else if let Some(first) = a.first().cloned() {
                     for _ in 0..(n % 5) {
@@ -326,7 +326,7 @@ proptest! {
 /// A GLB container holding `json` (and optionally a BIN chunk), lengths as the spec wants them.
 fn glb_around(json: &[u8], bin: Option<&[u8]>) -> Vec<u8> {
     let mut json = json.to_vec();
-    while json.len() % 4 != 0 {
+    while !json.len().is_multiple_of(4) {
         json.push(b' ');
     }
     let mut out = Vec::new();
@@ -339,7 +339,7 @@ fn glb_around(json: &[u8], bin: Option<&[u8]>) -> Vec<u8> {
     out.extend_from_slice(&json);
     if let Some(bin) = bin {
         let mut bin = bin.to_vec();
-        while bin.len() % 4 != 0 {
+        while !bin.len().is_multiple_of(4) {
             bin.push(0);
         }
         out.extend_from_slice(&(bin.len() as u32).to_le_bytes());

@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -16,11 +16,8 @@ use stagecraft::config::{BridgeKind, Config, DccConfig};
 use stagecraft::dcc::{DccCall, DccHub, HubOptions};
 use tokio_util::sync::CancellationToken;
 
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
+/// Held for a whole test (across awaits, and across the per-test runtimes).
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn toy() -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -227,7 +224,7 @@ async fn drop_cycles(hub: &DccHub, cycles: usize) -> (usize, usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_reconnects_leak_no_descriptors() {
-    let _guard = serial();
+    let _guard = SERIAL.lock().await;
     for (kind, label) in [(Kind::Pipe, "named_pipe"), (Kind::Ws, "websocket")] {
         let (hub, _server, _dir) = rig(kind, &["--drop-on", "scene.get_selection"]);
         let (before, after) = drop_cycles(&hub, 150).await;
@@ -242,7 +239,7 @@ async fn many_reconnects_leak_no_descriptors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_restarts_leak_no_processes_or_descriptors() {
-    let _guard = serial();
+    let _guard = SERIAL.lock().await;
     let (hub, _none, _dir) = rig(Kind::Embedded, &["--crash-method", "scene.get_selection"]);
     call(&hub, "scene.list_objects", json!({}))
         .await
@@ -292,7 +289,7 @@ async fn embedded_restarts_leak_no_processes_or_descriptors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_stays_flat_over_thousands_of_calls() {
-    let _guard = serial();
+    let _guard = SERIAL.lock().await;
     let (hub, _server, _dir) = rig(Kind::Pipe, &[]);
     call(
         &hub,
@@ -404,7 +401,7 @@ async fn exactly_once(kind: Kind, label: &str, n: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_calls_on_one_connection_are_each_done_exactly_once() {
-    let _guard = serial();
+    let _guard = SERIAL.lock().await;
     exactly_once(Kind::Pipe, "named_pipe", 300).await;
     exactly_once(Kind::Ws, "websocket", 300).await;
     exactly_once(Kind::Embedded, "embedded", 300).await;
@@ -413,7 +410,7 @@ async fn concurrent_calls_on_one_connection_are_each_done_exactly_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_with_a_wrong_id_are_ignored_on_pipe_and_http() {
-    let _guard = serial();
+    let _guard = SERIAL.lock().await;
     for kind in [Kind::Pipe, Kind::Http] {
         let (hub, _server, _dir) = rig(kind, &["--wrong-id-on", "scene.get_selection"]);
         assert_eq!(
@@ -434,7 +431,7 @@ async fn answers_with_a_wrong_id_are_ignored_on_pipe_and_http() {
 /// params required it, so the documented call `{"code": ...}` failed with INVALID_INPUT.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn execute_script_without_a_language_runs_python() {
-    let _guard = serial();
+    let _guard = SERIAL.lock().await;
     let mut config = Config {
         dcc: vec![DccConfig {
             name: "toy".into(),
@@ -478,7 +475,7 @@ async fn execute_script_without_a_language_runs_python() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_listening_websocket_refuses_web_pages() {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let _guard = serial();
+    let _guard = SERIAL.lock().await;
     let mut hub_and_port = None;
     for _ in 0..10 {
         let port = std::net::TcpListener::bind("127.0.0.1:0")

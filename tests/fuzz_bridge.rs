@@ -280,9 +280,9 @@ fn run_case(frames: Vec<Frame>, hang_up: bool) -> Result<(), TestCaseError> {
             )
             .await;
         let took = t0.elapsed();
-        // The deadline, then at most the liveness ping (1.5 s) and some slack.
+        // The deadline, then at most the liveness ping (1.5 s) and slack for a loaded CI machine.
         prop_assert!(
-            took < Duration::from_millis(2600),
+            took < Duration::from_millis(4500),
             "took {took:?} for {frames:?}"
         );
         match (&frames[0], &r) {

@@ -283,7 +283,7 @@ async fn dns_failure_is_backend_unreachable_quickly() {
     assert_eq!(e.code(), "backend_unreachable", "{e}");
     assert!(e.message().contains("stagecraft-fault-test.invalid"), "{e}");
     assert!(!e.hint().is_empty());
-    assert!(t0.elapsed() < Duration::from_secs(6), "{:?}", t0.elapsed());
+    assert!(t0.elapsed() < Duration::from_secs(8), "{:?}", t0.elapsed());
     next_call_works(&hub).await;
 }
 
@@ -302,7 +302,7 @@ async fn a_backend_trickling_bytes_ends_at_the_deadline() {
     assert_eq!(e.code(), "timeout", "{e}");
     let took = t0.elapsed();
     assert!(
-        took >= Duration::from_millis(1900) && took < Duration::from_secs(4),
+        took >= Duration::from_millis(1900) && took < Duration::from_secs(6),
         "{took:?}"
     );
     next_call_works(&hub).await;
@@ -318,7 +318,7 @@ async fn retries_503_honouring_retry_after_then_succeeds() {
         .expect("succeeds on the retry");
     let took = t0.elapsed();
     assert!(
-        took >= Duration::from_millis(950) && took < Duration::from_secs(4),
+        took >= Duration::from_millis(950) && took < Duration::from_secs(6),
         "{took:?}"
     );
     assert_eq!(g.take.num_frames, 6);
@@ -335,7 +335,7 @@ async fn retries_503_honouring_retry_after_then_succeeds() {
     assert_eq!(e.code(), "resource_exhausted", "{e}");
     assert_eq!(e.details()["http_status"], 503);
     assert_eq!(fx.hits("busy503", "POST").len(), 4);
-    assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+    assert!(t0.elapsed() < Duration::from_secs(8), "{:?}", t0.elapsed());
     next_call_works(&hub).await;
 }
 

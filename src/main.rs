@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use stagecraft::config::{BridgeKind, Config};
-use stagecraft::dispatch::{self, CallContext, Dispatcher};
+use stagecraft::dispatch::{self, Dispatcher};
 use stagecraft::mcp::{HttpOptions, StagecraftServer};
 use stagecraft::skills::{SharedRegistry, SkillSources};
 
@@ -502,43 +502,93 @@ fn print_skills(registry: &stagecraft::skills::Registry) {
 async fn doctor(config: Config, common: &Common) -> Result<ExitCode> {
     let mut ok = true;
     match &config.source {
-        Some(p) => println!("config     {} (ok)", p.display()),
-        None => {
-            println!("config     none found: built-in defaults (built-in motion model, stage DCC)")
-        }
+        Some(p) => println!("config   {} (ok)", p.display()),
+        None => println!("config   none found: built-in defaults"),
     }
     let registry = stagecraft::skills::Registry::load(
         &skill_sources(&config, common),
         dispatch::binding_rules(),
     );
     println!(
-        "skills     {} skills, {} tools, {} problems",
+        "skills   {} skills, {} tools ({} hidden: allow_scripts = {}), {} problems",
         registry.skills.len(),
-        registry.tools.len(),
+        registry.tools.len() + registry.hidden.len(),
+        registry.hidden.len(),
+        config.skills.allow_scripts,
         registry.diagnostics.len()
     );
     for d in &registry.diagnostics {
         ok = false;
         println!("  {d}");
     }
+
     let shutdown = CancellationToken::new();
     let dispatcher = Dispatcher::new(Arc::new(config), shutdown.clone())?;
-    for (tool, label) in [("list_motion_models", "motion"), ("list_dccs", "dcc")] {
-        let Some(spec) = registry.tools.get(tool) else {
-            println!("{label:<10} tool {tool} is not loaded");
+    let listing = dispatcher.motion.list_models(true).await;
+    for backend in listing["backends"].as_array().into_iter().flatten() {
+        let name = backend["name"].as_str().unwrap_or("?");
+        let place = backend["url"].as_str().unwrap_or("in process");
+        if backend["ok"] == json!(true) {
+            let models: Vec<String> = backend["models"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|m| {
+                    format!(
+                        "{} ({} joints, {} fps)",
+                        m["id"].as_str().unwrap_or("?"),
+                        m["canonical_skeleton"]["joints"]
+                            .as_array()
+                            .map_or(0, Vec::len),
+                        m["fps"]
+                    )
+                })
+                .collect();
+            println!("motion   {name} [{place}]: ok: {}", models.join(", "));
+        } else {
             ok = false;
-            continue;
+            println!(
+                "motion   {name} [{place}]: FAILED: {}",
+                summarize(&backend["error"])
+            );
+        }
+    }
+
+    // A ping makes every connection handshake (embedded DCCs are started), so the report is live.
+    for name in dispatcher.dccs.names() {
+        let call = stagecraft::dcc::DccCall::new(Duration::from_secs(30));
+        let _ = dispatcher
+            .dccs
+            .call(Some(&name), "dcc.ping", json!({}), &call)
+            .await;
+    }
+    for conn in dispatcher
+        .dccs
+        .list_connections(Duration::from_secs(10))
+        .await
+    {
+        let endpoint = conn.endpoint.as_deref().unwrap_or("-");
+        let what = match &conn.info {
+            Some(info) => format!("{} {}", info.dcc_type, info.version),
+            None => "unknown DCC".into(),
         };
-        let ctx = CallContext::new(dispatcher.deadline(spec, &json!({})));
-        match dispatcher.call(spec, json!({}), ctx).await {
-            Ok(out) => println!("{label:<10} {}", summarize(&out.structured)),
-            Err(e) => {
-                ok = false;
-                println!("{label:<10} FAILED {}: {}", e.code, e.message);
-                if let Some(hint) = &e.hint {
-                    println!("           hint: {hint}");
-                }
-            }
+        if conn.state == "connected" {
+            println!(
+                "dcc      {} [{} {endpoint}]: ok: {what}, {} methods{}",
+                conn.name,
+                conn.bridge,
+                conn.methods.len(),
+                if conn.default { " (default)" } else { "" }
+            );
+        } else {
+            ok = false;
+            println!(
+                "dcc      {} [{} {endpoint}]: {}: {}",
+                conn.name,
+                conn.bridge,
+                conn.state.to_uppercase(),
+                conn.last_error.as_deref().unwrap_or("no answer")
+            );
         }
     }
     dispatcher.shutdown().await;
@@ -550,11 +600,15 @@ async fn doctor(config: Config, common: &Common) -> Result<ExitCode> {
     })
 }
 
+/// An error value from a listing as one line.
 fn summarize(value: &Value) -> String {
-    serde_json::to_string_pretty(value)
-        .unwrap_or_default()
-        .lines()
-        .take(40)
-        .collect::<Vec<_>>()
-        .join("\n           ")
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Object(map) => map
+            .get("message")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| value.to_string()),
+        other => other.to_string(),
+    }
 }

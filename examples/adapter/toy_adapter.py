@@ -527,6 +527,8 @@ def handle(method, p):
         w, h = int(p.get("width") or 640), int(p.get("height") or 480)
         if not (0 < w <= 4096 and 0 < h <= 4096):
             raise invalid("width and height must be 1..4096")
+        if (p.get("format") or "png").lower() != "png":
+            raise DccError("UNSUPPORTED", "the toy adapter captures PNG only")
         return {"data_b64": base64.b64encode(png_bytes(w, h, (60, 70, 90))).decode(), "width": w, "height": h,
                 "format": "png", "viewport": "toy"}
     if method == "render.render_scene":
@@ -570,12 +572,18 @@ def handle(method, p):
     if method == "animation.get_frame_range":
         return dict(s.frames)
     if method == "animation.set_frame_range":
+        new = dict(s.frames)
         for k in ("start", "end", "fps", "current"):
             v = p.get(k)
             if v is not None:
                 if not isinstance(v, (int, float)) or not math.isfinite(v):
                     raise invalid(f"{k} must be a finite number")
-                s.frames[k] = float(v)
+                new[k] = float(v)
+        if new["start"] > new["end"]:
+            raise invalid(f"start {new['start']} is after end {new['end']}")
+        if new["fps"] <= 0:
+            raise invalid("fps must be positive")
+        s.frames = new
         return dict(s.frames)
     raise DccError("UNSUPPORTED", f"the toy adapter does not implement {method}", -32601)
 

@@ -38,6 +38,9 @@ impl EmbeddedConnector {
     }
 }
 
+/// How long a DCC whose stdin was closed may take to exit before it is killed.
+const EXIT_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 #[async_trait]
 impl Connector for EmbeddedConnector {
     fn endpoint(&self) -> String {
@@ -76,8 +79,15 @@ impl Connector for EmbeddedConnector {
             let status = tokio::select! {
                 s = child.wait() => s,
                 _ = reaper_kill.cancelled() => {
-                    let _ = child.start_kill();
-                    child.wait().await
+                    // The writer closes the child's stdin on the same signal, which adapters take
+                    // as "stop": let it exit cleanly (release files, end its threads), then kill.
+                    match tokio::time::timeout(EXIT_GRACE, child.wait()).await {
+                        Ok(status) => status,
+                        Err(_) => {
+                            let _ = child.start_kill();
+                            child.wait().await
+                        }
+                    }
                 }
             };
             let text = match status {

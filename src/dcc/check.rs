@@ -763,6 +763,22 @@ async fn check_hierarchy(s: &mut Suite<'_>, created: &BTreeMap<String, String>) 
             (Ok(d), Ok(b), Ok(a)) => same_transform(&b, &a).map(|_| d),
             (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => fail(e),
         };
+        // The children really moved out, and the group is gone.
+        let parent: Result<Option<String>, String> = s
+            .get("hierarchy.get_parent", json!({"object_name": SPHERE}))
+            .await;
+        let objects: Result<Vec<SceneObject>, String> =
+            s.get("scene.list_objects", json!({})).await;
+        let outcome = match (outcome, parent, objects) {
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => fail(e),
+            (Ok(_), Ok(Some(p)), _) if p == group_name => {
+                fail(format!("the sphere is still under {group_name:?}"))
+            }
+            (Ok(_), _, Ok(list)) if list.iter().any(|o| o.name == group_name) => {
+                fail(format!("{group_name:?} still exists after ungroup"))
+            }
+            (Ok(d), _, _) => Ok(d),
+        };
         s.record("hierarchy.ungroup", outcome);
     }
 }
@@ -885,31 +901,67 @@ async fn check_render(s: &mut Suite<'_>) {
                 Ok(format!("{} settings", m.len()))
             }
         });
-        let first = match &outcome {
+        // A numeric setting is changed and read back, then restored: setting a key to the value it
+        // already has would pass an adapter that ignores the call.
+        let numeric = match &outcome {
             Ok(_) => s
                 .get::<BTreeMap<String, String>>("render.get_render_settings", json!({}))
                 .await
                 .ok()
-                .and_then(|m| m.into_iter().next()),
+                .and_then(|m| {
+                    m.into_iter().find_map(|(k, v)| {
+                        let n = v.trim().parse::<i64>().ok().filter(|n| *n > 1)?;
+                        Some((k, v, n))
+                    })
+                }),
             Err(_) => None,
         };
+        let settings_ok = outcome.is_ok();
         s.record("render.get_render_settings", outcome);
-        if s.has("render.set_render_settings")
-            && let Some((k, v)) = first
-        {
-            let set: Result<BTreeMap<String, String>, String> = s
-                .get("render.set_render_settings", json!({"settings": {&k: &v}}))
-                .await;
-            s.record(
-                "render.set_render_settings",
-                set.and_then(|m| {
-                    if m.get(&k) == Some(&v) {
-                        Ok(format!("{k} = {v:?} kept"))
-                    } else {
-                        fail(format!("{k} became {:?}", m.get(&k)))
-                    }
-                }),
-            );
+        if s.has("render.set_render_settings") {
+            match numeric {
+                Some((k, original, n)) => {
+                    let changed = (n - 1).to_string();
+                    let set: Result<BTreeMap<String, String>, String> = s
+                        .get(
+                            "render.set_render_settings",
+                            json!({"settings": {&k: &changed}}),
+                        )
+                        .await;
+                    let read: Result<BTreeMap<String, String>, String> =
+                        s.get("render.get_render_settings", json!({})).await;
+                    let outcome = match (set, read) {
+                        (Err(e), _) | (_, Err(e)) => fail(e),
+                        (Ok(after), Ok(now)) => {
+                            let parsed =
+                                |v: Option<&String>| v.and_then(|v| v.trim().parse::<f64>().ok());
+                            let want = (n - 1) as f64;
+                            if parsed(after.get(&k)) != Some(want) {
+                                fail(format!("{k} set to {changed} answered {:?}", after.get(&k)))
+                            } else if parsed(now.get(&k)) != Some(want) {
+                                fail(format!("{k} set to {changed} reads back {:?}", now.get(&k)))
+                            } else {
+                                Ok(format!("{k}: {original} -> {changed}, read back"))
+                            }
+                        }
+                    };
+                    let _: Result<Value, String> = s
+                        .get(
+                            "render.set_render_settings",
+                            json!({"settings": {&k: &original}}),
+                        )
+                        .await;
+                    s.record("render.set_render_settings", outcome);
+                }
+                None if settings_ok => s.skip(
+                    "render.set_render_settings",
+                    "no numeric render setting greater than 1 to change",
+                ),
+                None => s.record(
+                    "render.set_render_settings",
+                    fail("get_render_settings failed, so nothing could be set and read back"),
+                ),
+            }
         }
     }
     if s.has("render.render_scene") {

@@ -184,6 +184,9 @@ pub struct ConnectionReport {
     pub methods: Vec<String>,
 }
 
+/// How long a cancelled call may take to tell the DCC (`$/cancel`) before it is dropped.
+const CANCEL_CLEANUP: Duration = Duration::from_secs(1);
+
 /// The named DCC connections from `[[dcc]]` (or the built-in `stage` DCC when none is configured).
 pub struct DccHub {
     conns: Vec<Conn>,
@@ -321,21 +324,30 @@ impl DccHub {
         } else {
             crate::bridge::PING_TIMEOUT + Duration::from_secs(2)
         };
-        let work = route::route(conn.adapter.as_ref(), method, params, call);
+        let work = tokio::time::timeout(
+            call.timeout + grace,
+            route::route(conn.adapter.as_ref(), method, params, call),
+        );
+        let mut work = std::pin::pin!(work);
         tokio::select! {
-            r = tokio::time::timeout(call.timeout + grace, work) => match r {
+            r = &mut work => match r {
                 Ok(result) => result,
                 Err(_) => Err(DccFailure::new(
                     DccErrorCode::Timeout,
                     format!("{method} on {:?} did not finish within {:.1} s", conn.name, call.timeout.as_secs_f64()),
                 )),
             },
-            _ = call.cancel.cancelled() => Err(DccFailure {
-                code: "cancelled".into(),
-                message: format!("{method} was cancelled"),
-                details: None,
-                recoverable: true,
-            }),
+            _ = call.cancel.cancelled() => {
+                // The bridge watches the same token and sends `$/cancel` to the DCC; dropping its
+                // future now would skip that, so let it finish first (it returns at once).
+                let _ = tokio::time::timeout(CANCEL_CLEANUP, &mut work).await;
+                Err(DccFailure {
+                    code: "cancelled".into(),
+                    message: format!("{method} was cancelled"),
+                    details: None,
+                    recoverable: true,
+                })
+            }
         }
     }
 

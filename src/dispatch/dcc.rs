@@ -38,7 +38,10 @@ pub(super) async fn call_method(
         .dccs
         .call(dcc.as_deref(), method, Value::Object(params), &call)
         .await
-        .map_err(|f| failure_to_tool_error(f, dcc.as_deref(), method))?;
+        .map_err(|f| failure_to_tool_error(dispatcher, f, dcc.as_deref(), method))?;
+    if method == "script.execute" {
+        script_failed(&tool.name, None, &result)?;
+    }
     Ok(output(method, result))
 }
 
@@ -65,19 +68,25 @@ pub(super) async fn run_script(
         .dccs
         .call(dcc.as_deref(), "script.execute", params, &call)
         .await
-        .map_err(|f| failure_to_tool_error(f, dcc.as_deref(), "script.execute"))?;
-    // A script that ran but failed is a tool error too, with its output for the agent to read.
-    if result.get("success") == Some(&Value::Bool(false)) {
-        let message = result
-            .get("error")
-            .and_then(Value::as_str)
-            .unwrap_or("the script failed")
-            .to_string();
-        return Err(ToolError::new(DccErrorCode::ScriptError.as_str(), message)
-            .with_hint("Read details.output and details.error, fix the script or its arguments, and call again.")
-            .with_details(json!({"tool": tool.name, "script": path, "result": result})));
-    }
+        .map_err(|f| failure_to_tool_error(dispatcher, f, dcc.as_deref(), "script.execute"))?;
+    script_failed(&tool.name, Some(&path), &result)?;
     Ok(output("script.execute", result))
+}
+
+/// A script that ran but failed (`success: false`) is a tool error, with its output for the agent
+/// to read: for script-bound tools and for `execute_script` alike.
+fn script_failed(tool: &str, script: Option<&Path>, result: &Value) -> Result<(), ToolError> {
+    if result.get("success") != Some(&Value::Bool(false)) {
+        return Ok(());
+    }
+    let message = result
+        .get("error")
+        .and_then(Value::as_str)
+        .unwrap_or("the script failed")
+        .to_string();
+    Err(ToolError::new(DccErrorCode::ScriptError.as_str(), message)
+        .with_hint("Read details.result.output and details.result.error, fix the script or its arguments, and call again.")
+        .with_details(json!({"tool": tool, "script": script, "result": result})))
 }
 
 fn scripts_disabled(tool: &str) -> ToolError {
@@ -114,8 +123,6 @@ fn split_dcc(args: Value) -> Result<(Option<String>, Map<String, Value>), ToolEr
     Ok((dcc, map))
 }
 
-/// The call's settings. The deadline is the tool's `timeout_seconds` or the connection's own
-/// `timeout_seconds`, whichever is longer: a slow DCC (a batch Blender) is given its time.
 /// The bridge call for a tool call: same deadline (resolved by `Dispatcher::deadline`), same
 /// cancellation, and the adapter's `$/progress` forwarded to the client.
 fn dcc_call(ctx: &CallContext) -> DccCall {
@@ -172,8 +179,14 @@ fn output(method: &str, result: Value) -> ToolOutput {
     }
 }
 
-fn hint_for(code: &str, dcc: &str) -> String {
+fn hint_for(code: &str, dcc: &str, method: &str) -> String {
     match code {
+        // The adapter refuses scripts unless its user allowed them; the token is not the problem.
+        "PERMISSION_DENIED" if method == "script.execute" => format!(
+            "The DCC {dcc:?} does not allow scripts. Ask the user to start its adapter with \
+             --allow-scripts (in Blender: the stagecraft panel's Allow scripts switch) if they trust \
+             this agent with code."
+        ),
         "CONNECTION_FAILED" => format!(
             "The DCC connection {dcc:?} is down. Start the DCC with its stagecraft adapter (or check the \
              [[dcc]] endpoint and command), then call again: stagecraft reconnects on the next call. \
@@ -204,12 +217,20 @@ fn hint_for(code: &str, dcc: &str) -> String {
     }
 }
 
-fn failure_to_tool_error(failure: DccFailure, dcc: Option<&str>, method: &str) -> ToolError {
+fn failure_to_tool_error(
+    dispatcher: &Dispatcher,
+    failure: DccFailure,
+    dcc: Option<&str>,
+    method: &str,
+) -> ToolError {
     if failure.code == "cancelled" {
         return ToolError::cancelled();
     }
+    // Name the connection the call really went to, also when the agent left `dcc` out.
+    let default = dispatcher.dccs.names().into_iter().next();
+    let dcc = dcc.or(default.as_deref());
     let dcc_name = dcc.unwrap_or("default");
-    let hint = hint_for(&failure.code, dcc_name);
+    let hint = hint_for(&failure.code, dcc_name, method);
     ToolError::new(failure.code.clone(), failure.message.clone())
         .with_hint(hint)
         .with_details(json!({

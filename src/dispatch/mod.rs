@@ -17,6 +17,9 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::skills::{Binding, ToolSpec};
 
+/// How long a cancelled binding may take to clean up (send `$/cancel`, delete a job).
+pub const CANCEL_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Built-in `call:` targets that are not bridge methods.
 pub const BUILTIN_METHODS: &[&str] = &[
     "dcc.list_connections",
@@ -270,9 +273,15 @@ impl Dispatcher {
                 }
             }
         };
+        let mut work = std::pin::pin!(work);
         tokio::select! {
-            result = work => result,
-            _ = cancel.cancelled() => Err(ToolError::cancelled()),
+            result = &mut work => result,
+            _ = cancel.cancelled() => {
+                // Bindings watch the same token and clean up on it (a bridge sends `$/cancel`, a
+                // motion job is deleted): let them, briefly, instead of dropping them mid-way.
+                let _ = tokio::time::timeout(CANCEL_GRACE, &mut work).await;
+                Err(ToolError::cancelled())
+            }
         }
     }
 
@@ -319,7 +328,7 @@ fn check_paths(roots: &[std::path::PathBuf], method: &str, args: &Value) -> Resu
         });
         if !inside {
             return Err(refuse(
-                "is outside the folders stagecraft may write to ([files] roots)",
+                "is outside the folders stagecraft may use ([files] roots)",
             ));
         }
     }

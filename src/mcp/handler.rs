@@ -18,7 +18,8 @@ use rmcp::model::{
     SubscriptionFilter, Tool, ToolAnnotations,
 };
 use rmcp::service::{
-    NotificationContext, Peer, RequestContext, SubscriptionContext, SubscriptionSink,
+    NotificationContext, Peer, RequestContext, SubscriptionContext, SubscriptionSendError,
+    SubscriptionSink,
 };
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::{Value, json};
@@ -26,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::progress::McpProgress;
 use crate::dispatch::{CallContext, Dispatcher, ToolError};
-use crate::skills::{SharedRegistry, ToolSpec};
+use crate::skills::{Binding, SharedRegistry, ToolSpec};
 
 /// Extra time past a tool's own deadline before the server gives up on the binding itself:
 /// bindings enforce their deadlines and report precisely; this is the backstop.
@@ -53,6 +54,47 @@ struct Inner {
     sinks: Mutex<Vec<SubscriptionSink>>,
     /// Legacy `logging/setLevel`: the least severe level the client wants (None: no log messages).
     log_level: Mutex<Option<LoggingLevel>>,
+}
+
+impl Inner {
+    /// Tells every connected client that the resource list (and, with `tools`, the tool list)
+    /// changed; clients that went away are forgotten.
+    async fn broadcast_list_changed(&self, tools: bool) {
+        let peers: Vec<Peer<RoleServer>> = lock(&self.peers)
+            .iter()
+            .filter(|p| !p.is_transport_closed())
+            .cloned()
+            .collect();
+        *lock(&self.peers) = peers.clone();
+        for peer in peers {
+            if tools {
+                let _ = peer.notify_tool_list_changed().await;
+            }
+            let _ = peer.notify_resource_list_changed().await;
+        }
+        let sinks: Vec<SubscriptionSink> = lock(&self.sinks).clone();
+        let mut alive = Vec::new();
+        for sink in sinks {
+            let mut results = Vec::new();
+            if tools {
+                results.push(sink.notify_tool_list_changed().await);
+            }
+            results.push(sink.notify_resource_list_changed().await);
+            // A kind the client did not subscribe to is refused per sink; only a closed stream
+            // (or a broken transport) means the subscription is gone.
+            let gone = results.iter().any(|r| {
+                matches!(
+                    r,
+                    Err(SubscriptionSendError::SubscriptionClosed
+                        | SubscriptionSendError::Service(_))
+                )
+            });
+            if !gone {
+                alive.push(sink);
+            }
+        }
+        *lock(&self.sinks) = alive;
+    }
 }
 
 impl StagecraftServer {
@@ -85,26 +127,7 @@ impl StagecraftServer {
                     _ = shutdown.cancelled() => return,
                     changed = changes.changed() => if changed.is_err() { return },
                 }
-                let peers: Vec<Peer<RoleServer>> = lock(&inner.peers)
-                    .iter()
-                    .filter(|p| !p.is_transport_closed())
-                    .cloned()
-                    .collect();
-                *lock(&inner.peers) = peers.clone();
-                for peer in peers {
-                    let _ = peer.notify_tool_list_changed().await;
-                    let _ = peer.notify_resource_list_changed().await;
-                }
-                let sinks: Vec<SubscriptionSink> = lock(&inner.sinks).clone();
-                let mut alive = Vec::new();
-                for sink in sinks {
-                    let tools = sink.notify_tool_list_changed().await;
-                    let _ = sink.notify_resource_list_changed().await;
-                    if tools.is_ok() {
-                        alive.push(sink);
-                    }
-                }
-                *lock(&inner.sinks) = alive;
+                inner.broadcast_list_changed(true).await;
             }
         })
     }
@@ -155,9 +178,10 @@ impl StagecraftServer {
     async fn run_tool(
         &self,
         spec: Arc<ToolSpec>,
-        args: Value,
+        mut args: Value,
         ctx: &RequestContext<RoleServer>,
     ) -> CallToolResult {
+        spec.apply_defaults(&mut args);
         if let Err(errors) = spec.validate(&args) {
             let first = &errors[0];
             let field = display_field(&first.field);
@@ -219,6 +243,10 @@ impl StagecraftServer {
 
         match outcome {
             Ok(Ok(output)) => {
+                // A new take is a new resource (take://<id>).
+                if matches!(&spec.binding, Binding::Call(m) if m == "motion.generate") {
+                    self.inner.broadcast_list_changed(false).await;
+                }
                 let mut result = CallToolResult::structured(output.structured);
                 for image in output.images {
                     result

@@ -189,6 +189,9 @@ pub fn decode_value(value: &Value) -> Result<Take, GltfError> {
 }
 
 /// Decodes a GLB container: JSON chunk, optional BIN chunk (buffer 0 without `uri`).
+///
+/// Read by hand rather than with `gltf::binary::Glb::from_slice`, which refuses unknown chunk
+/// types (the glTF spec says to skip them) and subtracts from the declared length unchecked.
 pub fn decode_glb(bytes: &[u8]) -> Result<Take, GltfError> {
     let glb = |m: &str| GltfError::Glb(m.to_string());
     let u32_at = |at: usize| -> Result<u32, GltfError> {
@@ -1214,26 +1217,19 @@ pub fn encode_gltf_json(take: &Take) -> Vec<u8> {
 /// A `.glb` file / `model/gltf-binary` body: JSON chunk (space-padded) + BIN chunk (zero-padded).
 pub fn encode_glb(take: &Take) -> Vec<u8> {
     let (doc, bytes) = build(take);
-    let mut json = serde_json::to_vec(&doc).unwrap_or_default();
-    while json.len() % 4 != 0 {
-        json.push(b' ');
-    }
-    let bin_len = bytes.len().div_ceil(4) * 4;
-    let total = 12 + 8 + json.len() + if bin_len > 0 { 8 + bin_len } else { 0 };
-    let mut out = Vec::with_capacity(total);
-    out.extend_from_slice(GLB_MAGIC);
-    out.extend_from_slice(&2u32.to_le_bytes());
-    out.extend_from_slice(&(total as u32).to_le_bytes());
-    out.extend_from_slice(&(json.len() as u32).to_le_bytes());
-    out.extend_from_slice(&CHUNK_JSON.to_le_bytes());
-    out.extend_from_slice(&json);
-    if bin_len > 0 {
-        out.extend_from_slice(&(bin_len as u32).to_le_bytes());
-        out.extend_from_slice(&CHUNK_BIN.to_le_bytes());
-        out.extend_from_slice(&bytes);
-        out.resize(total, 0);
-    }
-    out
+    let json = serde_json::to_vec(&doc).unwrap_or_default();
+    let glb = gltf::binary::Glb {
+        // `to_vec` computes the length itself.
+        header: gltf::binary::Header {
+            magic: *GLB_MAGIC,
+            version: 2,
+            length: 0,
+        },
+        json: json.into(),
+        bin: (!bytes.is_empty()).then(|| bytes.into()),
+    };
+    // Writing into a Vec cannot fail.
+    glb.to_vec().unwrap_or_default()
 }
 
 /// World positions of every joint of `sample` at frame `t` (re-exported helper for previews).

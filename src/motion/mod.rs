@@ -232,6 +232,10 @@ pub struct GenerateArgs {
     pub segments: Option<Vec<Value>>,
     #[serde(default)]
     pub seconds: Option<f64>,
+    /// Frame rate of the take (MMCP `timing.fps`); default: the model's own. Constraint frames
+    /// count at this rate.
+    #[serde(default)]
+    pub fps: Option<f64>,
     #[serde(default)]
     pub model: Option<String>,
     /// A backend name (default: the first).
@@ -241,7 +245,7 @@ pub struct GenerateArgs {
     pub num_samples: Option<u32>,
     #[serde(default)]
     pub seed: Option<i64>,
-    /// MMCP constraint objects (spec/mmcp.md §4.4), frames on the model's fps.
+    /// MMCP constraint objects (spec/mmcp.md §4.4), frames at the take's fps.
     #[serde(default)]
     pub constraints: Option<Vec<Value>>,
     #[serde(default, rename = "loop")]
@@ -492,7 +496,15 @@ impl MotionHub {
                 message: format!("model {:?} advertises fps {}", spec.id, spec.fps),
             });
         }
-        let fps = spec.fps;
+        let fps = match args.fps {
+            None => spec.fps,
+            Some(f) if f.is_finite() && f > 0.0 => f,
+            Some(f) => {
+                return Err(MotionError::InvalidArguments(format!(
+                    "fps must be a positive number, got {f}"
+                )));
+            }
+        };
         let to_frames = |s: f64| -> Result<u32, MotionError> {
             if !(s.is_finite() && s > 0.0) {
                 return Err(MotionError::InvalidArguments(format!(
@@ -826,7 +838,8 @@ impl MotionHub {
             segments,
             constraints,
             duration_frames: None,
-            timing: None,
+            // Sent only when it differs from the model's rate: some servers refuse resampling.
+            timing: (fps != spec.fps).then_some(wire::Timing { fps }),
             options: (!options.is_empty()).then_some(options),
         };
         Ok((request, notes))

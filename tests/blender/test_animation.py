@@ -7,6 +7,7 @@ import random
 
 import pytest
 from bridge_client import BridgeError, f32, f32_values
+from rigs import build_rig, forward_kinematics
 
 TOLERANCE_M = 1e-3
 
@@ -27,98 +28,6 @@ GENERIC_BONES = [
     ("RightUpLeg", "Hips", (-0.1, 0.0, 0.95), (-0.1, 0.0, 0.5), 77.0, False),
     ("RightLeg", "RightUpLeg", (-0.1, 0.0, 0.5), (-0.1, 0.05, 0.08), -150.0, True),
 ]
-
-BUILD_RIG = """
-import bpy, math
-from mathutils import Euler, Vector
-name = args["name"]
-arm = bpy.data.armatures.new(name)
-obj = bpy.data.objects.new(name, arm)
-bpy.context.scene.collection.objects.link(obj)
-bpy.context.view_layer.objects.active = obj
-bpy.ops.object.mode_set(mode="EDIT")
-for bname, parent, head, tail, roll, connect in args["bones"]:
-    eb = arm.edit_bones.new(bname)
-    eb.head, eb.tail, eb.roll = head, tail, math.radians(roll)
-    if parent:
-        eb.parent = arm.edit_bones[parent]
-        eb.use_connect = connect
-bpy.ops.object.mode_set(mode="OBJECT")
-obj.location = args["location"]
-obj.rotation_euler = Euler([math.radians(a) for a in args["rotation"]], "XYZ")
-obj.scale = args["scale"]
-bpy.context.view_layer.update()
-result = [b.name for b in arm.bones]
-"""
-
-
-def build_rig(blender, name, bones, location, rotation, scale):
-    out = blender.call(
-        "script.execute",
-        {
-            "language": "python",
-            "code": BUILD_RIG,
-            "args": {
-                "name": name,
-                "bones": bones,
-                "location": location,
-                "rotation": rotation,
-                "scale": scale,
-            },
-        },
-    )
-    assert out["success"], out.get("error")
-    return out["result"]
-
-
-# ---------------------------------------------------------------------------------------
-# MMCP forward kinematics, in plain Python (the reference the adapter must match)
-
-
-def qmul(a, b):
-    ax, ay, az, aw = a
-    bx, by, bz, bw = b
-    return (
-        aw * bx + ax * bw + ay * bz - az * by,
-        aw * by - ax * bz + ay * bw + az * bx,
-        aw * bz + ax * by - ay * bx + az * bw,
-        aw * bw - ax * bx - ay * by - az * bz,
-    )
-
-
-def qrot(q, v):
-    x, y, z, w = q
-    vx, vy, vz = v
-    # v + 2w(q×v) + 2 q×(q×v)
-    cx, cy, cz = y * vz - z * vy, z * vx - x * vz, x * vy - y * vx
-    ccx, ccy, ccz = y * cz - z * cy, z * cx - x * cz, x * cy - y * cx
-    return (vx + 2 * (w * cx + ccx), vy + 2 * (w * cy + ccy), vz + 2 * (w * cz + ccz))
-
-
-def qnorm(q):
-    n = math.sqrt(sum(c * c for c in q))
-    return tuple(c / n for c in q)
-
-
-def forward_kinematics(skeleton, names, rotations, roots, frame, translations=None):
-    """World joint positions (Y-up metres) of one frame of MMCP data."""
-    joints = {j["name"]: j for j in skeleton["joints"]}
-    index = {n: i for i, n in enumerate(names)}
-    glob, pos = {}, {}
-    for joint in skeleton["joints"]:
-        name, parent = joint["name"], joint["parent"]
-        j = index.get(name)
-        q = qnorm(rotations[frame][j]) if j is not None else (0.0, 0.0, 0.0, 1.0)
-        if parent is None:
-            glob[name], pos[name] = q, tuple(roots[frame])
-            continue
-        offset = joints[name]["rest_translation"]
-        if translations and name in translations:
-            offset = translations[name][frame]
-        glob[name] = qmul(glob[parent], q)
-        rotated = qrot(glob[parent], offset)
-        pos[name] = tuple(p + r for p, r in zip(pos[parent], rotated))
-    return pos
 
 
 def random_quat(rng, max_angle):

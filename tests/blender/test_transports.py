@@ -89,6 +89,7 @@ def test_scripts_are_gated(bpy_python):
     try:
         hello = server.client.hello()
         assert hello["capabilities"]["extensions"]["allow_scripts"] is False
+        assert hello["capabilities"]["script_languages"] == [], "no scripts in this session"
         with pytest.raises(BridgeError) as err:
             server.client.call("script.execute", {"language": "python", "code": "result = 1"})
         assert err.value.code == "PERMISSION_DENIED"

@@ -289,3 +289,58 @@ def test_oversized_requests_are_refused_and_the_server_survives(stagecraft_bin, 
         assert raw_post(server.url, {}) == 200
     finally:
         server.stop()
+
+
+def test_a_new_take_is_announced_as_a_resource(stagecraft_bin, empty_config, tmp_path):
+    skills = tmp_path / "skills"
+    skills.mkdir()
+
+    async def main():
+        changed = asyncio.Event()
+
+        async def on_message(message):
+            if getattr(message, "method", None) == "notifications/resources/list_changed" or isinstance(
+                message, types.ResourceListChangedNotification
+            ):
+                changed.set()
+
+        async with Client(stdio(stagecraft_bin, skills, empty_config), mode="legacy", message_handler=on_message) as client:
+            result = await client.call_tool("generate_motion", {"prompt": "a person waves", "seconds": 1})
+            assert not result.is_error, result
+            take_id = result.structured_content["take_id"]
+            await wait_for(changed, "take announced")
+            resources = await client.list_resources()
+            assert f"take://{take_id}" in {str(r.uri) for r in resources.resources}
+
+    anyio.run(main)
+
+
+def test_schema_defaults_fill_arguments(stagecraft_bin, empty_config):
+    """The example skill's `list_cameras` fixes `object_type` through a schema default."""
+    examples = Path(__file__).resolve().parents[2] / "examples" / "skills"
+
+    async def main():
+        async with Client(stdio(stagecraft_bin, examples, empty_config), mode="legacy") as client:
+            for kind, name in (("camera", "Cam"), ("cube", "Box")):
+                made = await client.call_tool("create_object", {"object_type": kind, "name": name})
+                assert not made.is_error, made
+            cameras = await client.call_tool("list_cameras", {})
+            assert not cameras.is_error, cameras
+            names = [o["name"] for o in cameras.structured_content["result"]]
+            assert names == ["Cam"], cameras.structured_content
+
+    anyio.run(main)
+
+
+def test_generate_motion_honours_fps(stagecraft_bin, empty_config, tmp_path):
+    skills = tmp_path / "skills"
+    skills.mkdir()
+
+    async def main():
+        async with Client(stdio(stagecraft_bin, skills, empty_config), mode="legacy") as client:
+            take = await client.call_tool("generate_motion", {"prompt": "walk", "seconds": 1, "fps": 24})
+            assert not take.is_error, take
+            assert take.structured_content["fps"] == 24
+            assert take.structured_content["frames"] == 24
+
+    anyio.run(main)

@@ -342,7 +342,9 @@ class Server:
 
     def capabilities(self, conn):
         return {
-            "script_languages": ["python"],
+            # Without --allow-scripts this session runs no scripts: advertise none (script.execute
+            # still answers PERMISSION_DENIED, saying how to enable them).
+            "script_languages": ["python"] if self.allow_scripts else [],
             "scene_info": True,
             "snapshot": False,
             "undo_redo": False,

@@ -33,8 +33,7 @@ pub fn load(bytes: &[u8], dir: &Path) -> IoResult<Scene> {
     } else {
         (bytes, None)
     };
-    let mut doc =
-        gj::Root::from_slice(json).map_err(|e| format!("not a valid glTF document: {e}"))?;
+    let mut doc = parse_root(json)?;
 
     // Merge every buffer into one.
     let mut bin = Vec::new();
@@ -273,6 +272,23 @@ pub fn classify(scene: &mut Scene, doc: &gj::Root) {
     }
 }
 
+/// Parses the glTF JSON. `scenes[].nodes` is optional in glTF 2.0 but required by gltf-json (whose
+/// own writer leaves it out when empty), so a scene without it gets an empty list first.
+fn parse_root(json: &[u8]) -> IoResult<gj::Root> {
+    let invalid = |e: &dyn std::fmt::Display| format!("not a valid glTF document: {e}");
+    let mut value: serde_json::Value = serde_json::from_slice(json).map_err(|e| invalid(&e))?;
+    if let Some(scenes) = value.get_mut("scenes").and_then(|s| s.as_array_mut()) {
+        for scene in scenes.iter_mut().filter_map(|s| s.as_object_mut()) {
+            scene
+                .entry("nodes")
+                .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+        }
+    }
+    serde_json::from_value(value).map_err(|e| invalid(&e))
+}
+
+/// Splits a GLB container by hand: `gltf::binary::Glb::from_slice` refuses unknown chunk types
+/// (the glTF spec says to skip them) and subtracts from the declared length unchecked.
 fn split_glb(bytes: &[u8]) -> IoResult<(&[u8], Option<&[u8]>)> {
     let u32_at = |o: usize| -> IoResult<u32> {
         bytes
@@ -867,34 +883,24 @@ pub fn build(scene: &Scene, selection_only: bool) -> IoResult<(gj::Root, Vec<u8>
 
 /// Encodes the scene as .glb bytes.
 pub fn to_glb(scene: &Scene, selection_only: bool) -> IoResult<Vec<u8>> {
-    let (doc, mut bin) = build(scene, selection_only)?;
-    let mut doc = doc;
+    let (mut doc, bin) = build(scene, selection_only)?;
     if bin.is_empty() {
         doc.buffers.clear();
     }
-    let mut json = doc
+    let json = doc
         .to_vec()
         .map_err(|e| format!("cannot encode glTF JSON: {e}"))?;
-    while !json.len().is_multiple_of(4) {
-        json.push(b' ');
-    }
-    while !bin.len().is_multiple_of(4) {
-        bin.push(0);
-    }
-    let total = 12 + 8 + json.len() + if bin.is_empty() { 0 } else { 8 + bin.len() };
-    let mut out = Vec::with_capacity(total);
-    out.extend_from_slice(GLB_MAGIC);
-    out.extend_from_slice(&2u32.to_le_bytes());
-    out.extend_from_slice(&(total as u32).to_le_bytes());
-    out.extend_from_slice(&(json.len() as u32).to_le_bytes());
-    out.extend_from_slice(&CHUNK_JSON.to_le_bytes());
-    out.extend_from_slice(&json);
-    if !bin.is_empty() {
-        out.extend_from_slice(&(bin.len() as u32).to_le_bytes());
-        out.extend_from_slice(&CHUNK_BIN.to_le_bytes());
-        out.extend_from_slice(&bin);
-    }
-    Ok(out)
+    let glb = gltf::binary::Glb {
+        // `to_vec` computes the length and pads both chunks itself.
+        header: gltf::binary::Header {
+            magic: *GLB_MAGIC,
+            version: 2,
+            length: 0,
+        },
+        json: json.into(),
+        bin: (!bin.is_empty()).then(|| bin.into()),
+    };
+    glb.to_vec().map_err(|e| format!("cannot write GLB: {e}"))
 }
 
 /// Encodes the scene as a self-contained .gltf (buffer as a base64 data URI).

@@ -70,6 +70,7 @@ class _Saved:
         )
         self.samples = scene.cycles.samples if hasattr(scene, "cycles") else None
         self.temp_camera = None
+        self.temp_objects = []
 
     def __enter__(self):
         return self
@@ -92,7 +93,66 @@ class _Saved:
             data = self.temp_camera.data
             bpy.data.objects.remove(self.temp_camera, do_unlink=True)
             bpy.data.cameras.remove(data)
+        for obj in self.temp_objects:
+            mesh, materials = obj.data, [m for m in obj.data.materials if m]
+            bpy.data.objects.remove(obj, do_unlink=True)
+            bpy.data.meshes.remove(mesh)
+            for material in materials:
+                bpy.data.materials.remove(material)
         return False
+
+
+def _bone_sticks(saved):
+    """Renders do not draw bones, so an armature that deforms no mesh would be missing from
+    the picture: while capturing, each one gets a temporary mesh of octahedral bones in its
+    current pose (what the viewport draws), emissive so that it shows without lights."""
+    scene = saved.scene
+    deformed = set()
+    for obj in scene.objects:
+        if obj.type == "MESH":
+            deformed.update(
+                m.object.name for m in obj.modifiers if m.type == "ARMATURE" and m.object
+            )
+            if obj.parent is not None and obj.parent.type == "ARMATURE":
+                deformed.add(obj.parent.name)
+    bpy.context.view_layer.update()
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    verts, faces = [], []
+    for obj in scene.objects:
+        if obj.type != "ARMATURE" or obj.name in deformed or not obj.visible_get():
+            continue
+        evaluated = obj.evaluated_get(depsgraph)
+        world = evaluated.matrix_world
+        for pb in evaluated.pose.bones:
+            head, tail = world @ pb.head, world @ pb.tail
+            axis = tail - head
+            length = axis.length
+            if length < 1e-6:
+                continue
+            side = axis.orthogonal().normalized() * (0.1 * length)
+            other = axis.normalized().cross(side)
+            mid, n = head + axis * 0.15, len(verts)
+            verts += [head, mid + side, mid + other, mid - side, mid - other, tail]
+            for a, b in ((1, 2), (2, 3), (3, 4), (4, 1)):
+                faces += [(n, n + a, n + b), (n + 5, n + b, n + a)]
+    if not faces:
+        return
+    mesh = bpy.data.meshes.new("stagecraft_bones")
+    mesh.from_pydata([tuple(v) for v in verts], [], faces)
+    mesh.update()
+    material = bpy.data.materials.new("stagecraft_bones")
+    material.diffuse_color = (0.9, 0.45, 0.1, 1.0)  # Workbench's material colour
+    material.use_nodes = True
+    nodes = material.node_tree.nodes
+    nodes.clear()
+    emission = nodes.new("ShaderNodeEmission")
+    emission.inputs["Color"].default_value = (0.9, 0.45, 0.1, 1.0)
+    output = nodes.new("ShaderNodeOutputMaterial")
+    material.node_tree.links.new(emission.outputs["Emission"], output.inputs["Surface"])
+    mesh.materials.append(material)
+    obj = bpy.data.objects.new("stagecraft_bones", mesh)
+    scene.collection.objects.link(obj)
+    saved.temp_objects.append(obj)
 
 
 def _auto_camera(saved, width, height):
@@ -168,6 +228,7 @@ def capture_viewport(params, req):
     ext = ".png" if fmt == "png" else ".jpg"
     with _Saved(scene) as saved, tempfile.TemporaryDirectory(prefix="stagecraft-") as tmp:
         path = os.path.join(tmp, "capture" + ext)
+        _bone_sticks(saved)
         viewport = _choose_camera(saved, get_str(params, "viewport"), width, height)
         r = scene.render
         if _gl_available():

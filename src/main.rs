@@ -191,8 +191,17 @@ fn init_logging(level: Option<&str>) {
         .or_else(|| std::env::var("STAGECRAFT_LOG").ok())
         .or_else(|| std::env::var("RUST_LOG").ok())
         .unwrap_or_else(|| "info".into());
-    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+    let mut filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // The websocket library traces every frame with its payload, and `dcc.hello` carries the
+    // bridge token: its frame-level tracing stays at debug whatever the filter asks for.
+    if filter
+        .max_level_hint()
+        .is_none_or(|l| l == tracing_subscriber::filter::LevelFilter::TRACE)
+        && let Ok(quiet) = "tungstenite::protocol=debug".parse()
+    {
+        filter = filter.add_directive(quiet);
+    }
     // stdout carries MCP on stdio: logs go to stderr only.
     tracing_subscriber::fmt()
         .with_env_filter(filter)

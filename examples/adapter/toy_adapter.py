@@ -869,8 +869,14 @@ def announce(port):
         os.replace(tmp, OPTS.port_file)
 
 
-def serve_ws(addr):
+def listen_address(addr):
+    """HOST:PORT to listen on; an empty host is loopback, never every interface."""
     host, port = addr.rsplit(":", 1)
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def serve_ws(addr):
+    host, port = listen_address(addr)
     srv = socket.create_server((host, int(port)))
     announce(srv.getsockname()[1])
     print(f"toy adapter: websocket on ws://{host}:{srv.getsockname()[1]}", file=sys.stderr, flush=True)
@@ -887,10 +893,16 @@ def serve_ws(addr):
                 data += chunk
             head, rest = data.split(b"\r\n\r\n", 1)
             key = None
+            origin = False
             for line in head.decode("latin-1").split("\r\n")[1:]:
                 k, _, v = line.partition(":")
                 if k.strip().lower() == "sec-websocket-key":
                     key = v.strip()
+                origin = origin or k.strip().lower() == "origin"
+            if origin:  # a web page (stagecraft never sends Origin)
+                c.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+                c.close()
+                return
             if key is None:
                 c.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
                 c.close()
@@ -937,7 +949,7 @@ def dial_ws(url):
 
 
 def serve_http(addr):
-    host, port = addr.rsplit(":", 1)
+    host, port = listen_address(addr)
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def log_message(self, *args):
@@ -946,6 +958,13 @@ def serve_http(addr):
         def do_POST(self):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
+            host = self.headers.get("Host", "").rsplit(":", 1)[0].strip("[]")
+            if self.headers.get("Origin") is not None or not (host in ("localhost", "::1") or host.startswith("127.")):
+                # A web page (simple POST or DNS rebinding): stagecraft sends no Origin and a loopback Host.
+                self.reply(403, {"jsonrpc": "2.0", "id": None, "error": {
+                    "code": -32000, "message": "requests from web pages are refused",
+                    "data": {"code": "PERMISSION_DENIED", "recoverable": False}}})
+                return
             if TOKEN is not None and self.headers.get("Authorization") != f"Bearer {TOKEN}":
                 self.reply(401, {"jsonrpc": "2.0", "id": None, "error": {
                     "code": -32000, "message": "wrong or missing token",

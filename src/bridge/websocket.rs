@@ -200,6 +200,15 @@ impl ListenConnector {
                     // The error type is tungstenite's `Callback` contract, not ours to shrink.
                     #[allow(clippy::result_large_err)]
                     let check = move |request: &Request, response: Response| match &token {
+                        // A web page can open a websocket to any loopback port, and would then
+                        // play the DCC (its answers reach the agent). DCCs send no Origin.
+                        _ if request.headers().contains_key("origin") => {
+                            let mut refused = ErrorResponse::new(Some(
+                                "requests from web pages are refused".into(),
+                            ));
+                            *refused.status_mut() = StatusCode::FORBIDDEN;
+                            Err(refused)
+                        }
                         None => Ok(response),
                         Some(t) => {
                             let shown = request

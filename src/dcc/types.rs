@@ -503,6 +503,8 @@ pub struct RenderSettingsParams {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScriptParams {
+    /// `execute_script` declares `language` optional with default python.
+    #[serde(default = "default_script_language")]
     pub language: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
@@ -512,6 +514,10 @@ pub struct ScriptParams {
     pub args: Option<Map<String, Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
+}
+
+fn default_script_language() -> String {
+    "python".into()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

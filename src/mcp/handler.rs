@@ -409,7 +409,11 @@ impl ServerHandler for StagecraftServer {
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
-        lock(&self.inner.peers).push(context.peer.clone());
+        let mut peers = lock(&self.inner.peers);
+        // Sessions that ended are dropped here too, not only when the skills change: otherwise a
+        // long-running HTTP server keeps every session it ever had.
+        peers.retain(|p| !p.is_transport_closed());
+        peers.push(context.peer.clone());
     }
 
     fn accepted_subscription_filter(

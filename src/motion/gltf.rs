@@ -811,7 +811,7 @@ fn decode_doc(doc: &Doc, buffers: &[Vec<u8>]) -> Result<Take, GltfError> {
                 .collect()
         })
         .unwrap_or_default();
-    Ok(Take {
+    let take = Take {
         model: text("model"),
         version: text("version"),
         fps,
@@ -820,7 +820,11 @@ fn decode_doc(doc: &Doc, buffers: &[Vec<u8>]) -> Result<Take, GltfError> {
         samples,
         notes,
         canonical_to_request,
-    })
+    };
+    // Whatever the document says, only a consistent take leaves the decoder (an fps of 1e308 is
+    // finite as f64 and infinite as f32, for one).
+    check_take(&take)?;
+    Ok(take)
 }
 
 fn node_rest(node: &Node) -> Result<([f32; 3], [f32; 4]), GltfError> {

@@ -392,9 +392,16 @@ impl MotionHub {
                     .into(),
             ));
         }
-        let candidates: Vec<usize> = (0..self.backends.len())
+        let mut candidates: Vec<usize> = (0..self.backends.len())
             .filter(|&i| backend.is_none_or(|b| self.backends[i].name == b))
             .collect();
+        // No model named: the default is the first model of the first (matching) backend. When
+        // that backend is down the call fails with its error; it never moves on to another
+        // backend (the built-in procedural model would silently stand in for the one the user
+        // configured).
+        if model.is_none() {
+            candidates.truncate(1);
+        }
         if candidates.is_empty() {
             return Err(MotionError::NoBackend(format!(
                 "no motion backend is named {:?}; configured: {}",
@@ -431,7 +438,7 @@ impl MotionHub {
             available.extend(models.into_iter().map(|m| m.id));
         }
         if available.is_empty()
-            && let Some(e) = last_err
+            && let Some(e) = last_err.take()
         {
             return Err(e);
         }
@@ -447,6 +454,11 @@ impl MotionHub {
                     return Box::pin(self.resolve_inner(backend, model, true)).await;
                 }
             }
+        }
+        // A backend that could not be asked may be the one serving the model: its error says
+        // more than `unknown_model` would (which sends the agent looking for another model).
+        if let Some(e) = last_err {
+            return Err(e);
         }
         Err(MotionError::Mmcp {
             backend: backend.unwrap_or("any").to_string(),

@@ -237,11 +237,28 @@ class _HttpHandler(http.server.BaseHTTPRequestHandler):
         err = protocol.DccError(code, message, recoverable=False).to_error()
         self._reply(status, protocol.dumps(protocol.error_response(None, err)).encode())
 
+    def _from_a_browser(self):
+        """A web page may POST to a loopback port (a "simple" text/plain request needs no CORS
+        preflight) or reach it through DNS rebinding: refuse any request with an Origin (stagecraft
+        never sends one, and a sandboxed frame sends "null") or with a Host that is not this
+        server's own address."""
+        if self.headers.get("Origin") is not None:
+            self._error(403, "PERMISSION_DENIED", "requests from web pages are refused")
+            return True
+        if not _host_allowed(self.headers.get("Host", ""), self.server.server_address[0]):
+            self._error(403, "PERMISSION_DENIED", "unexpected Host header")
+            return True
+        return False
+
     def do_GET(self):  # noqa: N802
+        if self._from_a_browser():
+            return
         self._error(405, "INVALID_INPUT", "use POST /rpc with a JSON-RPC body")
 
     def do_POST(self):  # noqa: N802
         bridge = self.server.bridge
+        if self._from_a_browser():
+            return
         if self.path.split("?", 1)[0] != "/rpc":
             self._error(404, "INVALID_INPUT", f"no endpoint {self.path}; use POST /rpc")
             return
@@ -285,6 +302,16 @@ class _HttpHandler(http.server.BaseHTTPRequestHandler):
             self._reply(200, line.encode("utf-8"))
         finally:
             bridge.remove_connection(conn)
+
+
+def _host_allowed(host_header, bound):
+    """True for Host values naming a loopback address or the address the listener is bound to."""
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        host = host[1:].split("]", 1)[0]
+    elif host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    return host in ("localhost", "::1", str(bound).lower()) or host.startswith("127.")
 
 
 class _HttpServer(http.server.ThreadingHTTPServer):
@@ -425,9 +452,9 @@ class _WsHandler(socketserver.BaseRequestHandler):
         if not ok:
             sock.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
             return False
-        # A web page in a browser could dial a loopback socket; stagecraft never sends Origin.
-        origin = headers.get("origin")
-        if origin and origin != "null":
+        # A web page in a browser could dial a loopback socket; stagecraft never sends Origin, and
+        # a sandboxed frame sends "null", so any Origin at all is refused.
+        if "origin" in headers:
             sock.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
             return False
         accept = base64.b64encode(hashlib.sha1((key + _WS_GUID).encode()).digest()).decode()

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{Binding, Diagnostic, ToolSpec};
+use super::{Binding, Diagnostic, LazyValidator, ToolSpec};
 
 /// Longest skill description allowed (agentskills.io).
 const MAX_DESCRIPTION: usize = 1024;
@@ -173,14 +173,33 @@ pub fn parse_skill(
             "start the file with a line `---`, the frontmatter, and a closing `---` line",
         )]);
     };
-    let front: Frontmatter = match serde_saphyr::from_str(yaml) {
-        Ok(front) => front,
-        Err(e) => return Err(vec![yaml_error(&e, yaml, yaml_first_line, source.file)]),
-    };
-    let frontmatter: Map<String, Value> = match serde_saphyr::from_str::<Value>(yaml) {
-        Ok(Value::Object(map)) => map,
-        _ => Map::new(),
-    };
+    // Parsing YAML is most of the time `serve` takes to start (the shipped frontmatter is ~54 KB),
+    // so it is parsed once, into JSON, and the typed view is read from that JSON. Only when the
+    // typed view does not fit (a bad or misspelled key, a number where a string goes, ...) is the
+    // YAML parsed again, typed, exactly as before: that parse decides, and its error carries the
+    // line number the diagnostic shows.
+    let (front, frontmatter): (Frontmatter, Map<String, Value>) =
+        match serde_saphyr::from_str::<Value>(yaml) {
+            Ok(value @ Value::Object(_)) => {
+                let fast = Frontmatter::deserialize(&value);
+                let Value::Object(map) = value else {
+                    unreachable!("matched an object")
+                };
+                match fast {
+                    Ok(front) => (front, map),
+                    Err(_) => match serde_saphyr::from_str(yaml) {
+                        Ok(front) => (front, map),
+                        Err(e) => {
+                            return Err(vec![yaml_error(&e, yaml, yaml_first_line, source.file)]);
+                        }
+                    },
+                }
+            }
+            _ => match serde_saphyr::from_str(yaml) {
+                Ok(front) => (front, Map::new()),
+                Err(e) => return Err(vec![yaml_error(&e, yaml, yaml_first_line, source.file)]),
+            },
+        };
     let line_of = |needle: &str| find_line(yaml, needle).map(|l| l + yaml_first_line - 1);
 
     let mut problems = Vec::new();
@@ -365,13 +384,20 @@ fn check_tool(
     if (rules.is_dcc_binding)(&binding) {
         add_dcc_property(&mut input_schema);
     }
-    let validator =
-        jsonschema::validator_for(&Value::Object(input_schema.clone())).map_err(|e| {
-            (
-                format!("tool {name:?}: input_schema is not a valid JSON Schema: {e}"),
-                "fix the schema (JSON Schema 2020-12)".to_string(),
-            )
-        })?;
+    // Shipped skills compile their validator on first use (see `LazyValidator`); a user's skill is
+    // compiled now, so that a schema the validator cannot build is a diagnostic at load.
+    let validator = if source.dir.is_some() {
+        let compiled =
+            jsonschema::validator_for(&Value::Object(input_schema.clone())).map_err(|e| {
+                (
+                    format!("tool {name:?}: input_schema is not a valid JSON Schema: {e}"),
+                    "fix the schema (JSON Schema 2020-12)".to_string(),
+                )
+            })?;
+        LazyValidator::compiled(compiled)
+    } else {
+        LazyValidator::default()
+    };
 
     Ok(ToolSpec {
         name,
@@ -586,6 +612,45 @@ mod tests {
         BindingRules {
             is_known_method: |m| m == "transform.get_transform" || m == "motion.generate",
             is_dcc_binding: |b| matches!(b, Binding::Call(m) if m.starts_with("transform.")),
+        }
+    }
+
+    /// The one-parse path (YAML → JSON → typed) reads every shipped SKILL.md exactly as the typed
+    /// YAML parse does, and needs no second parse.
+    #[test]
+    fn typed_view_from_json_equals_the_typed_yaml_parse() {
+        let mut checked = 0;
+        for dir in crate::skills::BUILTIN_SKILLS.dirs() {
+            let Some(file) = dir.get_file(dir.path().join("SKILL.md")) else {
+                continue;
+            };
+            let text = String::from_utf8_lossy(file.contents());
+            let (yaml, _) = split_frontmatter(&text).expect("frontmatter");
+            let typed: Frontmatter = serde_saphyr::from_str(yaml).expect("typed parse");
+            let value: Value = serde_saphyr::from_str(yaml).expect("JSON parse");
+            let fast = Frontmatter::deserialize(&value).expect("typed view of the JSON");
+            assert_eq!(
+                format!("{typed:?}"),
+                format!("{fast:?}"),
+                "{}",
+                dir.path().display()
+            );
+            checked += 1;
+        }
+        assert_eq!(checked, 8);
+    }
+
+    /// A value that only the typed YAML parse accepts (a number where a string goes) still loads,
+    /// through the fallback.
+    #[test]
+    fn typed_yaml_parse_still_decides_when_the_json_view_does_not_fit() {
+        let text = "---\nname: transform\ndescription: 2024\ntools: []\n---\nbody\n";
+        let typed: Result<Frontmatter, _> =
+            serde_saphyr::from_str(split_frontmatter(text).unwrap().0);
+        let skill = parse(text);
+        assert_eq!(typed.is_ok(), skill.is_ok(), "{skill:?}");
+        if let Ok(skill) = skill {
+            assert_eq!(skill.description, "2024");
         }
     }
 

@@ -113,7 +113,30 @@ fn startup(o: &Opts) -> Value {
         load.push(t.elapsed().as_secs_f64());
         tools = r.get().tools.len();
     }
-    json!({"registry_load_ms": stats(load, 1e3), "tools": tools})
+    // Where the time goes: the JSON Schema work on the 38 input schemas, alone.
+    let reg = stagecraft::dispatch::shipped_registry(true);
+    let schemas: Vec<Value> = reg
+        .tools
+        .values()
+        .chain(reg.hidden.values())
+        .map(|t| Value::Object((*t.input_schema).clone()))
+        .collect();
+    let mut meta = Vec::new();
+    let mut compile = Vec::new();
+    for _ in 0..n {
+        let t = Instant::now();
+        for s in &schemas {
+            std::hint::black_box(jsonschema::meta::validate(s).is_ok());
+        }
+        meta.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        for s in &schemas {
+            std::hint::black_box(jsonschema::validator_for(s).unwrap());
+        }
+        compile.push(t.elapsed().as_secs_f64());
+    }
+    json!({"registry_load_ms": stats(load, 1e3), "tools": tools, "schemas": schemas.len(),
+           "meta_validate_all_ms": stats(meta, 1e3), "compile_validators_all_ms": stats(compile, 1e3)})
 }
 
 // ---- per-call server overhead ----------------------------------------------------------------
@@ -129,8 +152,9 @@ async fn overhead(o: &Opts) -> Value {
         },
         stagecraft::dispatch::binding_rules(),
     );
-    let dispatcher =
-        Arc::new(Dispatcher::new(Arc::new(Config::default()), shutdown.clone()).expect("dispatcher"));
+    let dispatcher = Arc::new(
+        Dispatcher::new(Arc::new(Config::default()), shutdown.clone()).expect("dispatcher"),
+    );
     let server = StagecraftServer::new(registry.clone(), dispatcher.clone());
     let (client_io, server_io) = tokio::io::duplex(1 << 20);
     tokio::spawn(async move {
@@ -164,7 +188,10 @@ async fn overhead(o: &Opts) -> Value {
     let adapter = dispatcher.dccs.adapter(None).expect("stage");
     let scene = adapter.as_scene_manager().expect("scene manager");
     let dcc_call = DccCall::new(Duration::from_secs(30));
-    let own = time_async(n, || async { scene.get_selection(&dcc_call).await.unwrap() }).await;
+    let own = time_async(n, || async {
+        scene.get_selection(&dcc_call).await.unwrap()
+    })
+    .await;
 
     // Throughput: sequential and 8 concurrent callers over the same connection.
     let t = Instant::now();
@@ -285,7 +312,10 @@ async fn bridges(o: &Opts) -> Value {
     let n = if o.quick { 200 } else { 1000 };
     let mut out = serde_json::Map::new();
     let hub = DccHub::new(&Config::default(), CancellationToken::new()).unwrap();
-    out.insert("stage (in process)".into(), bridge_case(&hub, "stage", n).await);
+    out.insert(
+        "stage (in process)".into(),
+        bridge_case(&hub, "stage", n).await,
+    );
     let Some(toy) = &o.toy else {
         return Value::Object(out);
     };
@@ -310,7 +340,11 @@ async fn bridges(o: &Opts) -> Value {
                 mk(
                     BridgeKind::Embedded,
                     None,
-                    vec!["python3".into(), toy.display().to_string(), "--stdio".into()],
+                    vec![
+                        "python3".into(),
+                        toy.display().to_string(),
+                        "--stdio".into(),
+                    ],
                 ),
             ),
             "http" => {
@@ -375,7 +409,9 @@ fn decode(o: &Opts) -> Value {
         let mut ts = Vec::with_capacity(reps);
         for _ in 0..reps {
             let t = Instant::now();
-            std::hint::black_box(stagecraft::motion::gltf::decode(std::hint::black_box(&bytes)).unwrap());
+            std::hint::black_box(
+                stagecraft::motion::gltf::decode(std::hint::black_box(&bytes)).unwrap(),
+            );
             ts.push(t.elapsed().as_secs_f64());
         }
         // The floor: base64 → bytes, then one copy into f32s (what any decoder must at least do).
@@ -464,7 +500,10 @@ async fn generate(o: &Opts) -> Value {
             hub.generate(&choice, &args, None, &opts).await.unwrap()
         })
         .await;
-        out.insert("http_ms".into(), json!({"model": choice.spec.id, "time": stats(ts, 1e3)}));
+        out.insert(
+            "http_ms".into(),
+            json!({"model": choice.spec.id, "time": stats(ts, 1e3)}),
+        );
     }
     Value::Object(out)
 }
@@ -475,7 +514,11 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let want = |s: &str| o.only.as_deref().is_none_or(|only| only.split(',').any(|x| x == s));
+    let want = |s: &str| {
+        o.only
+            .as_deref()
+            .is_none_or(|only| only.split(',').any(|x| x == s))
+    };
     let mut out = serde_json::Map::new();
     if want("startup") {
         out.insert("startup".into(), startup(&o));
@@ -492,6 +535,9 @@ fn main() {
     if want("bridges") {
         out.insert("bridges".into(), rt.block_on(bridges(&o)));
     }
-    println!("{}", serde_json::to_string_pretty(&Value::Object(out)).unwrap());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&Value::Object(out)).unwrap()
+    );
     rt.shutdown_timeout(Duration::from_secs(2));
 }

@@ -54,8 +54,8 @@ def free_port():
     return port
 
 
-def rss_kb(pid):
-    """VmRSS of a process and all its descendants, in kB."""
+def rss_kb(pid, key="VmRSS"):
+    """VmRSS (or RssAnon, RssFile) of a process and all its descendants, in kB."""
     total = 0
     todo = [pid]
     while todo:
@@ -63,7 +63,7 @@ def rss_kb(pid):
         try:
             with open(f"/proc/{p}/status") as f:
                 for line in f:
-                    if line.startswith("VmRSS:"):
+                    if line.startswith(key + ":"):
                         total += int(line.split()[1])
             with open(f"/proc/{p}/task/{p}/children") as f:
                 todo.extend(int(c) for c in f.read().split())
@@ -148,7 +148,7 @@ def post(conn, body, session=None):
     return json.loads(data), sid
 
 
-def start_http(cmd, port, env, cwd):
+def start_http(cmd, port, env, cwd, load_skills=None):
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL, env=env, cwd=cwd)  # fmt: skip
@@ -169,6 +169,15 @@ def start_http(cmd, port, env, cwd):
     _, sid = post(conn, INIT)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
     post(conn, INITIALIZED, sid)
+    if load_skills:
+        # dcc-mcp-core loads skills progressively: their tools appear in tools/list only after
+        # load_skill. This variant measures start-up until every tool is listable, as stagecraft's.
+        load = {"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+                "params": {"name": "load_skill", "arguments": {"skill_names": load_skills}}}  # fmt: skip
+        done, _ = post(conn, load, sid)
+        if "error" in done or done["result"].get("isError"):
+            raise RuntimeError(f"load_skill failed: {str(done)[:300]}")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
     answer, _ = post(conn, LIST, sid)
     elapsed = time.perf_counter() - t0
     if "error" in answer:
@@ -219,6 +228,15 @@ def contenders(args, home):
             return start_http(cmd, port, env, home)
 
         out["dcc-mcp-server http"] = dcc_http
+        skills = sorted(os.listdir(args.dcc_skills))
+
+        def dcc_http_loaded():
+            port = free_port()
+            cmd = [args.dcc_mcp, "serve", "--no-auto-gateway", "--no-bridge", "--host", "127.0.0.1",
+                   "--mcp-port", str(port), "--skill-paths", args.dcc_skills, "--no-log-file"]  # fmt: skip
+            return start_http(cmd, port, env, home, load_skills=skills)
+
+        out["dcc-mcp-server http + load_skill(all)"] = dcc_http_loaded
     return out
 
 
@@ -226,6 +244,8 @@ def startup(args, home):
     runners = contenders(args, home)
     times = {k: [] for k in runners}
     rss = {k: [] for k in runners}
+    anon = {k: [] for k in runners}
+    filed = {k: [] for k in runners}
     tools = {}
     nthreads = {}
     errors = {}
@@ -248,6 +268,8 @@ def startup(args, home):
                     if (i - args.warmup) < args.rss_runs:
                         time.sleep(args.idle_seconds)
                         rss[name].append(rss_kb(p.pid))
+                        anon[name].append(rss_kb(p.pid, "RssAnon"))
+                        filed[name].append(rss_kb(p.pid, "RssFile"))
                         nthreads[name] = threads(p.pid)
             finally:
                 stop(p)
@@ -258,6 +280,8 @@ def startup(args, home):
             continue
         result[name] = {"start_ms": summary(times[name], 1000, 2),
                         "idle_rss_mb": summary(rss[name], 1 / 1024, 1),
+                        "idle_rss_anon_mb": summary(anon[name], 1 / 1024, 1),
+                        "idle_rss_file_mb": summary(filed[name], 1 / 1024, 1),
                         "threads": nthreads.get(name), "tools": tools.get(name)}  # fmt: skip
     return result
 
@@ -345,7 +369,8 @@ def latency(args, home):
         port = free_port()
         cmd = [args.dcc_mcp, "serve", "--no-auto-gateway", "--no-bridge", "--host", "127.0.0.1",
                "--mcp-port", str(port), "--skill-paths", args.dcc_skills, "--no-log-file"]  # fmt: skip
-        with_http(cmd, port, "dcc-mcp-server http", None)
+        # No DCC is attached: `list_roots` (answers from the session, no arguments) is its cheapest call.
+        with_http(cmd, port, "dcc-mcp-server http", ("list_roots", {}))
     return results
 
 
@@ -362,6 +387,9 @@ def main():
     ap.add_argument("--skip-latency", action="store_true")
     ap.add_argument("--out")
     args = ap.parse_args()
+    args.stagecraft = os.path.abspath(args.stagecraft)
+    if args.dcc_skills:
+        args.dcc_skills = os.path.abspath(args.dcc_skills)
     with tempfile.TemporaryDirectory(prefix="stagecraft-bench-") as home:
         result = {"startup": startup(args, home)}
         if not args.skip_latency:

@@ -431,6 +431,15 @@ fn decode(o: &Opts) -> Value {
             }
             bound.push(t.elapsed().as_secs_f64());
         }
+        // Where the time goes: scanning the JSON text alone (no values kept).
+        let mut scan = Vec::with_capacity(reps);
+        for _ in 0..reps {
+            let t = Instant::now();
+            let v: serde::de::IgnoredAny =
+                serde_json::from_slice(std::hint::black_box(&bytes)).unwrap();
+            std::hint::black_box(v);
+            scan.push(t.elapsed().as_secs_f64());
+        }
         let mb = bytes.len() as f64 / 1e6;
         let d = stats(ts, 1e3);
         let b = stats(bound, 1e3);
@@ -445,6 +454,7 @@ fn decode(o: &Opts) -> Value {
                 "decode_mb_s": (mb / (median(&d) / 1e3) * 10.0).round() / 10.0,
                 "bound_ms": b,
                 "bound_mb_s": (mb / (median(&b) / 1e3) * 10.0).round() / 10.0,
+                "json_scan_ms": stats(scan, 1e3),
             }),
         );
     }

@@ -117,19 +117,22 @@ w("")
 w("The official Python `mcp` SDK client (2025-11-25 session), 1,000 sequential round trips after a")
 w("warm-up, then 8 concurrent callers on the same session. `tools/call` is `get_selection` on the")
 w("built-in `stage` DCC (in memory, so the figure is the server plus the client). dcc-mcp-server has no")
-w("DCC attached in this setup, so only its `tools/list` is comparable.")
+w("DCC attached in this setup: its call is `list_skills` (its skill catalog, no arguments), the nearest")
+w("cheap in-memory tool it has; its `tools/list` lists its 23 discovery tools (skills not loaded).")
 w("")
-w("| server | tools/list (µs) | tools/call (µs) | calls/s sequential | calls/s 8 concurrent | tools/list: dcc-mcp ÷ this |")
-w("|---|---|---|---|---|---|")
+w("| server | tools/list (µs) | tools/call (µs) | calls/s sequential | calls/s 8 concurrent | tools/list: dcc-mcp ÷ this | tools/call: dcc-mcp ÷ this |")
+w("|---|---|---|---|---|---|---|")
 peer_l = lat.get("dcc-mcp-server http", {}).get("tools/list_us", {}).get("median")
+peer_c = lat.get("dcc-mcp-server http", {}).get("tools/call_us", {}).get("median")
 for name, r in lat.items():
     if "error" in r:
-        w(f"| {name} | failed: `{r['error']}` | | | | |")
+        w(f"| {name} | failed: `{r['error'][:300]}` | | | | | |")
         continue
     conc = next((v for k, v in r.items() if k.endswith("concurrent")), None)
     rl = "–" if name.startswith("dcc") else ratio(peer_l, r["tools/list_us"]["median"])
+    rc = "–" if name.startswith("dcc") else ratio(peer_c, r.get("tools/call_us", {}).get("median"))
     w(f"| {name} | {spread(r['tools/list_us'])} | {spread(r.get('tools/call_us'))} | "
-      f"{fmt(r.get('tools/call_per_s_sequential'))} | {fmt(conc)} | {rl} |")  # fmt: skip
+      f"{fmt(r.get('tools/call_per_s_sequential'))} | {fmt(conc)} | {rl} | {rc} |")  # fmt: skip
 w("")
 w("The Python client itself costs most of these microseconds (compare the in-process figures below).")
 w("")

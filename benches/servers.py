@@ -369,8 +369,9 @@ def latency(args, home):
         port = free_port()
         cmd = [args.dcc_mcp, "serve", "--no-auto-gateway", "--no-bridge", "--host", "127.0.0.1",
                "--mcp-port", str(port), "--skill-paths", args.dcc_skills, "--no-log-file"]  # fmt: skip
-        # No DCC is attached: `list_roots` (answers from the session, no arguments) is its cheapest call.
-        with_http(cmd, port, "dcc-mcp-server http", ("list_roots", {}))
+        # No DCC is attached: `list_skills` (reads its skill catalog, no arguments) is the nearest
+        # cheap call (`list_roots` answers "requires Mcp-Session-Id header" to the Python client).
+        with_http(cmd, port, "dcc-mcp-server http", ("list_skills", {}))
     return results
 
 

@@ -249,7 +249,7 @@ impl Registry {
                     folder: &folder,
                     dir: None,
                 };
-                match parse_skill(&text, &source, rules) {
+                match parse::parse_skill_checked(&text, &source, rules, parse::Checks::Shipped) {
                     Ok(skill) => parsed.push((skill, None)),
                     Err(d) => diagnostics.extend(d),
                 }
@@ -436,6 +436,28 @@ mod tests {
             ),
         )
         .expect("write");
+    }
+
+    /// The shipped schemas are not checked against the meta-schema at start-up (`Checks::Shipped`):
+    /// this test does it instead, for every input and output schema.
+    #[test]
+    fn every_shipped_schema_is_valid() {
+        for dir in BUILTIN_SKILLS.dirs() {
+            let Some(file) = dir.get_file(dir.path().join("SKILL.md")) else {
+                continue;
+            };
+            let text = String::from_utf8_lossy(file.contents());
+            let folder = dir.path().to_string_lossy().to_string();
+            let source = Source {
+                file: file.path(),
+                folder: &folder,
+                dir: None,
+            };
+            // `parse_skill` runs every check, meta-schema included.
+            if let Err(d) = parse_skill(&text, &source, rules()) {
+                panic!("{}: {d:?}", file.path().display());
+            }
+        }
     }
 
     /// The shipped tools compile their validators lazily (`LazyValidator`): every one must compile.

@@ -160,6 +160,29 @@ pub fn parse_skill(
     source: &Source<'_>,
     rules: BindingRules,
 ) -> Result<ParsedSkill, Vec<Diagnostic>> {
+    parse_skill_checked(text, source, rules, Checks::All)
+}
+
+/// Which load-time checks a SKILL.md gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Checks {
+    /// Every check, now: user skills, `skills check`, tests.
+    All,
+    /// The skills compiled into the binary. Their schemas cannot change after the build and unit
+    /// tests check them (`every_shipped_schema_is_valid`, `every_shipped_validator_compiles`), so
+    /// `serve` does not pay at start-up for checking them against the JSON Schema meta-schema (the
+    /// meta-schema's own one-time compile is ~1 ms) nor for compiling their validators, which
+    /// compile on first use instead (`LazyValidator`).
+    Shipped,
+}
+
+/// [`parse_skill`] with a choice of checks (the registry parses shipped skills with `Shipped`).
+pub(crate) fn parse_skill_checked(
+    text: &str,
+    source: &Source<'_>,
+    rules: BindingRules,
+    checks: Checks,
+) -> Result<ParsedSkill, Vec<Diagnostic>> {
     let diag = |line: Option<usize>, message: String, fix: &str| Diagnostic {
         file: source.file.to_path_buf(),
         line,
@@ -249,7 +272,7 @@ pub fn parse_skill(
     let mut seen = std::collections::BTreeSet::new();
     for decl in front.tools {
         let line = line_of(&format!("name: {}", decl.name));
-        match check_tool(decl, &front.name, &front.requires, source, rules) {
+        match check_tool(decl, &front.name, &front.requires, source, rules, checks) {
             Ok(tool) => {
                 if !seen.insert(tool.name.clone()) {
                     problems.push(diag(
@@ -288,6 +311,7 @@ fn check_tool(
     requires: &[String],
     source: &Source<'_>,
     rules: BindingRules,
+    checks: Checks,
 ) -> Result<ToolSpec, (String, String)> {
     let name = decl.name;
     if !is_tool_name(&name) {
@@ -302,7 +326,8 @@ fn check_tool(
             "describe what the tool does, with units and conventions".into(),
         ));
     }
-    let input_schema = schema_object(decl.input_schema, &name, "input_schema")?;
+    let meta = checks == Checks::All;
+    let input_schema = schema_object(decl.input_schema, &name, "input_schema", meta)?;
     if input_schema.get("type").and_then(Value::as_str) != Some("object") {
         return Err((
             format!("tool {name:?}: input_schema must have `type: object`"),
@@ -311,7 +336,7 @@ fn check_tool(
     }
     let output_schema = decl
         .output_schema
-        .map(|s| schema_object(s, &name, "output_schema"))
+        .map(|s| schema_object(s, &name, "output_schema", meta))
         .transpose()?;
 
     let binding = match (decl.call, decl.script) {
@@ -386,7 +411,7 @@ fn check_tool(
     }
     // Shipped skills compile their validator on first use (see `LazyValidator`); a user's skill is
     // compiled now, so that a schema the validator cannot build is a diagnostic at load.
-    let validator = if source.dir.is_some() {
+    let validator = if checks == Checks::All {
         let compiled =
             jsonschema::validator_for(&Value::Object(input_schema.clone())).map_err(|e| {
                 (
@@ -418,11 +443,13 @@ fn check_tool(
     })
 }
 
-/// A schema given as a YAML map or as a JSON string, checked against the JSON Schema meta-schema.
+/// A schema given as a YAML map or as a JSON string, checked against the JSON Schema meta-schema
+/// when `meta` (see [`Checks`]).
 fn schema_object(
     value: Value,
     tool: &str,
     key: &str,
+    meta: bool,
 ) -> Result<Map<String, Value>, (String, String)> {
     let value = match value {
         Value::String(text) => serde_json::from_str(&text).map_err(|e| {
@@ -440,6 +467,12 @@ fn schema_object(
         ));
     };
     let as_value = Value::Object(map);
+    if !meta {
+        return match as_value {
+            Value::Object(map) => Ok(map),
+            _ => unreachable!("an object"),
+        };
+    }
     if let Err(e) = jsonschema::meta::validate(&as_value) {
         let at = e.instance_path().to_string();
         let at = if at.is_empty() {

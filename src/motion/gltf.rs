@@ -56,7 +56,7 @@ pub enum GltfError {
 // ---------------------------------------------------------------------------------------------
 
 #[derive(Deserialize)]
-struct Doc {
+struct Doc<'a> {
     #[serde(default)]
     nodes: Vec<Node>,
     #[serde(default)]
@@ -67,8 +67,8 @@ struct Doc {
     accessors: Vec<Accessor>,
     #[serde(default, rename = "bufferViews")]
     buffer_views: Vec<BufferView>,
-    #[serde(default)]
-    buffers: Vec<Buffer>,
+    #[serde(default, borrow)]
+    buffers: Vec<Buffer<'a>>,
     #[serde(default)]
     extensions: Option<Map<String, Value>>,
 }
@@ -149,11 +149,13 @@ struct BufferView {
 }
 
 #[derive(Deserialize)]
-struct Buffer {
+struct Buffer<'a> {
     #[serde(rename = "byteLength")]
     byte_length: usize,
-    #[serde(default)]
-    uri: Option<String>,
+    /// Borrowed from the response body when it can be (a data URI holds no JSON escapes): the
+    /// base64 of a 10 MB response is decoded where it lies instead of being copied first.
+    #[serde(default, borrow)]
+    uri: Option<std::borrow::Cow<'a, str>>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -241,7 +243,7 @@ pub fn decode_glb(bytes: &[u8]) -> Result<Take, GltfError> {
 }
 
 /// Decodes every buffer once: data URIs from base64, buffer 0 without URI from the GLB BIN chunk.
-fn load_buffers(doc: &Doc, bin: Option<&[u8]>) -> Result<Vec<Vec<u8>>, GltfError> {
+fn load_buffers(doc: &Doc<'_>, bin: Option<&[u8]>) -> Result<Vec<Vec<u8>>, GltfError> {
     let mut out = Vec::with_capacity(doc.buffers.len());
     for (index, b) in doc.buffers.iter().enumerate() {
         let err = |message: String| GltfError::Buffer { index, message };
@@ -290,7 +292,7 @@ fn components(kind: &str) -> Option<usize> {
 }
 
 /// Reads accessor `index` as flat `f32`s (float32, or normalised/plain integers), bounds-checked.
-fn read_accessor(doc: &Doc, buffers: &[Vec<u8>], index: usize) -> Result<Vec<f32>, GltfError> {
+fn read_accessor(doc: &Doc<'_>, buffers: &[Vec<u8>], index: usize) -> Result<Vec<f32>, GltfError> {
     let err = |message: String| GltfError::Accessor { index, message };
     let acc = doc
         .accessors
@@ -478,7 +480,7 @@ fn slerp(a: Quat, b: Quat, s: f32) -> Quat {
     (a * wa + b * wb).normalize()
 }
 
-fn decode_doc(doc: &Doc, buffers: &[Vec<u8>]) -> Result<Take, GltfError> {
+fn decode_doc(doc: &Doc<'_>, buffers: &[Vec<u8>]) -> Result<Take, GltfError> {
     if doc.animations.is_empty() {
         return Err(GltfError::Invalid("the document has no animations".into()));
     }
@@ -658,6 +660,7 @@ fn decode_doc(doc: &Doc, buffers: &[Vec<u8>]) -> Result<Take, GltfError> {
 
     // --- samples ------------------------------------------------------------------------------
     let mut samples = Vec::with_capacity(doc.animations.len());
+    let mut dense_clock: HashMap<usize, bool> = HashMap::new();
     for (ai, anim) in doc.animations.iter().enumerate() {
         let aerr = |message: String| GltfError::Animation {
             animation: ai,
@@ -723,12 +726,15 @@ fn decode_doc(doc: &Doc, buffers: &[Vec<u8>]) -> Result<Take, GltfError> {
                 width,
                 step: interp == "STEP",
             };
-            // Dense fast path: one key per frame at the frame times.
+            // Dense fast path: one key per frame at the frame times (checked once per clock
+            // accessor: every channel of the SDK layout shares one).
             let dense = keys == num_frames
-                && times
-                    .iter()
-                    .enumerate()
-                    .all(|(i, &t)| (t * fps - i as f32).abs() < 0.01);
+                && *dense_clock.entry(s.input).or_insert_with(|| {
+                    times
+                        .iter()
+                        .enumerate()
+                        .all(|(i, &t)| (t * fps - i as f32).abs() < 0.01)
+                });
             let mut cursor = 0usize;
             let mut buf = [0f32; 4];
             if width == 4 {
@@ -850,7 +856,7 @@ fn node_rest(node: &Node) -> Result<([f32; 3], [f32; 4]), GltfError> {
 /// `foot_contacts` as `{joint: [bool]}` or `{"$accessor": n}` + `foot_contact_joints`; names that
 /// are not joints and tracks of the wrong length are dropped (they are advisory, never fatal).
 fn read_contacts(
-    doc: &Doc,
+    doc: &Doc<'_>,
     buffers: &[Vec<u8>],
     meta: &Map<String, Value>,
     skeleton: &Skeleton,

@@ -58,7 +58,34 @@ pub struct ToolSpec {
     pub skill: String,
     /// DccCapabilities the DCC must report for this tool to work.
     pub requires: Vec<String>,
-    pub validator: Arc<jsonschema::Validator>,
+    /// The compiled `input_schema`, shared by clones of this spec.
+    pub validator: Arc<LazyValidator>,
+}
+
+/// A tool's argument validator, compiled from its input schema on first use.
+///
+/// Compiling every validator was a measurable part of `serve`'s start-up (38 shipped tools) and most
+/// tools of a session are never called, so the shipped skills compile theirs on their first call
+/// (a unit test compiles every one of them, so that cannot fail at run time). Skills from user
+/// folders are compiled while loading, as before, so that a bad schema is a diagnostic at load.
+#[derive(Debug, Default)]
+pub struct LazyValidator(std::sync::OnceLock<Result<jsonschema::Validator, String>>);
+
+impl LazyValidator {
+    /// Already compiled (user skills, whose schema errors are load-time diagnostics).
+    pub fn compiled(validator: jsonschema::Validator) -> Self {
+        Self(std::sync::OnceLock::from(Ok(validator)))
+    }
+
+    /// The validator for `schema`, compiling it on the first call.
+    pub fn get(&self, schema: &Map<String, Value>) -> Result<&jsonschema::Validator, &str> {
+        self.0
+            .get_or_init(|| {
+                jsonschema::validator_for(&Value::Object(schema.clone())).map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(String::as_str)
+    }
 }
 
 /// One argument that broke the input schema.
@@ -72,8 +99,16 @@ pub struct ArgumentError {
 impl ToolSpec {
     /// Checks arguments against the input schema; every violation, each naming its field.
     pub fn validate(&self, args: &Value) -> Result<(), Vec<ArgumentError>> {
-        let errors: Vec<ArgumentError> = self
-            .validator
+        let validator = match self.validator.get(&self.input_schema) {
+            Ok(v) => v,
+            Err(e) => {
+                return Err(vec![ArgumentError {
+                    field: String::new(),
+                    message: format!("the tool's input_schema cannot be compiled: {e}"),
+                }]);
+            }
+        };
+        let errors: Vec<ArgumentError> = validator
             .iter_errors(args)
             .map(|e| {
                 use jsonschema::error::ValidationErrorKind as Kind;
@@ -214,7 +249,7 @@ impl Registry {
                     folder: &folder,
                     dir: None,
                 };
-                match parse_skill(&text, &source, rules) {
+                match parse::parse_skill_checked(&text, &source, rules, parse::Checks::Shipped) {
                     Ok(skill) => parsed.push((skill, None)),
                     Err(d) => diagnostics.extend(d),
                 }
@@ -401,6 +436,47 @@ mod tests {
             ),
         )
         .expect("write");
+    }
+
+    /// The shipped schemas are not checked against the meta-schema at start-up (`Checks::Shipped`):
+    /// this test does it instead, for every input and output schema.
+    #[test]
+    fn every_shipped_schema_is_valid() {
+        for dir in BUILTIN_SKILLS.dirs() {
+            let Some(file) = dir.get_file(dir.path().join("SKILL.md")) else {
+                continue;
+            };
+            let text = String::from_utf8_lossy(file.contents());
+            let folder = dir.path().to_string_lossy().to_string();
+            let source = Source {
+                file: file.path(),
+                folder: &folder,
+                dir: None,
+            };
+            // `parse_skill` runs every check, meta-schema included.
+            if let Err(d) = parse_skill(&text, &source, rules()) {
+                panic!("{}: {d:?}", file.path().display());
+            }
+        }
+    }
+
+    /// The shipped tools compile their validators lazily (`LazyValidator`): every one must compile.
+    #[test]
+    fn every_shipped_validator_compiles() {
+        let registry = Registry::load(
+            &SkillSources {
+                builtin: true,
+                paths: vec![],
+                allow_scripts: true,
+            },
+            rules(),
+        );
+        assert_eq!(registry.tools.len(), 38);
+        for tool in registry.tools.values() {
+            if let Err(e) = tool.validator.get(&tool.input_schema) {
+                panic!("{}: {e}", tool.name);
+            }
+        }
     }
 
     #[test]

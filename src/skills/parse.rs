@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{Binding, Diagnostic, ToolSpec};
+use super::{Binding, Diagnostic, LazyValidator, ToolSpec};
 
 /// Longest skill description allowed (agentskills.io).
 const MAX_DESCRIPTION: usize = 1024;
@@ -160,6 +160,29 @@ pub fn parse_skill(
     source: &Source<'_>,
     rules: BindingRules,
 ) -> Result<ParsedSkill, Vec<Diagnostic>> {
+    parse_skill_checked(text, source, rules, Checks::All)
+}
+
+/// Which load-time checks a SKILL.md gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Checks {
+    /// Every check, now: user skills, `skills check`, tests.
+    All,
+    /// The skills compiled into the binary. Their schemas cannot change after the build and unit
+    /// tests check them (`every_shipped_schema_is_valid`, `every_shipped_validator_compiles`), so
+    /// `serve` does not pay at start-up for checking them against the JSON Schema meta-schema (the
+    /// meta-schema's own one-time compile is ~1 ms) nor for compiling their validators, which
+    /// compile on first use instead (`LazyValidator`).
+    Shipped,
+}
+
+/// [`parse_skill`] with a choice of checks (the registry parses shipped skills with `Shipped`).
+pub(crate) fn parse_skill_checked(
+    text: &str,
+    source: &Source<'_>,
+    rules: BindingRules,
+    checks: Checks,
+) -> Result<ParsedSkill, Vec<Diagnostic>> {
     let diag = |line: Option<usize>, message: String, fix: &str| Diagnostic {
         file: source.file.to_path_buf(),
         line,
@@ -173,14 +196,33 @@ pub fn parse_skill(
             "start the file with a line `---`, the frontmatter, and a closing `---` line",
         )]);
     };
-    let front: Frontmatter = match serde_saphyr::from_str(yaml) {
-        Ok(front) => front,
-        Err(e) => return Err(vec![yaml_error(&e, yaml, yaml_first_line, source.file)]),
-    };
-    let frontmatter: Map<String, Value> = match serde_saphyr::from_str::<Value>(yaml) {
-        Ok(Value::Object(map)) => map,
-        _ => Map::new(),
-    };
+    // Parsing YAML is most of the time `serve` takes to start (the shipped frontmatter is ~54 KB),
+    // so it is parsed once, into JSON, and the typed view is read from that JSON. Only when the
+    // typed view does not fit (a bad or misspelled key, a number where a string goes, ...) is the
+    // YAML parsed again, typed, exactly as before: that parse decides, and its error carries the
+    // line number the diagnostic shows.
+    let (front, frontmatter): (Frontmatter, Map<String, Value>) =
+        match serde_saphyr::from_str::<Value>(yaml) {
+            Ok(value @ Value::Object(_)) => {
+                let fast = Frontmatter::deserialize(&value);
+                let Value::Object(map) = value else {
+                    unreachable!("matched an object")
+                };
+                match fast {
+                    Ok(front) => (front, map),
+                    Err(_) => match serde_saphyr::from_str(yaml) {
+                        Ok(front) => (front, map),
+                        Err(e) => {
+                            return Err(vec![yaml_error(&e, yaml, yaml_first_line, source.file)]);
+                        }
+                    },
+                }
+            }
+            _ => match serde_saphyr::from_str(yaml) {
+                Ok(front) => (front, Map::new()),
+                Err(e) => return Err(vec![yaml_error(&e, yaml, yaml_first_line, source.file)]),
+            },
+        };
     let line_of = |needle: &str| find_line(yaml, needle).map(|l| l + yaml_first_line - 1);
 
     let mut problems = Vec::new();
@@ -230,7 +272,7 @@ pub fn parse_skill(
     let mut seen = std::collections::BTreeSet::new();
     for decl in front.tools {
         let line = line_of(&format!("name: {}", decl.name));
-        match check_tool(decl, &front.name, &front.requires, source, rules) {
+        match check_tool(decl, &front.name, &front.requires, source, rules, checks) {
             Ok(tool) => {
                 if !seen.insert(tool.name.clone()) {
                     problems.push(diag(
@@ -269,6 +311,7 @@ fn check_tool(
     requires: &[String],
     source: &Source<'_>,
     rules: BindingRules,
+    checks: Checks,
 ) -> Result<ToolSpec, (String, String)> {
     let name = decl.name;
     if !is_tool_name(&name) {
@@ -283,7 +326,8 @@ fn check_tool(
             "describe what the tool does, with units and conventions".into(),
         ));
     }
-    let input_schema = schema_object(decl.input_schema, &name, "input_schema")?;
+    let meta = checks == Checks::All;
+    let input_schema = schema_object(decl.input_schema, &name, "input_schema", meta)?;
     if input_schema.get("type").and_then(Value::as_str) != Some("object") {
         return Err((
             format!("tool {name:?}: input_schema must have `type: object`"),
@@ -292,7 +336,7 @@ fn check_tool(
     }
     let output_schema = decl
         .output_schema
-        .map(|s| schema_object(s, &name, "output_schema"))
+        .map(|s| schema_object(s, &name, "output_schema", meta))
         .transpose()?;
 
     let binding = match (decl.call, decl.script) {
@@ -365,13 +409,20 @@ fn check_tool(
     if (rules.is_dcc_binding)(&binding) {
         add_dcc_property(&mut input_schema);
     }
-    let validator =
-        jsonschema::validator_for(&Value::Object(input_schema.clone())).map_err(|e| {
-            (
-                format!("tool {name:?}: input_schema is not a valid JSON Schema: {e}"),
-                "fix the schema (JSON Schema 2020-12)".to_string(),
-            )
-        })?;
+    // Shipped skills compile their validator on first use (see `LazyValidator`); a user's skill is
+    // compiled now, so that a schema the validator cannot build is a diagnostic at load.
+    let validator = if checks == Checks::All {
+        let compiled =
+            jsonschema::validator_for(&Value::Object(input_schema.clone())).map_err(|e| {
+                (
+                    format!("tool {name:?}: input_schema is not a valid JSON Schema: {e}"),
+                    "fix the schema (JSON Schema 2020-12)".to_string(),
+                )
+            })?;
+        LazyValidator::compiled(compiled)
+    } else {
+        LazyValidator::default()
+    };
 
     Ok(ToolSpec {
         name,
@@ -392,11 +443,13 @@ fn check_tool(
     })
 }
 
-/// A schema given as a YAML map or as a JSON string, checked against the JSON Schema meta-schema.
+/// A schema given as a YAML map or as a JSON string, checked against the JSON Schema meta-schema
+/// when `meta` (see [`Checks`]).
 fn schema_object(
     value: Value,
     tool: &str,
     key: &str,
+    meta: bool,
 ) -> Result<Map<String, Value>, (String, String)> {
     let value = match value {
         Value::String(text) => serde_json::from_str(&text).map_err(|e| {
@@ -414,6 +467,12 @@ fn schema_object(
         ));
     };
     let as_value = Value::Object(map);
+    if !meta {
+        return match as_value {
+            Value::Object(map) => Ok(map),
+            _ => unreachable!("an object"),
+        };
+    }
     if let Err(e) = jsonschema::meta::validate(&as_value) {
         let at = e.instance_path().to_string();
         let at = if at.is_empty() {
@@ -586,6 +645,45 @@ mod tests {
         BindingRules {
             is_known_method: |m| m == "transform.get_transform" || m == "motion.generate",
             is_dcc_binding: |b| matches!(b, Binding::Call(m) if m.starts_with("transform.")),
+        }
+    }
+
+    /// The one-parse path (YAML → JSON → typed) reads every shipped SKILL.md exactly as the typed
+    /// YAML parse does, and needs no second parse.
+    #[test]
+    fn typed_view_from_json_equals_the_typed_yaml_parse() {
+        let mut checked = 0;
+        for dir in crate::skills::BUILTIN_SKILLS.dirs() {
+            let Some(file) = dir.get_file(dir.path().join("SKILL.md")) else {
+                continue;
+            };
+            let text = String::from_utf8_lossy(file.contents());
+            let (yaml, _) = split_frontmatter(&text).expect("frontmatter");
+            let typed: Frontmatter = serde_saphyr::from_str(yaml).expect("typed parse");
+            let value: Value = serde_saphyr::from_str(yaml).expect("JSON parse");
+            let fast = Frontmatter::deserialize(&value).expect("typed view of the JSON");
+            assert_eq!(
+                format!("{typed:?}"),
+                format!("{fast:?}"),
+                "{}",
+                dir.path().display()
+            );
+            checked += 1;
+        }
+        assert_eq!(checked, 8);
+    }
+
+    /// A value that only the typed YAML parse accepts (a number where a string goes) still loads,
+    /// through the fallback.
+    #[test]
+    fn typed_yaml_parse_still_decides_when_the_json_view_does_not_fit() {
+        let text = "---\nname: transform\ndescription: 2024\ntools: []\n---\nbody\n";
+        let typed: Result<Frontmatter, _> =
+            serde_saphyr::from_str(split_frontmatter(text).unwrap().0);
+        let skill = parse(text);
+        assert_eq!(typed.is_ok(), skill.is_ok(), "{skill:?}");
+        if let Ok(skill) = skill {
+            assert_eq!(skill.description, "2024");
         }
     }
 

@@ -34,7 +34,7 @@ struct Common {
     /// Config file (default: $STAGECRAFT_CONFIG, ./stagecraft.toml, $XDG_CONFIG_HOME/stagecraft/config.toml).
     #[arg(long, global = true, value_name = "PATH")]
     config: Option<PathBuf>,
-    /// An extra skill folder (a skill, or a folder of skills); repeatable; overrides config paths.
+    /// An extra skill folder (a skill, or a folder of skills); repeatable; loaded after the config's paths.
     #[arg(long = "skills", global = true, value_name = "DIR")]
     skills: Vec<PathBuf>,
     /// Log level for stderr: error, warn, info, debug, trace (or a tracing filter).

@@ -490,23 +490,7 @@ pub fn push_f32(
     } else {
         (None, None)
     };
-    while !bin.len().is_multiple_of(4) {
-        bin.push(0);
-    }
-    let offset = bin.len();
-    for v in values {
-        bin.extend_from_slice(&v.to_le_bytes());
-    }
-    let view = doc.push(gj::buffer::View {
-        buffer: gj::Index::new(0),
-        byte_length: USize64((values.len() * 4) as u64),
-        byte_offset: Some(USize64(offset as u64)),
-        byte_stride: None,
-        name: None,
-        target: None,
-        extensions: None,
-        extras: None,
-    });
+    let view = push_view(doc, bin, values.iter().map(|v| v.to_le_bytes()));
     let acc = doc.push(gj::Accessor {
         buffer_view: Some(view),
         byte_offset: None,
@@ -526,24 +510,34 @@ pub fn push_f32(
     acc.value() as u32
 }
 
-pub fn push_indices(doc: &mut gj::Root, bin: &mut Vec<u8>, indices: &[u32]) -> u32 {
+/// Appends 4-byte little-endian values to the buffer, 4-byte aligned as accessors need, and adds a
+/// buffer view of them.
+fn push_view(
+    doc: &mut gj::Root,
+    bin: &mut Vec<u8>,
+    words: impl Iterator<Item = [u8; 4]>,
+) -> gj::Index<gj::buffer::View> {
     while !bin.len().is_multiple_of(4) {
         bin.push(0);
     }
     let offset = bin.len();
-    for v in indices {
-        bin.extend_from_slice(&v.to_le_bytes());
+    for w in words {
+        bin.extend_from_slice(&w);
     }
-    let view = doc.push(gj::buffer::View {
+    doc.push(gj::buffer::View {
         buffer: gj::Index::new(0),
-        byte_length: USize64((indices.len() * 4) as u64),
+        byte_length: USize64((bin.len() - offset) as u64),
         byte_offset: Some(USize64(offset as u64)),
         byte_stride: None,
         name: None,
         target: None,
         extensions: None,
         extras: None,
-    });
+    })
+}
+
+pub fn push_indices(doc: &mut gj::Root, bin: &mut Vec<u8>, indices: &[u32]) -> u32 {
+    let view = push_view(doc, bin, indices.iter().map(|v| v.to_le_bytes()));
     let acc = doc.push(gj::Accessor {
         buffer_view: Some(view),
         byte_offset: None,

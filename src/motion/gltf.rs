@@ -9,7 +9,7 @@
 //! (`f32::from_le_bytes` over `chunks_exact`), one `Vec<f32>` per accessor, no per-value allocation.
 //! Dense channels whose input is the frame clock are copied, not resampled.
 //!
-//! Encoding writes the SDK's document layout (spec/mmcp.md §6.1): one node per joint in skeleton
+//! Encoding writes the SDK's document layout (docs/mmcp.md#the-gltf-take): one node per joint in skeleton
 //! order, a skin, one `sample_<b>` animation per sample with dense LINEAR channels (rotations of every
 //! joint, root translation, then animated non-root translations), accessor 0 the shared frame clock,
 //! one embedded buffer (or the GLB BIN chunk), and `extensions.MMCP_motion`.
@@ -1653,7 +1653,7 @@ mod large {
     use super::*;
     #[test]
     fn decodes_a_ten_megabyte_take() {
-        // 30 joints × 900 frames × 16 samples ≈ 9.5 MB of glTF JSON (spec/mmcp.md §6.9).
+        // 30 joints × 900 frames × 16 samples ≈ 9.5 MB of glTF JSON (docs/mmcp.md#the-gltf-take, Sizes).
         let jn = 30;
         let frames = 900;
         let joints: Vec<Joint> = (0..jn)

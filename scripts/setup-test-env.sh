@@ -119,7 +119,7 @@ if [ "${STAGECRAFT_SKIP_BLENDER:-0}" = 1 ]; then
   BLENDER_SKIPPED="STAGECRAFT_SKIP_BLENDER=1"
 else
   install_blender 4.5.15 BPY
-  install_blender 4.2.23 BPY42
+  install_blender 4.2.0 BPY42
   install_blender 5.0.1 BPY5
 fi
 

@@ -12,11 +12,7 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
-use super::StagecraftServer;
-
-/// Largest JSON-RPC request body accepted (a script or a motion reference can be large; a
-/// request bigger than this is a mistake or an attack).
-const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
+use super::{MAX_REQUEST_BYTES, StagecraftServer};
 
 #[derive(Debug, Clone)]
 pub struct HttpOptions {

@@ -34,10 +34,11 @@ skip() {
   echo "=== $1: SKIPPED ($2)"
   skips+=("$1 ($2)")
 }
+joined() { local out; out="$(printf '%s; ' "$@")"; echo "${out%; }"; }
 summary() {
   echo
-  [ "${#skips[@]}" -eq 0 ] || echo "skipped steps: $(IFS=,; echo "${skips[*]}" | sed 's/,/, /g')"
-  [ "$failed" -eq 0 ] || echo "failed steps: ${failures[*]}"
+  [ "${#skips[@]}" -eq 0 ] || echo "skipped steps: $(joined "${skips[@]}")"
+  [ "$failed" -eq 0 ] || echo "failed steps: $(joined "${failures[@]}")"
   echo "steps: $passed passed, $failed failed"
 }
 

@@ -111,8 +111,10 @@ install_blender() {
   if [ "$status" = 0 ]; then
     printf -v "$2" '%s' "$(echo "$out" | sed -n 's/^BPY_PYTHON_BIN=//p' | tail -n 1)"
   else
-    log "!!! Blender $1 could not be installed (exit $status, see above): its tests will be skipped"
-    BLENDER_SKIPPED="${BLENDER_SKIPPED:+$BLENDER_SKIPPED; }bpy $1 not installed (exit $status)"
+    local why="exit $status"
+    [ "$status" != 3 ] || why="not root: Debian libraries missing"
+    log "!!! Blender $1 could not be installed ($why, see above): its tests will be skipped"
+    BLENDER_SKIPPED="${BLENDER_SKIPPED:+$BLENDER_SKIPPED; }bpy $1 not installed ($why)"
   fi
 }
 if [ "${STAGECRAFT_SKIP_BLENDER:-0}" = 1 ]; then

@@ -1,6 +1,6 @@
 """animation.*: MMCP skeletons out of armatures, MMCP motion into actions, poses back out.
 
-The rig math (spec/mmcp.md §8.6). MMCP joint rotations are local rotations from a
+The rig math (docs/bridge-protocol.md#animationapply_motion). MMCP joint rotations are local rotations from a
 world-aligned rest (identity rest rotations, Y-up). Blender pose rotations are expressed in
 each bone's rest frame, in armature space. For a joint mapped to bone b:
 

@@ -80,7 +80,7 @@ fn unknown_names(take_joints: &[String], rig_bones: &[String]) -> String {
 pub struct Frame {
     /// Rotation about +Y from the take's facing to the rig's.
     pub turn: Quat,
-    /// Rig hip height over take hip height.
+    /// Rig hip height over take hip height (hip joints above the floor).
     pub scale: f32,
     /// The take's hips at rest, and the floor (its lowest rest joint).
     pub take_anchor: Vec3,
@@ -283,9 +283,23 @@ fn heading(chains: &BTreeMap<Role, Vec<usize>>, rest: &[Vec3]) -> f32 {
     forward.x.atan2(forward.z)
 }
 
-fn hip_height(rest: &[Vec3], hips: usize) -> (f32, f32) {
+/// The height of the hip joints (where the thighs start) above the floor at rest, and the floor (the
+/// lowest rest joint). The hip joints, not the hips bone: conventions put the hips bone's origin in
+/// different places (Rigify's `DEF-spine` sits above the thigh heads, Mixamo's `Hips` between them),
+/// while the hip joints are where the legs, which carry the character, begin.
+fn hip_height(rest: &[Vec3], chains: &BTreeMap<Role, Vec<usize>>, hips: usize) -> (f32, f32) {
     let ground = rest.iter().map(|p| p.y).fold(f32::INFINITY, f32::min);
-    (rest[hips].y - ground, ground)
+    let thighs: Vec<f32> = [Role::Thigh(Side::Left), Role::Thigh(Side::Right)]
+        .iter()
+        .filter_map(|r| chains.get(r).and_then(|c| c.first()))
+        .map(|&j| rest[j].y)
+        .collect();
+    let top = if thighs.is_empty() {
+        rest[hips].y
+    } else {
+        thighs.iter().sum::<f32>() / thighs.len() as f32
+    };
+    (top - ground, ground)
 }
 
 /// Maps `take` onto `rig` by humanoid roles (and `options.bone_map` overrides).
@@ -305,8 +319,8 @@ pub fn map(take: &Skeleton, rig: &Skeleton, options: &Options) -> Result<Mapping
         .ok_or_else(|| RetargetError::Rig(missing("hips")))?;
 
     let turn = Quat::from_rotation_y(heading(&r_chains, &r_rest) - heading(&t_chains, &t_rest));
-    let (t_height, t_ground) = hip_height(&t_rest, t_hips);
-    let (r_height, r_ground) = hip_height(&r_rest, r_hips);
+    let (t_height, t_ground) = hip_height(&t_rest, &t_chains, t_hips);
+    let (r_height, r_ground) = hip_height(&r_rest, &r_chains, r_hips);
     let mut warnings: Vec<String> = th
         .warnings
         .iter()

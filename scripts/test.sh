@@ -68,7 +68,7 @@ blender5_tests() {
     return 0
   fi
   (cd tests/blender && BPY_PYTHON="$BPY5_PYTHON" "$PYTHON" -m pytest -q -p no:cacheprovider \
-    test_animation.py test_scene.py test_transports.py test_addon.py)
+    test_animation.py test_rigify.py test_scene.py test_transports.py test_addon.py)
 }
 
 step "cargo fmt --check" cargo fmt --all -- --check

@@ -286,7 +286,8 @@ def apply_motion(params, req):
     # reference stage adapter does): no resampling, and sample_pose frames line up with FK.
     frames = array("f", (float(start + t) for t in range(count)))
     if rigify.is_control_rig(arm) and rigify.names_deform_bones(arm, names):
-        return _apply_rigify(arm, names, rot, count, root, translations, frames, fps, action_name, req)
+        take = (names, rot, count, root, translations, frames, fps)
+        return _apply_rigify(arm, take, action_name, req)
 
     index = _BoneIndex(arm.pose.bones)
     matched, skipped, used = [], [], set()
@@ -366,8 +367,9 @@ def apply_motion(params, req):
     }
 
 
-def _apply_rigify(arm, names, rot, count, root, translations, frames, fps, action_name, req):
+def _apply_rigify(arm, take, action_name, req):
     """A take on a Rigify control rig's DEF joints, keyed on its FK controls (rigify.py)."""
+    names, rot, count, root, translations, frames, fps = take
     order, parent_of = _skeleton_bones(arm)
     plan = rigify.solve(arm, order, parent_of, names, rot, root, count, req)
 
@@ -389,7 +391,7 @@ def _apply_rigify(arm, names, rot, count, root, translations, frames, fps, actio
         req.log(
             "warning",
             f"{arm.name}: segment joints {plan.joints_folded} turn up to {bent:.1f} degrees in "
-            "the take; Rigify moves them with their limb's FK control, so their heads are approximate",
+            "the take; their limb's one FK control moves them, so their heads are approximate",
         )
     return {
         "action": action.name,

@@ -43,6 +43,12 @@ ev = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
 result = {n: ev.pose.bones[n]["IK_FK"] for n in args["bones"]}
 """
 
+TWEAK = """
+import bpy
+bpy.data.objects[args["name"]].pose.bones["shin_tweak.L"].location = (args["offset"], 0, 0)
+result = True
+"""
+
 # The humanoid joints a retargeter maps roles to; everything else stays at identity.
 LIMBS = ["shoulder", "upper_arm", "forearm", "hand", "thigh", "shin", "foot", "toe"]
 ROLE_JOINTS = ["DEF-spine", "DEF-spine.001", "DEF-spine.002", "DEF-spine.003"]
@@ -174,6 +180,7 @@ def check_take(blender, rig, frames, start_root):
     assert "DEF-f_index.01.L" in out["joints_skipped"]
     assert {"torso", "thigh_fk.L", "hand_fk.R", "head"} <= set(out["controls_keyed"])
     assert sorted(out["fk_switches"]) == sorted(SWITCH_BONES)
+    assert 0.0 <= out["first_frame_error_m"] < TOLERANCE_M
     err, frame, joint = worst_error(
         blender, skel, names, rotations, roots, list(range(0, frames, 3)) + [frames - 1]
     )
@@ -204,6 +211,19 @@ def test_bent_segment_is_reported(blender, rig):
     assert "DEF-thigh.L.001" in out["joints_folded"]
     logs = [m["params"] for m in blender.notifications[before:] if m["method"] == "$/log"]
     assert any("DEF-thigh.L.001" in log["message"] for log in logs if log["level"] == "warning")
+
+
+def test_posed_tweak_is_measured_and_logged(blender, rig):
+    run(blender, TWEAK, name=rig, offset=0.05)
+    skel = blender.call("animation.get_skeleton", {"armature": rig})
+    names = [j["name"] for j in skel["joints"]]
+    _, _, flat_rot, flat_root = make_motion(names, 2, start_root=(0.0, 1.0, 0.0))
+    before = len(blender.notifications)
+    out = apply(blender, names, flat_rot, flat_root, 2)
+    run(blender, TWEAK, name=rig, offset=0.0)
+    assert out["first_frame_error_m"] > 0.04
+    logs = [m["params"] for m in blender.notifications[before:] if m["method"] == "$/log"]
+    assert any("off the take" in log["message"] for log in logs if log["level"] == "warning")
 
 
 def test_root_must_be_joint_zero(blender, rig):

@@ -142,6 +142,7 @@ class Plan:
         self.joints_applied = []
         self.joints_folded = []
         self.joints_skipped = []
+        self.first_frame_error_m = 0.0
 
 
 def _controls(arm, skeleton):
@@ -398,6 +399,7 @@ def solve(arm, order, parent_of, names, rot, root, count, req):
                     ls[0][t], ls[1][t], ls[2][t] = loc
             if t == 0:
                 _check_first_frame(arm, rows, posed)
+                plan.first_frame_error_m = _head_error(arm, carried, position, world)
     except BaseException:
         for pb, prop, value in saved_switches:
             pb[prop] = value
@@ -420,6 +422,13 @@ def solve(arm, order, parent_of, names, rot, root, count, req):
                 plan.channels.append((loc_path, i, pb.name, values))
     plan.switches = [(pb.path_from_id(f'["{prop}"]'), pb.name) for pb, prop in switches]
     return plan
+
+
+def _head_error(arm, joints, position, world):
+    """The largest distance (world metres) between an evaluated DEF head and its FK position:
+    what the user's other controls (posed tweaks, say) leave of the match, on one frame."""
+    pose = arm.pose.bones
+    return max((((world @ pose[j].head) - position[j]).length for j in joints), default=0.0)
 
 
 def _check_first_frame(arm, rows, posed):

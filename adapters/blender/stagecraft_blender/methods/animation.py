@@ -386,6 +386,12 @@ def _apply_rigify(arm, take, action_name, req):
             "warning",
             f"{arm.name}: no FK control drives joints {plan.joints_skipped}; they were skipped",
         )
+    if plan.first_frame_error_m > 1e-3:
+        req.log(
+            "warning",
+            f"{arm.name}: DEF joints end {plan.first_frame_error_m:.4f} m off the take on its "
+            "first frame; are tweak or other non-FK controls posed?",
+        )
     bent = rigify.folded_angle(names, plan.joints_folded, rot, count)
     if bent > 0.5:
         req.log(
@@ -403,6 +409,8 @@ def _apply_rigify(arm, take, action_name, req):
         "joints_skipped": plan.joints_skipped,
         "controls_keyed": plan.controls,
         "fk_switches": [group for _, group in plan.switches],
+        # Measured on the evaluated rig: how far the carried DEF joints are from the take.
+        "first_frame_error_m": plan.first_frame_error_m,
         # DEF bones follow their controls: a per-joint translation has nowhere to go.
         "translations_ignored": [n for n in names if n in translations],
     }

@@ -263,9 +263,7 @@ def _probe_parents(arm, levels):
                 pb.rotation_quaternion = Quaternion(axis, 0.3 * probe + 0.05 * i)
                 pb.location = (0.01 * probe, -0.02 * probe, 0.005 * (i % 5))
         bpy.context.view_layer.update()
-        probes.append(
-            {pb.name: (pb.matrix.copy(), _parent_pose(pb)) for pb, *_ in rows}
-        )
+        probes.append({pb.name: (pb.matrix.copy(), _parent_pose(pb)) for pb, *_ in rows})
     models = {}
     for pb, *_ in rows:
         upstream = sorted(_upstream(arm, pb) & keyed, key=lambda n: -level_of[n])
@@ -412,7 +410,6 @@ def solve(arm, order, parent_of, names, rot, root, count, req):
             ad.action_slot = previous[1]
 
     for pb, *_ in rows:
-        pb.scale = (1.0, 1.0, 1.0)
         rot_path = pb.path_from_id("rotation_quaternion")
         for i, values in enumerate(quats[pb.name]):
             plan.channels.append((rot_path, i, pb.name, values))

@@ -399,6 +399,7 @@ def _apply_rigify(arm, take, action_name, req):
             f"{arm.name}: segment joints {plan.joints_folded} turn up to {bent:.1f} degrees in "
             "the take; their limb's one FK control moves them, so their heads are approximate",
         )
+    req.progress(count, count, "done")
     return {
         "action": action.name,
         "frame_start": int(frames[0]),

@@ -54,6 +54,8 @@ LIMBS = ["shoulder", "upper_arm", "forearm", "hand", "thigh", "shin", "foot", "t
 ROLE_JOINTS = ["DEF-spine", "DEF-spine.001", "DEF-spine.002", "DEF-spine.003"]
 ROLE_JOINTS += ["DEF-spine.004", "DEF-spine.006"]
 ROLE_JOINTS += [f"DEF-{limb}{side}" for side in (".L", ".R") for limb in LIMBS]
+FINGERS = ["thumb", "f_index", "f_middle", "f_ring", "f_pinky"]
+ROLE_JOINTS += [f"DEF-{f}.0{k}{s}" for s in (".L", ".R") for f in FINGERS for k in (1, 2, 3)]
 SWITCH_BONES = ["upper_arm_parent.L", "upper_arm_parent.R", "thigh_parent.L", "thigh_parent.R"]
 
 
@@ -177,7 +179,7 @@ def check_take(blender, rig, frames, start_root):
     assert out["rig_type"] == "rigify" and out["action"] == "rigify_take"
     assert set(ROLE_JOINTS) <= set(out["joints_applied"])
     assert "DEF-thigh.L.001" in out["joints_folded"] and "DEF-spine.005" in out["joints_folded"]
-    assert "DEF-f_index.01.L" in out["joints_skipped"]
+    assert "DEF-palm.01.L" in out["joints_skipped"]
     assert {"torso", "thigh_fk.L", "hand_fk.R", "head"} <= set(out["controls_keyed"])
     assert sorted(out["fk_switches"]) == sorted(SWITCH_BONES)
     assert 0.0 <= out["first_frame_error_m"] < TOLERANCE_M

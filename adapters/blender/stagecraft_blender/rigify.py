@@ -11,7 +11,8 @@ So for such a rig
 - `animation.apply_motion` on DEF joint names switches the limbs to FK (`IK_FK` = 1 on the
   `*_parent` controls) and keys the FK controls (`torso`, `spine_fk*`, `neck`, `head`,
   `shoulder`, `upper_arm_fk`, `forearm_fk`, `hand_fk`, `thigh_fk`, `shin_fk`, `foot_fk`,
-  `toe_fk`) so that the DEF heads land on the MMCP forward kinematics.
+  `toe_fk`, and the finger controls) so that the DEF heads land on the MMCP forward
+  kinematics.
 
 How a control's pose is found. MMCP rotations are local rotations from a world-aligned rest
 (see `methods/animation.py`), so a joint's global MMCP rotation G, taken to armature space,
@@ -26,8 +27,8 @@ re-deriving each of those, the rig is evaluated in three probe poses of the cont
 whose parent pose is always another control's pose times the same matrix (the limbs, the
 spine) gets its parent computed from that; the others (`neck`, `head` on the human metarig)
 read their parent from a depsgraph evaluation once the controls above them are set. That is
-two evaluations per frame on the human metarig (about 4.5 s for 300 frames on a 706-bone rig,
-whatever the number of joints in the take), and the first frame is checked against a full
+two evaluations per frame on the human metarig (about 6.5 s for 300 frames on its 706-bone
+rig, whatever the number of joints in the take), and the first frame is checked against a full
 evaluation so a misread rig fails loudly instead of keying a wrong take.
 
 Limb bones that Rigify splits into segments (`DEF-thigh.L`, `DEF-thigh.L.001`) are one FK
@@ -73,10 +74,14 @@ _LIMB = [
 # The IK/FK switch of each limb: a custom property on the limb's parent control, 1.0 = FK.
 _SWITCHES = [("upper_arm_parent{}", "IK_FK"), ("thigh_parent{}", "IK_FK")]
 _SIDES = (".L", ".R")
+# Finger FK controls share their DEF bone's name (`f_index.01.L` moves `DEF-f_index.01.L`).
+# They are optional: a rig whose fingers came from another feature set still takes the body.
+_FINGERS = ("thumb", "f_index", "f_middle", "f_ring", "f_pinky")
 
 
 def _drive_table():
-    rows = list(_BODY)
+    """[(control names, joint, anchor, aim, required)] for both sides."""
+    rows = [row + (True,) for row in _BODY]
     for side in _SIDES:
         for names, joint, anchor, aim in _LIMB:
             rows.append(
@@ -85,8 +90,13 @@ def _drive_table():
                     joint.format(side),
                     anchor.format(side),
                     aim.format(side) if aim else None,
+                    True,
                 )
             )
+        for finger in _FINGERS:
+            for k in (1, 2, 3):
+                bone = f"{finger}.0{k}{side}"
+                rows.append(((bone,), DEF + bone, DEF + bone, None, False))
     return rows
 
 
@@ -152,10 +162,12 @@ def _controls(arm, skeleton):
     this adapter does not know: that is an error, not a silently half-applied take."""
     pose = arm.pose.bones
     rows, missing = [], []
-    for names, joint, anchor, aim in _drive_table():
+    for names, joint, anchor, aim, required in _drive_table():
         if joint not in skeleton:
             continue  # this rig was generated without that part (no toes, no neck...)
         pb = next((pose[n] for n in names if n in pose), None)
+        if pb is None and not required:
+            continue  # reported in joints_skipped
         if pb is None:
             missing.append({"joint": joint, "control": names[0]})
             continue

@@ -35,9 +35,12 @@ bpy.context.view_layer.update()
 result = True
 """
 
+# The switches' own values are zeroed first: what is read back comes from the take's keys.
 SWITCHES = """
 import bpy
 obj = bpy.data.objects[args["name"]]
+for name in args["bones"]:
+    obj.pose.bones[name]["IK_FK"] = 0.0
 bpy.context.scene.frame_set(args["frame"])
 ev = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
 result = {n: ev.pose.bones[n]["IK_FK"] for n in args["bones"]}
@@ -226,6 +229,20 @@ def test_posed_tweak_is_measured_and_logged(blender, rig):
     assert out["first_frame_error_m"] > 0.04
     logs = [m["params"] for m in blender.notifications[before:] if m["method"] == "$/log"]
     assert any("off the take" in log["message"] for log in logs if log["level"] == "warning")
+
+
+def test_in_place_holds_the_root_over_the_ground(blender, rig):
+    skel = blender.call("animation.get_skeleton", {"armature": rig})
+    names = [j["name"] for j in skel["joints"]]
+    _, roots, flat_rot, flat_root = make_motion(names, 10, start_root=(0.3, 1.0, 0.2))
+    apply(blender, names, flat_rot, flat_root, 10, in_place=True)
+    sampled = blender.call(
+        "animation.sample_pose",
+        {"armature": rig, "frames": [1, 5, 10], "joint_names": ["DEF-spine"]},
+    )["DEF-spine"]
+    for (x, y, z), frame in zip(sampled, [0, 4, 9]):
+        assert abs(x - roots[0][0]) < TOLERANCE_M and abs(z - roots[0][2]) < TOLERANCE_M
+        assert abs(y - roots[frame][1]) < TOLERANCE_M
 
 
 def test_root_must_be_joint_zero(blender, rig):

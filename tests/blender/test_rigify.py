@@ -35,12 +35,15 @@ bpy.context.view_layer.update()
 result = True
 """
 
-# The switches' own values are zeroed first: what is read back comes from the take's keys.
+# The switches' own values are zeroed first (and the rig re-evaluated), so what is read back
+# after the frame change comes from the take's keys.
 SWITCHES = """
 import bpy
 obj = bpy.data.objects[args["name"]]
 for name in args["bones"]:
     obj.pose.bones[name]["IK_FK"] = 0.0
+obj.update_tag()
+bpy.context.view_layer.update()
 bpy.context.scene.frame_set(args["frame"])
 ev = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
 result = {n: ev.pose.bones[n]["IK_FK"] for n in args["bones"]}

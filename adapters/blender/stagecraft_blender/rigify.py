@@ -378,13 +378,12 @@ def solve(arm, order, parent_of, names, rot, root, count, req):
                     bpy.context.view_layer.update()
                     dirty = False
                 for pb, joint, anchor, aim in level:
+                    # The joint's rotation, in armature space, turns the control's rest.
                     turn = world_quat_inv @ rotation[joint] @ world_quat
                     anchor_at = world_inv @ position[anchor]
                     if aim is not None:
-                        rest_dir = turn @ (heads[aim] - heads[anchor])
-                        want_dir = (world_inv @ position[aim]) - anchor_at
-                        if rest_dir.length > 1e-9 and want_dir.length > 1e-9:
-                            turn = rest_dir.rotation_difference(want_dir) @ turn
+                        reach = world_inv @ position[aim] - anchor_at
+                        turn = _aimed(turn, heads[aim] - heads[anchor], reach)
                     head = anchor_at + turn @ (pb.bone.head_local - heads[anchor])
                     target = Matrix.LocRotScale(head, turn @ rest[pb.name], None)
                     model = models[pb.name]
@@ -431,6 +430,15 @@ def solve(arm, order, parent_of, names, rot, root, count, req):
                 plan.channels.append((loc_path, i, pb.name, values))
     plan.switches = [(pb.path_from_id(f'["{prop}"]'), pb.name) for pb, prop in switches]
     return plan
+
+
+def _aimed(turn, rest_dir, want_dir):
+    """turn, swung so that the rest direction rest_dir ends along want_dir: a control spanning
+    several DEF segments reaches the joint after the last one (segment rotations folded)."""
+    posed_dir = turn @ rest_dir
+    if posed_dir.length < 1e-9 or want_dir.length < 1e-9:
+        return turn
+    return posed_dir.rotation_difference(want_dir) @ turn
 
 
 def _head_error(arm, joints, position, world):

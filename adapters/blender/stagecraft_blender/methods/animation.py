@@ -390,7 +390,7 @@ def _apply_rigify(arm, take, action_name, req):
         req.log(
             "warning",
             f"{arm.name}: DEF joints end {plan.first_frame_error_m:.4f} m off the take on its "
-            "first frame; are tweak or other non-FK controls posed?",
+            "first frame (posed tweak controls? turned segment joints?)",
         )
     bent = rigify.folded_angle(names, plan.joints_folded, rot, count)
     if bent > 0.5:

@@ -9,8 +9,10 @@ from bridge_client import BridgeError, f32, f32_values
 from rigs import forward_kinematics
 
 # Every DEF head, face and fingers included, is within this of the FK when the take leaves
-# the segment joints (DEF-thigh.L.001, ...) at identity. Measured worst: see test output.
-TOLERANCE_M = 1e-3
+# the segment joints (DEF-thigh.L.001, ...) at identity. The bridge contract is 1e-3 m; the
+# measured worst is about 1.5e-6 m (float32 keys) on Blender 4.2, 4.5 and 5.0, so a tenth of
+# a millimetre already flags a regression.
+TOLERANCE_M = 1e-4
 
 # The rigify add-on ships inside Blender (scripts/addons_core/rigify); generation is headless.
 GENERATE = """

@@ -329,6 +329,8 @@ impl Detector {
                 .push("no neck on the rig: the head sits on the chest".into());
         }
 
+        // Both legs (or arms) may report the same thing.
+        self.warnings.dedup();
         Ok(Humanoid {
             roles,
             conventions: Vec::new(),
@@ -553,22 +555,31 @@ impl Detector {
     }
 
     fn leg(&mut self, chain: &[usize], hips: usize) -> Result<Limb, String> {
-        if let Some(leg) = self.limb_by_names(chain, &LEG, &[Part::Thigh, Part::Shin, Part::Foot]) {
-            // Names must still describe a leg: each of thigh, shin, foot lower than the one before.
-            let y = |part| leg.first(part).map(|j| self.body.pos[j].y);
-            if let (Some(thigh), Some(shin), Some(foot)) =
-                (y(Part::Thigh), y(Part::Shin), y(Part::Foot))
-                && thigh > shin
-                && shin > foot
-            {
-                return Ok(leg);
-            }
-            self.warnings.push(
-                "the leg joints' names do not match their places in the leg; roles were taken from the shape".into(),
-            );
+        let named = self
+            .limb_by_names(chain, &LEG, &[Part::Thigh, Part::Shin, Part::Foot])
+            .filter(|leg| {
+                // Names must still describe a leg: thigh, shin, foot each lower than the one before.
+                let y = |part| leg.first(part).map(|j| self.body.pos[j].y);
+                matches!(
+                    (y(Part::Thigh), y(Part::Shin), y(Part::Foot)),
+                    (Some(thigh), Some(shin), Some(foot)) if thigh > shin && shin > foot
+                )
+            });
+        if let Some(leg) = named {
+            return Ok(leg);
         }
-        self.by_shape = true;
+        self.note_names_not_followed(chain, "leg");
         self.leg_by_shape(chain, hips)
+    }
+
+    /// Roles of `chain` come from its shape; say so if its names suggested others.
+    fn note_names_not_followed(&mut self, chain: &[usize], limb: &str) {
+        self.by_shape = true;
+        if chain.iter().any(|&j| self.role_hint(j).is_some()) {
+            self.warnings.push(format!(
+                "the names of the {limb} joints do not fit their places in the {limb}; its roles come from its shape"
+            ));
+        }
     }
 
     /// Foot: the low joint the chain turns forward from (towards the toes), or the chain's end.
@@ -646,7 +657,7 @@ impl Detector {
             let limb = match named {
                 Some(limb) => Some(limb),
                 None => {
-                    self.by_shape = true;
+                    self.note_names_not_followed(&chain, "arm");
                     self.arm_by_shape(&chain, path[at])
                 }
             };

@@ -188,7 +188,7 @@ const LEG: [Part; 4] = [Part::Thigh, Part::Shin, Part::Foot, Part::Toe];
 const ARM: [Part; 4] = [Part::Shoulder, Part::UpperArm, Part::Forearm, Part::Hand];
 
 /// A leg or an arm: its joints with their parts, root to tip.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Limb {
     parts: Vec<(usize, Part)>,
     /// The side the names give, when they give one.
@@ -236,12 +236,13 @@ impl Detector {
                 Err(what) => missing.push(what),
             }
         }
+        missing.dedup();
         if !missing.is_empty() {
             return Err(RoleError::NotHumanoid {
                 missing: missing
                     .into_iter()
                     .map(|what| format!("{what} in a leg going down from the hips"))
-                    .collect(),
+                    .collect::<Vec<_>>(),
             });
         }
         let leg_length = legs
@@ -264,12 +265,9 @@ impl Detector {
 
         let facing = self.facing(&legs);
         let left = Vec3::Y.cross(facing);
-        let leg_sides = self.sides(&legs, hips, left, "legs");
+        let leg_sides = self.sides(&legs.iter().collect::<Vec<_>>(), hips, left, "legs");
         let arm_sides = self.sides(
-            &arms
-                .iter()
-                .map(|(limb, _)| limb.clone())
-                .collect::<Vec<_>>(),
+            &arms.iter().map(|(limb, _)| limb).collect::<Vec<_>>(),
             spine.chest.unwrap_or(hips),
             left,
             "arms",
@@ -809,7 +807,7 @@ impl Detector {
 
     /// The side of each limb of a pair (or a single limb): by name when the names give the two
     /// limbs opposite sides, else by which lies further to the character's left of `centre`.
-    fn sides(&mut self, limbs: &[Limb], centre: usize, left: Vec3, what: &str) -> Vec<Side> {
+    fn sides(&mut self, limbs: &[&Limb], centre: usize, left: Vec3, what: &str) -> Vec<Side> {
         let lateral = |limb: &Limb| (limb.centre(&self.body) - self.body.pos[centre]).dot(left);
         match limbs {
             [] => Vec::new(),

@@ -750,6 +750,25 @@ fn a_biped_without_a_spine_is_not_a_humanoid() {
     assert_eq!(missing(&s), ["spine going up from the hips"]);
 }
 
+#[test]
+fn legs_without_knees_are_named_in_the_error() {
+    // Stilts: hip, ankle, toe on each side, and a spine.
+    let mut joints = vec![joint("bn_0", None, [0.0, 1.0, 0.0])];
+    for x in [0.1, -0.1] {
+        let top = joints.len();
+        joints.push(joint("bn", Some(0), [x, 0.0, 0.0]));
+        joints.push(joint("bn", Some(top), [0.0, -0.95, 0.0]));
+        joints.push(joint("bn", Some(top + 1), [0.0, -0.04, 0.12]));
+    }
+    joints.push(joint("bn", Some(0), [0.0, 0.3, 0.0]));
+    joints.push(joint("bn", Some(7), [0.0, 0.3, 0.0]));
+    let err = detect(&Skeleton { joints }).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "not a humanoid skeleton: no knee between the hip and the foot in a leg going down from the hips"
+    );
+}
+
 /// The built-in skeleton without the joints whose names contain one of `words`.
 fn standard_without(words: &[&str]) -> Skeleton {
     let s = standard_skeleton();

@@ -405,24 +405,38 @@ impl Detector {
 
     fn pelvis_at(&self, j: usize) -> Option<Pelvis> {
         let body = &self.body;
-        let mut legs: Vec<usize> = body.children[j]
-            .iter()
-            .copied()
-            .filter(|&c| self.is_leg_like(j, c))
-            .collect();
+        // (where a leg starts, the child of `j` it hangs from)
+        let mut legs: Vec<(usize, usize)> = Vec::new();
+        for &c in &body.children[j] {
+            if !self.is_leg_like(j, c) {
+                continue;
+            }
+            let split: Vec<usize> = body.children[c]
+                .iter()
+                .copied()
+                .filter(|&g| self.is_leg_like(c, g))
+                .collect();
+            let spine_below = body.children[c].iter().any(|&g| self.is_spine_like(c, g));
+            if split.len() >= 2 && !spine_below {
+                // Both legs hang from a pelvis bone under the hips (Daz Genesis' `pelvis`).
+                legs.extend(split.into_iter().map(|g| (g, c)));
+            } else {
+                legs.push((c, c));
+            }
+        }
         // More than two candidates (a skirt, a tail): the two reaching lowest, then the biggest.
-        legs.sort_by(|&a, &b| {
+        legs.sort_by(|&(a, _), &(b, _)| {
             body.low[a]
                 .total_cmp(&body.low[b])
                 .then(body.size[b].cmp(&body.size[a]))
         });
-        let [first, second, ..] = legs[..] else {
+        let [(first, via_first), (second, via_second), ..] = legs[..] else {
             return None;
         };
         let spine = body.children[j]
             .iter()
             .copied()
-            .filter(|&c| c != first && c != second && self.is_spine_like(j, c))
+            .filter(|&c| c != via_first && c != via_second && self.is_spine_like(j, c))
             .max_by(|&a, &b| body.high[a].total_cmp(&body.high[b]))?;
         // Keep skeleton order so that results do not depend on which leg reaches lower.
         let legs = if first < second {

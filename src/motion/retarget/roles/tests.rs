@@ -750,6 +750,94 @@ fn a_biped_without_a_spine_is_not_a_humanoid() {
     assert_eq!(missing(&s), ["spine going up from the hips"]);
 }
 
+/// A skeleton from `(name, parent name, offset)` rows, parents first.
+fn skeleton_of(rows: &[(String, Option<String>, [f32; 3])]) -> Skeleton {
+    let mut s = Skeleton::default();
+    for (name, parent, t) in rows {
+        let parent = parent
+            .as_ref()
+            .map(|p| s.index_of(p).expect("parent listed first"));
+        s.joints.push(joint(name, parent, *t));
+    }
+    s
+}
+
+fn row(name: &str, parent: Option<&str>, t: [f32; 3]) -> (String, Option<String>, [f32; 3]) {
+    (name.to_string(), parent.map(str::to_string), t)
+}
+
+#[test]
+fn legs_may_hang_from_a_pelvis_bone_under_the_hips() {
+    // Daz Genesis 8's body bones: `hip` carries `pelvis` (both thighs under it) and the spine beside
+    // it; bend and twist bones follow each other along the limbs.
+    let mut rows = vec![
+        row("hip", None, [0.0, 1.0, 0.0]),
+        row("pelvis", Some("hip"), [0.0, -0.02, 0.0]),
+        row("abdomenLower", Some("hip"), [0.0, 0.03, 0.0]),
+        row("abdomenUpper", Some("abdomenLower"), [0.0, 0.09, 0.0]),
+        row("chestLower", Some("abdomenUpper"), [0.0, 0.11, 0.0]),
+        row("chestUpper", Some("chestLower"), [0.0, 0.12, 0.0]),
+        row("neckLower", Some("chestUpper"), [0.0, 0.13, 0.0]),
+        row("neckUpper", Some("neckLower"), [0.0, 0.05, 0.0]),
+        row("head", Some("neckUpper"), [0.0, 0.06, 0.0]),
+        row("lEye", Some("head"), [0.03, 0.07, 0.08]),
+        row("rEye", Some("head"), [-0.03, 0.07, 0.08]),
+    ];
+    for (s, x) in [("l", 1.0), ("r", -1.0)] {
+        let n = |bone: &str| format!("{s}{bone}");
+        let limb = [
+            ("ThighBend", "pelvis", [x * 0.08, -0.07, 0.0]),
+            ("ThighTwist", "ThighBend", [0.0, -0.2, 0.0]),
+            ("Shin", "ThighTwist", [0.0, -0.25, 0.0]),
+            ("Foot", "Shin", [0.0, -0.42, -0.02]),
+            ("Toe", "Foot", [0.0, -0.06, 0.14]),
+            ("Collar", "chestUpper", [x * 0.03, 0.1, 0.0]),
+            ("ShldrBend", "Collar", [x * 0.13, 0.0, 0.0]),
+            ("ShldrTwist", "ShldrBend", [x * 0.14, 0.0, 0.0]),
+            ("ForearmBend", "ShldrTwist", [x * 0.14, 0.0, 0.0]),
+            ("ForearmTwist", "ForearmBend", [x * 0.13, 0.0, 0.0]),
+            ("Hand", "ForearmTwist", [x * 0.13, 0.0, 0.0]),
+        ];
+        for (bone, parent, t) in limb {
+            // Body bones (`pelvis`, `chestUpper`) have no side letter.
+            let parent = if parent.starts_with(char::is_lowercase) {
+                parent.to_string()
+            } else {
+                n(parent)
+            };
+            rows.push((n(bone), Some(parent), t));
+        }
+    }
+    let s = skeleton_of(&rows);
+    let h = detect(&s).unwrap();
+    assert_eq!(h.conventions, ["topology"]);
+    assert_eq!(h.warnings, Vec::<String>::new());
+    for (name, role) in [
+        ("hip", Some(Hips)),
+        ("pelvis", None),
+        ("abdomenLower", Some(Spine)),
+        ("chestLower", Some(Spine)),
+        ("chestUpper", Some(Chest)),
+        ("neckLower", Some(Neck)),
+        ("neckUpper", Some(Neck)),
+        ("head", Some(Head)),
+        ("lEye", None),
+        ("lThighBend", Some(Thigh(L))),
+        ("lThighTwist", Some(Thigh(L))),
+        ("lShin", Some(Shin(L))),
+        ("lFoot", Some(Foot(L))),
+        ("lToe", Some(Toe(L))),
+        ("rCollar", Some(Shoulder(R))),
+        ("rShldrBend", Some(UpperArm(R))),
+        ("rShldrTwist", Some(UpperArm(R))),
+        ("rForearmBend", Some(Forearm(R))),
+        ("rForearmTwist", Some(Forearm(R))),
+        ("rHand", Some(Hand(R))),
+    ] {
+        assert_eq!(role_of(&s, &h, name), role, "{name}");
+    }
+}
+
 #[test]
 fn legs_without_knees_are_named_in_the_error() {
     // Stilts: hip, ankle, toe on each side, and a spine.

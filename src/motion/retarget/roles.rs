@@ -652,7 +652,8 @@ impl Detector {
                     .into_iter()
                     .map(|k| body.pos[k].distance(from))
                     .fold(0.0, f32::max);
-                // Hair and breast chains are short next to an arm (upper arm + forearm > half a leg).
+                // An arm reaches about two thirds of a leg from the spine; hair and breast chains
+                // reach far less.
                 if reach >= 0.35 * leg_length {
                     candidates.push((c, i, reach));
                 }

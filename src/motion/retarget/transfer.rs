@@ -260,27 +260,14 @@ fn segment_dirs(chains: &BTreeMap<Role, Vec<usize>>, rest: &[Vec3]) -> BTreeMap<
     out
 }
 
-/// The way a humanoid faces at rest, as an angle about +Y from +Z. Its left is `up × forward`, so
-/// forward is `left × up`; left comes from the left and right thighs and upper arms.
-fn heading(chains: &BTreeMap<Role, Vec<usize>>, rest: &[Vec3]) -> f32 {
-    let mut left = Vec3::ZERO;
-    for (l, r) in [
-        (Role::Thigh(Side::Left), Role::Thigh(Side::Right)),
-        (Role::UpperArm(Side::Left), Role::UpperArm(Side::Right)),
-        (Role::Shoulder(Side::Left), Role::Shoulder(Side::Right)),
-    ] {
-        if let (Some(a), Some(b)) = (
-            chains.get(&l).and_then(|c| c.first()),
-            chains.get(&r).and_then(|c| c.first()),
-        ) {
-            left += rest[*a] - rest[*b];
-        }
-    }
-    let forward = left.cross(Vec3::Y);
-    if forward.x.abs() + forward.z.abs() < 1e-9 {
+/// The way a humanoid faces at rest, as an angle about +Y from +Z (roles tell the facing: the toes point
+/// forward, the left is `up × forward`).
+fn heading(h: &Humanoid) -> f32 {
+    let f = h.facing();
+    if f.x.abs() + f.z.abs() < 1e-9 {
         return 0.0;
     }
-    forward.x.atan2(forward.z)
+    f.x.atan2(f.z)
 }
 
 /// The height of the hip joints (where the thighs start) above the floor at rest, and the floor (the
@@ -318,7 +305,7 @@ pub fn map(take: &Skeleton, rig: &Skeleton, options: &Options) -> Result<Mapping
         .and_then(|c| c.first())
         .ok_or_else(|| RetargetError::Rig(missing("hips")))?;
 
-    let turn = Quat::from_rotation_y(heading(&r_chains, &r_rest) - heading(&t_chains, &t_rest));
+    let turn = Quat::from_rotation_y(heading(&rh) - heading(&th));
     let (t_height, t_ground) = hip_height(&t_rest, &t_chains, t_hips);
     let (r_height, r_ground) = hip_height(&r_rest, &r_chains, r_hips);
     let mut warnings: Vec<String> = th

@@ -456,6 +456,39 @@ fn soma_onto_every_convention_keeps_limb_directions_and_planted_feet() {
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let (out, report) = m.apply(&take, Placement::AtRig).expect("apply");
         assert!(report.planted_frames > 0, "{name}: {report:?}");
+        // Every foot and toe the take has down stays within 1 cm of where its contact began.
+        let (th, rh) = (
+            detect(&take.skeleton).expect("take"),
+            detect(&rig).expect("rig"),
+        );
+        for role in [Side::Left, Side::Right]
+            .into_iter()
+            .flat_map(|s| [Role::Foot(s), Role::Toe(s)])
+        {
+            let (Some(tj), Some(rj)) = (th.joint(role), rh.joint(role)) else {
+                continue;
+            };
+            let Some(flags) = take.samples[0]
+                .foot_contacts
+                .get(&take.skeleton.joints[tj].name)
+            else {
+                continue;
+            };
+            let mut start: Option<Vec3> = None;
+            for (t, &down) in flags.iter().enumerate() {
+                let p = out.world_positions(&out.samples[0], t)[rj];
+                if !down {
+                    start = None;
+                    continue;
+                }
+                let s0 = *start.get_or_insert(p);
+                let slid = (p - s0).length();
+                assert!(
+                    slid < 0.01,
+                    "{name}: {role:?} slid {slid:.4} m at frame {t}"
+                );
+            }
+        }
         let rig_limbs = limb_segments(&rig);
         assert_eq!(rig_limbs.len(), 8, "{name}: four limbs, two segments each");
         let contact = &take.samples[0].foot_contacts;

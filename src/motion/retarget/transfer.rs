@@ -134,7 +134,19 @@ struct PlantedLeg {
     thigh: Vec<usize>,
     shin: Vec<usize>,
     foot: usize,
+    toe: Option<usize>,
+    /// The foot and every joint under it: they turn together when the foot pivots on its toe.
+    foot_subtree: Vec<usize>,
     take_foot: usize,
+    take_toe: Option<usize>,
+}
+
+/// What holds a foot to the floor at a frame: its ankle (the whole foot down), or only its toe (the heel
+/// lifting off, or landing toe first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Contact {
+    Ankle,
+    Toe,
 }
 
 /// Which take joint drives which rig bone, and how the two frames relate: what `map_rig` reports and
@@ -156,6 +168,8 @@ pub struct Mapping {
     drives: Vec<Option<Drive>>,
     take_hips: usize,
     rig_hips: usize,
+    /// Which way the rig faces at rest: knees bend that way.
+    rig_facing: Vec3,
     legs: Vec<PlantedLeg>,
     take: Skeleton,
     rig: Skeleton,
@@ -401,11 +415,17 @@ pub fn map(take: &Skeleton, rig: &Skeleton, options: &Options) -> Result<Mapping
             let shin = r_chains.get(&Role::Shin(s))?.clone();
             let foot = *r_chains.get(&Role::Foot(s))?.first()?;
             let take_foot = *t_chains.get(&Role::Foot(s))?.first()?;
+            let first = |c: &BTreeMap<Role, Vec<usize>>| {
+                c.get(&Role::Toe(s)).and_then(|c| c.first().copied())
+            };
             Some(PlantedLeg {
                 thigh,
                 shin,
                 foot,
+                foot_subtree: subtree(rig, foot),
+                toe: first(&r_chains),
                 take_foot,
+                take_toe: first(&t_chains),
             })
         })
         .collect();
@@ -434,10 +454,25 @@ pub fn map(take: &Skeleton, rig: &Skeleton, options: &Options) -> Result<Mapping
         drives,
         take_hips: t_hips,
         rig_hips: r_hips,
+        rig_facing: rh.facing(),
         legs,
         take: take.clone(),
         rig: rig.clone(),
     })
+}
+
+/// `root` and every joint under it (skeletons list parents first).
+fn subtree(skeleton: &Skeleton, root: usize) -> Vec<usize> {
+    let mut inside = vec![false; skeleton.joints.len()];
+    let mut out = Vec::new();
+    for (j, joint) in skeleton.joints.iter().enumerate() {
+        let under = j == root || joint.parent.is_some_and(|p| p < j && inside[p]);
+        if under {
+            inside[j] = true;
+            out.push(j);
+        }
+    }
+    out
 }
 
 fn missing(what: &str) -> RoleError {
@@ -571,28 +606,49 @@ impl Mapping {
 
         let contacts = self.contacts(take, s, &take_world, report);
         let mut positions = vec![Vec3::ZERO; jr];
-        let mut planted: Vec<Option<Vec3>> = vec![None; self.legs.len()];
-        // The IK's correction at the last contact frame, eased out over the frames after it.
-        let mut easing: Vec<(Vec3, usize)> = vec![(Vec3::ZERO, 0); self.legs.len()];
+        // First pass: where each foot and toe is with the transferred rotations alone.
+        let mut ankles = vec![Vec::with_capacity(frames); self.legs.len()];
+        let mut toe_offsets = vec![Vec::with_capacity(frames); self.legs.len()];
+        for t in 0..frames {
+            let w = &world_rot[t * jr..(t + 1) * jr];
+            let root = fk_root_for_hips(&self.rig, &rig_rest, w, self.rig_hips, hips_path[t]);
+            fk(&self.rig, &rig_rest, w, root, &mut positions);
+            for (leg_i, leg) in self.legs.iter().enumerate() {
+                ankles[leg_i].push(positions[leg.foot]);
+                toe_offsets[leg_i].push(
+                    leg.toe
+                        .map_or(Vec3::ZERO, |toe| positions[toe] - positions[leg.foot]),
+                );
+            }
+        }
+        let goals: Vec<Vec<Option<Goal>>> = (0..self.legs.len())
+            .map(|i| {
+                ankle_goals(
+                    &contacts[i],
+                    &ankles[i],
+                    &toe_offsets[i],
+                    self.legs[i].toe.is_some(),
+                )
+            })
+            .collect();
+
+        // Second pass: hold what is planted with the leg IK, lowering the hips where a leg cannot reach.
         let mut root_positions = Vec::with_capacity(frames);
         for t in 0..frames {
             let w = &mut world_rot[t * jr..(t + 1) * jr];
             let mut root = fk_root_for_hips(&self.rig, &rig_rest, w, self.rig_hips, hips_path[t]);
             fk(&self.rig, &rig_rest, w, root, &mut positions);
-            for (leg_i, _) in self.legs.iter().enumerate() {
-                let contact = |t: usize| contacts[leg_i].get(t).copied().unwrap_or(false);
-                if contact(t) && (t == 0 || !contact(t - 1)) {
-                    // A new contact plants where the foot is now.
-                    planted[leg_i] = None;
-                }
-            }
-            // A planted foot the leg cannot reach lowers the hips just enough (legs of other
-            // proportions than the take's stretch differently over a step).
             let drop = self
                 .legs
                 .iter()
-                .zip(&planted)
-                .filter_map(|(leg, p)| Some(hip_drop(leg, &positions, (*p)?)))
+                .zip(&goals)
+                .filter_map(|(leg, g)| match g[t] {
+                    Some(Goal::At(p)) => Some(hip_drop(leg, &positions, p)),
+                    Some(Goal::Toe(p)) => {
+                        Some(hip_drop(leg, &positions, pivot_ankle(leg, &positions, p)))
+                    }
+                    _ => None,
+                })
                 .fold(0.0f32, f32::max);
             if drop > 0.0 {
                 root -= Vec3::Y * drop;
@@ -600,38 +656,35 @@ impl Mapping {
                 report.hips_lowered_frames += 1;
             }
             for (leg_i, leg) in self.legs.iter().enumerate() {
-                let in_contact = contacts[leg_i].get(t).copied().unwrap_or(false);
                 let ankle = positions[leg.foot];
-                let goal = if in_contact {
-                    let p = *planted[leg_i].get_or_insert(ankle);
-                    easing[leg_i] = (p - ankle, BLEND_OUT_FRAMES);
-                    Some(p)
-                } else {
-                    planted[leg_i] = None;
-                    let (delta, left) = easing[leg_i];
-                    if left > 0 && delta.length() > 1e-5 {
-                        easing[leg_i].1 = left - 1;
-                        Some(ankle + delta * (left as f32 / (BLEND_OUT_FRAMES + 1) as f32))
-                    } else {
-                        None
-                    }
+                let (goal, toe_point, in_contact) = match goals[leg_i][t] {
+                    Some(Goal::At(p)) => (p, None, true),
+                    Some(Goal::By(d)) => (ankle + d, None, false),
+                    Some(Goal::Toe(p)) => (pivot_ankle(leg, &positions, p), Some(p), true),
+                    None => continue,
                 };
-                if let Some(goal) = goal {
-                    if (goal - ankle).length() < 1e-5 {
-                        if in_contact {
-                            report.planted_frames += 1;
-                        }
-                        continue;
-                    }
-                    if two_bone_ik(leg, &positions, w, goal) {
-                        if in_contact {
-                            report.planted_frames += 1;
-                        }
-                    } else {
+                if (goal - ankle).length() >= 1e-5 {
+                    let bend = w[leg.thigh[0]] * self.rig_facing;
+                    if !two_bone_ik(leg, &positions, w, goal, bend) {
                         report.unreachable_frames += 1;
                     }
                     fk(&self.rig, &rig_rest, w, root, &mut positions);
                 }
+                if let (Some(p), Some(toe)) = (toe_point, leg.toe) {
+                    // Pivot the foot about the ankle so that the toe is back on its point.
+                    let (now, want) = (
+                        positions[toe] - positions[leg.foot],
+                        p - positions[leg.foot],
+                    );
+                    if now.length() > 1e-6 && want.length() > 1e-6 {
+                        let q = Quat::from_rotation_arc(now.normalize(), want.normalize());
+                        for &j in &leg.foot_subtree {
+                            w[j] = (q * w[j]).normalize();
+                        }
+                        fk(&self.rig, &rig_rest, w, root, &mut positions);
+                    }
+                }
+                report.planted_frames += usize::from(in_contact);
             }
             root_positions.push(root.to_array());
         }
@@ -650,12 +703,21 @@ impl Mapping {
         make_continuous(&mut rotations, jr);
 
         let mut foot_contacts = BTreeMap::new();
+        // The take's contacts, under the rig's names (detected ones as the foot's).
         for (leg_i, leg) in self.legs.iter().enumerate() {
-            if !contacts[leg_i].is_empty() {
-                foot_contacts.insert(
+            let named = |j: Option<usize>| {
+                let name = &take.skeleton.joints.get(j?)?.name;
+                s.foot_contacts.get(name).filter(|c| c.len() == frames)
+            };
+            match named(Some(leg.take_foot)) {
+                Some(c) => foot_contacts.insert(self.rig.joints[leg.foot].name.clone(), c.clone()),
+                None => foot_contacts.insert(
                     self.rig.joints[leg.foot].name.clone(),
-                    contacts[leg_i].clone(),
-                );
+                    contacts[leg_i].iter().map(Option::is_some).collect(),
+                ),
+            };
+            if let (Some(c), Some(toe)) = (named(leg.take_toe), leg.toe) {
+                foot_contacts.insert(self.rig.joints[toe].name.clone(), c.clone());
             }
         }
         Sample {
@@ -668,25 +730,49 @@ impl Mapping {
         }
     }
 
-    /// Per planted leg, a contact flag per frame: the take's own for the foot joint, else detected
-    /// from the foot's speed near the floor.
+    /// Per planted leg and frame, what holds the foot down: the take's own contacts (the foot joint's,
+    /// else its toe's), or, when the take has none for that foot, contacts detected from the foot's
+    /// speed near the floor.
     fn contacts(
         &self,
         take: &Take,
         s: &Sample,
         world: &TakeWorld,
         report: &mut TransferReport,
-    ) -> Vec<Vec<bool>> {
+    ) -> Vec<Vec<Option<Contact>>> {
         let frames = take.num_frames;
+        let flags = |j: Option<usize>| -> Option<&Vec<bool>> {
+            let name = &take.skeleton.joints.get(j?)?.name;
+            s.foot_contacts.get(name).filter(|c| c.len() == frames)
+        };
         self.legs
             .iter()
             .map(|leg| {
-                let name = &take.skeleton.joints[leg.take_foot].name;
-                if let Some(c) = s.foot_contacts.get(name).filter(|c| c.len() == frames) {
-                    return c.clone();
+                let (ankle, toe) = (flags(Some(leg.take_foot)), flags(leg.take_toe));
+                if ankle.is_none() && toe.is_none() {
+                    report.contacts = "detected";
+                    return detect_contacts(
+                        world,
+                        leg.take_foot,
+                        frames,
+                        take.fps,
+                        self.frame_height(),
+                    )
+                    .into_iter()
+                    .map(|c| c.then_some(Contact::Ankle))
+                    .collect();
                 }
-                report.contacts = "detected";
-                detect_contacts(world, leg.take_foot, frames, take.fps, self.frame_height())
+                (0..frames)
+                    .map(|t| {
+                        if ankle.is_some_and(|c| c[t]) {
+                            Some(Contact::Ankle)
+                        } else if toe.is_some_and(|c| c[t]) {
+                            Some(Contact::Toe)
+                        } else {
+                            None
+                        }
+                    })
+                    .collect()
             })
             .collect()
     }
@@ -784,6 +870,130 @@ fn fk(rig: &Skeleton, rest: &[Vec3], w: &[Quat], root: Vec3, out: &mut [Vec3]) {
     }
 }
 
+/// Where a leg's ankle must go at a frame: to a point (a contact), or by an offset (easing into and out
+/// of a contact, relative to wherever the transferred motion puts it).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Goal {
+    At(Vec3),
+    By(Vec3),
+    /// A toe-only contact: the toe stays on this point and the foot pivots about it, so the leg
+    /// moves as little as it can.
+    Toe(Vec3),
+}
+
+/// The ankle goals of one leg over the take (docs/retargeting.md, "Feet").
+///
+/// Each run of contact frames holds still what is down: the ankle through the whole-foot phase, the toe
+/// through a toe-only phase (the heel lifting or landing), the foot's rotation as transferred. The
+/// ankle's point is where the transferred ankle is in the middle of its first phase, so the IK's
+/// correction is spread over the stance instead of growing to its end; the toe's point follows from it
+/// where the phases meet, so nothing jumps. Ease in before a run and out after it over
+/// [`BLEND_OUT_FRAMES`] frames.
+fn ankle_goals(
+    contacts: &[Option<Contact>],
+    ankles: &[Vec3],
+    toe_offsets: &[Vec3],
+    has_toe: bool,
+) -> Vec<Option<Goal>> {
+    let n = contacts.len();
+    let mut goals: Vec<Option<Goal>> = vec![None; n];
+    // Without a toe joint on the rig, a toe contact holds the ankle.
+    let kind = |t: usize| match contacts[t] {
+        Some(Contact::Toe) if has_toe => Some(Contact::Toe),
+        Some(_) => Some(Contact::Ankle),
+        None => None,
+    };
+    let mut t = 0;
+    while t < n {
+        if kind(t).is_none() {
+            t += 1;
+            continue;
+        }
+        let start = t;
+        while t < n && kind(t).is_some() {
+            t += 1;
+        }
+        let end = t - 1;
+        // The anchor: the middle of the first ankle phase (or of the whole run, toe only). `point` is
+        // the planted point of the phase at hand: the ankle's in an ankle phase, the toe's in a toe one.
+        let first_ankle = (start..=end).find(|&f| kind(f) == Some(Contact::Ankle));
+        let (from, point) = match first_ankle {
+            Some(a) => {
+                let b = (a..=end)
+                    .take_while(|&f| kind(f) == Some(Contact::Ankle))
+                    .last()
+                    .unwrap_or(a);
+                (a, ankles[(a + b) / 2])
+            }
+            None => {
+                let m = (start + end) / 2;
+                (start, ankles[m] + toe_offsets[m])
+            }
+        };
+        let goal_at = |f: usize, point: Vec3| match kind(f) {
+            Some(Contact::Toe) => Goal::Toe(point),
+            _ => Goal::At(point),
+        };
+        let mut p = point;
+        for f in from..=end {
+            if f > from && kind(f) != kind(f - 1) {
+                p = match kind(f) {
+                    // The heel lifts: the toe stays where it was a frame ago.
+                    Some(Contact::Toe) => p + toe_offsets[f - 1],
+                    // The heel lands: the ankle comes down under where the toe is.
+                    _ => p - toe_offsets[f],
+                };
+            }
+            goals[f] = Some(goal_at(f, p));
+        }
+        let mut p = point;
+        for f in (start..from).rev() {
+            if kind(f) != kind(f + 1) {
+                p = match kind(f) {
+                    // Toe first, then the whole foot: the toe where it is when the heel lands.
+                    Some(Contact::Toe) => p + toe_offsets[f + 1],
+                    _ => p - toe_offsets[f],
+                };
+            }
+            goals[f] = Some(goal_at(f, p));
+        }
+        // Ease in and out.
+        let offset_at = |f: usize| match goals[f] {
+            Some(Goal::At(p)) => p - ankles[f],
+            Some(Goal::Toe(p)) => p - (ankles[f] + toe_offsets[f]),
+            _ => Vec3::ZERO,
+        };
+        let (into, out_of) = (offset_at(start), offset_at(end));
+        for k in 1..=BLEND_OUT_FRAMES {
+            let w = 1.0 - k as f32 / (BLEND_OUT_FRAMES + 1) as f32;
+            if let Some(f) = start.checked_sub(k)
+                && goals[f].is_none()
+                && kind(f).is_none()
+            {
+                goals[f] = Some(Goal::By(into * w));
+            }
+            if end + k < n && kind(end + k).is_none() {
+                goals[end + k] = Some(Goal::By(out_of * w));
+            }
+        }
+    }
+    goals
+}
+
+/// Where the ankle goes while the toe pivots on `toe_point`: the point at foot length from the toe
+/// nearest to where the ankle is now.
+fn pivot_ankle(leg: &PlantedLeg, pos: &[Vec3], toe_point: Vec3) -> Vec3 {
+    let Some(toe) = leg.toe else {
+        return pos[leg.foot];
+    };
+    let foot_length = (pos[toe] - pos[leg.foot]).length();
+    let from_toe = pos[leg.foot] - toe_point;
+    if from_toe.length() < 1e-6 {
+        return pos[leg.foot];
+    }
+    toe_point + from_toe.normalize() * foot_length
+}
+
 /// How far the hips must go down for the leg to reach `goal` (0 when it already can).
 fn hip_drop(leg: &PlantedLeg, pos: &[Vec3], goal: Vec3) -> f32 {
     let (Some(&hip_j), Some(&knee_j)) = (leg.thigh.first(), leg.shin.first()) else {
@@ -804,9 +1014,10 @@ fn hip_drop(leg: &PlantedLeg, pos: &[Vec3], goal: Vec3) -> f32 {
     (-v.y - disc.sqrt()).max(0.0)
 }
 
-/// Bends the leg so its ankle reaches `goal`, keeping the knee in the plane it bends in now and the
-/// foot's world rotation. Returns false when the goal is out of reach (the leg is stretched toward it).
-fn two_bone_ik(leg: &PlantedLeg, pos: &[Vec3], w: &mut [Quat], goal: Vec3) -> bool {
+/// Bends the leg so its ankle reaches `goal`, the knee toward `bend` (the way the thigh faces: a knee
+/// bends forward, whatever the current, nearly straight, pose says), keeping the foot's world rotation.
+/// Returns false when the goal is out of reach (the leg is stretched toward it).
+fn two_bone_ik(leg: &PlantedLeg, pos: &[Vec3], w: &mut [Quat], goal: Vec3, bend: Vec3) -> bool {
     let (Some(&hip_j), Some(&knee_j)) = (leg.thigh.first(), leg.shin.first()) else {
         return false;
     };
@@ -824,16 +1035,14 @@ fn two_bone_ik(leg: &PlantedLeg, pos: &[Vec3], w: &mut [Quat], goal: Vec3) -> bo
     } else {
         return false;
     };
-    // The bend plane: the current knee's offset from the hip-goal line gives the pole.
-    let pole = {
-        let k = knee - hip;
-        let p = k - dir * k.dot(dir);
-        if p.length() > 1e-6 {
-            p.normalize()
-        } else {
-            dir.any_orthonormal_vector()
-        }
-    };
+    // The bend plane: the thigh's forward, off the hip-goal line; the current knee when that is
+    // degenerate (the thigh's forward along the line).
+    let off_line = |v: Vec3| v - dir * v.dot(dir);
+    let pole = [off_line(bend), off_line(knee - hip)]
+        .into_iter()
+        .find(|p| p.length() > 1e-4)
+        .map(Vec3::normalize)
+        .unwrap_or_else(|| dir.any_orthonormal_vector());
     let cos_a = ((l1 * l1 + d * d - l2 * l2) / (2.0 * l1 * d)).clamp(-1.0, 1.0);
     let sin_a = (1.0 - cos_a * cos_a).max(0.0).sqrt();
     let new_knee = hip + (dir * cos_a + pole * sin_a) * l1;

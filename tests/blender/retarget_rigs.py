@@ -5,8 +5,8 @@ Every rig is described in character space (metres; x = the character's left, y =
 it faces) by a generic `Layout` of proportions, then named and organised as its convention does
 (Mixamo, UE5 Mannequin, Rigify deform bones, SMPL, VRM, opaque `bn_NN`), turned into Blender
 bones in its own armature space (Y-up centimetres for an FBX-imported Mixamo rig, Z-up facing
--Y for the others) and placed with an object transform. `build_rig` (rigs.py) makes them in
-Blender. Bone rolls are pseudo-random: nothing about a bone's local axes can be relied on.
+-Y for the others) and placed with an object transform. `blend_rigs()` lists them for
+`rigs.build_blend`. Bone rolls are pseudo-random: nothing about a bone's local axes can be relied on.
 
 The reference math (`ReferenceFrame`, `direction`, `angle_degrees`, ...) is plain Python written
 from the retargeting contract, independent of the Rust implementation:
@@ -18,7 +18,7 @@ path starting where the rig stands.
 import math
 from dataclasses import dataclass, field
 
-from rigs import _euler_xyz, build_rig
+from rigs import _euler_xyz
 
 # ---------------------------------------------------------------------------------------
 # Character-space layout
@@ -70,8 +70,12 @@ class Layout:
         for side, sx in (("L", 1.0), ("R", -1.0)):
             arm = (sx * math.cos(down), -math.sin(down), 0.0)
             p[f"shoulder_{side}"] = _add(chest, (sx * self.clavicle[0], self.clavicle[1], 0.0))
-            p[f"upper_arm_{side}"] = _add(p[f"shoulder_{side}"], (sx * self.clavicle_length, 0.01, -0.01))
-            p[f"forearm_{side}"] = _add(p[f"upper_arm_{side}"], _mul(arm, self.upper_arm), (0, 0, -0.01))
+            p[f"upper_arm_{side}"] = _add(
+                p[f"shoulder_{side}"], (sx * self.clavicle_length, 0.01, -0.01)
+            )
+            p[f"forearm_{side}"] = _add(
+                p[f"upper_arm_{side}"], _mul(arm, self.upper_arm), (0, 0, -0.01)
+            )
             p[f"hand_{side}"] = _add(p[f"forearm_{side}"], _mul(arm, self.forearm), (0, 0, 0.01))
             p[f"hand_end_{side}"] = _add(p[f"hand_{side}"], _mul(arm, self.hand))
             p[f"thumb_{side}"] = _add(p[f"hand_{side}"], _mul(arm, 0.03), (0.0, -0.01, 0.03))
@@ -176,8 +180,22 @@ def mixamo():
     m = "mixamorig:"
     bones = []
     _chain(bones, [m + "Hips"], p, ["hips"], None, "spine0")
-    chest = _chain(bones, [m + "Spine", m + "Spine1", m + "Spine2"], p, ["spine0", "spine1", "spine2"], m + "Hips", "neck0")
-    _chain(bones, [m + "Neck", m + "Head", m + "HeadTop_End"], p, ["neck0", "head", "head_end"], chest, _add(p["head_end"], (0, 0.05, 0)))
+    chest = _chain(
+        bones,
+        [m + "Spine", m + "Spine1", m + "Spine2"],
+        p,
+        ["spine0", "spine1", "spine2"],
+        m + "Hips",
+        "neck0",
+    )
+    _chain(
+        bones,
+        [m + "Neck", m + "Head", m + "HeadTop_End"],
+        p,
+        ["neck0", "head", "head_end"],
+        chest,
+        _add(p["head_end"], (0, 0.05, 0)),
+    )
     for s, side, _ in SIDES:
         hand = _chain(
             bones,
@@ -188,7 +206,11 @@ def mixamo():
             f"hand_end_{s}",
         )
         for finger, key in (("Thumb", "thumb"), ("Index", "index"), ("Middle", "hand_end")):
-            base = p[f"{key}_{s}"] if key != "hand_end" else _lerp(p[f"hand_{s}"], p[f"hand_end_{s}"], 0.5)
+            base = (
+                p[f"{key}_{s}"]
+                if key != "hand_end"
+                else _lerp(p[f"hand_{s}"], p[f"hand_end_{s}"], 0.5)
+            )
             step = _mul(_sub(p[f"hand_end_{s}"], p[f"hand_{s}"]), 0.15)
             parent = hand
             for k in range(1, 4):
@@ -197,17 +219,42 @@ def mixamo():
                 parent = m + f"{side}Hand{finger}{k}"
         _chain(
             bones,
-            [m + f"{side}UpLeg", m + f"{side}Leg", m + f"{side}Foot", m + f"{side}ToeBase", m + f"{side}Toe_End"],
+            [
+                m + f"{side}UpLeg",
+                m + f"{side}Leg",
+                m + f"{side}Foot",
+                m + f"{side}ToeBase",
+                m + f"{side}Toe_End",
+            ],
             p,
             [f"thigh_{s}", f"shin_{s}", f"foot_{s}", f"toe_{s}", f"toe_end_{s}"],
             m + "Hips",
             _add(p[f"toe_end_{s}"], (0, 0, 0.03)),
         )
     roles = _roles(
-        m + "Hips", m + "Neck", m + "Head",
-        {s: [m + f"{side}{b}" for b in ("Shoulder", "Arm", "ForeArm", "Hand", "UpLeg", "Leg", "Foot", "ToeBase")] for s, side, _ in SIDES},
+        m + "Hips",
+        m + "Neck",
+        m + "Head",
+        {
+            s: [
+                m + f"{side}{b}"
+                for b in ("Shoulder", "Arm", "ForeArm", "Hand", "UpLeg", "Leg", "Foot", "ToeBase")
+            ]
+            for s, side, _ in SIDES
+        },
     )
-    return Rig("MixamoRig", bones, "y_up", 0.01, (-3.0, 0.0, 0.0), (90.0, 0.0, 0.0), 0.01, 0.0, "mixamo", roles)
+    return Rig(
+        "MixamoRig",
+        bones,
+        "y_up",
+        0.01,
+        (-3.0, 0.0, 0.0),
+        (90.0, 0.0, 0.0),
+        0.01,
+        0.0,
+        "mixamo",
+        roles,
+    )
 
 
 def _sub(a, b):
@@ -219,7 +266,9 @@ def _roles(hips, neck, head, sides):
     foot, toe]."""
     roles = {"hips": hips, "neck": neck, "head": head}
     for s, names in sides.items():
-        for role, name in zip(("shoulder", "upper_arm", "forearm", "hand", "thigh", "shin", "foot", "toe"), names):
+        for role, name in zip(
+            ("shoulder", "upper_arm", "forearm", "hand", "thigh", "shin", "foot", "toe"), names
+        ):
             roles[f"{role}_{s}"] = name
     return roles
 
@@ -252,8 +301,17 @@ def unreal():
             chest,
             f"hand_end_{s}",
         )
-        bones.append((f"index_01_{x}", hand, p[f"index_{s}"], _add(p[f"index_{s}"], _mul(_sub(p[f"hand_end_{s}"], p[f"hand_{s}"]), 0.3))))
-        bones.append((f"thumb_01_{x}", hand, p[f"thumb_{s}"], _add(p[f"thumb_{s}"], (0.0, -0.01, 0.04))))
+        bones.append(
+            (
+                f"index_01_{x}",
+                hand,
+                p[f"index_{s}"],
+                _add(p[f"index_{s}"], _mul(_sub(p[f"hand_end_{s}"], p[f"hand_{s}"]), 0.3)),
+            )
+        )
+        bones.append(
+            (f"thumb_01_{x}", hand, p[f"thumb_{s}"], _add(p[f"thumb_{s}"], (0.0, -0.01, 0.04)))
+        )
         for limb, a, b in (("upperarm", "upper_arm", "forearm"), ("lowerarm", "forearm", "hand")):
             for k, t in ((1, 0.33), (2, 0.66)):
                 head = _lerp(p[f"{a}_{s}"], p[f"{b}_{s}"], t)
@@ -268,18 +326,57 @@ def unreal():
             f"toe_end_{s}",
         )
         for limb, a, b in (("thigh", "thigh", "shin"), ("calf", "shin", "foot")):
-            bones.append((f"{limb}_twist_01_{x}", f"{limb}_{x}", _lerp(p[f"{a}_{s}"], p[f"{b}_{s}"], 0.5), _lerp(p[f"{a}_{s}"], p[f"{b}_{s}"], 0.7)))
+            bones.append(
+                (
+                    f"{limb}_twist_01_{x}",
+                    f"{limb}_{x}",
+                    _lerp(p[f"{a}_{s}"], p[f"{b}_{s}"], 0.5),
+                    _lerp(p[f"{a}_{s}"], p[f"{b}_{s}"], 0.7),
+                )
+            )
     bones.append(("ik_foot_root", "root", (0.0, 0.0, 0.0), (0.0, 0.1, 0.0)))
     bones.append(("ik_hand_root", "root", (0.0, 0.0, 0.0), (0.0, 0.0, 0.1)))
     for s, _, _ in SIDES:
         x = s.lower()
-        bones.append((f"ik_foot_{x}", "ik_foot_root", p[f"foot_{s}"], _add(p[f"foot_{s}"], (0, 0, 0.1))))
-        bones.append((f"ik_hand_{x}", "ik_hand_root", p[f"hand_{s}"], _add(p[f"hand_{s}"], (0, 0.1, 0))))
+        bones.append(
+            (f"ik_foot_{x}", "ik_foot_root", p[f"foot_{s}"], _add(p[f"foot_{s}"], (0, 0, 0.1)))
+        )
+        bones.append(
+            (f"ik_hand_{x}", "ik_hand_root", p[f"hand_{s}"], _add(p[f"hand_{s}"], (0, 0.1, 0)))
+        )
     roles = _roles(
-        "pelvis", "neck_01", "head",
-        {s: [f"{b}_{s.lower()}" for b in ("clavicle", "upperarm", "lowerarm", "hand", "thigh", "calf", "foot", "ball")] for s, _, _ in SIDES},
+        "pelvis",
+        "neck_01",
+        "head",
+        {
+            s: [
+                f"{b}_{s.lower()}"
+                for b in (
+                    "clavicle",
+                    "upperarm",
+                    "lowerarm",
+                    "hand",
+                    "thigh",
+                    "calf",
+                    "foot",
+                    "ball",
+                )
+            ]
+            for s, _, _ in SIDES
+        },
     )
-    return Rig("UE5Mannequin", bones, "z_up", 1.0, (3.0, -2.0, 0.0), (0.0, 0.0, 90.0), 1.0, 90.0, "ue", roles)
+    return Rig(
+        "UE5Mannequin",
+        bones,
+        "z_up",
+        1.0,
+        (3.0, -2.0, 0.0),
+        (0.0, 0.0, 90.0),
+        1.0,
+        90.0,
+        "ue",
+        roles,
+    )
 
 
 def rigify():
@@ -294,10 +391,17 @@ def rigify():
     _chain(bones, names, p, keys, None, "head_end")
     chest = "DEF-spine.003"
     for s, _, _ in SIDES:
-        bones.append((f"DEF-pelvis.{s}", "DEF-spine", p["hips"], _add(p[f"thigh_{s}"], (0.0, 0.12, -0.08))))
+        bones.append(
+            (f"DEF-pelvis.{s}", "DEF-spine", p["hips"], _add(p[f"thigh_{s}"], (0.0, 0.12, -0.08)))
+        )
         bones.append((f"DEF-shoulder.{s}", chest, p[f"shoulder_{s}"], p[f"upper_arm_{s}"]))
         parent = f"DEF-shoulder.{s}"
-        for limb, a, b in (("upper_arm", "upper_arm", "forearm"), ("forearm", "forearm", "hand"), ("thigh", "thigh", "shin"), ("shin", "shin", "foot")):
+        for limb, a, b in (
+            ("upper_arm", "upper_arm", "forearm"),
+            ("forearm", "forearm", "hand"),
+            ("thigh", "thigh", "shin"),
+            ("shin", "shin", "foot"),
+        ):
             if limb == "thigh":
                 parent = "DEF-spine"
             mid = _lerp(p[f"{a}_{s}"], p[f"{b}_{s}"], 0.5)
@@ -306,32 +410,92 @@ def rigify():
             parent = f"DEF-{limb}.{s}.001"
             if limb == "forearm":
                 bones.append((f"DEF-hand.{s}", parent, p[f"hand_{s}"], p[f"hand_end_{s}"]))
-                bones.append((f"DEF-f_index.01.{s}", f"DEF-hand.{s}", p[f"index_{s}"], _lerp(p[f"index_{s}"], p[f"hand_end_{s}"], 0.4)))
-                bones.append((f"DEF-thumb.01.{s}", f"DEF-hand.{s}", p[f"thumb_{s}"], _add(p[f"thumb_{s}"], (0.0, -0.01, 0.04))))
+                bones.append(
+                    (
+                        f"DEF-f_index.01.{s}",
+                        f"DEF-hand.{s}",
+                        p[f"index_{s}"],
+                        _lerp(p[f"index_{s}"], p[f"hand_end_{s}"], 0.4),
+                    )
+                )
+                bones.append(
+                    (
+                        f"DEF-thumb.01.{s}",
+                        f"DEF-hand.{s}",
+                        p[f"thumb_{s}"],
+                        _add(p[f"thumb_{s}"], (0.0, -0.01, 0.04)),
+                    )
+                )
             if limb == "shin":
                 bones.append((f"DEF-foot.{s}", parent, p[f"foot_{s}"], p[f"toe_{s}"]))
                 bones.append((f"DEF-toe.{s}", f"DEF-foot.{s}", p[f"toe_{s}"], p[f"toe_end_{s}"]))
     roles = _roles(
-        "DEF-spine", "DEF-spine.004", "DEF-spine.006",
-        {s: [f"DEF-{b}.{s}" for b in ("shoulder", "upper_arm", "forearm", "hand", "thigh", "shin", "foot", "toe")] for s, _, _ in SIDES},
+        "DEF-spine",
+        "DEF-spine.004",
+        "DEF-spine.006",
+        {
+            s: [
+                f"DEF-{b}.{s}"
+                for b in (
+                    "shoulder",
+                    "upper_arm",
+                    "forearm",
+                    "hand",
+                    "thigh",
+                    "shin",
+                    "foot",
+                    "toe",
+                )
+            ]
+            for s, _, _ in SIDES
+        },
     )
-    return Rig("RigifyDeform", bones, "z_up", 1.0, (-1.5, 1.0, 0.0), (0.0, 0.0, -30.0), 1.0, -30.0, "rigify", roles)
+    return Rig(
+        "RigifyDeform",
+        bones,
+        "z_up",
+        1.0,
+        (-1.5, 1.0, 0.0),
+        (0.0, 0.0, -30.0),
+        1.0,
+        -30.0,
+        "rigify",
+        roles,
+    )
 
 
 def smpl():
     """SMPL joint names (pelvis, left_hip = the thigh, left_knee, left_ankle, left_foot = the toes,
     spine1..3, neck, head, left_collar, left_shoulder = the upper arm, left_elbow, left_wrist,
     left_hand), a Y-up armature turned 90 degrees about X then 150 about Z."""
-    lay = Layout(pelvis_width=0.07, hip_drop=0.09, thigh=0.38, shin=0.41, spine=[0.11, 0.14, 0.06], neck=[0.21], arm_down=8.0, upper_arm=0.26, forearm=0.25)
+    lay = Layout(
+        pelvis_width=0.07,
+        hip_drop=0.09,
+        thigh=0.38,
+        shin=0.41,
+        spine=[0.11, 0.14, 0.06],
+        neck=[0.21],
+        arm_down=8.0,
+        upper_arm=0.26,
+        forearm=0.25,
+    )
     p = lay.points()
     bones = []
     _chain(bones, ["pelvis"], p, ["hips"], None, "spine0")
-    chest = _chain(bones, ["spine1", "spine2", "spine3"], p, ["spine0", "spine1", "spine2"], "pelvis", "neck0")
+    chest = _chain(
+        bones, ["spine1", "spine2", "spine3"], p, ["spine0", "spine1", "spine2"], "pelvis", "neck0"
+    )
     _chain(bones, ["neck", "head"], p, ["neck0", "head"], chest, "head_end")
     for s, _, side in SIDES:
         _chain(
             bones,
-            [f"{side}_collar", f"{side}_shoulder", f"{side}_elbow", f"{side}_wrist", f"{side}_hand"],
+            [
+                f"{side}_collar",
+                f"{side}_shoulder",
+                f"{side}_elbow",
+                f"{side}_wrist",
+                f"{side}_hand",
+            ],
             p,
             [f"shoulder_{s}", f"upper_arm_{s}", f"forearm_{s}", f"hand_{s}", f"index_{s}"],
             chest,
@@ -346,23 +510,69 @@ def smpl():
             f"toe_end_{s}",
         )
     roles = _roles(
-        "pelvis", "neck", "head",
-        {s: [f"{side}_{b}" for b in ("collar", "shoulder", "elbow", "wrist", "hip", "knee", "ankle", "foot")] for s, _, side in SIDES},
+        "pelvis",
+        "neck",
+        "head",
+        {
+            s: [
+                f"{side}_{b}"
+                for b in ("collar", "shoulder", "elbow", "wrist", "hip", "knee", "ankle", "foot")
+            ]
+            for s, _, side in SIDES
+        },
     )
-    return Rig("SmplBody", bones, "y_up", 1.0, (0.0, -3.0, 0.0), (90.0, 0.0, 150.0), 1.0, 150.0, "smpl", roles)
+    return Rig(
+        "SmplBody",
+        bones,
+        "y_up",
+        1.0,
+        (0.0, -3.0, 0.0),
+        (90.0, 0.0, 150.0),
+        1.0,
+        150.0,
+        "smpl",
+        roles,
+    )
 
 
 def vrm():
     """VRM humanoid bones as VRoid exports them (J_Bip_C_Hips, J_Bip_L_UpperLeg, ...): a short
     anime proportion (big head, short torso), T-pose, turned 45 degrees about Z."""
-    lay = Layout(pelvis_width=0.08, thigh=0.36, shin=0.35, ankle_height=0.07, toe_length=0.1, spine=[0.08, 0.09, 0.08], neck=[0.08], head=0.26, upper_arm=0.21, forearm=0.19, hand=0.14, clavicle_length=0.09)
+    lay = Layout(
+        pelvis_width=0.08,
+        thigh=0.36,
+        shin=0.35,
+        ankle_height=0.07,
+        toe_length=0.1,
+        spine=[0.08, 0.09, 0.08],
+        neck=[0.08],
+        head=0.26,
+        upper_arm=0.21,
+        forearm=0.19,
+        hand=0.14,
+        clavicle_length=0.09,
+    )
     p = lay.points()
     b = "J_Bip_"
     bones = []
     _chain(bones, [b + "C_Hips"], p, ["hips"], None, "spine0")
-    chest = _chain(bones, [b + "C_Spine", b + "C_Chest", b + "C_UpperChest"], p, ["spine0", "spine1", "spine2"], b + "C_Hips", "neck0")
+    chest = _chain(
+        bones,
+        [b + "C_Spine", b + "C_Chest", b + "C_UpperChest"],
+        p,
+        ["spine0", "spine1", "spine2"],
+        b + "C_Hips",
+        "neck0",
+    )
     _chain(bones, [b + "C_Neck", b + "C_Head"], p, ["neck0", "head"], chest, "head_end")
-    bones.append(("J_Adj_L_FaceEye", b + "C_Head", _add(p["head"], (0.03, 0.08, 0.08)), _add(p["head"], (0.03, 0.08, 0.1))))
+    bones.append(
+        (
+            "J_Adj_L_FaceEye",
+            b + "C_Head",
+            _add(p["head"], (0.03, 0.08, 0.08)),
+            _add(p["head"], (0.03, 0.08, 0.1)),
+        )
+    )
     for s, _, _ in SIDES:
         hand = _chain(
             bones,
@@ -372,8 +582,17 @@ def vrm():
             chest,
             f"hand_end_{s}",
         )
-        bones.append((b + f"{s}_Index1", hand, p[f"index_{s}"], _lerp(p[f"index_{s}"], p[f"hand_end_{s}"], 0.4)))
-        bones.append((b + f"{s}_Thumb1", hand, p[f"thumb_{s}"], _add(p[f"thumb_{s}"], (0.0, -0.01, 0.03))))
+        bones.append(
+            (
+                b + f"{s}_Index1",
+                hand,
+                p[f"index_{s}"],
+                _lerp(p[f"index_{s}"], p[f"hand_end_{s}"], 0.4),
+            )
+        )
+        bones.append(
+            (b + f"{s}_Thumb1", hand, p[f"thumb_{s}"], _add(p[f"thumb_{s}"], (0.0, -0.01, 0.03)))
+        )
         _chain(
             bones,
             [b + f"{s}_UpperLeg", b + f"{s}_LowerLeg", b + f"{s}_Foot", b + f"{s}_ToeBase"],
@@ -383,10 +602,29 @@ def vrm():
             f"toe_end_{s}",
         )
     roles = _roles(
-        b + "C_Hips", b + "C_Neck", b + "C_Head",
-        {s: [b + f"{s}_{n}" for n in ("Shoulder", "UpperArm", "LowerArm", "Hand", "UpperLeg", "LowerLeg", "Foot", "ToeBase")] for s, _, _ in SIDES},
+        b + "C_Hips",
+        b + "C_Neck",
+        b + "C_Head",
+        {
+            s: [
+                b + f"{s}_{n}"
+                for n in (
+                    "Shoulder",
+                    "UpperArm",
+                    "LowerArm",
+                    "Hand",
+                    "UpperLeg",
+                    "LowerLeg",
+                    "Foot",
+                    "ToeBase",
+                )
+            ]
+            for s, _, _ in SIDES
+        },
     )
-    return Rig("VrmModel", bones, "z_up", 1.0, (1.0, 1.5, 0.0), (0.0, 0.0, 45.0), 1.0, 45.0, "vrm", roles)
+    return Rig(
+        "VrmModel", bones, "z_up", 1.0, (1.0, 1.5, 0.0), (0.0, 0.0, 45.0), 1.0, 45.0, "vrm", roles
+    )
 
 
 def opaque():
@@ -396,37 +634,74 @@ def opaque():
     rename = {bone[0]: f"bn_{i:02d}" for i, bone in enumerate(source.bones)}
     bones = [(rename[n], rename.get(parent), h, t) for n, parent, h, t in source.bones]
     roles = {role: rename[bone] for role, bone in source.roles.items()}
-    return Rig("OpaqueRig", bones, "z_up", 1.0, (-2.0, 3.0, 0.0), (0.0, 0.0, 180.0), 0.6, 180.0, "topology", roles)
+    return Rig(
+        "OpaqueRig",
+        bones,
+        "z_up",
+        1.0,
+        (-2.0, 3.0, 0.0),
+        (0.0, 0.0, 180.0),
+        0.6,
+        180.0,
+        "topology",
+        roles,
+    )
 
 
 RIGS = {rig.name: rig for rig in (mixamo(), unreal(), rigify(), smpl(), vrm(), opaque())}
 
 # Not humanoids: a tail of five bones, and a single bone.
 TAIL_BONES = [
-    (f"tail_{i}", f"tail_{i - 1}" if i else None, (0.0, 0.3 * i, 0.5), (0.0, 0.3 * (i + 1), 0.5), 10.0 * i, bool(i))
+    (
+        f"tail_{i}",
+        f"tail_{i - 1}" if i else None,
+        (0.0, 0.3 * i, 0.5),
+        (0.0, 0.3 * (i + 1), 0.5),
+        10.0 * i,
+        bool(i),
+    )
     for i in range(5)
 ]
 STICK_BONES = [("stick", None, (0.0, 0.0, 0.0), (0.0, 0.0, 1.0), 30.0, False)]
 
 
-def build_retarget_rigs(blender):
-    """Builds every rig of RIGS, plus `Tail` and `Stick`, in a running Blender."""
-    for rig in RIGS.values():
-        build_rig(blender, rig.name, rig.blender_bones(), rig.location, rig.rotation, (rig.scale,) * 3)
-    build_rig(blender, "Tail", TAIL_BONES, (5.0, 5.0, 0.0), (0.0, 0.0, 0.0), (1.0,) * 3)
-    build_rig(blender, "Stick", STICK_BONES, (6.0, 5.0, 0.0), (0.0, 0.0, 0.0), (1.0,) * 3)
+def blend_rigs():
+    """`rigs.build_blend` entries for every rig of RIGS and the two that are not humanoids."""
+    rigs = [
+        (rig.name, rig.blender_bones(), rig.location, rig.rotation, (rig.scale,) * 3)
+        for rig in RIGS.values()
+    ]
+    rigs.append(("Tail", TAIL_BONES, (5.0, 5.0, 0.0), (0.0, 0.0, 0.0), (1.0,) * 3))
+    rigs.append(("Stick", STICK_BONES, (6.0, 5.0, 0.0), (0.0, 0.0, 0.0), (1.0,) * 3))
+    return rigs
 
 
 # ---------------------------------------------------------------------------------------
 # Source skeletons: the same roles on the models' skeletons
 
 SOMA_ROLES = _roles(
-    "Hips", "Neck1", "Head",
-    {s: [f"{side}{b}" for b in ("Shoulder", "Arm", "ForeArm", "Hand", "Leg", "Shin", "Foot", "ToeBase")] for s, side, _ in SIDES},
+    "Hips",
+    "Neck1",
+    "Head",
+    {
+        s: [
+            f"{side}{b}"
+            for b in ("Shoulder", "Arm", "ForeArm", "Hand", "Leg", "Shin", "Foot", "ToeBase")
+        ]
+        for s, side, _ in SIDES
+    },
 )
 PROCEDURAL_ROLES = _roles(
-    "Hips", "Neck", "Head",
-    {s: [f"{side}{b}" for b in ("Shoulder", "Arm", "ForeArm", "Hand", "UpLeg", "Leg", "Foot", "ToeBase")] for s, side, _ in SIDES},
+    "Hips",
+    "Neck",
+    "Head",
+    {
+        s: [
+            f"{side}{b}"
+            for b in ("Shoulder", "Arm", "ForeArm", "Hand", "UpLeg", "Leg", "Foot", "ToeBase")
+        ]
+        for s, side, _ in SIDES
+    },
 )
 
 # The segments checked: (name, from role, to role). A segment runs between joint heads, so
@@ -443,7 +718,9 @@ for _s in ("L", "R"):
     ]
 LEG_SEGMENTS = {n for n, _, _ in SEGMENTS if n.split("_")[0] in ("thigh", "shin", "foot")}
 JOINT_MAP_ROLES = ["hips", "head"] + [
-    f"{r}_{s}" for s in ("L", "R") for r in ("upper_arm", "forearm", "hand", "thigh", "shin", "foot")
+    f"{r}_{s}"
+    for s in ("L", "R")
+    for r in ("upper_arm", "forearm", "hand", "thigh", "shin", "foot")
 ]
 
 # ---------------------------------------------------------------------------------------
@@ -502,7 +779,8 @@ class ReferenceFrame:
     @classmethod
     def of(cls, source_rest, source_roles, rig_rest, rig_roles):
         return cls(
-            heading=heading_degrees(rig_rest, rig_roles) - heading_degrees(source_rest, source_roles),
+            heading=heading_degrees(rig_rest, rig_roles)
+            - heading_degrees(source_rest, source_roles),
             scale=hip_height(rig_rest, rig_roles) / hip_height(source_rest, source_roles),
             start=rig_rest[rig_roles["hips"]],
             ground_rig=min(p[1] for p in rig_rest.values()),

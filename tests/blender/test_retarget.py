@@ -15,10 +15,11 @@ take (saved with `save_motion`) and the rig's rest pose (`get_skeleton`):
 - knees bend forward, the way the rig faces.
 """
 
-import json
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -28,36 +29,32 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "mmcp"
 
 import soma_server  # noqa: E402
 from bridge_client import RUN_PY  # noqa: E402
+from retarget_checks import (  # noqa: E402
+    PROCEDURAL,
+    SOMA,
+    SOURCE_ROLES,
+    assert_retargeted,
+    check_motion,
+    source_take,
+)
 from retarget_rigs import (  # noqa: E402
     JOINT_MAP_ROLES,
-    LEG_SEGMENTS,
-    PROCEDURAL_ROLES,
     RIGS,
-    SEGMENTS,
     SOMA_ROLES,
-    STICK_BONES,
-    TAIL_BONES,
     ReferenceFrame,
-    angle_degrees,
-    direction,
+    blend_rigs,
     heading_degrees,
     rest_positions,
-    rotate_y,
 )
-from rigs import build_blend, forward_kinematics  # noqa: E402
-from stagecraft_mcp import STAGECRAFT_BIN, McpSession, read_take, toml_config  # noqa: E402
+from rigs import bones_from_mmcp_skeleton, build_blend  # noqa: E402
+from stagecraft_mcp import STAGECRAFT_BIN, McpSession, toml_config  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
     not STAGECRAFT_BIN, reason="STAGECRAFT_BIN is not set: run the suite through scripts/test.sh"
 )
 
-SOMA, PROCEDURAL = "soma30-walk", "stagecraft-procedural"
-SOURCE_ROLES = {SOMA: SOMA_ROLES, PROCEDURAL: PROCEDURAL_ROLES}
-SEGMENT_DEGREES, LEG_CONTACT_DEGREES = 2.0, 6.0
-HIPS_METRES, HIPS_FRACTION = 0.02, 0.03
-PLANTED_METRES = 0.01
-EVERY = 5  # check segments, hips and knees every 5th frame; contacts on every frame
-NOT_HUMANOID = {"Tail": TAIL_BONES, "Stick": STICK_BONES}
+CANONICAL = {SOMA: soma_server.NAMES}  # the built-in model's is checked by its role joints
+NOT_HUMANOID = ["Tail", "Stick"]  # built by blend_rigs: a tail of five bones, a single bone
 
 
 @pytest.fixture(scope="module")
@@ -66,15 +63,19 @@ def soma_url():
         yield url
 
 
+# A rig with SOMA30's names and world rest pose, behind a turned and scaled object.
+SOMA_RIG = SimpleNamespace(name="SomaRig", roles=SOMA_ROLES)
+SOMA_RIG_PLACEMENT = ((1.0, 2.0, -0.5), (-30.0, 60.0, 15.0), 1.3)
+
+
 @pytest.fixture(scope="module")
 def rigs_blend(bpy_python, tmp_path_factory):
     path = tmp_path_factory.mktemp("retarget") / "rigs.blend"
-    rigs = [
-        (rig.name, rig.blender_bones(), rig.location, rig.rotation, (rig.scale,) * 3)
-        for rig in RIGS.values()
-    ]
-    rigs.append(("Tail", TAIL_BONES, (5.0, 5.0, 0.0), (0.0, 0.0, 0.0), (1.0,) * 3))
-    rigs.append(("Stick", STICK_BONES, (6.0, 5.0, 0.0), (0.0, 0.0, 0.0), (1.0,) * 3))
+    rigs = blend_rigs()
+    skeleton = soma_server.soma30_skeleton().model_dump()
+    location, rotation, scale = SOMA_RIG_PLACEMENT
+    bones = bones_from_mmcp_skeleton(skeleton, location, rotation, scale)
+    rigs.append((SOMA_RIG.name, bones, location, rotation, (scale,) * 3))
     build_blend(bpy_python, path, rigs)
     return path
 
@@ -104,175 +105,44 @@ def soma_take(mcp):
 
 
 # ---------------------------------------------------------------------------------------
-# Reading the source take and the rig
-
-
-def source_take(mcp, take_id, path):
-    """The stored take (its model's skeleton), with its world FK per frame and foot contacts."""
-    saved = mcp.tool("save_motion", {"take_id": take_id, "path": str(path)})
-    assert saved["format"] == "gltf", saved
-    take = read_take(path)
-    with open(path, encoding="utf-8") as f:
-        sample = json.load(f)["extensions"]["MMCP_motion"]["samples"][0]
-    take["contacts"] = sample.get("foot_contacts") or {}
-    take["world"] = [
-        forward_kinematics(take["skeleton"], take["names"], take["rotations"], take["roots"], t)
-        for t in range(take["frames"])
-    ]
-    return take
-
-
-def contact_runs(flags):
-    """[(first, last)] frame ranges where `flags` holds."""
-    runs, start = [], None
-    for t, down in enumerate(flags + [False]):
-        if down and start is None:
-            start = t
-        elif not down and start is not None:
-            runs.append((start, t - 1))
-            start = None
-    return runs
-
-
-def check_retarget(mcp, result, model, rig, take, frame_start):
-    """Every check of the module docstring for a take applied to `rig`; returns the problems
-    found (strings, with the numbers), so that one failure reports all of them."""
-    source_roles = SOURCE_ROLES[model]
-    rig_rest = rest_positions(mcp.tool("get_skeleton", {"armature": rig.name}))
-    source_rest = rest_positions(take["skeleton"])
-    ref = ReferenceFrame.of(source_rest, source_roles, rig_rest, rig.roles)
-    problems = []
-
-    info = result.get("retarget")
-    if not isinstance(info, dict):
-        return [f"no `retarget` block in the result: {sorted(result)}"]
-    joint_map = info.get("joint_map", {})
-    for role in JOINT_MAP_ROLES:
-        if joint_map.get(source_roles[role]) != rig.roles[role]:
-            problems.append(
-                f"joint_map[{source_roles[role]}] = {joint_map.get(source_roles[role])}, "
-                f"want {rig.roles[role]}"
-            )
-    if abs(info.get("scale", 0.0) - ref.scale) > 0.01 * ref.scale:
-        problems.append(f"retarget.scale {info.get('scale')}, want {ref.scale:.4f}")
-    heading_error = (info.get("heading_degrees", 1e9) - ref.heading + 180.0) % 360.0 - 180.0
-    if abs(heading_error) > 2.0:
-        problems.append(f"retarget.heading_degrees {info.get('heading_degrees')}, want {ref.heading:.2f}")
-    start = info.get("start") or [1e9] * 3
-    if math.hypot(start[0] - ref.start[0], start[2] - ref.start[2]) > 0.01:
-        problems.append(f"retarget.start {start}, want the rig's hips at {ref.start} (x, z)")
-
-    bones = sorted(set(rig.roles.values()))
-    frames = list(range(take["frames"]))
-    pose = mcp.tool(
-        "sample_pose",
-        {"armature": rig.name, "frames": [frame_start + t for t in frames], "joint_names": bones},
-    )
-    src = take["world"]
-    contact_side = {"L": [False] * len(frames), "R": [False] * len(frames)}
-    for joint, flags in take["contacts"].items():
-        for s in ("L", "R"):
-            if joint in (source_roles[f"foot_{s}"], source_roles[f"toe_{s}"]):
-                contact_side[s] = [a or b for a, b in zip(contact_side[s], flags)]
-
-    # Segments.
-    worst = {}
-    for t in frames[::EVERY]:
-        for name, a, b in SEGMENTS:
-            want = rotate_y(direction(src[t][source_roles[a]], src[t][source_roles[b]]), ref.heading)
-            got = direction(pose[rig.roles[a]][t], pose[rig.roles[b]][t])
-            error = angle_degrees(got, want)
-            side = name[-1]
-            bound = SEGMENT_DEGREES
-            if name in LEG_SEGMENTS and contact_side[side][t]:
-                bound = LEG_CONTACT_DEGREES
-            if error > bound and error > worst.get(name, (0.0,))[0]:
-                worst[name] = (error, t, bound)
-    for name, (error, t, bound) in sorted(worst.items()):
-        problems.append(f"segment {name}: {error:.1f} degrees off at take frame {t} (bound {bound})")
-
-    # Hips.
-    hips_src, hips_rig = source_roles["hips"], rig.roles["hips"]
-    worst_hips = None
-    for t in frames[::EVERY]:
-        want = ref.hips(src[t][hips_src], src[0][hips_src])
-        got = pose[hips_rig][t]
-        travelled = math.hypot(want[0] - ref.start[0], want[2] - ref.start[2])
-        error = math.dist(got, want)
-        if error > HIPS_METRES + HIPS_FRACTION * travelled and (not worst_hips or error > worst_hips[0]):
-            worst_hips = (error, t, got, want)
-    if worst_hips:
-        error, t, got, want = worst_hips
-        problems.append(
-            f"hips {error * 100:.1f} cm off at take frame {t}: {[round(c, 3) for c in got]}, "
-            f"want {[round(c, 3) for c in want]}"
-        )
-
-    # Contacts.
-    if not take["contacts"]:
-        problems.append("the stored take has no foot_contacts")
-    for joint, flags in take["contacts"].items():
-        role = next((r for r, n in source_roles.items() if n == joint), None)
-        if role is None:
-            continue
-        bone = rig.roles[role]
-        for first, last in contact_runs(list(flags)):
-            anchor = pose[bone][first]
-            slid = max(math.dist(pose[bone][t], anchor) for t in range(first, last + 1))
-            source_slid = max(
-                math.dist(src[t][joint], src[first][joint]) for t in range(first, last + 1)
-            )
-            if slid > PLANTED_METRES:
-                problems.append(
-                    f"{bone} ({joint} in contact, frames {first}-{last}) slides "
-                    f"{slid * 100:.1f} cm (the source's {joint}: {source_slid * 100:.1f} cm)"
-                )
-
-    # Knees forward.
-    forward = rotate_y((0.0, 0.0, 1.0), heading_degrees(rig_rest, rig.roles))
-    for s in ("L", "R"):
-        most = 0.0
-        for t in frames[::EVERY]:
-            hip, knee, ankle = (pose[rig.roles[f"{r}_{s}"]][t] for r in ("thigh", "shin", "foot"))
-            line = direction(hip, ankle)
-            rel = [k - h for k, h in zip(knee, hip)]
-            along = sum(r * u for r, u in zip(rel, line))
-            bend = [r - along * u for r, u in zip(rel, line)]
-            size = math.sqrt(sum(c * c for c in bend))
-            most = max(most, size)
-            if size > 0.01 and sum(b * f for b, f in zip(bend, forward)) < 0:
-                problems.append(f"knee {s} bends backward by {size * 100:.1f} cm at take frame {t}")
-                break
-        if most < 0.03:
-            problems.append(f"knee {s} never bends (at most {most * 100:.1f} cm off the hip-ankle line)")
-    return problems
-
-
-def assert_retargeted(mcp, result, model, rig, tmp_path):
-    take = source_take(mcp, result["take_id"], tmp_path / "source.gltf")
-    canonical = soma_server.NAMES if model == SOMA else None
-    if canonical:
-        assert take["names"] == canonical, f"the stored take is not on SOMA30: {take['names']}"
-    assert all(n in take["names"] for n in SOURCE_ROLES[model].values()), take["names"]
-    # generate_motion nests what the DCC did under `applied`; apply_motion returns it flat.
-    frame_start = (result["applied"]["result"] if "applied" in result else result)["frame_start"]
-    problems = check_retarget(mcp, result, model, rig, take, frame_start)
-    assert not problems, f"{model} on {rig.name}:\n  " + "\n  ".join(problems)
-
-
-# ---------------------------------------------------------------------------------------
 
 
 def test_rigs_are_where_the_tests_think(mcp):
     """The fixture itself: every rig's rest pose, read by get_skeleton, is the one described
     (so the reference math starts from the right place)."""
     listed = {a["name"] for a in mcp.tool("list_armatures")["result"]}
-    assert listed == set(RIGS) | set(NOT_HUMANOID), listed
+    assert listed == set(RIGS) | set(NOT_HUMANOID) | {SOMA_RIG.name}, listed
     for rig in RIGS.values():
         rest = rest_positions(mcp.tool("get_skeleton", {"armature": rig.name}))
         for bone, want in rig.world_rest().items():
             assert math.dist(rest[bone], want) < 1e-4, (rig.name, bone, rest[bone], want)
         assert abs((heading_degrees(rest, rig.roles) - rig.heading + 180) % 360 - 180) < 0.01
+
+
+def test_the_reference_checks_pass_on_the_models_own_skeleton(mcp, tmp_path):
+    """The checks themselves, where the answer is known: on a rig that IS SOMA30 (same names,
+    same world rest pose, behind a turned and scaled object) the take lands unchanged: heading 0,
+    scale 1, the hips where the source's are."""
+    result = mcp.tool(
+        "generate_motion",
+        {"prompt": "walk", "seconds": 2, "model": SOMA, "seed": 2, "armature": SOMA_RIG.name},
+    )
+    take = source_take(mcp, result["take_id"], tmp_path / "source.gltf")
+    rig_rest = rest_positions(mcp.tool("get_skeleton", {"armature": SOMA_RIG.name}))
+    source_rest = rest_positions(take["skeleton"])
+    for joint, position in source_rest.items():
+        assert math.dist(rig_rest[joint], position) < 1e-4, (joint, rig_rest[joint], position)
+    ref = ReferenceFrame.of(source_rest, SOMA_ROLES, rig_rest, SOMA_ROLES)
+    assert abs(ref.heading) < 1e-3 and abs(ref.scale - 1) < 1e-4, ref
+    frame_start = result["applied"]["result"]["frame_start"]
+    problems = check_motion(mcp, SOMA, SOMA_RIG, take, frame_start, ref, rig_rest)
+    assert not problems, "\n".join(problems)
+    # And they fail when the motion is not where it should be: 5 degrees of heading and 10 % of
+    # scale off.
+    wrong = replace(ref, heading=5.0, scale=1.1)
+    problems = check_motion(mcp, SOMA, SOMA_RIG, take, frame_start, wrong, rig_rest)
+    assert any(p.startswith("segment foot_L") for p in problems), problems
+    assert any(p.startswith("hips") for p in problems), problems
 
 
 @pytest.mark.parametrize("model", [SOMA, PROCEDURAL])
@@ -298,9 +168,15 @@ def test_generate_onto_rig(mcp, rig_name, model, tmp_path):
     rig = RIGS[rig_name]
     result = mcp.tool(
         "generate_motion",
-        {"prompt": "a person walks forward", "seconds": 2, "model": model, "seed": 11, "armature": rig.name},
+        {
+            "prompt": "a person walks forward",
+            "seconds": 2,
+            "model": model,
+            "seed": 11,
+            "armature": rig.name,
+        },
     )
-    assert_retargeted(mcp, result, model, rig, tmp_path)
+    assert_retargeted(mcp, result, model, rig, tmp_path, CANONICAL.get(model))
 
 
 @pytest.mark.parametrize("rig_name", list(RIGS))
@@ -308,7 +184,7 @@ def test_apply_existing_take(mcp, soma_take, rig_name, tmp_path):
     rig = RIGS[rig_name]
     result = mcp.tool("apply_motion", {"take_id": soma_take, "armature": rig.name})
     assert result["take_id"] == soma_take, result
-    assert_retargeted(mcp, result, SOMA, rig, tmp_path)
+    assert_retargeted(mcp, result, SOMA, rig, tmp_path, soma_server.NAMES)
 
 
 @pytest.mark.parametrize("armature", list(NOT_HUMANOID))
@@ -336,7 +212,13 @@ def test_bone_map_naming_a_missing_bone_is_invalid_arguments(mcp, soma_take):
         ("apply_motion", {"take_id": soma_take, "armature": "MixamoRig", "bone_map": bone_map}),
         (
             "generate_motion",
-            {"prompt": "walk", "seconds": 1, "model": SOMA, "armature": "MixamoRig", "bone_map": bone_map},
+            {
+                "prompt": "walk",
+                "seconds": 1,
+                "model": SOMA,
+                "armature": "MixamoRig",
+                "bone_map": bone_map,
+            },
         ),
     ]:
         error = mcp.error(tool, arguments)

@@ -120,7 +120,9 @@ def test_walk_plants_the_contact_feet_and_bends_the_knees_forward(server, spec):
         assert bend[:, 2].max() > 0.1, f"{side} knee never bends: {bend[:, 2].max()}"
         thigh = knee - hip
         pitch = np.degrees(np.arctan2(thigh[:, 2], -thigh[:, 1]))
-        assert pitch.max() > 15 and pitch.min() < -15, f"{side} thigh swing {pitch.min(), pitch.max()}"
+        assert (
+            pitch.max() > 15 and pitch.min() < -15
+        ), f"{side} thigh swing {pitch.min(), pitch.max()}"
     hand = pos[:, index["LeftHand"], 2] - hips[:, 2]
     assert np.ptp(hand) > 0.15, "the arms swing"
     assert (pos[:, index["LeftHand"], 1] < pos[:, index["LeftArm"], 1] - 0.3).all(), "arms hang"

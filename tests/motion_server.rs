@@ -321,3 +321,60 @@ async fn serve_builtin_binds_and_stops() {
     assert!(matches!(result, Ok(Ok(Ok(())))));
     assert_eq!(ProceduralBackbone.model_id(), procedural::MODEL_ID);
 }
+
+/// A rig turned in its scene (Proscenium sends world-space offsets): the canonical skeleton with its
+/// offsets turned `degrees` about +Y. Over plain HTTP the built-in model must walk it the way it faces,
+/// knees forward, hips at their usual height.
+#[tokio::test]
+async fn builtin_model_walks_a_turned_rig_the_way_it_faces() {
+    use glam::{Quat, Vec3};
+    let server = Running::start(Backbones::builtin()).await;
+    let client = reqwest::Client::new();
+    for degrees in [90.0f32, 180.0] {
+        let turn = Quat::from_rotation_y(degrees.to_radians());
+        let mut skeleton = procedural::standard_skeleton();
+        for j in skeleton.joints.iter_mut().filter(|j| j.parent.is_some()) {
+            j.rest_translation = (turn * Vec3::from(j.rest_translation)).to_array();
+        }
+        let mut request = procedural_request("a person walks forward", 90);
+        request["skeleton"] =
+            serde_json::to_value(WireSkeleton::from_skeleton(&skeleton)).expect("skeleton json");
+        let r = client
+            .post(format!("{}/generate", server.base))
+            .json(&request)
+            .send()
+            .await
+            .expect("generate");
+        assert_eq!(r.status().as_u16(), 200, "{degrees}°");
+        let take = gltf::decode_value(&r.json().await.expect("gltf")).expect("decodes");
+        let s = &take.samples[0];
+        let facing = turn * Vec3::Z;
+        let travel = Vec3::from(s.root_positions[89]) - Vec3::from(s.root_positions[0]);
+        assert!(
+            travel.dot(facing) > 2.5,
+            "{degrees}°: travelled {travel} while facing {facing}"
+        );
+        let index = |n: &str| take.skeleton.index_of(n).expect("joint");
+        for t in (0..90).step_by(5) {
+            let p = take.world_positions(s, t);
+            assert!(p[index("Hips")].y > 0.8, "{degrees}°: hips sank at {t}");
+            for side in ["Left", "Right"] {
+                let (hip, knee, ankle) = (
+                    p[index(&format!("{side}UpLeg"))],
+                    p[index(&format!("{side}Leg"))],
+                    p[index(&format!("{side}Foot"))],
+                );
+                let bend = knee - (hip + ankle) * 0.5;
+                assert!(
+                    bend.dot(facing) > -0.01,
+                    "{degrees}°: {side} knee bends backwards at {t}"
+                );
+                assert!(
+                    bend.dot(Vec3::Y.cross(facing)).abs() < 0.08,
+                    "{degrees}°: {side} knee bends sideways at {t}"
+                );
+            }
+        }
+    }
+    server.stop().await;
+}

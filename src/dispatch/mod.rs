@@ -7,6 +7,7 @@
 
 mod dcc;
 mod motion;
+mod retarget;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,7 @@ pub const BUILTIN_METHODS: &[&str] = &[
     "motion.apply",
     "motion.preview",
     "motion.save",
+    "motion.map_rig",
 ];
 
 /// Arguments that name a file on disk, per `call:` method: confined to `[files] roots` when set.

@@ -1,7 +1,8 @@
-//! Motion tools: list_motion_models, generate_motion, apply_motion, preview_motion, save_motion.
+//! Motion tools: list_motion_models, generate_motion, apply_motion, map_rig, preview_motion,
+//! save_motion.
 //!
-//! The dispatcher is where motion meets the DCC (DESIGN.md §1: `motion` and `dcc` do not know each
-//! other): it fetches a rig's skeleton for retargeting models and applies takes with
+//! The dispatcher is where motion meets the DCC (`motion` and `dcc` do not know each other): it reads
+//! a rig's skeleton, retargets takes onto it (`super::retarget`) and applies them with
 //! `animation.apply_motion`.
 
 use std::path::PathBuf;
@@ -12,9 +13,11 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::retarget::{self, Mode, RetargetArgs};
 use super::{CallContext, Dispatcher, ImageOut, ToolError, ToolOutput};
 use crate::dcc::{DccCall, DccFailure};
 use crate::motion::client::CallOptions;
+use crate::motion::retarget::Placement;
 use crate::motion::wire::{WireJoint, WireSkeleton};
 use crate::motion::{self, GenerateArgs, MotionError};
 use crate::skills::ToolSpec;
@@ -32,6 +35,7 @@ pub(super) async fn call(
         "motion.apply" => apply(dispatcher, args, ctx).await,
         "motion.preview" => preview(dispatcher, args).await,
         "motion.save" => save(dispatcher, args).await,
+        "motion.map_rig" => super::retarget::map_rig(dispatcher, args, ctx).await,
         _ => Err(ToolError::not_implemented(&tool.name, method)),
     }
 }
@@ -43,7 +47,7 @@ pub fn motion_error(e: MotionError) -> ToolError {
         .with_details(e.details())
 }
 
-fn dcc_error(f: DccFailure, hint: &str, take_id: Option<&str>) -> ToolError {
+pub(super) fn dcc_error(f: DccFailure, hint: &str, take_id: Option<&str>) -> ToolError {
     let mut details = json!({"recoverable": f.recoverable});
     if let Some(d) = f.details {
         details["dcc_details"] = d;
@@ -56,7 +60,7 @@ fn dcc_error(f: DccFailure, hint: &str, take_id: Option<&str>) -> ToolError {
         .with_details(details)
 }
 
-fn parse_args<T: for<'de> Deserialize<'de>>(args: Value) -> Result<T, ToolError> {
+pub(super) fn parse_args<T: for<'de> Deserialize<'de>>(args: Value) -> Result<T, ToolError> {
     serde_json::from_value(args).map_err(|e| {
         ToolError::new("invalid_arguments", format!("arguments: {e}"))
             .with_hint("Fix the named argument and call again.")
@@ -76,7 +80,7 @@ fn call_options(ctx: &CallContext) -> CallOptions {
 }
 
 /// DCC call settings; `timeout` is what is left of the tool's deadline after earlier steps.
-fn dcc_call(ctx: &CallContext, timeout: Duration) -> DccCall {
+pub(super) fn dcc_call(ctx: &CallContext, timeout: Duration) -> DccCall {
     let progress = ctx.progress.clone();
     DccCall {
         timeout: timeout.max(Duration::from_secs(1)),
@@ -118,7 +122,7 @@ struct GenerateDccArgs {
 }
 
 /// A DCC skeleton answer (bridge.md: MMCP form) read leniently into the wire form.
-fn skeleton_from_dcc(v: &Value) -> Result<WireSkeleton, String> {
+pub(super) fn skeleton_from_dcc(v: &Value) -> Result<WireSkeleton, String> {
     let joints = v
         .get("joints")
         .and_then(Value::as_array)
@@ -162,7 +166,8 @@ async fn generate(
     let started = Instant::now();
     let left = || ctx.timeout.saturating_sub(started.elapsed());
     let margs: GenerateArgs = parse_args(args.clone())?;
-    let dargs: GenerateDccArgs = parse_args(args)?;
+    let dargs: GenerateDccArgs = parse_args(args.clone())?;
+    let args_for_retarget = args;
     let hub = &dispatcher.motion;
 
     // 1. backend and model
@@ -171,31 +176,40 @@ async fn generate(
         .await
         .map_err(motion_error)?;
 
-    // 2. the request skeleton: the rig's own for a retargeting model, else the canonical one
+    // 2. the request skeleton: the rig's own for a model that retargets itself (or when joints are
+    //    matched by name), else the canonical one, with the rig mapped onto it before anything is sent
+    let rargs: RetargetArgs = parse_args(args_for_retarget)?;
+    let mut rig = None;
     let mut skeleton = None;
-    if let Some(armature) = &dargs.armature
-        && choice.spec.supports_retargeting
-    {
-        let v = dispatcher
-            .dccs
-            .call(
-                dargs.dcc.as_deref(),
-                "animation.get_skeleton",
-                json!({"armature": armature}),
-                &dcc_call(ctx, left()),
-            )
-            .await
-            .map_err(|f| {
-                dcc_error(
-                    f,
-                    "Check the armature name with list_armatures (and the dcc with list_dccs).",
-                    None,
+    let mut mapping = None;
+    let mut placement = Placement::AtRig;
+    let mut margs = margs;
+    if let Some(armature) = &dargs.armature {
+        let rig_skel =
+            retarget::rig_skeleton(dispatcher, dargs.dcc.as_deref(), armature, ctx, left()).await?;
+        let model_retargets =
+            choice.spec.supports_retargeting && choice.backend != motion::BUILTIN_BACKEND;
+        if rargs.retarget == Mode::Names || model_retargets {
+            if choice.spec.supports_retargeting {
+                skeleton = Some(motion::wire::WireSkeleton::from_skeleton(&rig_skel));
+            }
+        } else {
+            let canonical = choice.spec.canonical_skeleton.to_skeleton().map_err(|e| {
+                ToolError::new(
+                    "bad_response",
+                    format!("the model's canonical skeleton: {e}"),
                 )
             })?;
-        skeleton = Some(skeleton_from_dcc(&v).map_err(|m| {
-            ToolError::new("bad_response", format!("animation.get_skeleton: {m}"))
-                .with_hint("The DCC adapter returned an unusable skeleton; check the armature.")
-        })?);
+            if retarget::has_scene_positions(margs.constraints.as_deref()) {
+                placement = Placement::SceneFrame;
+            }
+            let m = retarget::map(&canonical, &rig_skel, &rargs, placement)?;
+            if let Some(c) = margs.constraints.as_mut() {
+                retarget::constraints_to_model(c, &m.frame);
+            }
+            mapping = Some(m);
+        }
+        rig = Some(rig_skel);
     }
 
     // 3–4. request, wait with progress, decode, store
@@ -212,13 +226,32 @@ async fn generate(
     out["applied"] = Value::Null;
     out["joints_applied"] = Value::Null;
     out["joints_skipped"] = Value::Null;
+    out["retarget"] = Value::Null;
     out["saved"] = Value::Null;
 
-    // 5. apply and save
-    if let Some(armature) = &dargs.armature {
+    // 5. retarget, apply and save
+    if let (Some(armature), Some(rig)) = (&dargs.armature, &rig) {
         let sample = dargs.sample.unwrap_or(0);
+        let (on_rig, report) = match &mapping {
+            // The take's own skeleton (decoded) is what the motion is on: map it, not the listing.
+            Some(_) => {
+                let m = retarget::map(&g.take.skeleton, rig, &rargs, placement)
+                    .map_err(|e| with_take(e, &g.take_id))?;
+                let (t, r) = retarget::transfer(&m, &g.take, placement)
+                    .map_err(|e| with_take(e, &g.take_id))?;
+                (std::borrow::Cow::Owned(t), r)
+            }
+            None if rargs.retarget == Mode::Names => (
+                std::borrow::Cow::Borrowed(g.take.as_ref()),
+                json!({"mode": "names"}),
+            ),
+            None => (
+                std::borrow::Cow::Borrowed(g.take.as_ref()),
+                json!({"mode": "auto", "by": "model"}),
+            ),
+        };
         let params = motion::apply_params(
-            &g.take,
+            &on_rig,
             sample,
             armature,
             dargs.start_frame,
@@ -244,6 +277,7 @@ async fn generate(
             })?;
         out["joints_applied"] = r.get("joints_applied").cloned().unwrap_or(Value::Null);
         out["joints_skipped"] = r.get("joints_skipped").cloned().unwrap_or(Value::Null);
+        out["retarget"] = report;
         out["applied"] = json!({"armature": armature, "sample": sample, "result": r});
     }
     if let Some(path) = &dargs.save_path {
@@ -281,11 +315,25 @@ async fn apply(
     args: Value,
     ctx: &CallContext,
 ) -> Result<ToolOutput, ToolError> {
+    let started = Instant::now();
+    let left = || ctx.timeout.saturating_sub(started.elapsed());
+    let rargs: RetargetArgs = parse_args(args.clone())?;
     let a: ApplyArgs = parse_args(args)?;
     let take = dispatcher.motion.take(&a.take_id).map_err(motion_error)?;
     let sample = a.sample.unwrap_or(0);
+    let (on_rig, report) = match rargs.retarget {
+        Mode::Names => (take.as_ref().clone(), json!({"mode": "names"})),
+        Mode::Auto => {
+            let rig =
+                retarget::rig_skeleton(dispatcher, a.dcc.as_deref(), &a.armature, ctx, left())
+                    .await?;
+            let m = retarget::map(&take.skeleton, &rig, &rargs, Placement::AtRig)
+                .map_err(|e| with_take(e, &a.take_id))?;
+            retarget::transfer(&m, &take, Placement::AtRig).map_err(|e| with_take(e, &a.take_id))?
+        }
+    };
     let params = motion::apply_params(
-        &take,
+        &on_rig,
         sample,
         &a.armature,
         a.start_frame,
@@ -299,7 +347,7 @@ async fn apply(
             a.dcc.as_deref(),
             "animation.apply_motion",
             params,
-            &dcc_call(ctx, ctx.timeout),
+            &dcc_call(ctx, left()),
         )
         .await
         .map_err(|f| {
@@ -320,6 +368,7 @@ async fn apply(
         "frame_end": r.get("frame_end"),
         "joints_applied": r.get("joints_applied"),
         "joints_skipped": r.get("joints_skipped"),
+        "retarget": report,
     })))
 }
 

@@ -13,6 +13,7 @@ mod trajectory;
 
 use std::collections::BTreeMap;
 
+use glam::{Quat, Vec3};
 use serde_json::json;
 
 pub use rig::{CONTACT_JOINTS, standard_skeleton};
@@ -138,7 +139,87 @@ pub fn effector_joints(skeleton: &Skeleton) -> Vec<String> {
 }
 
 /// Generate a take: one sample per `plan.num_samples`, all on the plan's skeleton.
+///
+/// The clips are made for a character facing +Z. A request skeleton that faces another way at rest (a rig
+/// turned in its scene: its offsets are world-aligned) is turned to face +Z about its root, the motion is
+/// made there, and the result and the constraints are turned back (docs/retargeting.md, "The built-in
+/// model").
 pub fn generate(plan: &Plan) -> Result<Take, ProceduralError> {
+    let heading = rig::Rig::new(&plan.skeleton)
+        .map(|r| r.heading())
+        .unwrap_or(0.0);
+    if heading.abs() < 1e-4 {
+        return generate_facing_z(plan);
+    }
+    let turn = Quat::from_rotation_y(heading);
+    let pivot = plan
+        .skeleton
+        .joints
+        .iter()
+        .find(|j| j.parent.is_none())
+        .map(|j| Vec3::from(j.rest_translation))
+        .unwrap_or(Vec3::ZERO);
+    let facing_z = turn_plan(plan, turn.inverse(), pivot);
+    let mut take = generate_facing_z(&facing_z)?;
+    take.skeleton = plan.skeleton.clone();
+    turn_samples(&mut take, turn, pivot);
+    Ok(take)
+}
+
+/// `plan` with its skeleton and its constraints turned by `turn` about `pivot` (a vertical axis).
+fn turn_plan(plan: &Plan, turn: Quat, pivot: Vec3) -> Plan {
+    let point = |p: Vec3| pivot + turn * (p - pivot);
+    let local = |q: [f32; 4]| (turn * Quat::from_array(q) * turn.inverse()).to_array();
+    let yaw = {
+        let f = turn * Vec3::Z;
+        f.x.atan2(f.z)
+    };
+    let mut out = plan.clone();
+    for j in &mut out.skeleton.joints {
+        if j.parent.is_some() {
+            j.rest_translation = (turn * Vec3::from(j.rest_translation)).to_array();
+        }
+    }
+    for k in &mut out.root_path {
+        let p = point(Vec3::new(k.xz[0], pivot.y, k.xz[1]));
+        k.xz = [p.x, p.z];
+        k.heading = k.heading.map(|h| h + yaw);
+    }
+    for k in &mut out.pose_keys {
+        for (_, q) in &mut k.joint_rotations {
+            *q = local(*q);
+        }
+        k.root_position = k.root_position.map(|p| point(Vec3::from(p)).to_array());
+    }
+    for e in &mut out.effectors {
+        e.position = point(Vec3::from(e.position)).to_array();
+        e.rotation = e.rotation.map(local);
+    }
+    out
+}
+
+/// Turns every sample by `turn` about `pivot`: root positions move, and every local rotation (from a
+/// world-aligned rest) is conjugated, which turns the whole pose.
+fn turn_samples(take: &mut Take, turn: Quat, pivot: Vec3) {
+    let inv = turn.inverse();
+    for s in &mut take.samples {
+        for q in &mut s.rotations {
+            *q = (turn * Quat::from_array(*q) * inv).normalize().to_array();
+        }
+        for p in &mut s.root_positions {
+            *p = (pivot + turn * (Vec3::from(*p) - pivot)).to_array();
+        }
+        for track in s.joint_translations.values_mut() {
+            for p in track {
+                *p = (turn * Vec3::from(*p)).to_array();
+            }
+        }
+        // The fitted trajectory describes the +Z-facing motion; it no longer fits.
+        s.trajectory = None;
+    }
+}
+
+fn generate_facing_z(plan: &Plan) -> Result<Take, ProceduralError> {
     // The wire checks guarantee this for requests; a plan built in code gets the same guarantee here.
     let mut roots = 0;
     for (j, joint) in plan.skeleton.joints.iter().enumerate() {

@@ -299,6 +299,23 @@ impl Rig {
     pub fn joint(&self, r: usize) -> Option<usize> {
         self.role[r]
     }
+
+    /// The way the rig faces at rest, radians about +Y from +Z: forward is `left × up`, with left
+    /// measured from the right hip to the left hip (and shoulder to shoulder). 0 when the rig has no
+    /// left/right pairs to tell.
+    pub fn heading(&self) -> f32 {
+        let mut left = Vec3::ZERO;
+        for (l, r) in [(role::L_UPLEG, role::R_UPLEG), (role::L_ARM, role::R_ARM)] {
+            if let (Some(a), Some(b)) = (self.role[l], self.role[r]) {
+                left += self.rest_world[a] - self.rest_world[b];
+            }
+        }
+        let forward = left.cross(Vec3::Y);
+        if forward.x.abs() + forward.z.abs() < 1e-6 {
+            return 0.0;
+        }
+        forward.x.atan2(forward.z)
+    }
 }
 
 #[cfg(test)]

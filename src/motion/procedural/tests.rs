@@ -514,3 +514,73 @@ fn malformed_plan_skeletons_are_refused() {
     plan.skeleton.joints.clear();
     assert_eq!(generate(&plan).err(), Some(ProceduralError::EmptySkeleton));
 }
+
+/// The standard skeleton as a rig turned `degrees` about +Y in its scene (offsets are world-aligned, so
+/// they turn with it), standing at `at`.
+fn turned_standard(degrees: f32, at: Vec3) -> Skeleton {
+    let turn = Quat::from_rotation_y(degrees.to_radians());
+    let mut sk = standard_skeleton();
+    for j in &mut sk.joints {
+        let o = Vec3::from(j.rest_translation);
+        j.rest_translation = match j.parent {
+            None => (o + at).to_array(),
+            Some(_) => (turn * o).to_array(),
+        };
+    }
+    sk
+}
+
+#[test]
+fn a_turned_rig_walks_the_way_it_faces_with_knees_forward() {
+    let reference = generate(&Plan::text("a person walks forward", 3.0, 5)).expect("take");
+    for degrees in [0.0f32, 90.0, 180.0, -135.0] {
+        let at = Vec3::new(2.0, 0.0, -1.0);
+        let mut plan = Plan::text("a person walks forward", 3.0, 5);
+        plan.skeleton = turned_standard(degrees, at);
+        let take = generate(&plan).expect("take");
+        assert!(finite(&take));
+        let s = &take.samples[0];
+        let facing = Quat::from_rotation_y(degrees.to_radians()) * Vec3::Z;
+        let (first, last) = (
+            Vec3::from(s.root_positions[0]),
+            Vec3::from(s.root_positions[take.num_frames - 1]),
+        );
+        let travel = last - first;
+        let along = travel.dot(facing);
+        let across = (travel - facing * along).length();
+        assert!(along > 3.0, "{degrees}°: walked {along} m along its facing");
+        assert!(across < 0.2, "{degrees}°: drifted {across} m sideways");
+        assert!(
+            (first.x - at.x).abs() < 0.2 && (first.z - at.z).abs() < 0.2,
+            "{degrees}°: started at {first}, the rig stands at {at}"
+        );
+        for t in (0..take.num_frames).step_by(3) {
+            let hips = world(&take, s, t, "Hips");
+            // The same walk as the unturned rig's, at the same height.
+            let upright = world(&reference, &reference.samples[0], t, "Hips");
+            assert!(
+                (hips.y - upright.y).abs() < 1e-3 && hips.y > 0.8,
+                "{degrees}°: hips at {} at frame {t}, {} unturned",
+                hips.y,
+                upright.y
+            );
+            for side in ["Left", "Right"] {
+                let hip = world(&take, s, t, &format!("{side}UpLeg"));
+                let knee = world(&take, s, t, &format!("{side}Leg"));
+                let ankle = world(&take, s, t, &format!("{side}Foot"));
+                // The knee sits in front of the hip-ankle line (or on it), never behind or beside it.
+                let mid = (hip + ankle) * 0.5;
+                let ahead = (knee - mid).dot(facing);
+                let aside = (knee - mid).dot(Vec3::Y.cross(facing)).abs();
+                assert!(
+                    ahead > -0.01,
+                    "{degrees}°: {side} knee bends backwards ({ahead} m) at frame {t}"
+                );
+                assert!(
+                    aside < 0.08,
+                    "{degrees}°: {side} knee bends sideways ({aside} m) at frame {t}"
+                );
+            }
+        }
+    }
+}

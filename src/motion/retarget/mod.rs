@@ -3,12 +3,14 @@
 //!
 //! - [`roles`]: which joint of a skeleton plays which humanoid role (hips, thigh, forearm, ...), by
 //!   naming convention and, when names say nothing, by topology and rest geometry.
-//! - `transfer`: the rotations, root path and foot contacts carried over role by role.
+//! - [`transfer`]: the rotations, root path and foot contacts carried over role by role.
 //!
 //! Everything here works in MMCP conventions (Y-up metres, local rotations from a world-aligned rest,
 //! docs/mmcp.md), so it is DCC-agnostic: the dispatcher reads the rig with `animation.get_skeleton`
 //! and hands the new take to `animation.apply_motion`.
 
 pub mod roles;
+mod transfer;
 
 pub use roles::{Humanoid, Role, RoleError, Side, detect};
+pub use transfer::{Frame, Mapping, Options, Placement, RetargetError, TransferReport, map};

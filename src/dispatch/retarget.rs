@@ -1,0 +1,267 @@
+//! Where a take meets a rig of another skeleton: reading the rig, mapping it (`map_rig`), turning
+//! scene-space constraints into the model's frame, and reporting what was mapped
+//! (docs/retargeting.md). The math is `motion::retarget`; this file only fetches and reports.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use glam::Vec3;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::motion::{dcc_call, dcc_error, motion_error, parse_args, skeleton_from_dcc};
+use super::{CallContext, Dispatcher, ToolError, ToolOutput};
+use crate::motion::retarget::{self, Frame, Mapping, RetargetError, TransferReport};
+use crate::motion::take::{Skeleton, Take};
+
+/// `retarget` argument of generate_motion and apply_motion.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum Mode {
+    /// Map by humanoid roles and carry the motion over (the default).
+    #[default]
+    Auto,
+    /// Joints matched by name only, the take applied as it is.
+    Names,
+}
+
+/// The retargeting arguments shared by generate_motion, apply_motion and map_rig.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(super) struct RetargetArgs {
+    #[serde(default)]
+    pub retarget: Mode,
+    #[serde(default)]
+    pub bone_map: BTreeMap<String, String>,
+}
+
+/// Reads `armature` from the DCC as an MMCP skeleton.
+pub(super) async fn rig_skeleton(
+    dispatcher: &Dispatcher,
+    dcc: Option<&str>,
+    armature: &str,
+    ctx: &CallContext,
+    timeout: Duration,
+) -> Result<Skeleton, ToolError> {
+    let v = dispatcher
+        .dccs
+        .call(
+            dcc,
+            "animation.get_skeleton",
+            json!({"armature": armature}),
+            &dcc_call(ctx, timeout),
+        )
+        .await
+        .map_err(|f| {
+            dcc_error(
+                f,
+                "Check the armature name with list_armatures (and the dcc with list_dccs).",
+                None,
+            )
+        })?;
+    let bad = |m: String| {
+        ToolError::new("bad_response", format!("animation.get_skeleton: {m}"))
+            .with_hint("The DCC adapter returned an unusable skeleton; check the armature.")
+    };
+    skeleton_from_dcc(&v)
+        .map_err(bad)?
+        .to_skeleton()
+        .map_err(|e| bad(e.to_string()))
+}
+
+/// Maps `take` onto `rig`, as the agent sees a failure.
+pub(super) fn map(
+    take: &Skeleton,
+    rig: &Skeleton,
+    args: &RetargetArgs,
+    placement: retarget::Placement,
+) -> Result<Mapping, ToolError> {
+    let options = retarget::Options {
+        bone_map: args.bone_map.clone(),
+        placement,
+    };
+    retarget::map(take, rig, &options).map_err(retarget_error)
+}
+
+pub(super) fn retarget_error(e: RetargetError) -> ToolError {
+    let hint = "Pair the take's joints with the rig's bones by hand with bone_map \
+                ({take joint: rig bone}; map_rig shows the automatic pairs), or pass retarget: \"names\" \
+                to match joints by name only.";
+    match &e {
+        RetargetError::UnknownNames {
+            take_joints,
+            rig_bones,
+        } => ToolError::new("invalid_arguments", e.to_string())
+            .with_hint("Use the take's joint names (list_motion_models or the take) as keys and the rig's bone names (get_skeleton) as values.")
+            .with_details(json!({"unknown_take_joints": take_joints, "unknown_rig_bones": rig_bones})),
+        RetargetError::Take(retarget::RoleError::NotHumanoid { missing })
+        | RetargetError::Rig(retarget::RoleError::NotHumanoid { missing }) => {
+            let side = if matches!(e, RetargetError::Take(_)) { "take" } else { "rig" };
+            ToolError::new("not_humanoid", e.to_string())
+                .with_hint(hint)
+                .with_details(json!({"skeleton": side, "missing": missing}))
+        }
+        RetargetError::BadTake(_) => ToolError::new("bad_response", e.to_string()),
+    }
+}
+
+/// The map as tool results report it.
+pub(super) fn report(m: &Mapping, transfer: Option<&TransferReport>) -> Value {
+    let r2 = |v: f32| (v * 1000.0).round() / 1000.0;
+    let mut out = json!({
+        "mode": "auto",
+        "joint_map": m.joint_map,
+        "unmapped_joints": m.unmapped_joints,
+        "unmapped_bones": m.unmapped_bones,
+        "blended_bones": m.blended_bones,
+        "conventions": {"take": m.take_conventions, "rig": m.rig_conventions},
+        "scale": r2(m.frame.scale),
+        "heading_degrees": (m.frame.turn_degrees() * 10.0).round() / 10.0,
+        "warnings": m.warnings,
+    });
+    if let Some(t) = transfer {
+        out["feet"] = json!({
+            "contacts": t.contacts,
+            "planted_frames": t.planted_frames,
+            "unreachable_frames": t.unreachable_frames,
+        });
+    }
+    out
+}
+
+/// The take carried over to the rig, as the agent sees a failure.
+pub(super) fn transfer(
+    m: &Mapping,
+    take: &Take,
+    placement: retarget::Placement,
+) -> Result<(Take, Value), ToolError> {
+    let (out, t) = m.apply(take, placement).map_err(retarget_error)?;
+    let mut rep = report(m, Some(&t));
+    if let Some(first) = out.samples.first().and_then(|s| s.root_positions.first()) {
+        rep["root_start"] = json!(first.map(|v| (v * 1000.0).round() / 1000.0));
+    }
+    Ok((out, rep))
+}
+
+/// True when a constraint gives positions, so the take must keep the scene's frame.
+pub(super) fn has_scene_positions(constraints: Option<&[Value]>) -> bool {
+    constraints.unwrap_or_default().iter().any(|c| {
+        matches!(
+            c.get("type").and_then(Value::as_str),
+            Some("root_path" | "effector_target")
+        ) || c.get("root_position").is_some()
+    })
+}
+
+/// Turns the positions and headings of MMCP constraints from the rig's scene into the model's frame
+/// (docs/retargeting.md, "Placement"). Unknown shapes are left as they are: the model's checks name
+/// them.
+pub(super) fn constraints_to_model(constraints: &mut [Value], frame: &Frame) {
+    let point3 = |v: &Value| -> Option<Vec3> {
+        let a = v.as_array()?;
+        Some(Vec3::new(
+            a.first()?.as_f64()? as f32,
+            a.get(1)?.as_f64()? as f32,
+            a.get(2)?.as_f64()? as f32,
+        ))
+    };
+    let to_json = |p: Vec3| json!([p.x, p.y, p.z]);
+    let turn = -frame.turn_degrees().to_radians();
+    for c in constraints {
+        match c.get("type").and_then(Value::as_str) {
+            Some("root_path") => {
+                if let Some(points) = c.get_mut("positions_xz").and_then(Value::as_array_mut) {
+                    for p in points {
+                        let a = p.as_array();
+                        let xz = a.and_then(|a| Some((a.first()?.as_f64()?, a.get(1)?.as_f64()?)));
+                        if let Some((x, z)) = xz {
+                            let m =
+                                frame.to_model(Vec3::new(x as f32, frame.rig_anchor.y, z as f32));
+                            *p = json!([m.x, m.z]);
+                        }
+                    }
+                }
+                if let Some(hs) = c.get_mut("heading_radians").and_then(Value::as_array_mut) {
+                    for h in hs {
+                        if let Some(v) = h.as_f64() {
+                            *h = json!(v as f32 + turn);
+                        }
+                    }
+                }
+            }
+            Some("effector_target") => {
+                if let Some(points) = c.get_mut("positions").and_then(Value::as_array_mut) {
+                    for p in points {
+                        if let Some(v) = point3(p) {
+                            *p = to_json(frame.to_model(v));
+                        }
+                    }
+                }
+            }
+            Some("pose_keyframe") => {
+                if let Some(p) = c.get_mut("root_position")
+                    && let Some(v) = point3(p)
+                {
+                    *p = to_json(frame.to_model(v));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct MapRigArgs {
+    armature: String,
+    #[serde(default)]
+    dcc: Option<String>,
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    backend: Option<String>,
+    #[serde(default)]
+    take_id: Option<String>,
+    #[serde(default)]
+    bone_map: BTreeMap<String, String>,
+}
+
+/// `map_rig`: the joint map between a take (or a model's skeleton) and a rig, applying nothing.
+pub(super) async fn map_rig(
+    dispatcher: &Dispatcher,
+    args: Value,
+    ctx: &CallContext,
+) -> Result<ToolOutput, ToolError> {
+    let a: MapRigArgs = parse_args(args)?;
+    let (source, label) = match &a.take_id {
+        Some(id) => {
+            let take = dispatcher.motion.take(id).map_err(motion_error)?;
+            (take.skeleton.clone(), json!({"take_id": id}))
+        }
+        None => {
+            let choice = dispatcher
+                .motion
+                .resolve(a.backend.as_deref(), a.model.as_deref())
+                .await
+                .map_err(motion_error)?;
+            let skeleton = choice.spec.canonical_skeleton.to_skeleton().map_err(|e| {
+                ToolError::new(
+                    "bad_response",
+                    format!("the model's canonical skeleton: {e}"),
+                )
+            })?;
+            (
+                skeleton,
+                json!({"backend": choice.backend, "model": choice.spec.id}),
+            )
+        }
+    };
+    let rig = rig_skeleton(dispatcher, a.dcc.as_deref(), &a.armature, ctx, ctx.timeout).await?;
+    let args = RetargetArgs {
+        retarget: Mode::Auto,
+        bone_map: a.bone_map,
+    };
+    let m = map(&source, &rig, &args, retarget::Placement::AtRig)?;
+    let mut out = report(&m, None);
+    out["armature"] = json!(a.armature);
+    out["source"] = label;
+    Ok(ToolOutput::new(out))
+}

@@ -125,7 +125,14 @@ def test_the_reference_checks_pass_on_the_models_own_skeleton(mcp, tmp_path):
     scale 1, the hips where the source's are."""
     result = mcp.tool(
         "generate_motion",
-        {"prompt": "walk", "seconds": 2, "model": SOMA, "seed": 2, "armature": SOMA_RIG.name},
+        {
+            "prompt": "walk",
+            "seconds": 2,
+            "model": SOMA,
+            "seed": 2,
+            "armature": SOMA_RIG.name,
+            "retarget": "names",  # joint by joint: the answer does not depend on role detection
+        },
     )
     take = source_take(mcp, result["take_id"], tmp_path / "source.gltf")
     rig_rest = rest_positions(mcp.tool("get_skeleton", {"armature": SOMA_RIG.name}))
@@ -177,6 +184,16 @@ def test_generate_onto_rig(mcp, rig_name, model, tmp_path):
         },
     )
     assert_retargeted(mcp, result, model, rig, tmp_path, CANONICAL.get(model))
+
+
+def test_auto_retarget_onto_the_models_own_skeleton_changes_nothing(mcp, tmp_path):
+    result = mcp.tool(
+        "generate_motion",
+        {"prompt": "walk", "seconds": 2, "model": SOMA, "seed": 2, "armature": SOMA_RIG.name},
+    )
+    assert_retargeted(mcp, result, SOMA, SOMA_RIG, tmp_path, soma_server.NAMES)
+    joint_map = result["retarget"]["joint_map"]
+    assert all(joint_map.get(n) == n for n in SOMA_ROLES.values()), joint_map
 
 
 @pytest.mark.parametrize("rig_name", list(RIGS))

@@ -86,9 +86,12 @@ def check_retarget(mcp, result, model, rig, take, frame_start):
         problems.append(
             f"retarget.heading_degrees {info.get('heading_degrees')}, want {ref.heading:.2f}"
         )
-    start = info.get("start") or [1e9] * 3
-    if math.hypot(start[0] - ref.start[0], start[2] - ref.start[2]) > 0.01:
-        problems.append(f"retarget.start {start}, want the rig's hips at {ref.start} (x, z)")
+    # Where the rig's hips are at the first frame: above where they stood at rest.
+    start = info.get("root_start") or [1e9] * 3
+    hips_0 = take["world"][0][source_roles["hips"]]
+    want = ref.hips(hips_0, hips_0)
+    if math.dist(start, want) > 0.01:
+        problems.append(f"retarget.root_start {start}, want {[round(c, 3) for c in want]}")
     return problems + check_motion(mcp, model, rig, take, frame_start, ref, rig_rest)
 
 

@@ -124,7 +124,7 @@ class Rig:
         tails = {b[0]: b[3] for b in self.bones}
         for i, (name, parent, head, tail) in enumerate(self.bones):
             connected = parent is not None and _close(tails[parent], heads[name])
-            roll = (i * 137.0 + 41.0) % 360.0 - 180.0  # pseudo-random, never a multiple of 90
+            roll = (i * 137.0 + 41.5) % 360.0 - 180.0  # pseudo-random, never a multiple of 90
             out.append((name, parent, self._armature(head), self._armature(tail), roll, connected))
         return out
 

@@ -207,12 +207,14 @@ def test_apply_existing_take(mcp, soma_take, rig_name, tmp_path):
 @pytest.mark.parametrize("armature", list(NOT_HUMANOID))
 def test_not_a_humanoid_is_an_error_and_nothing_is_applied(mcp, armature):
     error = mcp.error("map_rig", {"armature": armature, "model": SOMA})
-    message = error["message"].lower()
-    assert "humanoid" in message and any(w in message for w in ("leg", "arm", "hips")), error
+    assert error["code"] == "not_humanoid" and error["details"]["skeleton"] == "rig", error
+    missing = error["details"]["missing"]
+    assert all(part in " ".join(missing).lower() for part in ("leg", "arm")), error
+    assert all(m in error["message"] for m in missing), error  # the message names them too
     failed = mcp.error(
         "generate_motion", {"prompt": "walk", "seconds": 1, "model": SOMA, "armature": armature}
     )
-    assert "humanoid" in failed["message"].lower(), failed
+    assert failed["code"] == "not_humanoid", failed
     armatures = {a["name"]: a for a in mcp.tool("list_armatures")["result"]}
     assert not armatures[armature].get("action"), f"something was applied: {armatures[armature]}"
     rest = rest_positions(mcp.tool("get_skeleton", {"armature": armature}))

@@ -226,20 +226,28 @@ def test_map_rig_and_bone_map(stage):
     ), "a failed call applied something"
 
 
-def test_walk_retargeted_onto_the_glb_rig_and_saved(stage, tmp_path):
-    mcp, _ = stage
-    result = mcp.tool(
+def generate_walk(mcp, seed):
+    return mcp.tool(
         "generate_motion",
         {
             "prompt": "a person walks forward",
             "seconds": 2,
             "model": SOMA,
-            "seed": 5,
+            "seed": seed,
             "armature": "Armature",
         },
     )
+
+
+def test_walk_retargeted_onto_the_glb_rig(stage, tmp_path):
+    mcp, _ = stage
+    result = generate_walk(mcp, seed=5)
     assert_retargeted(mcp, result, SOMA, RIG, tmp_path, soma_server.NAMES)
 
+
+def test_retargeted_walk_saves_as_a_valid_glb_that_plays_it(stage, tmp_path):
+    mcp, _ = stage
+    result = generate_walk(mcp, seed=6)
     frames = [1, 20, 45]
     bones = [MIXAMO.roles[r] for r in ("hips", "foot_L", "hand_R", "head")]
     before = mcp.tool(

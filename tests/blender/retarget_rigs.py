@@ -24,13 +24,21 @@ from rigs import _euler_xyz
 # Character-space layout
 
 
+# Hip-joint-to-ankle length over hip height (hips above the lowest joint) of SOMA30 and of the
+# built-in model's skeleton: 0.82 m over 0.95 m. Every rig keeps it (its hips sit above its hip
+# joints by what it takes), whatever its other proportions: scaled by the hip-height ratio, the
+# source's stance leg is then exactly as long as the rig's, and the contract's bounds (legs
+# within 6 degrees during a contact, feet within 1 cm) can all hold. A rig whose legs were 3 %
+# longer for its hip height would need about 13 degrees of knee bend to keep its feet planted.
+LEG_RATIO = 0.82 / 0.95
+
+
 @dataclass
 class Layout:
     """Proportions of a humanoid in its rest pose (metres). `arm_down`: degrees the arms hang
-    below horizontal (0 = T-pose, 45 = A-pose)."""
+    below horizontal (0 = T-pose, 45 = A-pose). The toes are the lowest joints, at y = 0."""
 
     pelvis_width: float = 0.09
-    hip_drop: float = 0.06
     thigh: float = 0.44
     shin: float = 0.42
     ankle_height: float = 0.08
@@ -47,7 +55,13 @@ class Layout:
 
     @property
     def hip_height(self):
-        return self.ankle_height + self.shin + self.thigh + self.hip_drop
+        """Solved from LEG_RATIO: the hip joints to the ankles (1 cm behind) is the leg."""
+        return math.hypot(self.thigh + self.shin, 0.01) / LEG_RATIO
+
+    @property
+    def hip_drop(self):
+        """How far the hip joints sit below the hips."""
+        return self.hip_height - self.ankle_height - self.thigh - self.shin
 
     def points(self):
         """{key: position} of every joint head: hips, spine0.. (the last is the chest), neck0..
@@ -83,8 +97,8 @@ class Layout:
             p[f"thigh_{side}"] = (sx * self.pelvis_width, hip_y, 0.0)
             p[f"shin_{side}"] = (sx * self.pelvis_width, knee, 0.015)  # knees a little forward
             p[f"foot_{side}"] = (sx * self.pelvis_width, ankle, -0.01)
-            p[f"toe_{side}"] = (sx * self.pelvis_width, 0.02, self.toe_length)
-            p[f"toe_end_{side}"] = (sx * self.pelvis_width, 0.02, self.toe_length + 0.06)
+            p[f"toe_{side}"] = (sx * self.pelvis_width, 0.0, self.toe_length)
+            p[f"toe_end_{side}"] = (sx * self.pelvis_width, 0.0, self.toe_length + 0.06)
         return p
 
 
@@ -470,7 +484,6 @@ def smpl():
     left_hand), a Y-up armature turned 90 degrees about X then 150 about Z."""
     lay = Layout(
         pelvis_width=0.07,
-        hip_drop=0.09,
         thigh=0.38,
         shin=0.41,
         spine=[0.11, 0.14, 0.06],

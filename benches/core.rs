@@ -18,6 +18,9 @@
 //!   MMCP HTTP (`stagecraft motion-server` at `--motion-url`); writes the request it sends to
 //!   `--docs/request.json` so the Python client can send the same one.
 //!
+//! - `retarget`: a 60 s take (30 joints x 1,800 frames x 1 sample) carried over to a Mixamo-named rig
+//!   turned 90° and scaled (`motion::retarget::map` + `Mapping::apply`: roles, transfer, foot IK).
+//!
 //! Every figure is the median and the spread (p25..p75, min, max) of repeated runs.
 
 use std::path::{Path, PathBuf};
@@ -532,6 +535,67 @@ async fn generate(o: &Opts) -> Value {
     Value::Object(out)
 }
 
+// ---- retargeting -------------------------------------------------------------------------------
+
+/// The built-in skeleton plus eight leaf joints (head top, fingers, toe ends): 30 joints, as SOMA30.
+fn thirty_joint_skeleton() -> stagecraft::motion::take::Skeleton {
+    use stagecraft::motion::take::Joint;
+    let mut sk = stagecraft::motion::procedural::standard_skeleton();
+    for (name, parent, offset) in [
+        ("HeadTop_End", "Head", [0.0, 0.18, 0.0]),
+        ("LeftHandIndex1", "LeftHand", [0.09, 0.0, 0.02]),
+        ("LeftHandThumb1", "LeftHand", [0.03, 0.0, 0.04]),
+        ("RightHandIndex1", "RightHand", [-0.09, 0.0, 0.02]),
+        ("RightHandThumb1", "RightHand", [-0.03, 0.0, 0.04]),
+        ("LeftToe_End", "LeftToeBase", [0.0, 0.0, 0.06]),
+        ("RightToe_End", "RightToeBase", [0.0, 0.0, 0.06]),
+        ("Jaw", "Head", [0.0, 0.02, 0.08]),
+    ] {
+        let parent = sk.index_of(parent);
+        sk.joints.push(Joint {
+            name: name.into(),
+            parent,
+            rest_translation: offset,
+            rest_rotation: [0.0, 0.0, 0.0, 1.0],
+        });
+    }
+    sk
+}
+
+fn retarget(o: &Opts) -> Value {
+    use glam::{Quat, Vec3};
+    use stagecraft::motion::procedural::{self, Plan};
+    use stagecraft::motion::retarget::{self, Options, Placement};
+    let mut plan = Plan::text("a person walks forward", 60.0, 7);
+    plan.skeleton = thirty_joint_skeleton();
+    let take = procedural::generate(&plan).unwrap();
+    let turn = Quat::from_rotation_y(std::f32::consts::FRAC_PI_2);
+    let mut rig = take.skeleton.clone();
+    for j in &mut rig.joints {
+        j.name = format!("mixamorig:{}", j.name);
+        let o = Vec3::from(j.rest_translation) * 1.1;
+        j.rest_translation = if j.parent.is_some() {
+            (turn * o).to_array()
+        } else {
+            o.to_array()
+        };
+    }
+    let n = if o.quick { 10 } else { 40 };
+    let once = || {
+        let m = retarget::map(&take.skeleton, &rig, &Options::default()).unwrap();
+        m.apply(&take, Placement::AtRig).unwrap()
+    };
+    once();
+    let mut ts = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        std::hint::black_box(once());
+        ts.push(t.elapsed().as_secs_f64());
+    }
+    json!({"joints": take.skeleton.joints.len(), "frames": take.num_frames, "samples": 1,
+           "time_ms": stats(ts, 1e3)})
+}
+
 fn main() {
     let o = parse_args();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -555,6 +619,9 @@ fn main() {
     }
     if want("generate") {
         out.insert("generate".into(), rt.block_on(generate(&o)));
+    }
+    if want("retarget") {
+        out.insert("retarget".into(), retarget(&o));
     }
     if want("bridges") {
         out.insert("bridges".into(), rt.block_on(bridges(&o)));

@@ -185,8 +185,15 @@ async fn generate(
     let mut placement = Placement::AtRig;
     let mut margs = margs;
     if let Some(armature) = &dargs.armature {
-        let rig_skel =
-            retarget::rig_skeleton(dispatcher, dargs.dcc.as_deref(), armature, ctx, left()).await?;
+        let rig_skel = retarget::rig_skeleton(
+            dispatcher,
+            dargs.dcc.as_deref(),
+            armature,
+            None,
+            ctx,
+            left(),
+        )
+        .await?;
         let model_retargets =
             choice.spec.supports_retargeting && choice.backend != motion::BUILTIN_BACKEND;
         if rargs.retarget == Mode::Names || model_retargets {
@@ -237,18 +244,11 @@ async fn generate(
             Some(_) => {
                 let m = retarget::map(&g.take.skeleton, rig, &rargs, placement)
                     .map_err(|e| with_take(e, &g.take_id))?;
-                let (t, r) = retarget::transfer(&m, &g.take, placement)
-                    .map_err(|e| with_take(e, &g.take_id))?;
-                (std::borrow::Cow::Owned(t), r)
+                retarget::transfer(dispatcher, &m, &g.take, &g.take_id, armature, placement)
+                    .map_err(|e| with_take(e, &g.take_id))?
             }
-            None if rargs.retarget == Mode::Names => (
-                std::borrow::Cow::Borrowed(g.take.as_ref()),
-                json!({"mode": "names"}),
-            ),
-            None => (
-                std::borrow::Cow::Borrowed(g.take.as_ref()),
-                json!({"mode": "auto", "by": "model"}),
-            ),
+            None if rargs.retarget == Mode::Names => (g.take.clone(), json!({"mode": "names"})),
+            None => (g.take.clone(), json!({"mode": "auto", "by": "model"})),
         };
         let params = motion::apply_params(
             &on_rig,
@@ -322,14 +322,28 @@ async fn apply(
     let take = dispatcher.motion.take(&a.take_id).map_err(motion_error)?;
     let sample = a.sample.unwrap_or(0);
     let (on_rig, report) = match rargs.retarget {
-        Mode::Names => (take.as_ref().clone(), json!({"mode": "names"})),
+        Mode::Names => (take.clone(), json!({"mode": "names"})),
         Mode::Auto => {
-            let rig =
-                retarget::rig_skeleton(dispatcher, a.dcc.as_deref(), &a.armature, ctx, left())
-                    .await?;
+            let rig = retarget::rig_skeleton(
+                dispatcher,
+                a.dcc.as_deref(),
+                &a.armature,
+                Some(&a.take_id),
+                ctx,
+                left(),
+            )
+            .await?;
             let m = retarget::map(&take.skeleton, &rig, &rargs, Placement::AtRig)
                 .map_err(|e| with_take(e, &a.take_id))?;
-            retarget::transfer(&m, &take, Placement::AtRig).map_err(|e| with_take(e, &a.take_id))?
+            retarget::transfer(
+                dispatcher,
+                &m,
+                &take,
+                &a.take_id,
+                &a.armature,
+                Placement::AtRig,
+            )
+            .map_err(|e| with_take(e, &a.take_id))?
         }
     };
     let params = motion::apply_params(

@@ -3,6 +3,7 @@
 //! (docs/retargeting.md). The math is `motion::retarget`; this file only fetches and reports.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use glam::Vec3;
@@ -12,6 +13,7 @@ use serde_json::{Value, json};
 use super::motion::{dcc_call, dcc_error, motion_error, parse_args, skeleton_from_dcc};
 use super::{CallContext, Dispatcher, ToolError, ToolOutput};
 use crate::motion::retarget::{self, Frame, Mapping, RetargetError, TransferReport};
+use crate::motion::store::TakeInfo;
 use crate::motion::take::{Skeleton, Take};
 
 /// `retarget` argument of generate_motion and apply_motion.
@@ -34,11 +36,12 @@ pub(super) struct RetargetArgs {
     pub bone_map: BTreeMap<String, String>,
 }
 
-/// Reads `armature` from the DCC as an MMCP skeleton.
+/// Reads `armature` from the DCC as an MMCP skeleton; a failure names `take_id` (the take is kept).
 pub(super) async fn rig_skeleton(
     dispatcher: &Dispatcher,
     dcc: Option<&str>,
     armature: &str,
+    take_id: Option<&str>,
     ctx: &CallContext,
     timeout: Duration,
 ) -> Result<Skeleton, ToolError> {
@@ -55,7 +58,7 @@ pub(super) async fn rig_skeleton(
             dcc_error(
                 f,
                 "Check the armature name with list_armatures (and the dcc with list_dccs).",
-                None,
+                take_id,
             )
         })?;
     let bad = |m: String| {
@@ -128,18 +131,31 @@ pub(super) fn report(m: &Mapping, transfer: Option<&TransferReport>) -> Value {
     out
 }
 
-/// The take carried over to the rig, as the agent sees a failure.
+/// The take carried over to the rig and kept as a take of its own (`rig_take_id`: save_motion writes
+/// the rig's animation, preview_motion shows it), with the report the agent sees.
 pub(super) fn transfer(
+    dispatcher: &Dispatcher,
     m: &Mapping,
     take: &Take,
+    take_id: &str,
+    armature: &str,
     placement: retarget::Placement,
-) -> Result<(Take, Value), ToolError> {
+) -> Result<(Arc<Take>, Value), ToolError> {
     let (out, t) = m.apply(take, placement).map_err(retarget_error)?;
     let mut rep = report(m, Some(&t));
-    if let Some(first) = out.samples.first().and_then(|s| s.root_positions.first()) {
-        rep["root_start"] = json!(first.map(|v| (v * 1000.0).round() / 1000.0));
-    }
-    Ok((out, rep))
+    let info = TakeInfo {
+        backend: "retarget".into(),
+        prompt: Some(format!("{take_id} on {armature}")),
+        seed: None,
+        created_at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    };
+    let id = dispatcher.motion.insert_take(out, info);
+    let stored = dispatcher.motion.take(&id).map_err(motion_error)?;
+    rep["rig_take_id"] = json!(id);
+    Ok((stored, rep))
 }
 
 /// True when a constraint gives positions, so the take must keep the scene's frame.
@@ -254,7 +270,15 @@ pub(super) async fn map_rig(
             )
         }
     };
-    let rig = rig_skeleton(dispatcher, a.dcc.as_deref(), &a.armature, ctx, ctx.timeout).await?;
+    let rig = rig_skeleton(
+        dispatcher,
+        a.dcc.as_deref(),
+        &a.armature,
+        a.take_id.as_deref(),
+        ctx,
+        ctx.timeout,
+    )
+    .await?;
     let args = RetargetArgs {
         retarget: Mode::Auto,
         bone_map: a.bone_map,

@@ -141,6 +141,9 @@ def blender(request, bpy_python, reference, rig_blend, tmp_path_factory):
 
 
 def generate(blender, progress=None, **arguments):
+    # These tests pin the adapter's apply_motion contract: the rig plays the take's own forward
+    # kinematics. That is `retarget: "names"`; retargeting (the default) is test_retarget.py's.
+    arguments.setdefault("retarget", "names")
     result = blender.mcp.call("generate_motion", arguments, progress=progress)
     assert not result.is_error, f"generate_motion {arguments}: {result.structured_content}"
     result = result.structured_content
@@ -318,7 +321,8 @@ def test_reference_model_on_its_canonical_rig(blender, reference, tmp_path):
 
     # The same take on the humanoid: its five joints match by name, the other bones stay put.
     applied = blender.mcp.tool(
-        "apply_motion", {"take_id": result["take_id"], "armature": "Humanoid"}
+        "apply_motion",
+        {"take_id": result["take_id"], "armature": "Humanoid", "retarget": "names"},
     )
     assert applied["joints_applied"] == canonical and applied["joints_skipped"] == [], applied
 
@@ -428,13 +432,21 @@ def test_unknown_armature_is_a_scene_error(blender):
     # rig that exists works, as the hint says.
     error = blender.mcp.error(
         "generate_motion",
-        {"prompt": "walk", "seconds": 1, "armature": "NoSuchRig", "model": "null"},
+        {
+            "prompt": "walk",
+            "seconds": 1,
+            "armature": "NoSuchRig",
+            "model": "null",
+            "retarget": "names",
+        },
     )
     assert error["code"] == "SCENE_ERROR" and "NoSuchRig" in error["message"], error
     take_id = error["details"]["take_id"]
     failed = blender.mcp.error("apply_motion", {"take_id": take_id, "armature": "NoSuchRig"})
     assert failed["code"] == "SCENE_ERROR" and "NoSuchRig" in failed["message"], failed
-    applied = blender.mcp.tool("apply_motion", {"take_id": take_id, "armature": "NullRig"})
+    applied = blender.mcp.tool(
+        "apply_motion", {"take_id": take_id, "armature": "NullRig", "retarget": "names"}
+    )
     assert len(applied["joints_applied"]) == 5, applied
 
 
@@ -444,7 +456,8 @@ def test_rig_missing_joints_reports_them_and_applies_the_rest(blender, tmp_path)
     )
     take = saved_take(blender, result["take_id"], tmp_path / "wave.gltf")
     applied = blender.mcp.tool(
-        "apply_motion", {"take_id": result["take_id"], "armature": "Partial"}
+        "apply_motion",
+        {"take_id": result["take_id"], "armature": "Partial", "retarget": "names"},
     )
     assert applied["joints_skipped"] == [n for n in take["names"] if n in MISSING], applied
     assert applied["joints_applied"] == [n for n in take["names"] if n in PARTIAL], applied

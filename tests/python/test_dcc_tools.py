@@ -421,7 +421,9 @@ async def scenario(s: Session, target: str, tmp_path: Path) -> None:
         seen.add(j["name"])
 
     gen = await s.val(
-        "generate_motion", {"prompt": "walks forward and waves", "seconds": 1, "armature": "Rig"}
+        "generate_motion",
+        # The adapter's contract: the take, on the rig's own skeleton, played exactly (by name).
+        {"prompt": "walks forward and waves", "seconds": 1, "armature": "Rig", "retarget": "names"},
     )
     applied = gen["applied"]["result"]
     assert gen["frames"] == 30 and gen["fps"] == 30, gen
@@ -454,7 +456,8 @@ async def scenario(s: Session, target: str, tmp_path: Path) -> None:
     ), f"the root does not walk forward: {pose[root]}"
 
     ap = await s.val(
-        "apply_motion", {"take_id": gen["take_id"], "armature": "Rig", "start_frame": 11}
+        "apply_motion",
+        {"take_id": gen["take_id"], "armature": "Rig", "start_frame": 11, "retarget": "names"},
     )
     assert (ap["frame_start"], ap["frame_end"]) == (11, 40), ap
     one = await s.val(

@@ -376,11 +376,19 @@ async def story(agent: Agent, tmp: Path, character: Path, bare: list, rest: dict
         pictures.append(rows)
     assert pictures[0] != pictures[1], "frames 1 and 45 of a walk capture the same picture"
 
-    # Numbers: sample_pose equals the forward kinematics of the take.
+    # The take was retargeted onto the rig: every bone is in the map's report, nothing unmapped.
+    rt = gen["retarget"]
+    assert rt["mode"] == "auto" and "mixamo" in rt["conventions"]["rig"], rt
+    assert rt["joint_map"]["LeftUpLeg"] == joint["LeftUpLeg"], rt["joint_map"]
+    assert rt["unmapped_bones"] == [] and abs(rt["scale"] - TALL) < 1e-3, rt
+    want_heading = 90.0 if variant == "placed" else 0.0
+    assert abs(rt["heading_degrees"] - want_heading) < 0.1, rt
+
+    # Numbers: sample_pose equals the forward kinematics of the take on the rig.
     take_path = tmp / "take.gltf"
-    await agent.call("save_motion", {"take_id": gen["take_id"], "path": str(take_path)})
+    await agent.call("save_motion", {"take_id": rt["rig_take_id"], "path": str(take_path)})
     names, fk = take_fk(take_path)
-    assert set(names) == set(joint.values()), f"the take is on the rig's skeleton: {names}"
+    assert set(names) == set(joint.values()), f"the rig's take is on the rig's skeleton: {names}"
     wanted = [joint[n] for n in CHECK_JOINTS]
     pose, _ = await agent.call(
         "sample_pose", {"armature": "Armature", "frames": CHECK_FRAMES, "joint_names": wanted}
@@ -397,16 +405,17 @@ async def story(agent: Agent, tmp: Path, character: Path, bare: list, rest: dict
     hips_path = pose[joint["Hips"]]
     dx, dz = (hips_path[-1][i] - hips_path[0][i] for i in (0, 2))
     assert math.hypot(dx, dz) > 1.0, f"2 s of walking covers more than a metre: {hips_path}"
-    if variant != "placed":
-        assert dz > 1.0, f"the character faces +Z and walks forward: {hips_path}"
-    if variant != "placed":
-        # The wave: a hand goes above the head at some frame. (Not for `placed`: the built-in
-        # model assumes an MMCP skeleton faces +Z, and the turned character faces +X.)
-        head = pose[joint["Head"]]
-        hands = pose[joint["RightHand"]] + pose[joint["LeftHand"]]
-        assert any(
-            h[1] > hd[1] for h, hd in zip(hands, head + head)
-        ), f"no hand above the head while waving: hands {hands}, head {head}"
+    # It walks the way it faces (the `placed` character is turned to face +X), from where it stands.
+    forward = dx if variant == "placed" else dz
+    assert forward > 1.0, f"{variant}: the character does not walk the way it faces: {hips_path}"
+    hips_rest, start = rest["Hips"], hips_path[0]
+    assert math.hypot(start[0] - hips_rest[0], start[2] - hips_rest[2]) < 0.05, (start, hips_rest)
+    # The wave: a hand goes above the head at some frame.
+    head = pose[joint["Head"]]
+    hands = pose[joint["RightHand"]] + pose[joint["LeftHand"]]
+    assert any(
+        h[1] > hd[1] for h, hd in zip(hands, head + head)
+    ), f"no hand above the head while waving: hands {hands}, head {head}"
 
     # Save, validate, and check what is in the file.
     out = tmp / "character_animated.glb"
@@ -592,7 +601,8 @@ def test_canonical_take_on_a_prefixed_rig(stagecraft_bin, empty_config, tmp_path
             got["take"] = tmp_path / "canonical.gltf"
             await agent.call("save_motion", {"take_id": gen["take_id"], "path": str(got["take"])})
             applied, _ = await agent.call(
-                "apply_motion", {"take_id": gen["take_id"], "armature": "Armature"}
+                "apply_motion",
+                {"take_id": gen["take_id"], "armature": "Armature", "retarget": "names"},
             )
             got["applied"] = applied
             got["skeleton"], _ = await agent.call("get_skeleton", {"armature": "Armature"})

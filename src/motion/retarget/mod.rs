@@ -13,4 +13,9 @@ pub mod roles;
 mod transfer;
 
 pub use roles::{Humanoid, Role, RoleError, Side, detect};
+#[cfg(test)]
+use transfer::rest_world;
 pub use transfer::{Frame, Mapping, Options, Placement, RetargetError, TransferReport, map};
+
+#[cfg(test)]
+mod tests;

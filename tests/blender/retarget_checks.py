@@ -87,11 +87,12 @@ def check_retarget(mcp, result, model, rig, take, frame_start):
             f"retarget.heading_degrees {info.get('heading_degrees')}, want {ref.heading:.2f}"
         )
     # Where the rig's hips are at the first frame: above where they stood at rest.
-    start = info.get("root_start") or [1e9] * 3
     hips_0 = take["world"][0][source_roles["hips"]]
     want = ref.hips(hips_0, hips_0)
-    if math.dist(start, want) > 0.01:
-        problems.append(f"retarget.root_start {start}, want {[round(c, 3) for c in want]}")
+    if "start" not in info:
+        problems.append(f"no retarget.start (the rig's hips at the first frame, {want})")
+    elif math.dist(info["start"], want) > 0.01:
+        problems.append(f"retarget.start {info['start']}, want {[round(c, 3) for c in want]}")
     return problems + check_motion(mcp, model, rig, take, frame_start, ref, rig_rest)
 
 

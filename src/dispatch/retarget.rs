@@ -143,6 +143,12 @@ pub(super) fn transfer(
 ) -> Result<(Arc<Take>, Value), ToolError> {
     let (out, t) = m.apply(take, placement).map_err(retarget_error)?;
     let mut rep = report(m, Some(&t));
+    if let Some(s) = out.samples.first()
+        && out.num_frames > 0
+    {
+        let hips = out.world_positions(s, 0)[m.rig_hips()];
+        rep["start"] = json!(hips.to_array().map(|v| (v * 1000.0).round() / 1000.0));
+    }
     let info = TakeInfo {
         backend: "retarget".into(),
         prompt: Some(format!("{take_id} on {armature}")),

@@ -35,6 +35,10 @@ fn renamed(skeleton: &Skeleton, rename: impl Fn(&str) -> String) -> Skeleton {
     out
 }
 
+/// A segment by its two joint names, and a (take segment, rig segment) pair.
+type Segment<'a> = (&'a str, &'a str);
+type Pair<'a> = (Segment<'a>, Segment<'a>);
+
 fn dir(p: &[Vec3], a: usize, b: usize) -> Vec3 {
     (p[b] - p[a]).normalize()
 }
@@ -49,7 +53,7 @@ fn assert_segments(
     take: &Take,
     out: &Take,
     turn: Quat,
-    pairs: &[((&str, &str), (&str, &str))],
+    pairs: &[Pair],
     max_deg: f32,
     skip: impl Fn(usize) -> bool,
 ) {
@@ -96,7 +100,7 @@ const LIMBS: [(&str, &str); 12] = [
     ("RightFoot", "RightToeBase"),
 ];
 
-fn same_names() -> Vec<((&'static str, &'static str), (&'static str, &'static str))> {
+fn same_names() -> Vec<Pair<'static>> {
     LIMBS.iter().map(|s| (*s, *s)).collect()
 }
 
@@ -271,9 +275,9 @@ fn feet_in_contact_stay_planted_on_other_proportions() {
         let contacts = &s.foot_contacts[foot];
         let j = out.skeleton.index_of(foot).expect("foot");
         let mut start: Option<Vec3> = None;
-        for t in 0..take.num_frames {
+        for (t, &contact) in contacts.iter().enumerate() {
             let p = out.world_positions(&out.samples[0], t)[j];
-            if contacts[t] {
+            if contact {
                 let s0 = *start.get_or_insert(p);
                 assert!(
                     (p - s0).length() < 0.01,

@@ -482,6 +482,11 @@ pub struct TransferReport {
 }
 
 impl Mapping {
+    /// The rig joint that plays the hips.
+    pub fn rig_hips(&self) -> usize {
+        self.rig_hips
+    }
+
     /// The take carried over to the rig: every sample, on the rig's skeleton.
     pub fn apply(
         &self,
@@ -573,6 +578,12 @@ impl Mapping {
             for (leg_i, leg) in self.legs.iter().enumerate() {
                 let in_contact = contacts[leg_i].get(t).copied().unwrap_or(false);
                 let ankle = positions[leg.foot];
+                let starts =
+                    in_contact && (t == 0 || !contacts[leg_i].get(t - 1).copied().unwrap_or(false));
+                if starts {
+                    // A new contact plants where the foot is now, not where the last one was.
+                    planted[leg_i] = None;
+                }
                 let target = if in_contact {
                     let p = *planted[leg_i].get_or_insert(ankle);
                     release[leg_i] = BLEND_OUT_FRAMES;

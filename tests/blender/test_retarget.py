@@ -152,10 +152,29 @@ def test_the_reference_checks_pass_on_the_models_own_skeleton(mcp, tmp_path):
     assert any(p.startswith("hips") for p in problems), problems
 
 
+# Bones with no humanoid role, which keep their rest relative to their parent (docs/retargeting.md,
+# "Roles"), and twist segments, which share their limb's role and move with it.
+SIDE_BONES = {
+    "MixamoRig": ["mixamorig:LeftHandIndex1", "mixamorig:RightHandThumb2"],
+    "UE5Mannequin": ["ik_foot_l", "ik_hand_r", "upperarm_twist_01_l", "thigh_twist_01_r"],
+    "RigifyDeform": ["DEF-pelvis.L", "DEF-f_index.01.R", "DEF-thumb.01.L"],
+    "VrmModel": ["J_Adj_L_FaceEye", "J_Bip_R_Index1"],
+}
+TWIST_SEGMENTS = {
+    "RigifyDeform": [
+        "DEF-thigh.L.001",
+        "DEF-shin.R.001",
+        "DEF-upper_arm.L.001",
+        "DEF-forearm.R.001",
+    ]
+}
+
+
 @pytest.mark.parametrize("model", [SOMA, PROCEDURAL])
 @pytest.mark.parametrize("rig_name", list(RIGS))
 def test_map_rig(mcp, rig_name, model):
     rig = RIGS[rig_name]
+    before = {a["name"]: a.get("action") for a in mcp.tool("list_armatures")["result"]}
     mapped = mcp.tool("map_rig", {"armature": rig.name, "model": model})
     roles = SOURCE_ROLES[model]
     want = {roles[r]: rig.roles[r] for r in JOINT_MAP_ROLES}
@@ -164,9 +183,12 @@ def test_map_rig(mcp, rig_name, model):
     assert rig.convention in mapped["conventions"]["rig"], mapped["conventions"]
     if model == SOMA:
         assert "soma" in mapped["conventions"]["take"], mapped["conventions"]
+    unmapped = set(mapped["unmapped_bones"])
+    assert set(SIDE_BONES.get(rig.name, [])) <= unmapped, mapped["unmapped_bones"]
+    assert not set(TWIST_SEGMENTS.get(rig.name, [])) & unmapped, mapped["unmapped_bones"]
     # Nothing applied.
-    armatures = {a["name"]: a for a in mcp.tool("list_armatures")["result"]}
-    assert not armatures[rig.name].get("action"), armatures[rig.name]
+    after = {a["name"]: a.get("action") for a in mcp.tool("list_armatures")["result"]}
+    assert after == before, (before, after)
 
 
 @pytest.mark.parametrize("model", [SOMA, PROCEDURAL])

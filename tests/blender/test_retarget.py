@@ -46,8 +46,8 @@ from retarget_rigs import (  # noqa: E402
     heading_degrees,
     rest_positions,
 )
-from rigs import bones_from_mmcp_skeleton, build_blend  # noqa: E402
-from stagecraft_mcp import STAGECRAFT_BIN, McpSession, toml_config  # noqa: E402
+from rigs import bones_from_mmcp_skeleton, build_blend, forward_kinematics  # noqa: E402
+from stagecraft_mcp import STAGECRAFT_BIN, McpSession, read_take, toml_config  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
     not STAGECRAFT_BIN, reason="STAGECRAFT_BIN is not set: run the suite through scripts/test.sh"
@@ -206,6 +206,32 @@ def test_generate_onto_rig(mcp, rig_name, model, tmp_path):
         },
     )
     assert_retargeted(mcp, result, model, rig, tmp_path, CANONICAL.get(model))
+
+
+@pytest.mark.parametrize("rig_name", ["MixamoRig", "UE5Mannequin"])
+def test_the_rig_take_is_what_the_rig_plays(mcp, rig_name, tmp_path):
+    """The retargeted take is kept (`retarget.rig_take_id`, on the rig's own skeleton) and its
+    forward kinematics is what Blender shows, within 1 mm: the apply contract, after retargeting."""
+    rig = RIGS[rig_name]
+    result = mcp.tool(
+        "generate_motion",
+        {"prompt": "walk", "seconds": 1, "model": SOMA, "seed": 8, "armature": rig.name},
+    )
+    rig_take_id = result["retarget"]["rig_take_id"]
+    path = tmp_path / "rig_take.gltf"
+    mcp.tool("save_motion", {"take_id": rig_take_id, "path": str(path)})
+    take = read_take(path)
+    assert set(take["names"]) == {b[0] for b in rig.bones}, take["names"]
+    frames = [0, 11, take["frames"] - 1]
+    start = result["applied"]["result"]["frame_start"]
+    pose = mcp.tool("sample_pose", {"armature": rig.name, "frames": [start + f for f in frames]})
+    for i, frame in enumerate(frames):
+        want = forward_kinematics(
+            take["skeleton"], take["names"], take["rotations"], take["roots"], frame
+        )
+        for bone, position in want.items():
+            error = math.dist(pose[bone][i], position)
+            assert error < 1e-3, (bone, frame, pose[bone][i], position)
 
 
 def test_auto_retarget_onto_the_models_own_skeleton_changes_nothing(mcp, tmp_path):

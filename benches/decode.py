@@ -23,7 +23,7 @@ import numpy as np
 CASES = [
     ("small", 22, 120, 1, None),  # 4 s at 30 fps, one sample: a typical agent request
     ("1MB", 30, 1500, 1, None),  # 50 s, one sample
-    ("10MB", 30, 900, 16, None),  # 30 s x 16 samples: spec/mmcp.md §6.9's SOMA30 estimate
+    ("10MB", 30, 900, 16, None),  # 30 s x 16 samples: the 30-joint estimate of docs/mmcp.md#the-gltf-take, Sizes
     ("several-samples", 22, 300, 8, None),  # 10 s x 8 samples
     ("sparse", 30, 1800, 4, 6),  # 60 s x 4 samples, every joint keyed every 6th frame
 ]

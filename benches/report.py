@@ -288,7 +288,7 @@ else:
     w("")
 
 # ---- goals ----------------------------------------------------------------------------------------
-w("## DESIGN.md §8 goals")
+w("## Goals (docs/architecture.md#performance-targets)")
 w("")
 w("Why a goal is missed, and what would change it: see the notes below.")
 w("")

@@ -10,7 +10,8 @@
 #   BPY_NO_PYTEST set to 1 to skip installing pytest into the venv
 #
 # The last line of stdout is "BPY_PYTHON_BIN=<venv python>". A re-run takes about a second.
-# Debian runtime libraries are apt-get installed only when missing (needs root or sudo).
+# Debian runtime libraries are apt-get installed only when missing (needs root or password-less
+# sudo; without either it exits 3 and says which packages are missing).
 set -euo pipefail
 
 BPY_VERSION="${BPY_VERSION:-4.5.15}"
@@ -72,7 +73,14 @@ fi
 
 if [ -n "$missing" ]; then
   SUDO=""
-  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  if [ "$(id -u)" != 0 ]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+      SUDO="sudo -n"
+    else
+      log "NOT ROOT: cannot apt-get install the Debian packages bpy needs:$missing"
+      exit 3
+    fi
+  fi
   log "apt-get install:$missing"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -2,9 +2,14 @@
 # The whole test suite: installs what the tests need (idempotently, outside the repository; see
 # scripts/setup-test-env.sh), then runs formatting and lint checks, the Rust unit and integration
 # tests, the Python tests (MCP SDK client, MMCP reference server and SDK client, glTF validator),
-# the MCP conformance suite, and the Blender tests on real Blender (bpy).
+# the MCP conformance suite, and the Blender tests on real Blender (bpy 4.5; the adapter's own
+# tests also on 4.2 and 5.0).
 #
 #   STAGECRAFT_SKIP_BLENDER=1   skip installing and testing Blender
+#
+# Every step ends with "=== <step>: ok", "FAILED" or "SKIPPED (<why>)"; a skipped step is counted
+# neither passed nor failed and is listed on the line before the last. The last line is always
+# "steps: N passed, N failed" (CI parses it); the exit status is 0 only when nothing failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -12,6 +17,7 @@ ROOT="$PWD"
 passed=0
 failed=0
 failures=()
+skips=()
 step() {
   local name="$1"; shift
   echo
@@ -23,11 +29,28 @@ step() {
     failed=$((failed + 1)); failures+=("$name"); echo "=== $name: FAILED ($((SECONDS - start)) s)"
   fi
 }
+skip() {
+  echo
+  echo "=== $1: SKIPPED ($2)"
+  skips+=("$1 ($2)")
+}
+joined() { local out; out="$(printf '%s; ' "$@")"; echo "${out%; }"; }
+summary() {
+  echo
+  [ "${#skips[@]}" -eq 0 ] || echo "skipped steps: $(joined "${skips[@]}")"
+  [ "$failed" -eq 0 ] || echo "failed steps: $(joined "${failures[@]}")"
+  echo "steps: $passed passed, $failed failed"
+}
 
 echo "=== setting up the test environment"
-env_out="$(scripts/setup-test-env.sh)" || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
+if ! env_out="$(scripts/setup-test-env.sh)"; then
+  echo "=== setup: FAILED (scripts/setup-test-env.sh, see above)"
+  failed=1; failures=(setup)
+  summary
+  exit 1
+fi
 eval "$env_out"
-export PYTHON NODE CONFORMANCE GLTF_VALIDATOR_DIR BPY_PYTHON BPY5_PYTHON
+export PYTHON NODE CONFORMANCE GLTF_VALIDATOR_DIR BPY_PYTHON BPY42_PYTHON BPY5_PYTHON
 export STAGECRAFT_BIN="$ROOT/target/debug/stagecraft"
 export STAGECRAFT_ROOT="$ROOT"
 
@@ -51,39 +74,45 @@ sys.exit("the MMCP reference server did not start")
 PY
 }
 
+# pytest, with "no tests collected" (exit 5) said out loud: it is a failure, not a pass.
+run_pytest() {
+  "$PYTHON" -m pytest -q -p no:cacheprovider "$@"
+  local status=$?
+  [ "$status" -ne 5 ] || echo "pytest collected no tests (exit 5)"
+  return "$status"
+}
 python_tests() {
-  (cd tests/python && "$PYTHON" -m pytest -q -p no:cacheprovider .)
+  (cd tests/python && run_pytest .)
 }
 blender_tests() {
-  if [ -z "${BPY_PYTHON:-}" ]; then
-    echo "Blender tests skipped: STAGECRAFT_SKIP_BLENDER=1 or no bpy"
-    return 0
-  fi
-  (cd tests/blender && "$PYTHON" -m pytest -q -p no:cacheprovider .)
+  (cd tests/blender && run_pytest .)
 }
-# The adapter's own tests on Blender 5.0, whose animation API is slotted actions only.
-blender5_tests() {
-  if [ -z "${BPY5_PYTHON:-}" ]; then
-    echo "Blender 5.0 tests skipped: STAGECRAFT_SKIP_BLENDER=1 or no bpy 5.0"
-    return 0
-  fi
-  (cd tests/blender && BPY_PYTHON="$BPY5_PYTHON" "$PYTHON" -m pytest -q -p no:cacheprovider \
-    test_animation.py test_scene.py test_transports.py test_addon.py)
+# The adapter's own tests on another Blender: 4.2 LTS, the oldest supported, and 5.0, whose
+# animation API is slotted actions only.
+BLENDER_ADAPTER_TESTS=(test_animation.py test_rigify.py test_scene.py test_transports.py test_addon.py)
+blender_adapter_tests() {
+  (cd tests/blender && BPY_PYTHON="$1" run_pytest "${BLENDER_ADAPTER_TESTS[@]}")
 }
 
 step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy" cargo clippy --all-targets --quiet -- -D warnings
 step "cargo build" cargo build --bins --quiet
 step "MMCP reference server" start_reference_server
-step "cargo test" cargo test --quiet
+# --no-fail-fast: one failing test binary must not hide the results of the others.
+step "cargo test" cargo test --no-fail-fast --quiet
 step "python tests" python_tests
 step "MCP conformance" tests/conformance/run.sh
-step "blender 4.5 tests" blender_tests
-step "blender 5.0 tests" blender5_tests
+for blender in "4.5:BPY_PYTHON" "4.2:BPY42_PYTHON" "5.0:BPY5_PYTHON"; do
+  version="${blender%%:*}"
+  python_var="${blender#*:}"
+  if [ -z "${!python_var:-}" ]; then
+    skip "blender $version tests" "${BLENDER_SKIPPED:-no bpy $version}"
+  elif [ "$version" = 4.5 ]; then
+    step "blender $version tests" blender_tests
+  else
+    step "blender $version tests" blender_adapter_tests "${!python_var}"
+  fi
+done
 
-echo
-if [ "$failed" -gt 0 ]; then
-  echo "failed steps: ${failures[*]}"
-fi
-echo "steps: $passed passed, $failed failed"
+summary
 [ "$failed" -eq 0 ]

@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-/// Default per-call deadline for DCC tools, seconds (spec/skills.md).
+/// Default per-call deadline for DCC tools, seconds (docs/skills.md#tool-level-keys).
 pub const DEFAULT_DCC_TIMEOUT_SECONDS: u64 = 30;
 /// Default deadline for motion tools and motion backends, seconds.
 pub const DEFAULT_MOTION_TIMEOUT_SECONDS: u64 = 600;
-/// Default bound on one MMCP response body, MiB (DESIGN.md §5).
+/// Default bound on one MMCP response body, MiB (docs/mmcp.md#client).
 pub const DEFAULT_MAX_RESPONSE_MB: u64 = 64;
 
 #[derive(Debug, thiserror::Error)]

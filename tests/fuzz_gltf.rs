@@ -386,10 +386,13 @@ fn hostile_counts_and_offsets_are_refused_without_allocating() {
     ];
     for (pointer, value) in cases {
         let mut doc = base.clone();
-        match doc.pointer_mut(pointer) {
-            Some(v) => *v = value.clone(),
-            None => continue,
-        }
+        // Set the member even where the corpus document leaves it out (byteStride, an accessor's
+        // byteOffset): every case must really run.
+        let (parent, key) = pointer.rsplit_once('/').expect("a JSON pointer");
+        doc.pointer_mut(parent)
+            .and_then(Value::as_object_mut)
+            .unwrap_or_else(|| panic!("the corpus document has no object at {parent}"))
+            .insert(key.to_string(), value.clone());
         let bytes = serde_json::to_vec(&doc).expect("json");
         LARGEST.store(0, Ordering::Relaxed);
         let r = gltf::decode(&bytes);

@@ -1,6 +1,6 @@
 //! The MMCP client against a fixture MMCP server (axum, 127.0.0.1, port 0) that answers each way
 //! real servers and proxies do: glTF JSON and GLB, sparse channels, several samples, async jobs,
-//! retries, and every malformed or hostile answer of spec/mmcp.md §5.3 and §10.
+//! retries, and every malformed or hostile answer of docs/mmcp.md#errors and #client.
 //!
 //! The fixture server picks its behaviour from the first path segment: a backend configured with
 //! url `http://127.0.0.1:PORT/<scenario>` gets `<scenario>`.

@@ -1,5 +1,5 @@
 //! The MMCP HTTP server in process on a free port, against the reference server's captured answers
-//! (spec/mmcp-examples/out/*.http) and with the built-in models.
+//! (tests/fixtures/mmcp-captures/out/*.http) and with the built-in models.
 
 use std::sync::Arc;
 
@@ -9,19 +9,9 @@ use stagecraft::motion::wire::{Capabilities, WireSkeleton};
 use stagecraft::motion::{gltf, procedural, server};
 use tokio_util::sync::CancellationToken;
 
-/// The reference server's captures: `shared/spec/mmcp-examples` beside the checkout, as CI has it.
-/// Missing captures are a broken setup, never a reason to pass quietly.
-fn spec_dir() -> String {
-    let dir = format!(
-        "{}/../shared/spec/mmcp-examples",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    assert!(
-        std::path::Path::new(&dir).is_dir(),
-        "MMCP captures not found at {dir}: check out shared/ beside the repository"
-    );
-    dir
-}
+/// The reference server's answers, kept in the repository (tests/fixtures/mmcp-captures/README.md).
+/// A missing capture fails the test: it is a broken checkout, never a reason to pass quietly.
+const CAPTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mmcp-captures");
 
 struct Running {
     base: String,
@@ -52,7 +42,7 @@ impl Running {
 }
 
 fn http_capture(name: &str) -> Option<(u16, Value, String)> {
-    let text = std::fs::read_to_string(format!("{}/out/{name}.http", spec_dir())).ok()?;
+    let text = std::fs::read_to_string(format!("{CAPTURES}/out/{name}.http")).ok()?;
     let text = &text[text.rfind("HTTP/1.1 ")?..];
     let status: u16 = text.get(9..12)?.parse().ok()?;
     let (head, body) = text
@@ -66,26 +56,29 @@ fn http_capture(name: &str) -> Option<(u16, Value, String)> {
 }
 
 /// The reference `null` model: the SDK's five-joint skeleton from its capabilities capture.
-fn sdk_null() -> Option<Backbones> {
-    let (_, caps, _) = http_capture("01-capabilities")?;
-    let caps: Capabilities = serde_json::from_value(caps).ok()?;
-    let skeleton = caps.models.first()?.canonical_skeleton.clone();
+fn sdk_null() -> Backbones {
+    let (_, caps, _) = http_capture("01-capabilities").expect("out/01-capabilities.http");
+    let caps: Capabilities = serde_json::from_value(caps).expect("capabilities capture");
+    let skeleton = caps
+        .models
+        .first()
+        .expect("the capture lists the null model")
+        .canonical_skeleton
+        .clone();
     Backbones::new(vec![Arc::new(NullBackbone {
         id: "null".into(),
         fps: 30.0,
         skeleton,
     })])
-    .ok()
+    .expect("registry")
 }
 
 #[tokio::test]
 async fn every_capture_gets_the_reference_status_and_code_over_http() {
-    let Some(models) = sdk_null() else { return };
+    let models = sdk_null();
     let server = Running::start(models).await;
     let client = reqwest::Client::new();
-    let Ok(dir) = std::fs::read_dir(format!("{}/req", spec_dir())) else {
-        return;
-    };
+    let dir = std::fs::read_dir(format!("{CAPTURES}/req")).expect("req/ captures");
     let mut compared = 0;
     for entry in dir.flatten() {
         let path = entry.path();
@@ -135,17 +128,16 @@ async fn every_capture_gets_the_reference_status_and_code_over_http() {
 
 #[tokio::test]
 async fn transport_errors_use_the_envelope() {
-    let Some(models) = sdk_null() else { return };
+    let models = sdk_null();
     let server = Running::start(models).await;
     let client = reqwest::Client::new();
     let base = &server.base;
 
     // NaN (a Python-only literal) is not JSON: 422 schema_validation, never a 500.
     let nan = std::fs::read(format!(
-        "{}/req/17e-nan-skeleton-rest-translation.json",
-        spec_dir()
+        "{CAPTURES}/req/17e-nan-skeleton-rest-translation.json"
     ))
-    .unwrap_or_default();
+    .expect("req/17e capture");
     let r = client
         .post(format!("{base}/generate"))
         .body(nan)
@@ -214,8 +206,8 @@ async fn transport_errors_use_the_envelope() {
         .await
         .expect("send");
     assert_eq!(r.headers()["x-request-id"], "abc-123");
-    let body = std::fs::read(format!("{}/req/02-generate-valid-text.json", spec_dir()))
-        .unwrap_or_default();
+    let body = std::fs::read(format!("{CAPTURES}/req/02-generate-valid-text.json"))
+        .expect("req/02 capture");
     let r = client
         .post(format!("{base}/generate"))
         .header("idempotency-key", "k1")

@@ -22,7 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(
-        prog="run.py", description="stagecraft bridge for headless Blender (spec/bridge.md)"
+        prog="run.py", description="stagecraft bridge for headless Blender (docs/bridge-protocol.md)"
     )
     parser.add_argument("--stdio", action="store_true", help="embedded: JSON lines on stdio")
     parser.add_argument("--pipe", metavar="PATH", help="named_pipe: Unix domain socket path")
@@ -123,7 +123,7 @@ def main():
             except OSError:
                 pass
         # I/O threads may still block on reads; bpy 4.5 deadlocks at exit if any thread is
-        # alive (spec/blender.md §4.2), so leave without running interpreter teardown.
+        # alive (docs/architecture.md#the-blender-adapter), so leave without running interpreter teardown.
         os._exit(0)
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A tiny reference adapter for the stagecraft bridge protocol (spec/bridge.md), standard library only.
+"""A tiny reference adapter for the stagecraft bridge protocol (docs/bridge-protocol.md), standard library only.
 
 It holds an in-memory toy scene (objects with transforms and a hierarchy, armatures with a small
 skeleton, motion applied by name) and speaks all four transports:

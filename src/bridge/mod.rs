@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::BridgeKind;
 
-/// Largest line or frame a bridge accepts (spec/bridge.md).
+/// Largest line or frame a bridge accepts (docs/bridge-protocol.md#transports).
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
 
 /// The protocol name sent and expected in `dcc.hello`.

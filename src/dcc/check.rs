@@ -309,7 +309,7 @@ pub async fn run_suite(hub: &DccHub, dcc: Option<&str>, timeout: Duration) -> Ch
         fail("info.dcc_type is empty")
     } else if !unknown.is_empty() {
         fail(format!(
-            "advertises methods that are not in spec/bridge.md: {unknown:?}"
+            "advertises methods that are not in docs/bridge-protocol.md: {unknown:?}"
         ))
     } else {
         Ok(format!(

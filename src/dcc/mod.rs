@@ -1,6 +1,6 @@
 //! Adapter traits, data types, `RemoteAdapter` (the traits over any Bridge), and built-in adapters.
 //!
-//! - [`types`]: the data types and typed method parameters of spec/bridge.md.
+//! - [`types`]: the data types and typed method parameters of docs/bridge-protocol.md.
 //! - [`adapter`]: `DccAdapter` and one trait per capability; default answers are `UNSUPPORTED`.
 //! - `route`: a method name + JSON params → the typed trait method → JSON.
 //! - [`remote`]: `RemoteAdapter`, the traits over a [`crate::bridge::Bridge`].
@@ -28,7 +28,7 @@ pub use adapter::DccAdapter;
 pub use check::{AdapterCheckOptions, adapter_check, adapter_check_stage};
 pub use types::DccErrorCode;
 
-/// Every method of spec/bridge.md, as written after `call:` in a SKILL.md.
+/// Every method of docs/bridge-protocol.md#methods, as written after `call:` in a SKILL.md.
 pub const BRIDGE_METHODS: &[&str] = &[
     "dcc.hello",
     "dcc.ping",
@@ -196,7 +196,7 @@ pub struct DccHub {
 /// Knobs for tests and benches; `DccHub::new` uses the defaults.
 #[derive(Debug, Clone)]
 pub struct HubOptions {
-    /// Largest message a bridge accepts (spec/bridge.md: 256 MiB).
+    /// Largest message a bridge accepts (docs/bridge-protocol.md#transports: 256 MiB).
     pub max_message_bytes: usize,
 }
 
@@ -305,7 +305,7 @@ impl DccHub {
     }
 
     /// Calls one bridge method on the named connection (`None`: the default one) through the adapter
-    /// traits, with JSON params and result as spec/bridge.md defines them.
+    /// traits, with JSON params and result as docs/bridge-protocol.md#methods defines them.
     pub async fn call(
         &self,
         dcc: Option<&str>,

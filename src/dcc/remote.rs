@@ -149,7 +149,7 @@ impl RemoteAdapter {
             .map_err(failure_from_bridge)?;
         serde_json::from_value(answer).map_err(|e| {
             DccFailure::internal(format!(
-                "the adapter answered {method} with a result that does not match spec/bridge.md: {e}"
+                "the adapter answered {method} with a result that does not match docs/bridge-protocol.md: {e}"
             ))
         })
     }

@@ -1,4 +1,4 @@
-//! The data types of spec/bridge.md: what adapters return, and the typed parameters of every method.
+//! The data types of docs/bridge-protocol.md#data-types: what adapters return, and the typed parameters of every method.
 //!
 //! Results are read leniently (`#[serde(default)]` where the spec marks a field optional) because they
 //! come from adapters written by others; parameters are what the agent sent after schema validation.
@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// A bridge error code (spec/bridge.md `DccErrorCode`).
+/// A bridge error code (`DccErrorCode`, docs/bridge-protocol.md#errors).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DccErrorCode {
@@ -236,7 +236,7 @@ pub struct ScriptResult {
     pub context: Map<String, Value>,
 }
 
-/// An MMCP joint (spec/mmcp.md §4.2): offsets along world axes from the parent, metres, Y-up.
+/// An MMCP joint (docs/mmcp.md#skeleton): offsets along world axes from the parent, metres, Y-up.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Joint {
     pub name: String,

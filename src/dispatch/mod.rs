@@ -3,7 +3,7 @@
 //! The MCP layer validates arguments against the tool's schema and then hands the call here with a
 //! [`CallContext`] that carries progress, cancellation and the deadline. Nothing in this module knows
 //! MCP: results are [`ToolOutput`] and failures are [`ToolError`], which the MCP layer turns into
-//! `isError: true` results with `{code, message, hint, details}` (DESIGN.md §7).
+//! `isError: true` results with `{code, message, hint, details}` (docs/architecture.md#errors).
 
 mod dcc;
 mod motion;

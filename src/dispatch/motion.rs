@@ -1,8 +1,9 @@
 //! Motion tools: list_motion_models, generate_motion, apply_motion, map_rig, preview_motion,
 //! save_motion.
 //!
-//! The dispatcher is where motion meets the DCC (`motion` and `dcc` do not know each other): it reads
-//! a rig's skeleton, retargets takes onto it (`super::retarget`) and applies them with
+//! The dispatcher is where motion meets the DCC (docs/architecture.md#layers: `motion` and `dcc` do not
+//! know each other): it reads a rig's skeleton, retargets takes onto it (`super::retarget`) and applies
+//! them with
 //! `animation.apply_motion`.
 
 use std::path::PathBuf;
@@ -146,7 +147,7 @@ pub(super) fn skeleton_from_dcc(v: &Value) -> Result<WireSkeleton, String> {
             parent: j.get("parent").and_then(Value::as_str).map(str::to_string),
             rest_translation: num3(j.get("rest_translation"))
                 .ok_or(format!("joint {name:?} has no rest_translation"))?,
-            // Stagecraft always sends identity rest rotations (spec/mmcp.md §4.2).
+            // Stagecraft always sends identity rest rotations (docs/mmcp.md#skeleton).
             rest_rotation: [0.0, 0.0, 0.0, 1.0],
             display_name: None,
         });

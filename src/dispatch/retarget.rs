@@ -126,6 +126,7 @@ pub(super) fn report(m: &Mapping, transfer: Option<&TransferReport>) -> Value {
             "contacts": t.contacts,
             "planted_frames": t.planted_frames,
             "unreachable_frames": t.unreachable_frames,
+            "hips_lowered_frames": t.hips_lowered_frames,
         });
     }
     out

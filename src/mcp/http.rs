@@ -12,11 +12,7 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
-use super::StagecraftServer;
-
-/// Largest JSON-RPC request body accepted (a script or a motion reference can be large; a
-/// request bigger than this is a mistake or an attack).
-const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
+use super::{MAX_REQUEST_BYTES, StagecraftServer};
 
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
@@ -64,7 +60,7 @@ pub async fn serve_http(
         .iter()
         .flat_map(|h| [format!("http://{h}:*"), format!("https://{h}:*")])
         .collect();
-    origins.extend(options.allowed_origins.iter().cloned());
+    origins.extend(options.allowed_origins.iter().map(|o| with_default_port(o)));
 
     let config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(hosts)
@@ -121,4 +117,61 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
         return false;
     }
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// An origin as browsers send it names one port: `https://app.example.com` is port 443 only. rmcp
+/// reads an allowed origin without a port as "any port", so the default port is made explicit.
+/// Origins with a port (or `:*`), and schemes other than http(s), are left as given.
+fn with_default_port(origin: &str) -> String {
+    let trimmed = origin.trim_end_matches('/');
+    let Some((scheme, host)) = trimmed.split_once("://") else {
+        return origin.to_string();
+    };
+    let port = match scheme.to_ascii_lowercase().as_str() {
+        "https" => 443,
+        "http" => 80,
+        _ => return origin.to_string(),
+    };
+    // After an IPv6 literal's `]`, or anywhere in a name, a `:` starts the port.
+    let has_port = match host.rfind(']') {
+        Some(end) => host[end..].contains(':'),
+        None => host.contains(':'),
+    };
+    if has_port {
+        trimmed.to_string()
+    } else {
+        format!("{trimmed}:{port}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_default_port;
+
+    #[test]
+    fn allowed_origins_get_their_scheme_default_port() {
+        assert_eq!(
+            with_default_port("https://app.example.com"),
+            "https://app.example.com:443"
+        );
+        assert_eq!(
+            with_default_port("http://app.example.com/"),
+            "http://app.example.com:80"
+        );
+        assert_eq!(
+            with_default_port("https://app.example.com:8443"),
+            "https://app.example.com:8443"
+        );
+        assert_eq!(
+            with_default_port("http://localhost:*"),
+            "http://localhost:*"
+        );
+        assert_eq!(with_default_port("https://[::1]"), "https://[::1]:443");
+        assert_eq!(
+            with_default_port("https://[::1]:9000"),
+            "https://[::1]:9000"
+        );
+        assert_eq!(with_default_port("null"), "null");
+        assert_eq!(with_default_port("app://x"), "app://x");
+    }
 }

@@ -4,21 +4,28 @@
 mod handler;
 mod http;
 mod progress;
+pub(crate) mod stdio;
 
 pub use handler::StagecraftServer;
 pub use http::{HttpOptions, serve_http};
 
 use tokio_util::sync::CancellationToken;
 
-/// Serves MCP on stdin/stdout until the client closes stdin or `shutdown` fires.
+/// Largest JSON-RPC request accepted, over HTTP and on stdio (a script or a motion reference can be
+/// large; a request bigger than this is a mistake or an attack). rmcp's stdio line limit is the same.
+const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
+
+/// Serves MCP on stdin/stdout until the client closes stdin or `shutdown` fires. A request over
+/// the size limit gets an error answer (see `stdio.rs`).
 pub async fn serve_stdio(
     server: StagecraftServer,
     shutdown: CancellationToken,
 ) -> Result<(), std::io::Error> {
     use rmcp::ServiceExt;
     use rmcp::service::ServerInitializeError;
+    let (stdin, stdout) = rmcp::transport::stdio_pipes();
     let running = match server
-        .serve_with_ct(rmcp::transport::stdio_pipes(), shutdown.child_token())
+        .serve_with_ct((stdio::guarded(stdin), stdout), shutdown.child_token())
         .await
     {
         Ok(running) => running,

@@ -1,5 +1,5 @@
 //! The MMCP server SDK, Rust side: the [`Backbone`] trait a model implements, the generic request checks of
-//! spec/mmcp.md §4.8 (in exactly the reference server's order, with its codes and statuses), batch bodies,
+//! docs/mmcp.md#server-checks (in exactly the reference server's order, with its codes and statuses), batch bodies,
 //! and the two built-in backbones (the procedural model and `null`).
 //!
 //! Nothing here knows HTTP: [`Backbones::generate`] takes the parsed body, so the in-process backend of the
@@ -108,7 +108,7 @@ pub(crate) fn well_formed_version(v: &str) -> bool {
     }
 }
 
-/// Only major 1 is spoken; any minor of it is accepted (spec/mmcp.md §1).
+/// Only major 1 is spoken; any minor of it is accepted (docs/mmcp.md#versions).
 fn check_version(v: &str) -> Result<(), MmcpError> {
     let major = v
         .split('.')
@@ -168,7 +168,7 @@ fn unsupported_segment(kind: &str, spec: &ModelSpec) -> MmcpError {
     .with_details(json!({"supported_segments": spec.supported_segments}))
 }
 
-/// The schema step (§4.8 step 6): a typed request, or `400 invalid_skeleton` / `422 schema_validation`.
+/// The schema step (docs/mmcp.md#server-checks step 6): a typed request, or `400 invalid_skeleton` / `422 schema_validation`.
 fn parse_schema(raw: &Value) -> Result<GenerateRequest, MmcpError> {
     match schema::validate(raw) {
         Ok(normalised) => serde_json::from_value(normalised).map_err(|e| {
@@ -202,7 +202,7 @@ fn parse_schema(raw: &Value) -> Result<GenerateRequest, MmcpError> {
     }
 }
 
-/// `check_request` for one model: §4.8 steps 4–8 with `spec` as the only served model.
+/// `check_request` for one model: docs/mmcp.md#server-checks steps 4–8 with `spec` as the only served model.
 pub fn check_request(spec: &ModelSpec, raw: &Value) -> Result<GenerateRequest, MmcpError> {
     check_with(
         raw,
@@ -218,7 +218,7 @@ pub fn generate_checked(backbone: &dyn Backbone, raw: &Value) -> Result<Take, Mm
     run(backbone, &spec, &request)
 }
 
-/// Steps 4–8 of §4.8; `lookup` finds the spec of a served model.
+/// Steps 4–8 of docs/mmcp.md#server-checks; `lookup` finds the spec of a served model.
 fn check_with(
     raw: &Value,
     lookup: &dyn Fn(&str) -> Option<ModelSpec>,
@@ -263,7 +263,7 @@ fn check_with(
     Ok(request)
 }
 
-/// §4.8 step 8, in the reference order.
+/// docs/mmcp.md#server-checks step 8, in the reference order.
 fn check_against_spec(req: &GenerateRequest, spec: &ModelSpec) -> Result<(), MmcpError> {
     let retargeting_unsupported = || {
         MmcpError::new(
@@ -676,7 +676,7 @@ impl Backbones {
         self.get(id).map(|b| Self::served_spec(b.as_ref()))
     }
 
-    /// §4.8 steps 4–9 for a single request; `body_bytes` (when known) against the named model's own cap.
+    /// docs/mmcp.md#server-checks steps 4–9 for a single request; `body_bytes` (when known) against the named model's own cap.
     pub fn check(
         &self,
         raw: &Value,
@@ -706,7 +706,7 @@ impl Backbones {
         run(backbone.as_ref(), &spec, &request)
     }
 
-    /// A batch body (§2.4): whole-batch refusals as `Err`, else one `{"gltf"}` or `{"error"}` per item.
+    /// A batch body (docs/mmcp.md#endpoints): whole-batch refusals as `Err`, else one `{"gltf"}` or `{"error"}` per item.
     pub fn generate_batch(&self, raw: &Value) -> Result<Value, MmcpError> {
         let version = match raw.get("protocol_version") {
             Some(Value::String(v)) => v.clone(),
@@ -801,7 +801,7 @@ fn check_fps(request: &GenerateRequest, spec: &ModelSpec) -> Result<f32, MmcpErr
 /// About 128 MB of rotations, 170 MB of base64 in the answer.
 const MAX_TAKE_VALUES: u128 = 8_000_000;
 
-/// The procedural humanoid model (DESIGN.md §5): the zero-setup default.
+/// The procedural humanoid model (docs/mmcp.md#built-in-models): the zero-setup default.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ProceduralBackbone;
 

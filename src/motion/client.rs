@@ -1,4 +1,4 @@
-//! The MMCP HTTP client (spec/mmcp.md §2, §5, §10): capabilities (cached, refreshable), generate with
+//! The MMCP HTTP client (docs/mmcp.md#endpoints, #errors, #client): capabilities (cached, refreshable), generate with
 //! async jobs, retries, deadlines, a bounded response body, and every failure shape servers produce.
 //!
 //! Policy, in one place:
@@ -300,7 +300,7 @@ impl HttpBackend {
         if let Ok(env) = serde_json::from_slice::<ErrorEnvelope>(body) {
             let mut err = MmcpError::from_body(code, env.error);
             if code == 401 {
-                // Any 401 is "auth required", whatever the envelope says (§5.4).
+                // Any 401 is "auth required", whatever the envelope says (docs/mmcp.md#errors).
                 err.code = "unauthorized".into();
             }
             return MotionError::Mmcp {

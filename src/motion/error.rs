@@ -39,7 +39,7 @@ pub enum MotionError {
 }
 
 impl MotionError {
-    /// The code the agent sees (DESIGN.md §7).
+    /// The code the agent sees (docs/architecture.md#errors).
     pub fn code(&self) -> &str {
         match self {
             MotionError::Config(_) => "invalid_config",

@@ -88,7 +88,7 @@ fn f32_array(shape: &[usize], values: impl Iterator<Item = f32>) -> Value {
     })
 }
 
-/// `animation.apply_motion` params (spec/bridge.md) for one sample of a take.
+/// `animation.apply_motion` params (docs/bridge-protocol.md#animationapply_motion) for one sample of a take.
 pub fn apply_params(
     take: &Take,
     sample: usize,

@@ -9,7 +9,7 @@
 //! (`f32::from_le_bytes` over `chunks_exact`), one `Vec<f32>` per accessor, no per-value allocation.
 //! Dense channels whose input is the frame clock are copied, not resampled.
 //!
-//! Encoding writes the SDK's document layout (spec/mmcp.md §6.1): one node per joint in skeleton
+//! Encoding writes the SDK's document layout (docs/mmcp.md#the-gltf-take): one node per joint in skeleton
 //! order, a skin, one `sample_<b>` animation per sample with dense LINEAR channels (rotations of every
 //! joint, root translation, then animated non-root translations), accessor 0 the shared frame clock,
 //! one embedded buffer (or the GLB BIN chunk), and `extensions.MMCP_motion`.
@@ -1250,30 +1250,13 @@ pub fn world_positions(take: &Take, sample: usize, t: usize) -> Vec<Vec3> {
 mod tests {
     use super::*;
 
-    /// The capture folder: `shared/` beside the checkout, as CI has it.
-    fn spec_dir() -> Option<std::path::PathBuf> {
-        let here = env!("CARGO_MANIFEST_DIR");
-        [format!("{here}/../shared/spec/mmcp-examples")]
-            .into_iter()
-            .map(std::path::PathBuf::from)
-            .find(|p| p.is_dir())
-    }
+    /// The reference server's answers, kept in the repository (tests/fixtures/mmcp-captures/README.md).
+    const CAPTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mmcp-captures");
 
-    /// A capture, falling back to the copies in tests/fixtures so the key tests always run.
-    fn read(name: &str) -> Option<Vec<u8>> {
-        if let Some(b) = spec_dir().and_then(|d| std::fs::read(d.join(name)).ok()) {
-            return Some(b);
-        }
-        let copy = match name {
-            "out/02-generate-valid-text.gltf" => "02-dense.gltf",
-            "out-demo/d01-keyframes-jointtranslation-contacts-notes.gltf" => "d01-sparse.gltf",
-            _ => return None,
-        };
-        std::fs::read(format!(
-            "{}/tests/fixtures/mmcp/{copy}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .ok()
+    /// A capture's bytes; a missing one fails the test rather than passing it quietly.
+    fn read(name: &str) -> Vec<u8> {
+        std::fs::read(format!("{CAPTURES}/{name}"))
+            .unwrap_or_else(|e| panic!("capture {name}: {e}"))
     }
 
     fn close(a: f32, b: f32) -> bool {
@@ -1282,9 +1265,7 @@ mod tests {
 
     #[test]
     fn decodes_smallest_capture_like_decoded_txt() {
-        let Some(bytes) = read("out/02-generate-valid-text.gltf") else {
-            return;
-        };
+        let bytes = read("out/02-generate-valid-text.gltf");
         let take = decode(&bytes).expect("decode");
         assert_eq!(take.model, "null");
         assert_eq!(take.version, "1.4");
@@ -1307,10 +1288,7 @@ mod tests {
 
     #[test]
     fn decodes_sparse_channels_joint_translation_contacts_notes() {
-        let Some(bytes) = read("out-demo/d01-keyframes-jointtranslation-contacts-notes.gltf")
-        else {
-            return;
-        };
+        let bytes = read("out-demo/d01-keyframes-jointtranslation-contacts-notes.gltf");
         let take = decode(&bytes).expect("decode d01");
         assert_eq!(take.num_frames, 6);
         let s = &take.samples[0];
@@ -1354,17 +1332,13 @@ mod tests {
 
     #[test]
     fn decodes_every_200_capture() {
-        let Some(spec) = spec_dir() else { return };
-        let Ok(dir) = std::fs::read_dir(spec.join("out")) else {
-            return;
+        let folder = |name: &str| {
+            std::fs::read_dir(format!("{CAPTURES}/{name}"))
+                .unwrap_or_else(|e| panic!("captures {name}/: {e}"))
+                .flatten()
         };
         let mut n = 0;
-        for entry in dir.flatten().chain(
-            std::fs::read_dir(spec.join("out-demo"))
-                .into_iter()
-                .flatten()
-                .flatten(),
-        ) {
+        for entry in folder("out").chain(folder("out-demo")) {
             let path = entry.path();
             if path.extension().and_then(|e| e.to_str()) != Some("gltf") {
                 continue;
@@ -1379,9 +1353,7 @@ mod tests {
 
     #[test]
     fn two_samples_share_clock() {
-        let Some(bytes) = read("out/03-generate-valid-2samples-constraints.gltf") else {
-            return;
-        };
+        let bytes = read("out/03-generate-valid-2samples-constraints.gltf");
         let take = decode(&bytes).expect("decode");
         assert_eq!(take.samples.len(), 2);
         assert_eq!(take.num_frames, 10);
@@ -1681,7 +1653,7 @@ mod large {
     use super::*;
     #[test]
     fn decodes_a_ten_megabyte_take() {
-        // 30 joints × 900 frames × 16 samples ≈ 9.5 MB of glTF JSON (spec/mmcp.md §6.9).
+        // 30 joints × 900 frames × 16 samples ≈ 9.5 MB of glTF JSON (docs/mmcp.md#the-gltf-take, Sizes).
         let jn = 30;
         let frames = 900;
         let joints: Vec<Joint> = (0..jn)

@@ -63,7 +63,7 @@ pub struct GenerateArgs {
     pub num_samples: Option<u32>,
     #[serde(default)]
     pub seed: Option<i64>,
-    /// MMCP constraint objects (spec/mmcp.md §4.4), frames at the take's fps.
+    /// MMCP constraint objects (docs/mmcp.md#constraints), frames at the take's fps.
     #[serde(default)]
     pub constraints: Option<Vec<Value>>,
     #[serde(default, rename = "loop")]
@@ -768,7 +768,7 @@ impl MotionHub {
         Ok(take)
     }
 
-    /// DESIGN.md §5 steps 1, 3, 4: pick, build, send (with a progress tick every second), decode,
+    /// docs/architecture.md#one-tool-call step 3: pick, build, send (with a progress tick every second), decode,
     /// store. `skeleton` is the rig's own skeleton for a retargeting model (step 2, by the caller).
     pub async fn generate(
         &self,

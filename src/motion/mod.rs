@@ -2,7 +2,7 @@
 //!
 //! [`MotionHub`] is what the dispatcher talks to: the configured backends (HTTP, or the built-in
 //! backbones in process), the take store, and the generate → decode → store path. It knows nothing
-//! about DCCs: the dispatcher fetches a rig skeleton and applies takes (DESIGN.md §1).
+//! about DCCs: the dispatcher fetches a rig skeleton and applies takes (docs/architecture.md#layers).
 //!
 //! - `hub`: backends, model choice, agent arguments → MMCP request, generate, store.
 //! - `error`: [`MotionError`], with the code, hint and details the agent sees.

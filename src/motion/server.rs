@@ -1,4 +1,4 @@
-//! The MMCP 1.4 HTTP server (spec/mmcp.md §2): `GET /capabilities`, `POST /generate` (single and batch), a
+//! The MMCP 1.4 HTTP server (docs/mmcp.md#endpoints): `GET /capabilities`, `POST /generate` (single and batch), a
 //! small `GET /health`, the error envelope on every failure (404/405/500 included, where the reference server
 //! answers FastAPI's `{"detail"}`), `X-Request-ID` echoed or made up, `Retry-After` on 503, the body cap
 //! enforced before and while reading, graceful shutdown on a token.

@@ -1,16 +1,16 @@
-//! MMCP 1.4 wire types (spec/mmcp.md §3–§5), shared by the client and the server side.
+//! MMCP 1.4 wire types (docs/mmcp.md#capabilities to #errors), shared by the client and the server side.
 //!
 //! Interface note for the other motion helpers (server, backbones): these are THE typed request and
 //! capability types; build on them, do not fork them.
 //!
 //! - Reading capabilities is lenient: every field but `id`, `fps` and `canonical_skeleton` has the
-//!   default of spec/mmcp.md §3, and unknown keys are ignored (old and new servers both parse).
+//!   default of docs/mmcp.md#capabilities, and unknown keys are ignored (old and new servers both parse).
 //! - Request types ([`GenerateRequest`] and everything inside it) are strict on deserialisation
 //!   (`deny_unknown_fields`, like the reference server's `extra="forbid"`), so a Rust server built on
 //!   them answers `422 schema_validation` for the same bodies as the Python one. Serialisation skips
 //!   every `None`, so the client sends only what it set — and it sets only what the model advertises.
 //! - [`MmcpError`] is the error envelope with its HTTP status; [`MmcpError::status_for`] maps the
-//!   closed code set of §5.2 to statuses.
+//!   closed code set of docs/mmcp.md#errors to statuses.
 //! - Numbers are `f64` on the wire (JSON), `f32` inside a [`super::take::Take`].
 
 use serde::{Deserialize, Serialize};
@@ -58,7 +58,7 @@ impl Capabilities {
         }
     }
 
-    /// Exact id first, then case-insensitive (spec/mmcp.md §10.2); never silently the first model.
+    /// Exact id first, then case-insensitive (docs/mmcp.md#capabilities); never silently the first model.
     pub fn model(&self, id: &str) -> Option<&ModelSpec> {
         self.models
             .iter()
@@ -67,7 +67,7 @@ impl Capabilities {
     }
 }
 
-/// One entry of `models[]` (spec/mmcp.md §3). Missing flags are `false`, missing lists their defaults.
+/// One entry of `models[]` (docs/mmcp.md#capabilities). Missing flags are `false`, missing lists their defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelSpec {
     pub id: String,
@@ -240,7 +240,7 @@ pub struct WireJoint {
 pub struct SkeletonError(pub String);
 
 impl WireSkeleton {
-    /// Checks the topology rules of spec/mmcp.md §4.2 and converts to index-linked joints.
+    /// Checks the topology rules of docs/mmcp.md#skeleton and converts to index-linked joints.
     pub fn to_skeleton(&self) -> Result<Skeleton, SkeletonError> {
         if self.joints.is_empty() {
             return Err(SkeletonError("a skeleton needs at least one joint".into()));
@@ -330,7 +330,7 @@ impl WireSkeleton {
 // GenerateRequest
 // ---------------------------------------------------------------------------------------------
 
-/// `POST /generate` body (spec/mmcp.md §4.1).
+/// `POST /generate` body (docs/mmcp.md#requests).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GenerateRequest {
@@ -351,7 +351,7 @@ pub struct GenerateRequest {
 }
 
 impl GenerateRequest {
-    /// Total timeline length `T` (§4.1): Σ segment frames (a pose segment counts 1), or
+    /// Total timeline length `T` (docs/mmcp.md#requests): Σ segment frames (a pose segment counts 1), or
     /// `duration_frames` for a constraints-only request.
     pub fn total_frames(&self) -> u64 {
         if self.segments.is_empty() {
@@ -375,7 +375,7 @@ impl GenerateRequest {
     }
 }
 
-/// `{"protocol_version", "requests": [...]}` (§2.4). Items may omit their own version.
+/// `{"protocol_version", "requests": [...]}` (docs/mmcp.md#endpoints). Items may omit their own version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BatchRequest {
     pub protocol_version: String,
@@ -594,7 +594,7 @@ pub struct Timing {
     pub fps: f64,
 }
 
-/// `options` (§4.5); `None` fields are not sent and mean the server default.
+/// `options` (docs/mmcp.md#requests); `None` fields are not sent and mean the server default.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Options {
@@ -668,7 +668,7 @@ pub struct MmcpError {
 }
 
 impl MmcpError {
-    /// An error whose status comes from the code (§5.2).
+    /// An error whose status comes from the code (docs/mmcp.md#errors).
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
         let code = code.into();
         Self {
@@ -689,7 +689,7 @@ impl MmcpError {
         self
     }
 
-    /// HTTP status of an MMCP error code (§5.2); unknown codes are 500.
+    /// HTTP status of an MMCP error code (docs/mmcp.md#errors); unknown codes are 500.
     pub fn status_for(code: &str) -> u16 {
         match code {
             "schema_validation" => 422,
@@ -799,26 +799,26 @@ pub fn parse_version(v: &str) -> Option<(u32, u32)> {
 mod tests {
     use super::*;
 
-    fn spec_dir() -> String {
-        format!(
-            "{}/../shared/spec/mmcp-examples",
-            env!("CARGO_MANIFEST_DIR")
-        )
+    /// The reference server's answers, kept in the repository (tests/fixtures/mmcp-captures/README.md).
+    const CAPTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mmcp-captures");
+
+    fn capture_text(path: &str) -> String {
+        std::fs::read_to_string(format!("{CAPTURES}/{path}"))
+            .unwrap_or_else(|e| panic!("capture {path}: {e}"))
     }
 
-    fn http_body(path: &str) -> Option<String> {
-        let text = std::fs::read_to_string(format!("{}/{path}", spec_dir())).ok()?;
+    fn http_body(path: &str) -> String {
+        let text = capture_text(path);
         let (_, body) = text
             .split_once("\r\n\r\n")
-            .or_else(|| text.split_once("\n\n"))?;
-        Some(body.to_string())
+            .or_else(|| text.split_once("\n\n"))
+            .unwrap_or_else(|| panic!("capture {path}: no HTTP body"));
+        body.to_string()
     }
 
     #[test]
     fn parses_null_and_full_capabilities() {
-        let Some(body) = http_body("out/01-capabilities.http") else {
-            return;
-        };
+        let body = http_body("out/01-capabilities.http");
         let caps: Capabilities = serde_json::from_str(&body).expect("null caps");
         let null = caps.model("NULL").expect("case-insensitive id");
         assert_eq!(null.id, "null");
@@ -830,9 +830,7 @@ mod tests {
             .expect("valid skeleton");
         assert_eq!(sk.joints[3].parent, Some(0));
 
-        let Some(body) = http_body("out-demo/d00-capabilities-full.http") else {
-            return;
-        };
+        let body = http_body("out-demo/d00-capabilities-full.http");
         let caps: Capabilities = serde_json::from_str(&body).expect("full caps");
         let m = &caps.models[0];
         assert_eq!(m.model_options.len(), 5);
@@ -870,9 +868,7 @@ mod tests {
             "req-demo/d16-video-reference-inline-ok.json",
             "req-demo/d20-ground-height-ok.json",
         ] {
-            let Ok(text) = std::fs::read_to_string(format!("{}/{name}", spec_dir())) else {
-                continue;
-            };
+            let text = capture_text(name);
             let req: GenerateRequest =
                 serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
             let back = serde_json::to_value(&req).expect("serialise");

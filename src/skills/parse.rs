@@ -18,12 +18,12 @@ const MAX_DESCRIPTION: usize = 1024;
 const MAX_COMPATIBILITY: usize = 500;
 /// Longest tool deadline a SKILL.md may ask for: one day. Longer is almost certainly a unit mistake.
 const MAX_TIMEOUT_SECONDS: u64 = 86_400;
-/// Default deadline of DCC tools (spec/skills.md).
+/// Default deadline of DCC tools (docs/skills.md#tool-level-keys).
 pub const DEFAULT_TIMEOUT_SECONDS: u64 = 30;
-/// Default deadline of motion tools (spec/skills.md): generation can take minutes on a cold backend.
+/// Default deadline of motion tools (docs/skills.md#tool-level-keys): generation can take minutes on a cold backend.
 pub const DEFAULT_MOTION_TIMEOUT_SECONDS: u64 = 600;
 
-/// The DccCapabilities names of spec/bridge.md that `requires:` may list.
+/// The DccCapabilities names (docs/bridge-protocol.md#data-types) that `requires:` may list.
 const CAPABILITIES: &[&str] = &[
     "scene_info",
     "snapshot",
@@ -39,7 +39,7 @@ const CAPABILITIES: &[&str] = &[
     "has_embedded_python",
 ];
 
-/// ScriptLanguage of spec/bridge.md.
+/// ScriptLanguage of docs/bridge-protocol.md#data-types.
 const SCRIPT_LANGUAGES: &[&str] = &[
     "python",
     "mel",
@@ -356,7 +356,7 @@ fn check_tool(
             if !(rules.is_known_method)(&method) {
                 return Err((
                     format!("tool {name:?}: unknown call method {method:?}"),
-                    "use a method of spec/bridge.md such as `transform.get_transform`, or a built-in such as `motion.generate`".into(),
+                    "use a method of docs/bridge-protocol.md such as `transform.get_transform`, or a built-in such as `motion.generate`".into(),
                 ));
             }
             if decl.language.is_some() {
@@ -579,7 +579,7 @@ fn yaml_error(e: &serde_saphyr::Error, yaml: &str, first_line: usize, file: &Pat
         .location()
         .map(|l| l.line() as usize + first_line - 1)
         .filter(|l| *l >= first_line);
-    let mut fix = "fix the YAML frontmatter (see spec/skills.md for the keys)".to_string();
+    let mut fix = "fix the YAML frontmatter (see docs/skills.md for the keys)".to_string();
     for (wrong, right) in MISSPELLINGS {
         if message.contains(&format!("`{wrong}`")) {
             fix = format!("`{wrong}` is spelled `{right}` in a SKILL.md");
@@ -590,7 +590,7 @@ fn yaml_error(e: &serde_saphyr::Error, yaml: &str, first_line: usize, file: &Pat
         }
     }
     if fix.starts_with("fix the YAML") && message.contains("unknown field") {
-        fix = "remove the key or correct its spelling (see spec/skills.md for the keys)".into();
+        fix = "remove the key or correct its spelling (see docs/skills.md for the keys)".into();
     }
     Diagnostic {
         file: file.to_path_buf(),
@@ -626,7 +626,7 @@ fn is_skill_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-/// `^[a-z][a-z0-9_]{0,63}$` (spec/skills.md).
+/// `^[a-z][a-z0-9_]{0,63}$` (docs/skills.md#tool-level-keys).
 fn is_tool_name(name: &str) -> bool {
     let bytes = name.as_bytes();
     !bytes.is_empty()

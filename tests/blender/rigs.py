@@ -2,7 +2,7 @@
 
 `build_rig` makes an armature inside a running Blender through `script.execute`; `HUMANOID_BONES`
 is a rig whose bone names are the built-in motion model's skeleton; `forward_kinematics` is the
-MMCP forward kinematics (spec/mmcp.md §8.6) in plain Python, the reference the adapter must match.
+MMCP forward kinematics (docs/bridge-protocol.md#animationapply_motion) in plain Python, the reference the adapter must match.
 """
 
 import math
@@ -66,7 +66,7 @@ def build_blend(bpy_python, path, rigs):
         assert server.stop() == 0, "".join(server.stderr[-30:])
 
 
-# The built-in procedural model's joint names (DESIGN.md §5) on a Blender-style humanoid that
+# The built-in procedural model's joint names (docs/mmcp.md#built-in-models) on a Blender-style humanoid that
 # faces -Y, with a different bone roll on every bone.
 HUMANOID_BONES = [
     ("Hips", None, (0.0, 0.0, 1.0), (0.0, 0.0, 1.1), 25.0, False),

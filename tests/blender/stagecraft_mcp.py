@@ -160,7 +160,7 @@ def png_size(data):
 
 
 # ---------------------------------------------------------------------------------------
-# MMCP glTF (spec/mmcp.md §6) -> skeleton and per-frame channels, standard library only
+# MMCP glTF (docs/mmcp.md#the-gltf-take) -> skeleton and per-frame channels, standard library only
 
 _COMPONENTS = {"SCALAR": 1, "VEC3": 3, "VEC4": 4}
 

@@ -1,4 +1,4 @@
-"""Acceptance check of spec/bridge.md: after animation.apply_motion, animation.sample_pose
+"""Acceptance check of docs/bridge-protocol.md#animationapply_motion: after animation.apply_motion, animation.sample_pose
 returns the forward kinematics of the MMCP data within 1e-3 m at every frame, for rigs with
 non-trivial bone rolls and a rotated, scaled armature object."""
 

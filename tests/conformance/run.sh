@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs @modelcontextprotocol/conformance against `stagecraft serve --http` for both protocol eras,
-# with baselines that list only the scenarios needing the suite's fixture tools, plus the MCP
+# with baselines that list only the checks needing the suite's fixture tools, plus the MCP
 # Skills extension scenarios. Needs NODE, CONFORMANCE and STAGECRAFT_BIN (set by scripts/test.sh).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

@@ -1,7 +1,7 @@
 """Every shipped DCC tool through the real binary and the Python MCP SDK client, against the
 built-in `stage` DCC and against the toy reference adapter on each of the four bridges (embedded,
 http, websocket, named_pipe; the network ones with a token). Results are checked against
-spec/bridge.md: shapes, values (cm, degrees, Euler XYZ, Y-up), hierarchy semantics, images, files,
+docs/bridge-protocol.md: shapes, values (cm, degrees, Euler XYZ, Y-up), hierarchy semantics, images, files,
 and motion whose sampled pose equals the forward kinematics of the take."""
 
 import base64
@@ -77,7 +77,7 @@ def dcc_tools(tools: dict) -> set:
 def test_table_covers_every_shipped_dcc_tool(stagecraft_bin, empty_config):
     tools = shipped_tools(stagecraft_bin, empty_config)
     bridge = dcc_tools(tools)
-    assert len(bridge) >= 31, f"expected the 31 DCC tools of DESIGN.md §4, found {sorted(bridge)}"
+    assert len(bridge) >= 31, f"expected the 31 DCC tools of docs/architecture.md#tools, found {sorted(bridge)}"
     missing = bridge - COVERED
     assert not missing, f"shipped DCC tools the scenario does not exercise: {sorted(missing)}"
     for name in bridge:
@@ -151,7 +151,7 @@ def assert_transform(got, translate, rotate, scale, what):
 
 
 def euler_xyz(deg):
-    """R = Rz Ry Rx (X applied first), as spec/bridge.md's Euler XYZ."""
+    """R = Rz Ry Rx (X applied first), as the Euler XYZ of docs/bridge-protocol.md#conventions."""
     x, y, z = (math.radians(d) for d in deg)
     cx, sx, cy, sy, cz, sz = (
         math.cos(x),

@@ -269,7 +269,9 @@ def test_oversized_requests_are_refused_and_the_server_survives(stagecraft_bin, 
     )
     answers = [json.loads(line) for line in proc.stdout.splitlines()]
     by_id = {a.get("id"): a for a in answers}
-    assert 9 not in by_id or "error" in by_id[9]
+    # The oversized request is answered (a client waiting on id 9 must not hang), with an error.
+    assert by_id[9]["error"]["code"] == -32600, by_id.get(9)
+    assert "16 MiB" in by_id[9]["error"]["message"]
     assert len(by_id[3]["result"]["tools"]) >= 37
 
     server = HttpServer(stagecraft_bin, empty_config)

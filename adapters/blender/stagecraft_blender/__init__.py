@@ -1,6 +1,6 @@
 """stagecraft bridge for Blender: lets stagecraft (an MCP server) drive this Blender.
 
-Implements spec/bridge.md (stagecraft-bridge/1) on four transports. Installed as an extension
+Implements docs/bridge-protocol.md (stagecraft-bridge/1) on four transports. Installed as an extension
 (blender_manifest.toml) or a legacy add-on (bl_info); run headless with ../run.py.
 
 Module map:

@@ -5,7 +5,7 @@ MMCP skeletons and motion: Y-up, metres, quaternions [x, y, z, w].
 Blender: Z-up, metres, radians, quaternions (w, x, y, z).
 
 The basis change S maps bridge/MMCP axes to Blender axes: +X -> +X, +Y -> +Z, +Z -> -Y
-(spec/mmcp.md §8.1). It is a proper rotation (90 degrees about X), so rotations convert by
+(docs/mmcp.md#axes-and-applying-a-take). It is a proper rotation (90 degrees about X), so rotations convert by
 conjugation, R_blender = S R_yup S^T, which on a quaternion permutes the vector part the
 same way positions are permuted.
 """

@@ -13,7 +13,7 @@ from array import array
 
 PROTOCOL = "stagecraft-bridge/1"
 
-# A line or frame is at most 256 MiB (spec/bridge.md, Transports).
+# A line or frame is at most 256 MiB (docs/bridge-protocol.md#transports).
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 
 # JSON-RPC 2.0 codes; -32000 carries a DccErrorCode in data.code.

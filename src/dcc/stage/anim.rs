@@ -1,6 +1,6 @@
 //! Actions (glTF animations) on the stage: sampling, forward kinematics, and `apply_motion`.
 //!
-//! The conversion in `apply_motion` follows spec/mmcp.md §8.6 with glTF's Y-up world in place of
+//! The conversion in `apply_motion` follows docs/bridge-protocol.md#animationapply_motion with glTF's Y-up world in place of
 //! Blender's: MMCP rotations are local rotations from a world-aligned rest, while a glTF joint's
 //! rotation is relative to its parent node. Wanting every posed joint to end up with world rotation
 //! `W_j · G_j` (the accumulated MMCP rotation applied to the joint's rest world orientation `G_j`),

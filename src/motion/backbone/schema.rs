@@ -1,5 +1,5 @@
 //! Schema validation of a raw `GenerateRequest`, error for error as the reference server's pydantic models
-//! report it (spec/mmcp-examples/schema-GenerateRequest.json): lax numbers (`4.0`, `"4"`, `true` are
+//! report it (docs/mmcp.md#server-checks step 6): lax numbers (`4.0`, `"4"`, `true` are
 //! integers), every unknown key refused (`extra_forbidden`), errors collected in field order with the union
 //! tag inside the `loc` path, model-level rules (skeleton topology, cross-field rules, equal lengths) only
 //! once a model's own fields are valid.

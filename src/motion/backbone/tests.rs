@@ -1,37 +1,20 @@
-//! The generic checks against the reference server's own answers (spec/mmcp-examples), in process.
+//! The generic checks against the reference server's own answers (tests/fixtures/mmcp-captures), in process.
 
 use super::*;
 
-/// The reference server's captures: `shared/spec/mmcp-examples` beside the checkout, as CI has it.
-/// Missing captures are a broken setup, never a reason to pass quietly.
-fn spec_dir() -> String {
-    let dir = format!(
-        "{}/../shared/spec/mmcp-examples",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    assert!(
-        std::path::Path::new(&dir).is_dir(),
-        "MMCP captures not found at {dir}: check out shared/ beside the repository"
-    );
-    dir
-}
+/// The reference server's answers, kept in the repository (tests/fixtures/mmcp-captures/README.md).
+/// A missing capture fails the test: it is a broken checkout, never a reason to pass quietly.
+const CAPTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mmcp-captures");
 
 /// The reference `null` model of the captures: the SDK's five-joint skeleton.
 fn sdk_null() -> Backbones {
-    let text = std::fs::read_to_string(format!("{}/out/01-capabilities.http", spec_dir()))
-        .unwrap_or_default();
-    let body = text
-        .split_once("\r\n\r\n")
-        .or_else(|| text.split_once("\n\n"))
-        .map(|x| x.1)
-        .unwrap_or("{}");
-    let caps: Capabilities =
-        serde_json::from_str(body).unwrap_or_else(|_| Capabilities::for_models(Vec::new()));
+    let (_, caps) = capture("01-capabilities").expect("out/01-capabilities.http");
+    let caps: Capabilities = serde_json::from_value(caps).expect("capabilities capture");
     let skeleton = caps
         .models
         .first()
         .map(|m| m.canonical_skeleton.clone())
-        .unwrap_or_else(|| WireSkeleton::from_skeleton(&procedural::standard_skeleton()));
+        .expect("the capture lists the null model");
     Backbones::new(vec![Arc::new(NullBackbone {
         id: "null".into(),
         fps: 30.0,
@@ -61,7 +44,7 @@ fn answer(models: &Backbones, raw: &Value) -> (u16, Value) {
 }
 
 fn capture(name: &str) -> Option<(u16, Value)> {
-    let text = std::fs::read_to_string(format!("{}/out/{name}.http", spec_dir())).ok()?;
+    let text = std::fs::read_to_string(format!("{CAPTURES}/out/{name}.http")).ok()?;
     // Skip interim 100 Continue responses.
     let last = text.rfind("HTTP/1.1 ")?;
     let text = &text[last..];
@@ -77,9 +60,7 @@ fn capture(name: &str) -> Option<(u16, Value)> {
 
 #[test]
 fn every_captured_request_gets_the_reference_status_and_code() {
-    let Ok(dir) = std::fs::read_dir(format!("{}/req", spec_dir())) else {
-        return;
-    };
+    let dir = std::fs::read_dir(format!("{CAPTURES}/req")).expect("req/ captures");
     let models = sdk_null();
     let mut checked = 0;
     for entry in dir.flatten() {
@@ -114,10 +95,8 @@ fn every_captured_request_gets_the_reference_status_and_code() {
 
 #[test]
 fn batch_capture_matches_item_by_item() {
-    let Ok(text) = std::fs::read_to_string(format!("{}/req/05-batch-mixed.json", spec_dir()))
-    else {
-        return;
-    };
+    let text = std::fs::read_to_string(format!("{CAPTURES}/req/05-batch-mixed.json"))
+        .expect("req/05-batch-mixed.json");
     let raw: Value = serde_json::from_str(&text).expect("json");
     let (status, got) = answer(&sdk_null(), &raw);
     let (_, want) = capture("05-batch-mixed").expect("capture");

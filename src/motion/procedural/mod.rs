@@ -1,5 +1,5 @@
 //! The built-in motion model: procedural, not learned. Keyword-driven clips (idle, walk, run, jump, wave,
-//! turn, sit, crouch) on the standard humanoid skeleton of DESIGN.md §5, retargeted by joint name to rigs
+//! turn, sit, crouch) on the standard humanoid skeleton of docs/mmcp.md#built-in-models, retargeted by joint name to rigs
 //! of other proportions, honouring duration, fps, seeds, samples, loops, `root_path` and `pose_keyframe`.
 //!
 //! [`generate`] takes a [`Plan`] — the request reduced to what the model uses — so the model can be

@@ -1,4 +1,4 @@
-//! The standard humanoid skeleton of DESIGN.md §5 and the by-name mapping of a request skeleton onto it.
+//! The standard humanoid skeleton of docs/mmcp.md#built-in-models and the by-name mapping of a request skeleton onto it.
 //!
 //! The synthesis never assumes the standard proportions: it reads every length it needs (thigh, shin,
 //! foot, hip width, pelvis height) from the request skeleton through a [`Rig`], so a rig of other
@@ -68,7 +68,7 @@ pub(crate) const STANDARD_LEG: f32 = 0.82;
 /// The joints whose ground contacts the model reports.
 pub const CONTACT_JOINTS: [&str; 4] = ["LeftFoot", "LeftToeBase", "RightFoot", "RightToeBase"];
 
-/// The built-in model's canonical skeleton (DESIGN.md §5).
+/// The built-in model's canonical skeleton (docs/mmcp.md#built-in-models).
 pub fn standard_skeleton() -> Skeleton {
     Skeleton {
         joints: STANDARD

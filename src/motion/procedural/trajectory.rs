@@ -1,4 +1,4 @@
-//! `MMCP_motion.samples[].trajectory` (spec/mmcp.md §6.5) from the travel the model planned: clients use it
+//! `MMCP_motion.samples[].trajectory` (docs/mmcp.md#the-gltf-take, Trajectory) from the travel the model planned: clients use it
 //! to play a take in place. The model knows its own path and facing exactly, so nothing is estimated from
 //! the joints; only the summary (`model`, `params`) is a fit.
 

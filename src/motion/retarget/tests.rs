@@ -108,7 +108,14 @@ fn same_names() -> Vec<Pair<'static>> {
 fn a_skeleton_onto_itself_is_the_same_motion() {
     let take = walk(2.0);
     let m = map(&take.skeleton, &take.skeleton, &Options::default()).expect("map");
-    let (out, _) = m.apply(&take, Placement::AtRig).expect("apply");
+    // In the take's own frame nothing moves; placed at the rig, the walk starts on its rest hips.
+    let (at_rig, _) = m.apply(&take, Placement::AtRig).expect("apply");
+    let start = at_rig.world_positions(&at_rig.samples[0], 0)[0];
+    assert!(
+        start.x.abs() < 1e-5 && start.z.abs() < 1e-5,
+        "starts at {start}"
+    );
+    let (out, _) = m.apply(&take, Placement::SceneFrame).expect("apply");
     for t in 0..take.num_frames {
         let a = take.world_positions(&take.samples[0], t);
         let b = out.world_positions(&out.samples[0], t);
@@ -362,4 +369,111 @@ fn scene_constraints_round_trip_through_the_model_frame() {
     // The rig's hips map onto the model's hips.
     let hips = rest_world(&rig)[0];
     assert!((m.frame.to_model(hips) - Vec3::new(0.0, 0.95, 0.0)).length() < 1e-4);
+}
+
+/// The real skeletons of tests/fixtures/skeletons (MMCP form, T-pose, facing +Z).
+fn fixture(json: &str) -> Skeleton {
+    serde_json::from_str::<crate::motion::wire::WireSkeleton>(json)
+        .expect("fixture json")
+        .to_skeleton()
+        .expect("fixture skeleton")
+}
+
+const FIXTURES: [(&str, &str); 9] = [
+    (
+        "mixamo",
+        include_str!("../../../tests/fixtures/skeletons/mixamo.json"),
+    ),
+    (
+        "ue5",
+        include_str!("../../../tests/fixtures/skeletons/ue5.json"),
+    ),
+    (
+        "rigify_def",
+        include_str!("../../../tests/fixtures/skeletons/rigify_def.json"),
+    ),
+    (
+        "soma30",
+        include_str!("../../../tests/fixtures/skeletons/soma30.json"),
+    ),
+    (
+        "smpl",
+        include_str!("../../../tests/fixtures/skeletons/smpl.json"),
+    ),
+    (
+        "vrm",
+        include_str!("../../../tests/fixtures/skeletons/vrm.json"),
+    ),
+    (
+        "cmu",
+        include_str!("../../../tests/fixtures/skeletons/cmu.json"),
+    ),
+    (
+        "ue4",
+        include_str!("../../../tests/fixtures/skeletons/ue4.json"),
+    ),
+    (
+        "smplx",
+        include_str!("../../../tests/fixtures/skeletons/smplx.json"),
+    ),
+];
+
+/// The limb segments of a humanoid by role: (first joint of a chain, first joint of the next).
+fn limb_segments(skeleton: &Skeleton) -> Vec<(Role, usize, usize)> {
+    let h = detect(skeleton).expect("humanoid");
+    let first = |r: Role| h.roles.iter().position(|x| *x == Some(r));
+    let mut out = Vec::new();
+    for side in [Side::Left, Side::Right] {
+        for (a, b) in [
+            (Role::Thigh(side), Role::Shin(side)),
+            (Role::Shin(side), Role::Foot(side)),
+            (Role::UpperArm(side), Role::Forearm(side)),
+            (Role::Forearm(side), Role::Hand(side)),
+        ] {
+            if let (Some(x), Some(y)) = (first(a), first(b)) {
+                out.push((a, x, y));
+            }
+        }
+    }
+    out
+}
+
+/// The built-in walk carried to SOMA30 (Kimodo's skeleton), then from SOMA30 to every other real
+/// skeleton, turned 90° and standing elsewhere: each limb points where SOMA's points (outside foot
+/// contacts, where the IK may bend the legs a little), and the feet stay planted.
+#[test]
+fn soma_onto_every_convention_keeps_limb_directions_and_planted_feet() {
+    let walk = walk(3.0);
+    let soma = fixture(FIXTURES[3].1);
+    let to_soma = map(&walk.skeleton, &soma, &Options::default()).expect("onto soma");
+    let (take, _) = to_soma
+        .apply(&walk, Placement::SceneFrame)
+        .expect("soma take");
+    let source_limbs = limb_segments(&soma);
+    for (name, json) in FIXTURES {
+        let rig = posed(&fixture(json), 90.0, 1.0, Vec3::new(2.0, 0.0, -1.0));
+        let m = map(&take.skeleton, &rig, &Options::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let (out, report) = m.apply(&take, Placement::AtRig).expect("apply");
+        assert!(report.planted_frames > 0, "{name}: {report:?}");
+        let rig_limbs = limb_segments(&rig);
+        assert_eq!(rig_limbs.len(), 8, "{name}: four limbs, two segments each");
+        let contact = &take.samples[0].foot_contacts;
+        // Contact frames, and the frames the IK eases out over after one.
+        let in_contact = |t: usize| {
+            contact
+                .values()
+                .any(|c| (t.saturating_sub(3)..=t).any(|f| c.get(f).copied().unwrap_or(false)))
+        };
+        for t in (0..take.num_frames).step_by(4) {
+            let sp = take.world_positions(&take.samples[0], t);
+            let rp = out.world_positions(&out.samples[0], t);
+            for ((role, sa, sb), (_, ra, rb)) in source_limbs.iter().zip(&rig_limbs) {
+                let legs = matches!(role, Role::Thigh(_) | Role::Shin(_));
+                let bound = if legs && in_contact(t) { 8.0 } else { 2.0 };
+                let err = angle_deg(m.frame.turn * dir(&sp, *sa, *sb), dir(&rp, *ra, *rb));
+                assert!(err <= bound, "{name}: {role:?} {err:.2}° off at frame {t}");
+            }
+        }
+    }
 }

@@ -80,7 +80,7 @@ fn unknown_names(take_joints: &[String], rig_bones: &[String]) -> String {
 pub struct Frame {
     /// Rotation about +Y from the take's facing to the rig's.
     pub turn: Quat,
-    /// Rig hip height over take hip height.
+    /// Rig hip height over take hip height (hip joints above the floor).
     pub scale: f32,
     /// The take's hips at rest, and the floor (its lowest rest joint).
     pub take_anchor: Vec3,
@@ -283,9 +283,23 @@ fn heading(chains: &BTreeMap<Role, Vec<usize>>, rest: &[Vec3]) -> f32 {
     forward.x.atan2(forward.z)
 }
 
-fn hip_height(rest: &[Vec3], hips: usize) -> (f32, f32) {
+/// The height of the hip joints (where the thighs start) above the floor at rest, and the floor (the
+/// lowest rest joint). The hip joints, not the hips bone: conventions put the hips bone's origin in
+/// different places (Rigify's `DEF-spine` sits above the thigh heads, Mixamo's `Hips` between them),
+/// while the hip joints are where the legs, which carry the character, begin.
+fn hip_height(rest: &[Vec3], chains: &BTreeMap<Role, Vec<usize>>, hips: usize) -> (f32, f32) {
     let ground = rest.iter().map(|p| p.y).fold(f32::INFINITY, f32::min);
-    (rest[hips].y - ground, ground)
+    let thighs: Vec<f32> = [Role::Thigh(Side::Left), Role::Thigh(Side::Right)]
+        .iter()
+        .filter_map(|r| chains.get(r).and_then(|c| c.first()))
+        .map(|&j| rest[j].y)
+        .collect();
+    let top = if thighs.is_empty() {
+        rest[hips].y
+    } else {
+        thighs.iter().sum::<f32>() / thighs.len() as f32
+    };
+    (top - ground, ground)
 }
 
 /// Maps `take` onto `rig` by humanoid roles (and `options.bone_map` overrides).
@@ -305,8 +319,8 @@ pub fn map(take: &Skeleton, rig: &Skeleton, options: &Options) -> Result<Mapping
         .ok_or_else(|| RetargetError::Rig(missing("hips")))?;
 
     let turn = Quat::from_rotation_y(heading(&r_chains, &r_rest) - heading(&t_chains, &t_rest));
-    let (t_height, t_ground) = hip_height(&t_rest, t_hips);
-    let (r_height, r_ground) = hip_height(&r_rest, r_hips);
+    let (t_height, t_ground) = hip_height(&t_rest, &t_chains, t_hips);
+    let (r_height, r_ground) = hip_height(&r_rest, &r_chains, r_hips);
     let mut warnings: Vec<String> = th
         .warnings
         .iter()
@@ -477,6 +491,8 @@ pub struct TransferReport {
     pub planted_frames: usize,
     /// Frames where the leg could not reach the planted point (the foot slid there).
     pub unreachable_frames: usize,
+    /// Frames where the hips were lowered so a planted foot stays in reach.
+    pub hips_lowered_frames: usize,
     /// Whether contacts came from the take (`"take"`) or were detected from foot speed (`"detected"`).
     pub contacts: &'static str,
 }
@@ -569,40 +585,57 @@ impl Mapping {
         let contacts = self.contacts(take, s, &take_world, report);
         let mut positions = vec![Vec3::ZERO; jr];
         let mut planted: Vec<Option<Vec3>> = vec![None; self.legs.len()];
-        let mut release: Vec<usize> = vec![0; self.legs.len()];
+        // The IK's correction at the last contact frame, eased out over the frames after it.
+        let mut easing: Vec<(Vec3, usize)> = vec![(Vec3::ZERO, 0); self.legs.len()];
         let mut root_positions = Vec::with_capacity(frames);
         for t in 0..frames {
             let w = &mut world_rot[t * jr..(t + 1) * jr];
-            let root = fk_root_for_hips(&self.rig, &rig_rest, w, self.rig_hips, hips_path[t]);
+            let mut root = fk_root_for_hips(&self.rig, &rig_rest, w, self.rig_hips, hips_path[t]);
             fk(&self.rig, &rig_rest, w, root, &mut positions);
+            for (leg_i, _) in self.legs.iter().enumerate() {
+                let contact = |t: usize| contacts[leg_i].get(t).copied().unwrap_or(false);
+                if contact(t) && (t == 0 || !contact(t - 1)) {
+                    // A new contact plants where the foot is now.
+                    planted[leg_i] = None;
+                }
+            }
+            // A planted foot the leg cannot reach lowers the hips just enough (legs of other
+            // proportions than the take's stretch differently over a step).
+            let drop = self
+                .legs
+                .iter()
+                .zip(&planted)
+                .filter_map(|(leg, p)| Some(hip_drop(leg, &positions, (*p)?)))
+                .fold(0.0f32, f32::max);
+            if drop > 0.0 {
+                root -= Vec3::Y * drop;
+                fk(&self.rig, &rig_rest, w, root, &mut positions);
+                report.hips_lowered_frames += 1;
+            }
             for (leg_i, leg) in self.legs.iter().enumerate() {
                 let in_contact = contacts[leg_i].get(t).copied().unwrap_or(false);
                 let ankle = positions[leg.foot];
-                let starts =
-                    in_contact && (t == 0 || !contacts[leg_i].get(t - 1).copied().unwrap_or(false));
-                if starts {
-                    // A new contact plants where the foot is now, not where the last one was.
-                    planted[leg_i] = None;
-                }
-                let target = if in_contact {
+                let goal = if in_contact {
                     let p = *planted[leg_i].get_or_insert(ankle);
-                    release[leg_i] = BLEND_OUT_FRAMES;
+                    easing[leg_i] = (p - ankle, BLEND_OUT_FRAMES);
                     Some(p)
-                } else if let (Some(p), r) = (planted[leg_i], release[leg_i])
-                    && r > 0
-                {
-                    // Ease out of the plant over a few frames instead of snapping.
-                    release[leg_i] = r - 1;
-                    if release[leg_i] == 0 {
-                        planted[leg_i] = None;
-                    }
-                    let wgt = r as f32 / (BLEND_OUT_FRAMES + 1) as f32;
-                    Some(ankle.lerp(p, wgt))
                 } else {
                     planted[leg_i] = None;
-                    None
+                    let (delta, left) = easing[leg_i];
+                    if left > 0 && delta.length() > 1e-5 {
+                        easing[leg_i].1 = left - 1;
+                        Some(ankle + delta * (left as f32 / (BLEND_OUT_FRAMES + 1) as f32))
+                    } else {
+                        None
+                    }
                 };
-                if let Some(goal) = target {
+                if let Some(goal) = goal {
+                    if (goal - ankle).length() < 1e-5 {
+                        if in_contact {
+                            report.planted_frames += 1;
+                        }
+                        continue;
+                    }
                     if two_bone_ik(leg, &positions, w, goal) {
                         if in_contact {
                             report.planted_frames += 1;
@@ -762,6 +795,26 @@ fn fk(rig: &Skeleton, rest: &[Vec3], w: &[Quat], root: Vec3, out: &mut [Vec3]) {
             _ => root,
         };
     }
+}
+
+/// How far the hips must go down for the leg to reach `goal` (0 when it already can).
+fn hip_drop(leg: &PlantedLeg, pos: &[Vec3], goal: Vec3) -> f32 {
+    let (Some(&hip_j), Some(&knee_j)) = (leg.thigh.first(), leg.shin.first()) else {
+        return 0.0;
+    };
+    let reach = (pos[knee_j] - pos[hip_j]).length() + (pos[leg.foot] - pos[knee_j]).length();
+    let max = reach * 0.999;
+    let v = goal - pos[hip_j];
+    if v.length() <= max {
+        return 0.0;
+    }
+    // Lowering the hip by d gives v + d·Y; solve |v + d·Y| = max for the smallest d ≥ 0.
+    let disc = v.y * v.y - (v.length_squared() - max * max);
+    if disc < 0.0 {
+        // Too far sideways to reach at any height: bring the hip level with the goal at most.
+        return (-v.y).max(0.0);
+    }
+    (-v.y - disc.sqrt()).max(0.0)
 }
 
 /// Bends the leg so its ankle reaches `goal`, keeping the knee in the plane it bends in now and the

@@ -1,6 +1,6 @@
 """animation.*: MMCP skeletons out of armatures, MMCP motion into actions, poses back out.
 
-The rig math (spec/mmcp.md §8.6). MMCP joint rotations are local rotations from a
+The rig math (docs/bridge-protocol.md#animationapply_motion). MMCP joint rotations are local rotations from a
 world-aligned rest (identity rest rotations, Y-up). Blender pose rotations are expressed in
 each bone's rest frame, in armature space. For a joint mapped to bone b:
 
@@ -20,6 +20,7 @@ from array import array
 import bpy
 from mathutils import Vector
 
+from .. import rigify
 from ..conventions import S, pos_to_yup
 from ..protocol import (
     check_number,
@@ -72,7 +73,24 @@ class _BoneIndex:
 
 
 def _skeleton_bones(arm):
-    """Bones emitted as joints (deform bones when the rig marks some) with their parents."""
+    """Bones emitted as joints with their parents, parents first: a Rigify control rig's DEF
+    bones (see rigify.py), else the deform bones when the rig marks some, else all bones."""
+    if rigify.is_control_rig(arm):
+        parent_of = rigify.deform_parents(arm)
+    else:
+        parent_of = _deform_parents(arm)
+    # Parents first, breadth-first (MMCP requires every parent to come earlier).
+    order, frontier = [], [n for n in parent_of if parent_of[n] is None]
+    children = {}
+    for name, parent in parent_of.items():
+        children.setdefault(parent, []).append(name)
+    while frontier:
+        order.extend(frontier)
+        frontier = [c for n in frontier for c in children.get(n, [])]
+    return order, parent_of
+
+
+def _deform_parents(arm):
     bones = list(arm.data.bones)
     deform = [b for b in bones if b.use_deform]
     chosen = set(b.name for b in (deform or bones))
@@ -84,15 +102,7 @@ def _skeleton_bones(arm):
         while p is not None and p.name not in chosen:
             p = p.parent  # a control/helper bone in between: skip to the nearest kept ancestor
         parent_of[b.name] = p.name if p is not None else None
-    # Parents first, breadth-first (MMCP requires every parent to come earlier).
-    order, frontier = [], [n for n in parent_of if parent_of[n] is None]
-    children = {}
-    for name, parent in parent_of.items():
-        children.setdefault(parent, []).append(name)
-    while frontier:
-        order.extend(frontier)
-        frontier = [c for n in frontier for c in children.get(n, [])]
-    return order, parent_of
+    return parent_of
 
 
 def list_armatures(params, req):
@@ -136,7 +146,11 @@ def get_skeleton(params, req):
                 "rest_rotation": [0.0, 0.0, 0.0, 1.0],
             }
         )
-    return {"joints": joints, "coordinate_system": "right_handed_y_up", "units": "meters"}
+    skeleton = {"joints": joints, "coordinate_system": "right_handed_y_up", "units": "meters"}
+    if rigify.is_control_rig(arm):
+        # The joints are the DEF bones; apply_motion keys the FK controls that move them.
+        skeleton["rig_type"] = "rigify"
+    return skeleton
 
 
 # ---------------------------------------------------------------------------------------
@@ -261,6 +275,19 @@ def apply_motion(params, req):
     in_place = get_bool(params, "in_place")
     action_name = (get_str(params, "action_name", allow_empty=True) or "").strip()
     action_name = action_name or f"{arm.name}_motion"
+    if in_place and count:
+        root = array("f", root)
+        x0, z0 = root[0], root[2]
+        for t in range(count):
+            root[3 * t], root[3 * t + 2] = x0, z0  # keep the height, drop the travel
+    bpy.context.view_layer.update()
+    _warn_non_uniform_scale(arm, req)
+    # Take frame i is scene frame start + i, and the scene plays at the take's rate (what the
+    # reference stage adapter does): no resampling, and sample_pose frames line up with FK.
+    frames = array("f", (float(start + t) for t in range(count)))
+    if rigify.is_control_rig(arm) and rigify.names_deform_bones(arm, names):
+        take = (names, rot, count, root, translations, frames, fps)
+        return _apply_rigify(arm, take, action_name, req)
 
     index = _BoneIndex(arm.pose.bones)
     matched, skipped, used = [], [], set()
@@ -279,32 +306,14 @@ def apply_motion(params, req):
 
     if skipped:
         req.log("warning", f"{arm.name}: no bones for joints {skipped}; they were skipped")
-    bpy.context.view_layer.update()
     world = arm.matrix_world.copy()
-    scale = world.to_scale()
-    if max(scale) - min(scale) > 1e-4 * max(scale):
-        # Bones cannot shear: under a non-uniform object scale no pose reproduces the take.
-        req.log("warning", f"{arm.name} has a non-uniform scale {tuple(scale)}: approximate")
     world_rot = world.to_quaternion().to_matrix()
     world_inv = world.inverted_safe()
     world_inv3 = world_inv.to_3x3()
-    # Take frame i is scene frame start + i, and the scene plays at the take's rate (what the
-    # reference stage adapter does): no resampling, and sample_pose frames line up with FK.
-    frames = array("f", (float(start + t) for t in range(count)))
-
-    if in_place and count:
-        root = array("f", root)
-        x0, z0 = root[0], root[2]
-        for t in range(count):
-            root[3 * t], root[3 * t + 2] = x0, z0  # keep the height, drop the travel
-
-    ad = arm.animation_data or arm.animation_data_create()
-    previous = ad.action
-    action, slot, fcurves, new_group = _new_action(action_name + ".stagecraft_tmp", arm)
-    writer = _Writer(fcurves, new_group)
     stride = len(names) * 4
     locked, degenerate = [], []
-    try:
+
+    def write(writer):
         for step, (j, name, pb) in enumerate(matched):
             req.check_cancelled()
             if step % 10 == 0:
@@ -339,10 +348,95 @@ def apply_motion(params, req):
             loc_path = pb.path_from_id("location")
             for i, values in enumerate(_location_channels(points, count, A, c)):
                 writer.write(loc_path, i, pb.name, frames, values)
+
+    action = _write_take(arm, action_name, write)
+    if degenerate:
+        req.log("warning", f"{len(degenerate)} zero quaternions were keyed as identity")
+    _show_take(fps, frames)
+    req.progress(len(matched), len(matched), "done")
+    driven = {pb.name for _, _, pb in matched}
+    return {
+        "action": action.name,
+        "frame_start": int(frames[0]),
+        "frame_end": int(frames[-1]),
+        # Rig names, in take order (a take's "Hips" applied to "mixamorig:Hips" says the latter).
+        "joints_applied": [pb.name for _, _, pb in matched],
+        "joints_skipped": skipped,
+        "translations_ignored": locked,
+        "bones_not_driven": [b.name for b in arm.pose.bones if b.name not in driven],
+    }
+
+
+def _apply_rigify(arm, take, action_name, req):
+    """A take on a Rigify control rig's DEF joints, keyed on its FK controls (rigify.py)."""
+    names, rot, count, root, translations, frames, fps = take
+    order, parent_of = _skeleton_bones(arm)
+    plan = rigify.solve(arm, order, parent_of, names, rot, root, count, req)
+
+    def write(writer):
+        for path, index, group, values in plan.channels:
+            writer.write(path, index, group, frames, values)
+        for path, group in plan.switches:
+            writer.write(path, 0, group, frames[:1], array("f", [1.0]))
+
+    action = _write_take(arm, action_name, write)
+    _show_take(fps, frames)
+    if plan.joints_skipped:
+        req.log(
+            "warning",
+            f"{arm.name}: no FK control drives joints {plan.joints_skipped}; they were skipped",
+        )
+    if plan.first_frame_error_m > 1e-3:
+        req.log(
+            "warning",
+            f"{arm.name}: DEF joints end {plan.first_frame_error_m:.4f} m off the take on its "
+            "first frame (posed tweak controls? turned segment joints?)",
+        )
+    bent = rigify.folded_angle(names, plan.joints_folded, rot, count)
+    if bent > 0.5:
+        req.log(
+            "warning",
+            f"{arm.name}: segment joints {plan.joints_folded} turn up to {bent:.1f} degrees in "
+            "the take; their limb's one FK control moves them, so their heads are approximate",
+        )
+    req.progress(count, count, "done")
+    return {
+        "action": action.name,
+        "frame_start": int(frames[0]),
+        "frame_end": int(frames[-1]),
+        "rig_type": "rigify",
+        "joints_applied": plan.joints_applied,
+        "joints_folded": plan.joints_folded,
+        "joints_skipped": plan.joints_skipped,
+        "controls_keyed": plan.controls,
+        "fk_switches": [group for _, group in plan.switches],
+        # Measured on the evaluated rig: how far the carried DEF joints are from the take.
+        "first_frame_error_m": plan.first_frame_error_m,
+        # DEF bones follow their controls: a per-joint translation has nowhere to go.
+        "translations_ignored": [n for n in names if n in translations],
+    }
+
+
+def _warn_non_uniform_scale(arm, req):
+    scale = arm.matrix_world.to_scale()
+    if max(scale) - min(scale) > 1e-4 * max(scale):
+        # Bones cannot shear: under a non-uniform object scale no pose reproduces the take.
+        req.log("warning", f"{arm.name} has a non-uniform scale {tuple(scale)}: approximate")
+
+
+def _write_take(arm, action_name, write):
+    """A new action filled by write(writer), made arm's action under action_name.
+
+    An earlier take of the same name is replaced; the previous action, if nothing else uses
+    it, keeps a fake user (never lose the user's own animation silently)."""
+    ad = arm.animation_data or arm.animation_data_create()
+    previous = ad.action
+    action, slot, fcurves, new_group = _new_action(action_name + ".stagecraft_tmp", arm)
+    try:
+        write(_Writer(fcurves, new_group))
     except BaseException:
         bpy.data.actions.remove(action)
         raise
-
     ad.action = action
     if slot is not None:
         ad.action_slot = slot
@@ -353,27 +447,17 @@ def apply_motion(params, req):
         bpy.data.actions.remove(stale)  # replacing an earlier take of the same name
     action.name = action_name
     if previous is not None and previous.users == 0:
-        previous.use_fake_user = True  # never lose the user's own animation silently
-    if degenerate:
-        req.log("warning", f"{len(degenerate)} zero quaternions were keyed as identity")
+        previous.use_fake_user = True
+    return action
+
+
+def _show_take(fps, frames):
+    """The scene plays the take: its fps, a frame range covering it, re-evaluated."""
     scene = bpy.context.scene
-    end = start + count - 1
     _set_fps(scene, fps)
-    scene.frame_end = max(scene.frame_end, end)
-    scene.frame_start = min(scene.frame_start, start)
+    scene.frame_end = max(scene.frame_end, int(frames[-1]))
+    scene.frame_start = min(scene.frame_start, int(frames[0]))
     scene.frame_set(scene.frame_current)
-    req.progress(len(matched), len(matched), "done")
-    driven = {pb.name for _, _, pb in matched}
-    return {
-        "action": action.name,
-        "frame_start": start,
-        "frame_end": end,
-        # Rig names, in take order (a take's "Hips" applied to "mixamorig:Hips" says the latter).
-        "joints_applied": [pb.name for _, _, pb in matched],
-        "joints_skipped": skipped,
-        "translations_ignored": locked,
-        "bones_not_driven": [b.name for b in arm.pose.bones if b.name not in driven],
-    }
 
 
 def sample_pose(params, req):

@@ -48,7 +48,7 @@ def _engine_id(name):
 
 def _gl_available():
     # Workbench/EEVEE abort the whole process (not an exception) without libEGL in
-    # background mode (spec/blender.md §1.3), so only use them when it can be loaded.
+    # background mode (docs/architecture.md#the-blender-adapter), so only use them when it can be loaded.
     return not bpy.app.background or ctypes.util.find_library("EGL") is not None
 
 

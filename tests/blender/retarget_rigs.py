@@ -24,24 +24,31 @@ from rigs import _euler_xyz
 # Character-space layout
 
 
-# Hip-joint-to-ankle length over hip height (hips above the lowest joint) of SOMA30 and of the
-# built-in model's skeleton: 0.82 m over 0.95 m. Every rig keeps it (its hips sit above its hip
-# joints by what it takes), whatever its other proportions: scaled by the hip-height ratio, the
-# source's stance leg is then exactly as long as the rig's, and the contract's bounds (legs
-# within 6 degrees during a contact, feet within 1 cm) can all hold. A rig whose legs were 3 %
-# longer for its hip height would need about 13 degrees of knee bend to keep its feet planted.
-LEG_RATIO = 0.82 / 0.95
+# SOMA30's legs (and the built-in model's): 0.82 m from the hip joints to the ankles, the ankles
+# 0.08 m above the floor, the hips 0.05 m above the hip joints. The rigs keep these ratios to
+# their own leg length, whatever their other proportions (size, torso, arms, thigh to shin, hip
+# width, feet), so that the hips and the hip joints give the same scale and, scaled by it, the
+# source's stance leg is exactly as long as the rig's: the contract's bounds (legs within 6
+# degrees during a contact, feet within 1 cm) can then all hold. A rig whose legs were 3 % longer
+# for its hip height needs about 13 degrees of knee bend to keep its feet planted; `long_legs()`
+# is one such rig, for what can be asked of it (knees bend forward, feet stay).
+SOMA_LEG = 0.82
+ANKLE_PER_LEG = 0.08 / SOMA_LEG
+DROP_PER_LEG = 0.05 / SOMA_LEG
 
 
 @dataclass
 class Layout:
     """Proportions of a humanoid in its rest pose (metres). `arm_down`: degrees the arms hang
-    below horizontal (0 = T-pose, 45 = A-pose). The toes are the lowest joints, at y = 0."""
+    below horizontal (0 = T-pose, 45 = A-pose). The toes are the lowest joints, at y = 0; the
+    ankle height and the hips' height above the hip joints follow the leg length as in SOMA30
+    unless given."""
 
     pelvis_width: float = 0.09
     thigh: float = 0.44
     shin: float = 0.42
-    ankle_height: float = 0.08
+    ankle: float = None
+    drop: float = None
     toe_length: float = 0.13
     spine: list = field(default_factory=lambda: [0.11, 0.12, 0.13])
     neck: list = field(default_factory=lambda: [0.16])
@@ -54,14 +61,17 @@ class Layout:
     arm_down: float = 0.0
 
     @property
-    def hip_height(self):
-        """Solved from LEG_RATIO: the hip joints to the ankles (1 cm behind) is the leg."""
-        return math.hypot(self.thigh + self.shin, 0.01) / LEG_RATIO
+    def ankle_height(self):
+        return self.ankle if self.ankle is not None else ANKLE_PER_LEG * (self.thigh + self.shin)
 
     @property
     def hip_drop(self):
-        """How far the hip joints sit below the hips."""
-        return self.hip_height - self.ankle_height - self.thigh - self.shin
+        """How far the hips sit above the hip joints."""
+        return self.drop if self.drop is not None else DROP_PER_LEG * (self.thigh + self.shin)
+
+    @property
+    def hip_height(self):
+        return self.ankle_height + self.thigh + self.shin + self.hip_drop
 
     def points(self):
         """{key: position} of every joint head: hips, spine0.. (the last is the chest), neck0..
@@ -96,7 +106,7 @@ class Layout:
             p[f"index_{side}"] = _add(p[f"hand_{side}"], _mul(arm, 0.09), (0.0, 0.0, 0.02))
             p[f"thigh_{side}"] = (sx * self.pelvis_width, hip_y, 0.0)
             p[f"shin_{side}"] = (sx * self.pelvis_width, knee, 0.015)  # knees a little forward
-            p[f"foot_{side}"] = (sx * self.pelvis_width, ankle, -0.01)
+            p[f"foot_{side}"] = (sx * self.pelvis_width, ankle, 0.0)
             p[f"toe_{side}"] = (sx * self.pelvis_width, 0.0, self.toe_length)
             p[f"toe_end_{side}"] = (sx * self.pelvis_width, 0.0, self.toe_length + 0.06)
         return p
@@ -178,13 +188,13 @@ def _chain(bones, names, points, keys, parent, last_tail=None):
     return parent
 
 
-def mixamo():
+def mixamo(name="MixamoRig", layout=None, location=(-3.0, 0.0, 0.0), turn=0.0):
     """Mixamo as FBX import makes it: `mixamorig:` names, centimetres under an object scaled 0.01
-    and turned 90 degrees about X; longer legs and a shorter torso than SOMA; T-pose; fingers."""
-    lay = Layout(
+    and turned 90 degrees about X (then `turn` about Z); longer legs and a shorter torso than
+    SOMA; T-pose; fingers."""
+    lay = layout or Layout(
         thigh=0.48,
         shin=0.46,
-        ankle_height=0.08,
         spine=[0.09, 0.1, 0.11],
         neck=[0.13],
         upper_arm=0.27,
@@ -257,18 +267,15 @@ def mixamo():
             for s, side, _ in SIDES
         },
     )
-    return Rig(
-        "MixamoRig",
-        bones,
-        "y_up",
-        0.01,
-        (-3.0, 0.0, 0.0),
-        (90.0, 0.0, 0.0),
-        0.01,
-        0.0,
-        "mixamo",
-        roles,
-    )
+    return Rig(name, bones, "y_up", 0.01, location, (90.0, 0.0, turn), 0.01, turn, "mixamo", roles)
+
+
+def long_legs():
+    """A Mixamo rig whose legs are long for its hip height (low ankles, hips high above the
+    thighs): scaled by the hip height, the source's stance leg is shorter than its own, so keeping
+    the feet planted needs knee bend the source does not have. Turned -90 degrees."""
+    layout = Layout(thigh=0.48, shin=0.46, ankle=0.06, drop=0.1, spine=[0.08, 0.09, 0.1])
+    return mixamo("LongLegs", layout, (0.0, 6.0, 0.0), -90.0)
 
 
 def _sub(a, b):
@@ -555,7 +562,6 @@ def vrm():
         pelvis_width=0.08,
         thigh=0.36,
         shin=0.35,
-        ankle_height=0.07,
         toe_length=0.1,
         spine=[0.08, 0.09, 0.08],
         neck=[0.08],
@@ -662,6 +668,7 @@ def opaque():
 
 
 RIGS = {rig.name: rig for rig in (mixamo(), unreal(), rigify(), smpl(), vrm(), opaque())}
+LONG_LEGS = long_legs()  # not in RIGS: its legs cannot follow the source's within 6 degrees
 
 # Not humanoids: a tail of five bones, and a single bone.
 TAIL_BONES = [
@@ -679,10 +686,11 @@ STICK_BONES = [("stick", None, (0.0, 0.0, 0.0), (0.0, 0.0, 1.0), 30.0, False)]
 
 
 def blend_rigs():
-    """`rigs.build_blend` entries for every rig of RIGS and the two that are not humanoids."""
+    """`rigs.build_blend` entries for every rig of RIGS, LONG_LEGS and the two that are not
+    humanoids."""
     rigs = [
         (rig.name, rig.blender_bones(), rig.location, rig.rotation, (rig.scale,) * 3)
-        for rig in RIGS.values()
+        for rig in [*RIGS.values(), LONG_LEGS]
     ]
     rigs.append(("Tail", TAIL_BONES, (5.0, 5.0, 0.0), (0.0, 0.0, 0.0), (1.0,) * 3))
     rigs.append(("Stick", STICK_BONES, (6.0, 5.0, 0.0), (0.0, 0.0, 0.0), (1.0,) * 3))

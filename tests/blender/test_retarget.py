@@ -39,6 +39,7 @@ from retarget_checks import (  # noqa: E402
 )
 from retarget_rigs import (  # noqa: E402
     JOINT_MAP_ROLES,
+    LONG_LEGS,
     RIGS,
     SOMA_ROLES,
     ReferenceFrame,
@@ -111,8 +112,8 @@ def test_rigs_are_where_the_tests_think(mcp):
     """The fixture itself: every rig's rest pose, read by get_skeleton, is the one described
     (so the reference math starts from the right place)."""
     listed = {a["name"] for a in mcp.tool("list_armatures")["result"]}
-    assert listed == set(RIGS) | set(NOT_HUMANOID) | {SOMA_RIG.name}, listed
-    for rig in RIGS.values():
+    assert listed == set(RIGS) | set(NOT_HUMANOID) | {SOMA_RIG.name, LONG_LEGS.name}, listed
+    for rig in [*RIGS.values(), LONG_LEGS]:
         rest = rest_positions(mcp.tool("get_skeleton", {"armature": rig.name}))
         for bone, want in rig.world_rest().items():
             assert math.dist(rest[bone], want) < 1e-4, (rig.name, bone, rest[bone], want)
@@ -242,6 +243,24 @@ def test_auto_retarget_onto_the_models_own_skeleton_changes_nothing(mcp, tmp_pat
     assert_retargeted(mcp, result, SOMA, SOMA_RIG, tmp_path, soma_server.NAMES)
     joint_map = result["retarget"]["joint_map"]
     assert all(joint_map.get(n) == n for n in SOMA_ROLES.values()), joint_map
+
+
+def test_legs_that_must_bend_bend_forward_and_keep_the_feet_planted(mcp, tmp_path):
+    """LONG_LEGS cannot follow the source's stance legs within 6 degrees (they are too long for
+    its hip height); what can be asked: feet planted, knees bending forward, the hips on the path,
+    and every other segment within 2 degrees."""
+    result = mcp.tool(
+        "generate_motion",
+        {"prompt": "walk", "seconds": 2, "model": SOMA, "seed": 4, "armature": LONG_LEGS.name},
+    )
+    take = source_take(mcp, result["take_id"], tmp_path / "source.gltf")
+    rig_rest = rest_positions(mcp.tool("get_skeleton", {"armature": LONG_LEGS.name}))
+    ref = ReferenceFrame.of(rest_positions(take["skeleton"]), SOMA_ROLES, rig_rest, LONG_LEGS.roles)
+    frame_start = result["applied"]["result"]["frame_start"]
+    problems = check_motion(mcp, SOMA, LONG_LEGS, take, frame_start, ref, rig_rest)
+    legs = ("segment thigh", "segment shin")
+    assert result["retarget"]["feet"]["planted_frames"] > 0, result["retarget"]
+    assert not [p for p in problems if not p.startswith(legs)], "\n".join(problems)
 
 
 @pytest.mark.parametrize("rig_name", list(RIGS))

@@ -9,10 +9,10 @@ bones in its own armature space (Y-up centimetres for an FBX-imported Mixamo rig
 `rigs.build_blend`. Bone rolls are pseudo-random: nothing about a bone's local axes can be relied on.
 
 The reference math (`ReferenceFrame`, `direction`, `angle_degrees`, ...) is plain Python written
-from the retargeting contract, independent of the Rust implementation:
-heading H = the rig's facing about +Y from +Z, s = rig hip height / source hip height, every
-mapped segment of the rig along H * the source's segment, the hips on the scaled, turned source
-path starting where the rig stands.
+from the retargeting contract, independent of the Rust implementation: heading H = the rig's
+facing about +Y from +Z, s = rig hip height / source hip height (the hip joints above the
+floor), every mapped segment of the rig along H * the source's segment, the hips on the scaled,
+turned source path starting where the rig stands.
 """
 
 import math
@@ -773,7 +773,11 @@ def rotate_y(v, degrees):
 
 
 def hip_height(rest, roles):
-    return rest[roles["hips"]][1] - min(p[1] for p in rest.values())
+    """The hip joints' (thigh heads') height above the lowest rest joint: where the legs begin,
+    the same place in every convention, unlike the hips bone (main's choice, in
+    src/motion/retarget/transfer.rs `hip_height`)."""
+    joints = (rest[roles["thigh_L"]][1] + rest[roles["thigh_R"]][1]) / 2
+    return joints - min(p[1] for p in rest.values())
 
 
 def direction(a, b):

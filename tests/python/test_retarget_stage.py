@@ -17,7 +17,7 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "fixtures" / "mmcp"))
-sys.path.insert(0, str(HERE.parent / "blender"))
+sys.path.append(str(HERE.parent / "blender"))  # after this suite: its conftest, helpers win
 
 import soma_server  # noqa: E402
 from helpers import q_mul, q_normalize, q_rotate, read_gltf, validate_gltf  # noqa: E402

@@ -188,7 +188,7 @@ const LEG: [Part; 4] = [Part::Thigh, Part::Shin, Part::Foot, Part::Toe];
 const ARM: [Part; 4] = [Part::Shoulder, Part::UpperArm, Part::Forearm, Part::Hand];
 
 /// A leg or an arm: its joints with their parts, root to tip.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Limb {
     parts: Vec<(usize, Part)>,
     /// The side the names give, when they give one.
@@ -236,12 +236,13 @@ impl Detector {
                 Err(what) => missing.push(what),
             }
         }
+        missing.dedup();
         if !missing.is_empty() {
             return Err(RoleError::NotHumanoid {
                 missing: missing
                     .into_iter()
                     .map(|what| format!("{what} in a leg going down from the hips"))
-                    .collect(),
+                    .collect::<Vec<_>>(),
             });
         }
         let leg_length = legs
@@ -264,12 +265,9 @@ impl Detector {
 
         let facing = self.facing(&legs);
         let left = Vec3::Y.cross(facing);
-        let leg_sides = self.sides(&legs, hips, left, "legs");
+        let leg_sides = self.sides(&legs.iter().collect::<Vec<_>>(), hips, left, "legs");
         let arm_sides = self.sides(
-            &arms
-                .iter()
-                .map(|(limb, _)| limb.clone())
-                .collect::<Vec<_>>(),
+            &arms.iter().map(|(limb, _)| limb).collect::<Vec<_>>(),
             spine.chest.unwrap_or(hips),
             left,
             "arms",
@@ -329,6 +327,8 @@ impl Detector {
                 .push("no neck on the rig: the head sits on the chest".into());
         }
 
+        // Both legs (or arms) may report the same thing.
+        self.warnings.dedup();
         Ok(Humanoid {
             roles,
             conventions: Vec::new(),
@@ -405,24 +405,38 @@ impl Detector {
 
     fn pelvis_at(&self, j: usize) -> Option<Pelvis> {
         let body = &self.body;
-        let mut legs: Vec<usize> = body.children[j]
-            .iter()
-            .copied()
-            .filter(|&c| self.is_leg_like(j, c))
-            .collect();
+        // (where a leg starts, the child of `j` it hangs from)
+        let mut legs: Vec<(usize, usize)> = Vec::new();
+        for &c in &body.children[j] {
+            if !self.is_leg_like(j, c) {
+                continue;
+            }
+            let split: Vec<usize> = body.children[c]
+                .iter()
+                .copied()
+                .filter(|&g| self.is_leg_like(c, g))
+                .collect();
+            let spine_below = body.children[c].iter().any(|&g| self.is_spine_like(c, g));
+            if split.len() >= 2 && !spine_below {
+                // Both legs hang from a pelvis bone under the hips (Daz Genesis' `pelvis`).
+                legs.extend(split.into_iter().map(|g| (g, c)));
+            } else {
+                legs.push((c, c));
+            }
+        }
         // More than two candidates (a skirt, a tail): the two reaching lowest, then the biggest.
-        legs.sort_by(|&a, &b| {
+        legs.sort_by(|&(a, _), &(b, _)| {
             body.low[a]
                 .total_cmp(&body.low[b])
                 .then(body.size[b].cmp(&body.size[a]))
         });
-        let [first, second, ..] = legs[..] else {
+        let [(first, via_first), (second, via_second), ..] = legs[..] else {
             return None;
         };
         let spine = body.children[j]
             .iter()
             .copied()
-            .filter(|&c| c != first && c != second && self.is_spine_like(j, c))
+            .filter(|&c| c != via_first && c != via_second && self.is_spine_like(j, c))
             .max_by(|&a, &b| body.high[a].total_cmp(&body.high[b]))?;
         // Keep skeleton order so that results do not depend on which leg reaches lower.
         let legs = if first < second {
@@ -553,22 +567,31 @@ impl Detector {
     }
 
     fn leg(&mut self, chain: &[usize], hips: usize) -> Result<Limb, String> {
-        if let Some(leg) = self.limb_by_names(chain, &LEG, &[Part::Thigh, Part::Shin, Part::Foot]) {
-            // Names must still describe a leg: each of thigh, shin, foot lower than the one before.
-            let y = |part| leg.first(part).map(|j| self.body.pos[j].y);
-            if let (Some(thigh), Some(shin), Some(foot)) =
-                (y(Part::Thigh), y(Part::Shin), y(Part::Foot))
-                && thigh > shin
-                && shin > foot
-            {
-                return Ok(leg);
-            }
-            self.warnings.push(
-                "the leg joints' names do not match their places in the leg; roles were taken from the shape".into(),
-            );
+        let named = self
+            .limb_by_names(chain, &LEG, &[Part::Thigh, Part::Shin, Part::Foot])
+            .filter(|leg| {
+                // Names must still describe a leg: thigh, shin, foot each lower than the one before.
+                let y = |part| leg.first(part).map(|j| self.body.pos[j].y);
+                matches!(
+                    (y(Part::Thigh), y(Part::Shin), y(Part::Foot)),
+                    (Some(thigh), Some(shin), Some(foot)) if thigh > shin && shin > foot
+                )
+            });
+        if let Some(leg) = named {
+            return Ok(leg);
         }
-        self.by_shape = true;
+        self.note_names_not_followed(chain, "leg");
         self.leg_by_shape(chain, hips)
+    }
+
+    /// Roles of `chain` come from its shape; say so if its names suggested others.
+    fn note_names_not_followed(&mut self, chain: &[usize], limb: &str) {
+        self.by_shape = true;
+        if chain.iter().any(|&j| self.role_hint(j).is_some()) {
+            self.warnings.push(format!(
+                "the names of the {limb} joints do not fit their places in the {limb}; its roles come from its shape"
+            ));
+        }
     }
 
     /// Foot: the low joint the chain turns forward from (towards the toes), or the chain's end.
@@ -629,7 +652,8 @@ impl Detector {
                     .into_iter()
                     .map(|k| body.pos[k].distance(from))
                     .fold(0.0, f32::max);
-                // Hair and breast chains are short next to an arm (upper arm + forearm > half a leg).
+                // An arm reaches about two thirds of a leg from the spine; hair and breast chains
+                // reach far less.
                 if reach >= 0.35 * leg_length {
                     candidates.push((c, i, reach));
                 }
@@ -646,7 +670,7 @@ impl Detector {
             let limb = match named {
                 Some(limb) => Some(limb),
                 None => {
-                    self.by_shape = true;
+                    self.note_names_not_followed(&chain, "arm");
                     self.arm_by_shape(&chain, path[at])
                 }
             };
@@ -798,7 +822,7 @@ impl Detector {
 
     /// The side of each limb of a pair (or a single limb): by name when the names give the two
     /// limbs opposite sides, else by which lies further to the character's left of `centre`.
-    fn sides(&mut self, limbs: &[Limb], centre: usize, left: Vec3, what: &str) -> Vec<Side> {
+    fn sides(&mut self, limbs: &[&Limb], centre: usize, left: Vec3, what: &str) -> Vec<Side> {
         let lateral = |limb: &Limb| (limb.centre(&self.body) - self.body.pos[centre]).dot(left);
         match limbs {
             [] => Vec::new(),

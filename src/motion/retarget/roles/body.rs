@@ -178,7 +178,9 @@ impl Body {
         }
         let bone = self.pos[main] - self.pos[p];
         let len = bone.length();
-        if len <= f32::EPSILON * self.height.max(1.0) * 16.0 {
+        // The main child sitting on the joint (CMU's `LeftFingerBase` on `LeftHand`) gives no bone
+        // to lie along: a leaf there (`LThumb`) is a finger.
+        if len <= 1e-4 * self.height {
             return false;
         }
         let along = (self.pos[c] - self.pos[p]).dot(bone) / (len * len);

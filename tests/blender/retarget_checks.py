@@ -29,6 +29,7 @@ from stagecraft_mcp import read_take
 SOMA, PROCEDURAL = "soma30-walk", "stagecraft-procedural"
 SOURCE_ROLES = {SOMA: SOMA_ROLES, PROCEDURAL: PROCEDURAL_ROLES}
 SEGMENT_DEGREES, LEG_CONTACT_DEGREES = 2.0, 6.0
+EASE_FRAMES = 3
 HIPS_METRES, HIPS_FRACTION = 0.02, 0.03
 PLANTED_METRES = 0.01
 EVERY = 5  # check segments, hips and knees every 5th frame; contacts on every frame
@@ -112,6 +113,13 @@ def check_motion(mcp, model, rig, take, frame_start, ref, rig_rest):
         for s in ("L", "R"):
             if joint in (source_roles[f"foot_{s}"], source_roles[f"toe_{s}"]):
                 contact_side[s] = [a or b for a, b in zip(contact_side[s], flags)]
+    # The foot IK eases in and out over EASE_FRAMES frames around each contact (docs/retargeting.md,
+    # "Feet"): those frames are the leg's contact frames too.
+    for s in ("L", "R"):
+        down = contact_side[s]
+        contact_side[s] = [
+            any(down[max(0, t - EASE_FRAMES) : t + EASE_FRAMES + 1]) for t in range(len(down))
+        ]
 
     # Segments.
     worst = {}

@@ -273,3 +273,41 @@ def test_retargeted_walk_saves_as_a_valid_glb_that_plays_it(stage, tmp_path):
     for bone in bones:
         for a, b in zip(before[bone], after[bone]):
             assert math.dist(a, b) < 1e-3, (bone, a, b)
+
+
+def test_a_root_path_in_scene_coordinates_is_followed(stage):
+    """With an armature, constraint positions are the scene's: the path is turned into the model's
+    frame for the request and the take comes back through the same points (docs/retargeting.md,
+    "Proportions and placement")."""
+    mcp, world = stage
+    hips = world["mixamorig:Hips"]
+    facing = (math.sin(math.radians(HEADING)), math.cos(math.radians(HEADING)))
+    side = (facing[1], -facing[0])
+    frames = [0, 45, 89]
+    points = [
+        [hips[0], hips[2]],
+        [hips[0] + 1.5 * facing[0], hips[2] + 1.5 * facing[1]],
+        [hips[0] + 3.0 * facing[0] + 1.0 * side[0], hips[2] + 3.0 * facing[1] + 1.0 * side[1]],
+    ]
+    result = mcp.tool(
+        "generate_motion",
+        {
+            "prompt": "a person walks",
+            "seconds": 3,
+            "model": "stagecraft-procedural",
+            "seed": 3,
+            "armature": "Armature",
+            "constraints": [{"type": "root_path", "frames": frames, "positions_xz": points}],
+        },
+    )
+    start = result["applied"]["result"]["frame_start"]
+    pose = mcp.tool(
+        "sample_pose",
+        {
+            "armature": "Armature",
+            "frames": [start + f for f in frames],
+            "joint_names": ["mixamorig:Hips"],
+        },
+    )["mixamorig:Hips"]
+    for frame, (x, z), (hx, _, hz) in zip(frames, points, pose):
+        assert math.hypot(hx - x, hz - z) < 0.12, f"take frame {frame}: hips at {hx, hz}, not {x, z}"

@@ -428,22 +428,26 @@ def test_unknown_armature_is_a_scene_error(blender):
         # The server and Blender go on.
         assert len(blender.mcp.tool("list_armatures")["result"]) == 3
 
-    # A model that does not retarget generates first: the take is kept, and applying it to a
-    # rig that exists works, as the hint says.
-    error = blender.mcp.error(
-        "generate_motion",
-        {
-            "prompt": "walk",
-            "seconds": 1,
-            "armature": "NoSuchRig",
-            "model": "null",
-            "retarget": "names",
-        },
-    )
-    assert error["code"] == "SCENE_ERROR" and "NoSuchRig" in error["message"], error
-    take_id = error["details"]["take_id"]
+    # The rig is read before anything is generated, whatever the model and the retarget mode: a
+    # wrong armature costs no generation (minutes, on an ML model) and no take is half made.
+    for retarget in ("names", "auto"):
+        error = blender.mcp.error(
+            "generate_motion",
+            {
+                "prompt": "walk",
+                "seconds": 1,
+                "armature": "NoSuchRig",
+                "model": "null",
+                "retarget": retarget,
+            },
+        )
+        assert error["code"] == "SCENE_ERROR" and "NoSuchRig" in error["message"], error
+        assert "take_id" not in (error.get("details") or {}), error
+    # A take that exists is kept when applying it fails, and applies once the rig is right.
+    take_id = generate(blender, prompt="walk", seconds=1, model="null")["take_id"]
     failed = blender.mcp.error("apply_motion", {"take_id": take_id, "armature": "NoSuchRig"})
     assert failed["code"] == "SCENE_ERROR" and "NoSuchRig" in failed["message"], failed
+    assert failed["details"]["take_id"] == take_id, failed
     applied = blender.mcp.tool(
         "apply_motion", {"take_id": take_id, "armature": "NullRig", "retarget": "names"}
     )

@@ -980,18 +980,26 @@ fn ankle_goals(
     goals
 }
 
-/// Where the ankle goes while the toe pivots on `toe_point`: the point at foot length from the toe
-/// nearest to where the ankle is now.
+/// Where the ankle goes while the toe pivots on `toe_point`: at foot length from the toe, halfway (in
+/// direction) between where the take's foot pitch puts it and the point nearest the ankle now. A leg
+/// and a foot of other proportions than the take's cannot both keep the take's angles with the toe
+/// held; this shares the difference between the foot's pitch and the leg's bend instead of putting it
+/// all on one.
 fn pivot_ankle(leg: &PlantedLeg, pos: &[Vec3], toe_point: Vec3) -> Vec3 {
     let Some(toe) = leg.toe else {
         return pos[leg.foot];
     };
-    let foot_length = (pos[toe] - pos[leg.foot]).length();
-    let from_toe = pos[leg.foot] - toe_point;
-    if from_toe.length() < 1e-6 {
+    let toe_to_ankle = pos[leg.foot] - pos[toe];
+    let foot_length = toe_to_ankle.length();
+    let nearest = pos[leg.foot] - toe_point;
+    if foot_length < 1e-6 || nearest.length() < 1e-6 {
         return pos[leg.foot];
     }
-    toe_point + from_toe.normalize() * foot_length
+    let dir = (toe_to_ankle / foot_length + nearest.normalize()).normalize_or_zero();
+    if dir == Vec3::ZERO {
+        return toe_point + toe_to_ankle;
+    }
+    toe_point + dir * foot_length
 }
 
 /// How far the hips must go down for the leg to reach `goal` (0 when it already can).

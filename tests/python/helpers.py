@@ -16,14 +16,10 @@ from conftest import free_port
 
 
 @contextlib.contextmanager
-def reference_server():
-    """The MMCP SDK's own reference server (`python -m motionmcp.null_backbone`) on a free port."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "motionmcp.null_backbone", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+def mmcp_server(argv: list, port: int, name: str):
+    """Runs an MMCP server (`argv`, listening on `port`) until its /capabilities answers; yields
+    its URL and stops it afterwards."""
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -34,12 +30,21 @@ def reference_server():
                         break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("reference server did not start: " + proc.stderr.read().decode())
+                    raise RuntimeError(f"{name} did not start: " + proc.stderr.read().decode())
                 time.sleep(0.2)
         yield url
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def reference_server():
+    """The MMCP SDK's own reference server (`python -m motionmcp.null_backbone`) on a free port."""
+    port = free_port()
+    argv = [sys.executable, "-m", "motionmcp.null_backbone", "--host", "127.0.0.1", "--port", str(port)]
+    with mmcp_server(argv, port, "reference server") as url:
+        yield url
 
 
 def config_with_backend(tmp_path: Path, url: str, extra: str = "") -> dict:

@@ -10,8 +10,6 @@ import os
 import struct
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import anyio
@@ -19,7 +17,7 @@ import pytest
 from mcp import Client, types
 
 from conftest import free_port
-from helpers import config_with_backend, mcp_client, reference_server
+from helpers import config_with_backend, mcp_client, mmcp_server, reference_server
 from test_mcp_clients import HttpServer, check_reload, raw_post, skill_text, stdio
 
 HERE = Path(__file__).resolve().parent
@@ -33,26 +31,9 @@ def sdk_backbones(tmp_path: Path):
     """`sdk_backbones.py` (models `flaky` and `sparse` on the reference SDK); yields (url, count file)."""
     port = free_port()
     count = tmp_path / "flaky-requests"
-    proc = subprocess.Popen(
-        [sys.executable, str(HERE / "sdk_backbones.py"), str(port), str(count)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/capabilities", timeout=2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("sdk_backbones.py did not start: " + proc.stderr.read().decode())
-                time.sleep(0.2)
+    argv = [sys.executable, str(HERE / "sdk_backbones.py"), str(port), str(count)]
+    with mmcp_server(argv, port, "sdk_backbones.py") as url:
         yield url, count
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def accessor(doc: dict, index: int) -> list:

@@ -510,3 +510,53 @@ fn soma_onto_every_convention_keeps_limb_directions_and_planted_feet() {
         }
     }
 }
+
+mod odd_skeletons {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::motion::take::Joint;
+
+    /// Any skeleton at all: parents anywhere (cycles, out of range, self), duplicate names,
+    /// zero-length and non-finite offsets.
+    fn any_skeleton() -> impl Strategy<Value = Skeleton> {
+        let offset = prop_oneof![
+            Just([0.0f32, 0.0, 0.0]),
+            Just([f32::NAN, 0.0, 1.0]),
+            (-1.0f32..1.0, -1.0f32..1.0, -1.0f32..1.0).prop_map(|(x, y, z)| [x, y, z]),
+        ];
+        let joint = (
+            prop_oneof![Just(None), (0usize..40).prop_map(Some)],
+            "[A-Za-z]{1,3}|Hips|LeftLeg|LeftUpLeg|LeftFoot|Spine|Head",
+            offset,
+        );
+        proptest::collection::vec(joint, 0..40).prop_map(|js| Skeleton {
+            joints: js
+                .into_iter()
+                .map(|(parent, name, rest_translation)| Joint {
+                    name,
+                    parent,
+                    rest_translation,
+                    rest_rotation: [0.0, 0.0, 0.0, 1.0],
+                })
+                .collect(),
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        /// Mapping onto (or from) any skeleton is an answer or an error, never a panic; and a map
+        /// that is made carries the take over without one either.
+        #[test]
+        fn never_panics(rig in any_skeleton()) {
+            let take = walk(0.5);
+            if let Ok(m) = map(&take.skeleton, &rig, &Options::default()) {
+                let (out, _) = m.apply(&take, Placement::AtRig).expect("a made map applies");
+                prop_assert_eq!(out.skeleton.joints.len(), rig.joints.len());
+            }
+            // The other way round: any skeleton as the take's is refused or mapped, not a panic.
+            let _ = map(&rig, &take.skeleton, &Options::default());
+        }
+    }
+}

@@ -274,6 +274,19 @@ fn segment_dirs(chains: &BTreeMap<Role, Vec<usize>>, rest: &[Vec3]) -> BTreeMap<
     out
 }
 
+/// A chain's overall rest direction: from its first joint to the first joint of the chain that
+/// continues it (the last joint's own position when none does).
+fn chain_dir(chains: &BTreeMap<Role, Vec<usize>>, key: Role, rest: &[Vec3]) -> Option<Vec3> {
+    let joints = chains.get(&key)?;
+    let first = *joints.first()?;
+    let end = next_chains(key)
+        .iter()
+        .find_map(|next| chains.get(next).and_then(|c| c.first().copied()))
+        .unwrap_or(*joints.last()?);
+    let d = rest[end] - rest[first];
+    (d.length() > 1e-6).then(|| d.normalize())
+}
+
 /// The way a humanoid faces at rest, as an angle about +Y from +Z (roles tell the facing: the toes point
 /// forward, the left is `up × forward`).
 fn heading(h: &Humanoid) -> f32 {
@@ -361,6 +374,19 @@ pub fn map(take: &Skeleton, rig: &Skeleton, options: &Options) -> Result<Mapping
             continue;
         };
         let (m, n) = (r_joints.len(), t_joints.len());
+        // Chains of other lengths (five spine joints for three) turn as a whole: one correction for
+        // the chain's overall direction keeps the rig's own rest curvature along it.
+        let whole_chain = if m != n {
+            match (
+                chain_dir(&r_chains, *key, &r_rest),
+                chain_dir(&t_chains, *key, &t_rest),
+            ) {
+                (Some(rd), Some(td)) => Some(Quat::from_rotation_arc(rd, (turn * td).normalize())),
+                _ => None,
+            }
+        } else {
+            None
+        };
         for (k, &rj) in r_joints.iter().enumerate() {
             // Rig joint k covers the k-th m-th of the chain: follow the take's chain at its middle.
             let u = (((k as f32 + 0.5) / m as f32) * n as f32 - 0.5).clamp(0.0, (n - 1) as f32);
@@ -372,7 +398,8 @@ pub fn map(take: &Skeleton, rig: &Skeleton, options: &Options) -> Result<Mapping
                 (Some(da), None) => Some(*da),
                 _ => None,
             };
-            let c = correction(rj, take_dir)
+            let c = whole_chain
+                .or_else(|| correction(rj, take_dir))
                 .or_else(|| parent_chain(*key).and_then(|p| chain_correction.get(&p).copied()))
                 .unwrap_or(Quat::IDENTITY);
             drives[rj] = Some(Drive {

@@ -245,8 +245,16 @@ async fn generate(
             Some(_) => {
                 let m = retarget::map(&g.take.skeleton, rig, &rargs, placement)
                     .map_err(|e| with_take(e, &g.take_id))?;
-                retarget::transfer(dispatcher, &m, &g.take, &g.take_id, armature, placement)
-                    .map_err(|e| with_take(e, &g.take_id))?
+                retarget::transfer(
+                    dispatcher,
+                    m,
+                    g.take.clone(),
+                    &g.take_id,
+                    armature,
+                    placement,
+                )
+                .await
+                .map_err(|e| with_take(e, &g.take_id))?
             }
             None if rargs.retarget == Mode::Names => (g.take.clone(), json!({"mode": "names"})),
             None => (g.take.clone(), json!({"mode": "auto", "by": "model"})),
@@ -338,12 +346,13 @@ async fn apply(
                 .map_err(|e| with_take(e, &a.take_id))?;
             retarget::transfer(
                 dispatcher,
-                &m,
-                &take,
+                m,
+                take.clone(),
                 &a.take_id,
                 &a.armature,
                 Placement::AtRig,
             )
+            .await
             .map_err(|e| with_take(e, &a.take_id))?
         }
     };

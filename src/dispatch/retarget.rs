@@ -133,23 +133,32 @@ pub(super) fn report(m: &Mapping, transfer: Option<&TransferReport>) -> Value {
 }
 
 /// The take carried over to the rig and kept as a take of its own (`rig_take_id`: save_motion writes
-/// the rig's animation, preview_motion shows it), with the report the agent sees.
-pub(super) fn transfer(
+/// the rig's animation, preview_motion shows it), with the report the agent sees. The transfer is
+/// CPU work proportional to frames × joints × samples: it runs on the blocking pool, not on an async
+/// worker.
+pub(super) async fn transfer(
     dispatcher: &Dispatcher,
-    m: &Mapping,
-    take: &Take,
+    m: Mapping,
+    take: Arc<Take>,
     take_id: &str,
     armature: &str,
     placement: retarget::Placement,
 ) -> Result<(Arc<Take>, Value), ToolError> {
-    let (out, t) = m.apply(take, placement).map_err(retarget_error)?;
-    let mut rep = report(m, Some(&t));
-    if let Some(s) = out.samples.first()
-        && out.num_frames > 0
-    {
-        let hips = out.world_positions(s, 0)[m.rig_hips()];
-        rep["start"] = json!(hips.to_array().map(|v| (v * 1000.0).round() / 1000.0));
-    }
+    let (out, rep) = tokio::task::spawn_blocking(move || {
+        let (out, t) = m.apply(&take, placement)?;
+        let mut rep = report(&m, Some(&t));
+        if let Some(s) = out.samples.first()
+            && out.num_frames > 0
+        {
+            let hips = out.world_positions(s, 0)[m.rig_hips()];
+            rep["start"] = json!(hips.to_array().map(|v| (v * 1000.0).round() / 1000.0));
+        }
+        Ok::<_, RetargetError>((out, rep))
+    })
+    .await
+    .map_err(|e| ToolError::new("internal_error", format!("retargeting stopped: {e}")))?
+    .map_err(retarget_error)?;
+    let mut rep = rep;
     let info = TakeInfo {
         backend: "retarget".into(),
         prompt: Some(format!("{take_id} on {armature}")),

@@ -8,7 +8,7 @@
 use std::process::Stdio;
 
 use async_trait::async_trait;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::BufReader;
 use tokio::process::Command;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -37,6 +37,9 @@ impl EmbeddedConnector {
         })
     }
 }
+
+/// Longest stderr line kept (to be logged); the rest of a longer line is read and dropped.
+const STDERR_LINE_MAX: usize = 64 * 1024;
 
 /// How long a DCC whose stdin was closed may take to exit before it is killed.
 const EXIT_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
@@ -143,9 +146,19 @@ impl Connector for EmbeddedConnector {
         let mut tasks = vec![reaper, writer, reader];
         if let Some(stderr) = stderr {
             tasks.push(tokio::spawn(async move {
-                let mut lines = BufReader::new(stderr).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    tracing::debug!(target: "stagecraft::dcc_output", "{line}");
+                // Bounded like stdout: a DCC printing without newlines must not grow our memory.
+                let mut stderr = BufReader::new(stderr);
+                loop {
+                    match read_line(&mut stderr, STDERR_LINE_MAX).await {
+                        Ok(Line::Text(line)) => {
+                            tracing::debug!(target: "stagecraft::dcc_output", "{line}")
+                        }
+                        Ok(Line::TooLong) => tracing::debug!(
+                            target: "stagecraft::dcc_output",
+                            "(a stderr line longer than {STDERR_LINE_MAX} bytes, not shown)"
+                        ),
+                        Ok(Line::Eof) | Err(_) => break,
+                    }
                 }
             }));
         }

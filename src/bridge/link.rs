@@ -78,6 +78,9 @@ pub async fn read_line<R: AsyncBufRead + Unpin>(
     }
 }
 
+/// How long a closing writer may spend saying goodbye (flush, shutdown, close frame).
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Spawns the writer task of a line-framed link: each message goes out as one line.
 pub fn spawn_line_writer<W: AsyncWrite + Unpin + Send + 'static>(
     mut writer: W,
@@ -92,11 +95,21 @@ pub fn spawn_line_writer<W: AsyncWrite + Unpin + Send + 'static>(
             };
             let Some(mut msg) = msg else { break };
             msg.push('\n');
-            if writer.write_all(msg.as_bytes()).await.is_err() || writer.flush().await.is_err() {
+            let written = async {
+                writer.write_all(msg.as_bytes()).await?;
+                writer.flush().await
+            };
+            // A DCC that stops reading blocks the write for ever: the kill switch must still work.
+            let ok = tokio::select! {
+                r = written => r.is_ok(),
+                _ = kill.cancelled() => false,
+            };
+            if !ok {
                 break;
             }
         }
-        let _ = writer.shutdown().await;
+        // Bounded for the same reason: a peer that reads nothing may never take the shutdown.
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, writer.shutdown()).await;
     })
 }
 

@@ -35,6 +35,14 @@ pub const PROTOCOL: &str = "stagecraft-bridge/1";
 /// How long one connection attempt may take, whatever the caller's deadline.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a DCC dialling in to a listening websocket may take to finish its upgrade request;
+/// a connection still half-open after that is dropped.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Upgrades a listening websocket works on at once; further connections wait in the kernel's
+/// backlog, so a flood of idle connections costs neither tasks nor descriptors.
+pub const MAX_PENDING_HANDSHAKES: usize = 8;
+
 /// How long the liveness `dcc.ping` after a timed-out request may take.
 pub const PING_TIMEOUT: Duration = Duration::from_millis(1500);
 

@@ -205,16 +205,16 @@ impl Session {
         params: Value,
         options: &RequestOptions,
     ) -> Result<Value, BridgeError> {
-        if self.is_closed() {
-            return Err(BridgeError::ConnectionFailed(
-                self.close_reason()
-                    .unwrap_or_else(|| "the connection is closed".into()),
-            ));
-        }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (answer, rx) = oneshot::channel();
-        if let Ok(mut p) = self.pending.lock() {
-            p.insert(
+        {
+            // Checked under the lock `close` drains with (after marking the session closed), so a
+            // request racing `close` is either drained by it or sees it: never left unanswered.
+            let mut pending = self.pending.lock().map_err(|_| self.closed_error())?;
+            if self.is_closed() {
+                return Err(self.closed_error());
+            }
+            pending.insert(
                 id,
                 Pending {
                     answer,
@@ -224,8 +224,11 @@ impl Session {
         }
         let msg = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
         let started = tokio::time::Instant::now();
+        // A DCC that stops reading fills the socket and then the queue: a request waiting for room
+        // must still fail at once when the session closes (docs/bridge-protocol.md#deadlines-cancellation-and-failures).
         let sent = tokio::select! {
             r = self.tx.send(msg.to_string()) => r.is_ok(),
+            _ = self.closed.cancelled() => false,
             _ = tokio::time::sleep_until(options.deadline) => false,
         };
         if !sent {
@@ -236,12 +239,16 @@ impl Session {
             ));
         }
         tokio::select! {
+            // An answer that came in before the session closed still counts.
+            biased;
             answer = rx => match answer {
                 Ok(result) => result,
-                Err(_) => Err(BridgeError::ConnectionFailed(
-                    self.close_reason().unwrap_or_else(|| "the connection is closed".into()),
-                )),
+                Err(_) => Err(self.closed_error()),
             },
+            _ = self.closed.cancelled() => {
+                self.forget(id);
+                Err(self.closed_error())
+            }
             _ = tokio::time::sleep_until(options.deadline) => {
                 self.forget(id);
                 self.notify("$/cancel", json!({"id": id}));
@@ -256,6 +263,13 @@ impl Session {
                 Err(BridgeError::Cancelled)
             }
         }
+    }
+
+    fn closed_error(&self) -> BridgeError {
+        BridgeError::ConnectionFailed(
+            self.close_reason()
+                .unwrap_or_else(|| "the connection is closed".into()),
+        )
     }
 
     fn forget(&self, id: u64) {

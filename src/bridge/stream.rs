@@ -100,12 +100,23 @@ impl<C: Connector> Inner<C> {
                 "stagecraft is shutting down".into(),
             ));
         }
-        let mut state = tokio::time::timeout_at(options.deadline, self.state.lock())
-            .await
-            .map_err(|_| BridgeError::Timeout {
-                method: "connect".into(),
-                seconds: 0.0,
-            })?;
+        // Held by whoever is (re)connecting, through connect and handshake: the others wait for
+        // that session within their own deadline. Past it, the honest answer is that there is no
+        // connection yet (CONNECTION_FAILED), not that a DCC is busy (TIMEOUT; docs/bridge-protocol.md#errors).
+        let waiting = Instant::now();
+        let mut state = tokio::select! {
+            state = tokio::time::timeout_at(options.deadline, self.state.lock()) => match state {
+                Ok(state) => state,
+                Err(_) => return Err(self.still_connecting(waiting)),
+            },
+            _ = options.cancel.cancelled() => return Err(BridgeError::Cancelled),
+        };
+        // Shutdown may have closed the session while this call waited: open no new one.
+        if self.shutdown.is_cancelled() {
+            return Err(BridgeError::ConnectionFailed(
+                "stagecraft is shutting down".into(),
+            ));
+        }
         if let Some(live) = &state.live {
             if !live.session.is_closed() {
                 return Ok((live.session.clone(), live.hello.clone()));
@@ -161,6 +172,22 @@ impl<C: Connector> Inner<C> {
                 Err(e)
             }
         }
+    }
+
+    /// The error of a call whose deadline passed while another call was opening the session.
+    fn still_connecting(&self, waiting_since: Instant) -> BridgeError {
+        let last = self
+            .status
+            .lock()
+            .ok()
+            .and_then(|s| s.last_error.clone())
+            .map(|e| format!("; the last error was: {e}"))
+            .unwrap_or_default();
+        BridgeError::ConnectionFailed(format!(
+            "not connected to {}: waited {:.1} s for a connection attempt that was still under way{last}",
+            self.connector.endpoint(),
+            waiting_since.elapsed().as_secs_f64(),
+        ))
     }
 
     /// Restarts an embedded DCC in the background once its session ends (unless stagecraft is

@@ -2,12 +2,14 @@
 //! (`ws://127.0.0.1:9876`); with `listen = true` stagecraft listens there and the DCC dials in,
 //! for DCCs that can only make outgoing connections.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::{SinkExt, StreamExt};
+use subtle::ConstantTimeEq;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
@@ -15,8 +17,9 @@ use tokio_tungstenite::tungstenite::http::StatusCode;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 
-use super::link::{Inbound, Link};
+use super::link::{Inbound, Link, SHUTDOWN_GRACE};
 use super::stream::Connector;
+use super::{HANDSHAKE_TIMEOUT, MAX_PENDING_HANDSHAKES};
 
 fn ws_config(max: usize) -> WebSocketConfig {
     WebSocketConfig::default()
@@ -41,12 +44,20 @@ where
                 _ = writer_kill.cancelled() => None,
             };
             let Some(msg) = msg else { break };
-            if sink.send(Message::text(msg)).await.is_err() {
+            // A DCC that stops reading blocks the send for ever: the kill switch must still work.
+            let ok = tokio::select! {
+                r = sink.send(Message::text(msg)) => r.is_ok(),
+                _ = writer_kill.cancelled() => false,
+            };
+            if !ok {
                 break;
             }
         }
-        let _ = sink.send(Message::Close(None)).await;
-        let _ = sink.close().await;
+        let goodbye = async {
+            let _ = sink.send(Message::Close(None)).await;
+            let _ = sink.close().await;
+        };
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, goodbye).await;
     });
     let reader_kill = kill.clone();
     let reader = tokio::spawn(async move {
@@ -126,6 +137,43 @@ impl Connector for DialConnector {
 
 type Accepted = WebSocketStream<tokio::net::TcpStream>;
 
+/// First and longest pause after a failed `accept`.
+const ACCEPT_BACKOFF_FIRST: Duration = Duration::from_millis(50);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(2);
+
+/// Decides a DCC's upgrade request. The error type is tungstenite's `Callback` contract, not ours
+/// to shrink.
+#[allow(clippy::result_large_err)]
+fn check_upgrade(
+    request: &Request,
+    response: Response,
+    token: Option<&str>,
+) -> Result<Response, ErrorResponse> {
+    let refuse = |status: StatusCode, why: &str| {
+        let mut refused = ErrorResponse::new(Some(why.to_string()));
+        *refused.status_mut() = status;
+        Err(refused)
+    };
+    // A web page can open a websocket to any loopback port, and would then play the DCC (its
+    // answers reach the agent). DCCs send no Origin.
+    if request.headers().contains_key("origin") {
+        return refuse(StatusCode::FORBIDDEN, "requests from web pages are refused");
+    }
+    let Some(token) = token else {
+        return Ok(response);
+    };
+    let shown = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    // Constant time, so how long a refusal takes says nothing about how much of the token matched.
+    match shown {
+        Some(shown) if bool::from(shown.as_bytes().ct_eq(token.as_bytes())) => Ok(response),
+        _ => refuse(StatusCode::UNAUTHORIZED, "wrong or missing token"),
+    }
+}
+
 /// Listens for the DCC; each accepted websocket waits in a queue until a session takes it.
 pub struct ListenConnector {
     addr: String,
@@ -185,59 +233,68 @@ impl ListenConnector {
         let shutdown = self.shutdown.clone();
         tracing::info!("waiting for a DCC to dial in at ws://{}", self.addr);
         // The accept loop ends (and the port is released) at shutdown.
+        let addr = self.addr.clone();
         tokio::spawn(async move {
+            let handshakes = Arc::new(Semaphore::new(MAX_PENDING_HANDSHAKES));
+            let mut backoff = ACCEPT_BACKOFF_FIRST;
             loop {
+                // A handshake slot first: beyond the cap, connections wait in the kernel's backlog
+                // instead of each costing a task and a descriptor here.
+                let slot = tokio::select! {
+                    s = handshakes.clone().acquire_owned() => s,
+                    _ = shutdown.cancelled() => return,
+                };
+                let Ok(slot) = slot else { return };
                 let accepted = tokio::select! {
                     a = listener.accept() => a,
                     _ = shutdown.cancelled() => return,
                 };
-                let Ok((tcp, peer)) = accepted else {
-                    continue;
+                let (tcp, peer) = match accepted {
+                    Ok(accepted) => {
+                        backoff = ACCEPT_BACKOFF_FIRST;
+                        accepted
+                    }
+                    Err(e) => {
+                        // Errors such as running out of descriptors last a while: retrying at
+                        // once would spin a core.
+                        tracing::warn!(
+                            "accepting a connection at ws://{addr} failed: {e}; retrying in {backoff:?}"
+                        );
+                        tokio::select! {
+                            _ = tokio::time::sleep(backoff) => {}
+                            _ = shutdown.cancelled() => return,
+                        }
+                        backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
+                        continue;
+                    }
                 };
                 let queue = tx.clone();
                 let token = token.clone();
                 tokio::spawn(async move {
                     // The error type is tungstenite's `Callback` contract, not ours to shrink.
                     #[allow(clippy::result_large_err)]
-                    let check = move |request: &Request, response: Response| match &token {
-                        // A web page can open a websocket to any loopback port, and would then
-                        // play the DCC (its answers reach the agent). DCCs send no Origin.
-                        _ if request.headers().contains_key("origin") => {
-                            let mut refused = ErrorResponse::new(Some(
-                                "requests from web pages are refused".into(),
-                            ));
-                            *refused.status_mut() = StatusCode::FORBIDDEN;
-                            Err(refused)
-                        }
-                        None => Ok(response),
-                        Some(t) => {
-                            let shown = request
-                                .headers()
-                                .get("authorization")
-                                .and_then(|v| v.to_str().ok());
-                            if shown == Some(format!("Bearer {t}").as_str()) {
-                                Ok(response)
-                            } else {
-                                let mut refused =
-                                    ErrorResponse::new(Some("wrong or missing token".into()));
-                                *refused.status_mut() = StatusCode::UNAUTHORIZED;
-                                Err(refused)
-                            }
-                        }
+                    let check = move |request: &Request, response: Response| {
+                        check_upgrade(request, response, token.as_deref())
                     };
-                    match tokio_tungstenite::accept_hdr_async_with_config(
+                    let upgrade = tokio_tungstenite::accept_hdr_async_with_config(
                         tcp,
                         check,
                         Some(ws_config(max)),
-                    )
-                    .await
-                    {
-                        Ok(ws) => {
+                    );
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, upgrade).await {
+                        Ok(Ok(ws)) => {
                             tracing::info!("a DCC dialled in from {peer}");
                             let _ = queue.send(ws).await;
                         }
-                        Err(e) => tracing::debug!("websocket handshake from {peer} failed: {e}"),
+                        Ok(Err(e)) => {
+                            tracing::debug!("websocket handshake from {peer} failed: {e}")
+                        }
+                        Err(_) => tracing::debug!(
+                            "websocket handshake from {peer} not done within {HANDSHAKE_TIMEOUT:?}; dropped"
+                        ),
                     }
+                    // Held until the websocket is queued, so waiting ones count against the cap.
+                    drop(slot);
                 });
                 if tx.is_closed() {
                     return;

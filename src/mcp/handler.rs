@@ -28,12 +28,16 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::progress::McpProgress;
-use crate::dispatch::{CallContext, Dispatcher, ToolError};
+use crate::dispatch::{CANCEL_GRACE, CallContext, Dispatcher, ToolError};
 use crate::skills::{Binding, SharedRegistry, ToolSpec};
 
 /// Extra time past a tool's own deadline before the server gives up on the binding itself:
 /// bindings enforce their deadlines and report precisely; this is the backstop.
 const DEADLINE_GRACE: Duration = Duration::from_secs(5);
+
+/// How much longer than the dispatcher's own CANCEL_GRACE the backstop waits for a cancelled call
+/// to return, so that the dispatcher, not this wait, ends it.
+const CLEANUP_MARGIN: Duration = Duration::from_millis(500);
 
 const INSTRUCTIONS: &str = "stagecraft generates character motion from text with motion models \
 and puts it on rigs in a DCC (Blender, or the built-in `stage` glTF scene). Start with list_dccs \
@@ -224,7 +228,10 @@ impl StagecraftServer {
         .await;
         let timeout = self.inner.dispatcher.deadline(&spec, &args);
         let mut call = CallContext::new(timeout);
-        call.cancel = ctx.ct.clone();
+        // A child of the request's token: the client's cancellation reaches the binding, and the
+        // backstop below can cancel this call alone.
+        let cancel = ctx.ct.child_token();
+        call.cancel = cancel.clone();
         let (reporter, sender) = match ctx.meta.get_progress_token() {
             Some(token) => {
                 let (reporter, task) = McpProgress::start(ctx.peer.clone(), token);
@@ -235,11 +242,19 @@ impl StagecraftServer {
             None => (None, None),
         };
 
-        let outcome = tokio::time::timeout(
-            timeout + DEADLINE_GRACE,
-            self.inner.dispatcher.call(&spec, args, call),
-        )
-        .await;
+        let mut work = std::pin::pin!(self.inner.dispatcher.call(&spec, args, call));
+        let outcome = match tokio::time::timeout(timeout + DEADLINE_GRACE, &mut work).await {
+            Ok(result) => Ok(result),
+            Err(elapsed) => {
+                // Dropping the call here would skip its cleanup: the DCC would get no `$/cancel`
+                // and the bridge would keep the request pending until the connection closes.
+                // Cancel it instead and give the dispatcher its CANCEL_GRACE to clean up
+                // (docs/bridge-protocol.md#deadlines-cancellation-and-failures).
+                cancel.cancel();
+                let _ = tokio::time::timeout(CANCEL_GRACE + CLEANUP_MARGIN, &mut work).await;
+                Err(elapsed)
+            }
+        };
 
         // Progress must not follow the response: close the queue and let it drain first.
         if let Some(reporter) = reporter {

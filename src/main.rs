@@ -1,5 +1,6 @@
 //! The `stagecraft` command line: parse arguments, build the app, run it.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -281,10 +282,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 &skill_sources(&config, &cli.common),
                 dispatch::binding_rules(),
             );
-            if json {
-                println!("{}", serde_json::to_string_pretty(&skills_json(&registry))?);
+            let listing = if json {
+                serde_json::to_string_pretty(&skills_json(&registry))? + "\n"
             } else {
-                print_skills(&registry);
+                skills_listing(&registry)
+            };
+            print_listing(&listing)?;
+            for d in &registry.diagnostics {
+                eprintln!("{d}");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -294,11 +299,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 sources.paths = paths;
             }
             let registry = stagecraft::skills::Registry::load(&sources, dispatch::binding_rules());
+            let mut report = String::new();
             for d in &registry.diagnostics {
-                println!("{d}");
+                report.push_str(&format!("{d}\n"));
             }
-            println!(
-                "{} skills, {} tools loaded; {} problem{}",
+            report.push_str(&format!(
+                "{} skills, {} tools loaded; {} problem{}\n",
                 registry.skills.len(),
                 registry.tools.len() + registry.hidden.len(),
                 registry.diagnostics.len(),
@@ -307,7 +313,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 } else {
                     "s"
                 }
-            );
+            ));
+            print_listing(&report)?;
             Ok(if registry.diagnostics.is_empty() {
                 ExitCode::SUCCESS
             } else {
@@ -460,13 +467,14 @@ fn skills_json(registry: &stagecraft::skills::Registry) -> Value {
     })
 }
 
-fn print_skills(registry: &stagecraft::skills::Registry) {
+fn skills_listing(registry: &stagecraft::skills::Registry) -> String {
+    let mut out = String::new();
     for skill in registry.skills.values() {
         let origin = match &skill.dir {
             Some(dir) => dir.display().to_string(),
             None => "built-in".into(),
         };
-        println!("{}  ({origin})", skill.name);
+        out.push_str(&format!("{}  ({origin})\n", skill.name));
         for name in &skill.tools {
             let (tool, hidden) = match registry.tools.get(name) {
                 Some(t) => (t, false),
@@ -491,11 +499,27 @@ fn print_skills(registry: &stagecraft::skills::Registry) {
             if hidden {
                 flags.push("hidden: allow_scripts = false");
             }
-            println!("  {:<22} {binding}  {}", tool.name, flags.join(", "));
+            out.push_str(&format!(
+                "  {:<22} {binding}  {}\n",
+                tool.name,
+                flags.join(", ")
+            ));
         }
     }
-    for d in &registry.diagnostics {
-        eprintln!("{d}");
+    out
+}
+
+/// Writes a CLI listing to stdout. A reader that stops early (`stagecraft skills list | head`)
+/// closes the pipe: the listing then ends quietly, as other command-line tools do, where
+/// `println!` would panic.
+fn print_listing(text: &str) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        result => result,
     }
 }
 

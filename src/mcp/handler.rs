@@ -4,6 +4,7 @@
 // what Claude Desktop and Claude Code speak, still show server logs through it.
 #![allow(deprecated)]
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,12 +28,16 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::progress::McpProgress;
-use crate::dispatch::{CallContext, Dispatcher, ToolError};
+use crate::dispatch::{CANCEL_GRACE, CallContext, Dispatcher, ToolError};
 use crate::skills::{Binding, SharedRegistry, ToolSpec};
 
 /// Extra time past a tool's own deadline before the server gives up on the binding itself:
 /// bindings enforce their deadlines and report precisely; this is the backstop.
 const DEADLINE_GRACE: Duration = Duration::from_secs(5);
+
+/// How much longer than the dispatcher's own CANCEL_GRACE the backstop waits for a cancelled call
+/// to return, so that the dispatcher, not this wait, ends it.
+const CLEANUP_MARGIN: Duration = Duration::from_millis(500);
 
 const INSTRUCTIONS: &str = "stagecraft generates character motion from text with motion models \
 and puts it on rigs in a DCC (Blender, or the built-in `stage` glTF scene). Start with list_dccs \
@@ -51,31 +56,35 @@ struct Inner {
     dispatcher: Arc<Dispatcher>,
     /// Legacy-era clients (initialize): notified with `notifications/tools/list_changed`.
     peers: Mutex<Vec<Peer<RoleServer>>>,
-    /// 2026-07-28 clients: notified on their `subscriptions/listen` streams.
-    sinks: Mutex<Vec<SubscriptionSink>>,
+    /// 2026-07-28 clients: notified on their `subscriptions/listen` streams. Each is keyed by a
+    /// number of ours: the sink's own id is the client's JSON-RPC request id, which another
+    /// connection may use as well.
+    sinks: Mutex<Vec<(u64, SubscriptionSink)>>,
+    next_sink: AtomicU64,
     /// Legacy `logging/setLevel`: the least severe level the client wants (None: no log messages).
     log_level: Mutex<Option<LoggingLevel>>,
 }
 
 impl Inner {
     /// Tells every connected client that the resource list (and, with `tools`, the tool list)
-    /// changed; clients that went away are forgotten.
+    /// changed; clients that went away are forgotten. The sends are awaited without the locks held,
+    /// so a client may connect or subscribe meanwhile: only the clients found gone are removed
+    /// afterwards (by id), never the whole list replaced by the one the broadcast started with.
     async fn broadcast_list_changed(&self, tools: bool) {
-        let peers: Vec<Peer<RoleServer>> = lock(&self.peers)
-            .iter()
-            .filter(|p| !p.is_transport_closed())
-            .cloned()
-            .collect();
-        *lock(&self.peers) = peers.clone();
+        let peers: Vec<Peer<RoleServer>> = {
+            let mut peers = lock(&self.peers);
+            peers.retain(|p| !p.is_transport_closed());
+            peers.clone()
+        };
         for peer in peers {
             if tools {
                 let _ = peer.notify_tool_list_changed().await;
             }
             let _ = peer.notify_resource_list_changed().await;
         }
-        let sinks: Vec<SubscriptionSink> = lock(&self.sinks).clone();
-        let mut alive = Vec::new();
-        for sink in sinks {
+        let sinks: Vec<(u64, SubscriptionSink)> = lock(&self.sinks).clone();
+        let mut gone = Vec::new();
+        for (key, sink) in sinks {
             let mut results = Vec::new();
             if tools {
                 results.push(sink.notify_tool_list_changed().await);
@@ -83,18 +92,19 @@ impl Inner {
             results.push(sink.notify_resource_list_changed().await);
             // A kind the client did not subscribe to is refused per sink; only a closed stream
             // (or a broken transport) means the subscription is gone.
-            let gone = results.iter().any(|r| {
+            if results.iter().any(|r| {
                 matches!(
                     r,
                     Err(SubscriptionSendError::SubscriptionClosed
                         | SubscriptionSendError::Service(_))
                 )
-            });
-            if !gone {
-                alive.push(sink);
+            }) {
+                gone.push(key);
             }
         }
-        *lock(&self.sinks) = alive;
+        if !gone.is_empty() {
+            lock(&self.sinks).retain(|(key, _)| !gone.contains(key));
+        }
     }
 }
 
@@ -106,6 +116,7 @@ impl StagecraftServer {
                 dispatcher,
                 peers: Mutex::new(Vec::new()),
                 sinks: Mutex::new(Vec::new()),
+                next_sink: AtomicU64::new(0),
                 log_level: Mutex::new(None),
             }),
         }
@@ -217,7 +228,10 @@ impl StagecraftServer {
         .await;
         let timeout = self.inner.dispatcher.deadline(&spec, &args);
         let mut call = CallContext::new(timeout);
-        call.cancel = ctx.ct.clone();
+        // A child of the request's token: the client's cancellation reaches the binding, and the
+        // backstop below can cancel this call alone.
+        let cancel = ctx.ct.child_token();
+        call.cancel = cancel.clone();
         let (reporter, sender) = match ctx.meta.get_progress_token() {
             Some(token) => {
                 let (reporter, task) = McpProgress::start(ctx.peer.clone(), token);
@@ -228,11 +242,19 @@ impl StagecraftServer {
             None => (None, None),
         };
 
-        let outcome = tokio::time::timeout(
-            timeout + DEADLINE_GRACE,
-            self.inner.dispatcher.call(&spec, args, call),
-        )
-        .await;
+        let mut work = std::pin::pin!(self.inner.dispatcher.call(&spec, args, call));
+        let outcome = match tokio::time::timeout(timeout + DEADLINE_GRACE, &mut work).await {
+            Ok(result) => Ok(result),
+            Err(elapsed) => {
+                // Dropping the call here would skip its cleanup: the DCC would get no `$/cancel`
+                // and the bridge would keep the request pending until the connection closes.
+                // Cancel it instead and give the dispatcher its CANCEL_GRACE to clean up
+                // (docs/bridge-protocol.md#deadlines-cancellation-and-failures).
+                cancel.cancel();
+                let _ = tokio::time::timeout(CANCEL_GRACE + CLEANUP_MARGIN, &mut work).await;
+                Err(elapsed)
+            }
+        };
 
         // Progress must not follow the response: close the queue and let it drain first.
         if let Some(reporter) = reporter {
@@ -452,10 +474,10 @@ impl ServerHandler for StagecraftServer {
     }
 
     async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
-        lock(&self.inner.sinks).push(context.sink().clone());
+        let key = self.inner.next_sink.fetch_add(1, Ordering::Relaxed);
+        lock(&self.inner.sinks).push((key, context.sink().clone()));
         context.cancelled().await;
-        let id = context.sink().id().clone();
-        lock(&self.inner.sinks).retain(|s| *s.id() != id);
+        lock(&self.inner.sinks).retain(|(k, _)| *k != key);
         Ok(())
     }
 

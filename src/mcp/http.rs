@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -75,6 +75,7 @@ pub async fn serve_http(
     let token = Arc::new(options.token);
     let router = axum::Router::new()
         .nest_service("/mcp", service)
+        .layer(middleware::from_fn(session_end_is_ok))
         .layer(middleware::from_fn_with_state(token, require_token));
 
     on_ready(local);
@@ -109,6 +110,18 @@ async fn require_token(
         }
     }
     next.run(request).await
+}
+
+/// rmcp answers the DELETE that ends a session with 202 Accepted, but the session is closed by
+/// then, and MCP clients expect 200 or 204 (the Python SDK logs "Session termination failed: 202"
+/// after every session otherwise): the completed deletion is answered 200.
+async fn session_end_is_ok(request: Request, next: Next) -> Response {
+    let is_delete = request.method() == Method::DELETE;
+    let mut response = next.run(request).await;
+    if is_delete && response.status() == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::OK;
+    }
+    response
 }
 
 /// Compares without stopping at the first difference, so response timing does not leak the token.

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use stagecraft::config::Config;
 use stagecraft::dcc::{DccCall, DccHub};
+use stagecraft::dispatch::{CallContext, Dispatcher};
 use tokio_util::sync::CancellationToken;
 
 fn hub() -> DccHub {
@@ -124,6 +125,62 @@ async fn a_slow_save_does_not_hold_other_calls() {
     );
     save.await.expect("join").expect("save");
     assert!(path.is_file());
+}
+
+// The same for `save_motion`: the take is encoded and written on the blocking pool.
+#[tokio::test(flavor = "current_thread")]
+async fn saving_a_take_does_not_hold_other_calls() {
+    let registry = stagecraft::dispatch::shipped_registry(false);
+    let tool = |name: &str| {
+        registry
+            .tools
+            .get(name)
+            .expect("shipped tool")
+            .as_ref()
+            .clone()
+    };
+    let ctx = || CallContext::new(Duration::from_secs(120));
+    let d = std::sync::Arc::new(
+        Dispatcher::new(
+            std::sync::Arc::new(Config::default()),
+            CancellationToken::new(),
+        )
+        .expect("dispatcher"),
+    );
+    let made = d
+        .call(
+            &tool("generate_motion"),
+            json!({"prompt": "a person walks in a circle", "seconds": 10.0, "num_samples": 4}),
+            ctx(),
+        )
+        .await
+        .expect("generate");
+    let take_id = made.structured["take_id"]
+        .as_str()
+        .expect("take_id")
+        .to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("walk.gltf");
+    let save = tokio::spawn({
+        let d = d.clone();
+        let args = json!({"take_id": take_id, "path": path});
+        let save_tool = tool("save_motion");
+        async move { d.call(&save_tool, args, ctx()).await }
+    });
+    tokio::task::yield_now().await; // let the save start
+    let ping = tokio::time::timeout(
+        Duration::from_secs(5),
+        d.dccs.call(None, "dcc.ping", json!({}), &opts()),
+    )
+    .await
+    .expect("dcc.ping answers while a take is saved");
+    assert_eq!(ping.expect("ping"), json!({"busy": false}));
+    assert!(
+        !save.is_finished(),
+        "the save should still be running when dcc.ping answered"
+    );
+    let saved = save.await.expect("join").expect("save");
+    assert!(saved.structured["bytes"].as_u64().is_some_and(|n| n > 1000));
 }
 
 /// Saves a scene big enough that loading it takes a noticeable time, and returns its path.

@@ -244,9 +244,17 @@ async fn file_roots_limit_where_files_go() {
 }
 
 #[tokio::test]
-async fn required_capabilities_the_dcc_lacks_are_unsupported() {
-    let d = Dispatcher::new(Arc::new(Config::default()), CancellationToken::new()).unwrap();
-    let mut needs_python = call_tool("scene.get_selection");
+async fn required_capabilities_the_dcc_lacks_are_unsupported_for_scripts() {
+    let mut config = Config::default();
+    config.skills.allow_scripts = true;
+    let d = Dispatcher::new(Arc::new(config), CancellationToken::new()).unwrap();
+    let mut needs_python = tool(
+        "needs_python",
+        Binding::Script {
+            path: PathBuf::from("/nonexistent/never_read.py"),
+            language: "python".into(),
+        },
+    );
     needs_python.requires = vec!["has_embedded_python".into()];
     let err = d.call(&needs_python, json!({}), ctx()).await.unwrap_err();
     assert_eq!(err.code, "UNSUPPORTED");
@@ -254,8 +262,9 @@ async fn required_capabilities_the_dcc_lacks_are_unsupported() {
         err.details["missing_capabilities"],
         json!(["has_embedded_python"])
     );
-    // What stage has passes.
-    let mut needs_selection = call_tool("scene.get_selection");
-    needs_selection.requires = vec!["selection".into(), "scene_manager".into()];
-    assert!(d.call(&needs_selection, json!({}), ctx()).await.is_ok());
+    // A `call:` tool is gated on its method alone (tests/dcc_gating.rs): stage lists it, so the
+    // skill's `requires` does not matter.
+    let mut listed = call_tool("scene.get_selection");
+    listed.requires = vec!["has_embedded_python".into()];
+    assert!(d.call(&listed, json!({}), ctx()).await.is_ok());
 }

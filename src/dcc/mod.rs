@@ -279,11 +279,13 @@ impl DccHub {
     }
 
     /// Whether a connection implements `method`, as far as is known: `None` until its DCC has
-    /// said hello (for gating tools on what the DCC can do).
+    /// said hello (for gating tools on what the DCC can do). The method must be listed, and the
+    /// adapter must offer the trait that serves it (what `route` calls).
     pub fn supports(&self, dcc: Option<&str>, method: &str) -> Option<bool> {
         let conn = self.find(dcc).ok()?;
         conn.adapter.info()?;
-        Some(conn.adapter.implements(method))
+        let adapter = conn.adapter.as_ref();
+        Some(adapter.implements(method) && route::has_trait_for(adapter, method))
     }
 
     /// The `requires` capabilities (SKILL.md) that the connection's DCC reported as false. Empty when

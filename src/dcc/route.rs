@@ -31,6 +31,20 @@ fn missing(method: &str) -> DccFailure {
     DccFailure::unsupported(method)
 }
 
+/// Whether `adapter` offers the trait that serves `method` (see `route`).
+pub fn has_trait_for(adapter: &dyn DccAdapter, method: &str) -> bool {
+    match method.split_once('.').map(|(area, _)| area) {
+        Some("dcc") => true,
+        Some("scene") => adapter.as_scene_manager().is_some(),
+        Some("transform") => adapter.as_transform().is_some(),
+        Some("hierarchy") => adapter.as_hierarchy().is_some(),
+        Some("render") => adapter.as_render_capture().is_some(),
+        Some("script") => adapter.as_script_engine().is_some(),
+        Some("animation") => adapter.as_animation().is_some(),
+        _ => false,
+    }
+}
+
 /// Calls `method` on `adapter`. Unknown methods are `UNSUPPORTED`.
 pub async fn route(
     adapter: &dyn DccAdapter,

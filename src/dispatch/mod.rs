@@ -244,22 +244,7 @@ impl Dispatcher {
         if let Binding::Call(method) = &tool.binding {
             check_paths(&self.config.files.roots, method, &args)?;
         }
-        if is_dcc_binding(&tool.binding) && !tool.requires.is_empty() {
-            let dcc = args.get("dcc").and_then(Value::as_str);
-            let missing = self.dccs.missing_capabilities(dcc, &tool.requires);
-            if !missing.is_empty() {
-                return Err(ToolError::new(
-                    "UNSUPPORTED",
-                    format!(
-                        "{} needs the DCC capabilities {} that this DCC does not have",
-                        tool.name,
-                        missing.join(", ")
-                    ),
-                )
-                .with_hint("Use another DCC connection (see list_dccs), or another tool.")
-                .with_details(json!({"missing_capabilities": missing, "dcc": dcc})));
-            }
-        }
+        self.check_dcc_supports(tool, &args)?;
         let cancel = ctx.cancel.clone();
         let work = async {
             match &tool.binding {
@@ -285,6 +270,53 @@ impl Dispatcher {
                 Err(ToolError::cancelled())
             }
         }
+    }
+
+    /// Refuses a DCC tool the connection cannot serve. A `call:` tool needs its one method, and the
+    /// DCC's hello lists exactly which methods it has (docs/bridge-protocol.md#dcchello): a DCC that
+    /// lists `scene.get_scene_info` serves `get_scene_info` whatever the skill's `requires` says about
+    /// the skill as a whole. A `script:` tool can do anything, so the skill's `requires` applies.
+    /// Before the DCC has said hello nothing is known, and the adapter answers for itself.
+    fn check_dcc_supports(&self, tool: &ToolSpec, args: &Value) -> Result<(), ToolError> {
+        // With scripts disabled, a script tool is refused as such (`scripts_disabled`), whatever
+        // the DCC could do: that refusal tells the user what to change.
+        let refused_anyway = tool.runs_scripts() && !self.config.skills.allow_scripts;
+        if !is_dcc_binding(&tool.binding) || refused_anyway {
+            return Ok(());
+        }
+        let dcc = args.get("dcc").and_then(Value::as_str);
+        let hint = "Use another DCC connection (see list_dccs), or another tool.";
+        match &tool.binding {
+            Binding::Call(method) => {
+                if self.dccs.supports(dcc, method) == Some(false) {
+                    return Err(ToolError::new(
+                        "UNSUPPORTED",
+                        format!(
+                            "{} calls {method}, which this DCC does not implement",
+                            tool.name
+                        ),
+                    )
+                    .with_hint(hint)
+                    .with_details(json!({"method": method, "dcc": dcc})));
+                }
+            }
+            Binding::Script { .. } => {
+                let missing = self.dccs.missing_capabilities(dcc, &tool.requires);
+                if !missing.is_empty() {
+                    return Err(ToolError::new(
+                        "UNSUPPORTED",
+                        format!(
+                            "{} needs the DCC capabilities {} that this DCC does not have",
+                            tool.name,
+                            missing.join(", ")
+                        ),
+                    )
+                    .with_hint(hint)
+                    .with_details(json!({"missing_capabilities": missing, "dcc": dcc})));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Closes DCC connections and ends embedded DCC processes.

@@ -290,7 +290,9 @@ async fn generate(
         out["applied"] = json!({"armature": armature, "sample": sample, "result": r});
     }
     if let Some(path) = &dargs.save_path {
-        let saved = save_to(&g.take, path).map_err(|e| with_take(e, &g.take_id))?;
+        let saved = save_to(g.take.clone(), path)
+            .await
+            .map_err(|e| with_take(e, &g.take_id))?;
         out["saved"] = saved;
     }
     Ok(ToolOutput::new(out))
@@ -450,20 +452,25 @@ struct SaveArgs {
 async fn save(dispatcher: &Dispatcher, args: Value) -> Result<ToolOutput, ToolError> {
     let a: SaveArgs = parse_args(args)?;
     let take = dispatcher.motion.take(&a.take_id).map_err(motion_error)?;
-    let mut out = save_to(&take, &a.path)?;
+    let mut out = save_to(take, &a.path).await?;
     out["take_id"] = json!(a.take_id);
     Ok(ToolOutput::new(out))
 }
 
-/// Writes a take (the dispatcher has already confined `path` to `[files] roots` when set).
-fn save_to(take: &motion::take::Take, path: &str) -> Result<Value, ToolError> {
+/// Writes a take (the dispatcher has already confined `path` to `[files] roots` when set), on the
+/// blocking pool: encoding and writing a long take must not stall an async worker.
+async fn save_to(take: Arc<motion::take::Take>, path: &str) -> Result<Value, ToolError> {
     let p = PathBuf::from(path);
     let abs = if p.is_absolute() {
         p
     } else {
         std::env::current_dir().map(|d| d.join(&p)).unwrap_or(p)
     };
-    let bytes = motion::save_take(take, &abs).map_err(motion_error)?;
+    let target = abs.clone();
+    let bytes = tokio::task::spawn_blocking(move || motion::save_take(&take, &target))
+        .await
+        .map_err(|e| ToolError::new("internal_error", format!("saving the take failed: {e}")))?
+        .map_err(motion_error)?;
     let format = abs
         .extension()
         .and_then(|e| e.to_str())

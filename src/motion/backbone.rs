@@ -43,8 +43,10 @@ mod schema;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{Value, json};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::gltf;
 use super::procedural::{self, EffectorKey, Plan, PlanSegment, PoseKey, ProceduralError, RootKey};
@@ -77,6 +79,40 @@ pub trait Backbone: Send + Sync {
 
     /// Release what `setup` took: called once after the server stopped.
     fn teardown(&self) {}
+}
+
+/// How long a generation waits for a free slot before it is refused with `resource_exhausted`.
+pub const QUEUE_WAIT: Duration = Duration::from_secs(30);
+
+/// The generation slots of one process: one generation per core at a time, since more would only
+/// make every one of them slower. `stagecraft motion-server` holds one set, and so does
+/// [`super::MotionHub`] for the built-in backbones it runs in process.
+#[derive(Clone)]
+pub struct GenerationSlots(Arc<Semaphore>);
+
+impl GenerationSlots {
+    /// One slot per core.
+    pub fn per_core() -> Self {
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        Self(Arc::new(Semaphore::new(cores)))
+    }
+
+    /// A free slot, waiting at most `wait` for one. The slot is taken until the permit is dropped:
+    /// move it into the blocking job, so that a job whose caller gave up still counts while it runs.
+    pub async fn acquire(&self, wait: Duration) -> Result<OwnedSemaphorePermit, MmcpError> {
+        tokio::time::timeout(wait, self.0.clone().acquire_owned())
+            .await
+            .map_err(|_| {
+                MmcpError::new(
+                    "resource_exhausted",
+                    "every generation slot is busy; retry shortly",
+                )
+            })?
+            // The semaphore is never closed; this is only for completeness.
+            .map_err(|_| MmcpError::new("model_unavailable", "generation has stopped"))
+    }
 }
 
 /// The built-in models: the procedural one first (the default), then `null`.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::backbone::{self, Backbone};
+use super::backbone::{self, Backbone, GenerationSlots, QUEUE_WAIT};
 use super::client::{CallOptions, HttpBackend, ProgressFn};
 use super::error::MotionError;
 use super::export::take_summary;
@@ -91,6 +91,8 @@ pub struct Generated {
 pub struct MotionHub {
     backends: Vec<BackendEntry>,
     store: TakeStore,
+    /// Caps the built-in backbones run in process, as `stagecraft motion-server` caps them.
+    slots: GenerationSlots,
 }
 
 impl MotionHub {
@@ -114,6 +116,7 @@ impl MotionHub {
         Ok(Self {
             backends,
             store: TakeStore::new(cap),
+            slots: GenerationSlots::per_core(),
         })
     }
 
@@ -125,6 +128,7 @@ impl MotionHub {
                 .map(|(name, backend)| BackendEntry { name, backend })
                 .collect(),
             store: TakeStore::new(max_takes),
+            slots: GenerationSlots::per_core(),
         }
     }
 
@@ -718,21 +722,40 @@ impl MotionHub {
                     backend: entry.name.clone(),
                     message: format!("cannot encode the request: {e}"),
                 })?;
+                let limit = opts.timeout;
+                let started = Instant::now();
+                let deadline = MotionError::Deadline {
+                    backend: entry.name.clone(),
+                    seconds: limit.as_secs_f64(),
+                };
+                // A slot first, waited for within the call's deadline, like a served request.
+                let permit = tokio::select! {
+                    p = tokio::time::timeout(limit, self.slots.acquire(QUEUE_WAIT)) => p,
+                    _ = opts.cancel.cancelled() => return Err(MotionError::Cancelled),
+                };
+                let permit = match permit {
+                    Err(_) => return Err(deadline),
+                    Ok(Err(error)) => {
+                        return Err(MotionError::Mmcp {
+                            backend: entry.name.clone(),
+                            error: Box::new(error),
+                            extra: json!({}),
+                        });
+                    }
+                    Ok(Ok(permit)) => permit,
+                };
                 let job = tokio::task::spawn_blocking(move || {
+                    // Held by the job itself: a job outliving its caller's deadline still counts.
+                    let _permit = permit;
                     backbone::generate_checked(bb.as_ref(), &raw)
                 });
-                let limit = opts.timeout;
+                let left = limit.saturating_sub(started.elapsed());
                 let r = tokio::select! {
-                    r = tokio::time::timeout(limit, job) => r,
+                    r = tokio::time::timeout(left, job) => r,
                     _ = opts.cancel.cancelled() => return Err(MotionError::Cancelled),
                 };
                 let take = match r {
-                    Err(_) => {
-                        return Err(MotionError::Deadline {
-                            backend: entry.name.clone(),
-                            seconds: limit.as_secs_f64(),
-                        });
-                    }
+                    Err(_) => return Err(deadline),
                     Ok(Err(e)) => {
                         return Err(MotionError::Mmcp {
                             backend: entry.name.clone(),

@@ -6,9 +6,6 @@
 //! HTTP is all this file does: the checks and the models are [`super::backbone::Backbones`], shared with the
 //! in-process backend, and generation runs on the blocking pool so a long take never stalls the listener.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -19,33 +16,26 @@ use axum::routing::{get, post};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use super::backbone::{Backbones, payload_too_large};
+use super::backbone::{Backbones, GenerationSlots, QUEUE_WAIT, payload_too_large};
 use super::gltf;
 use super::wire::MmcpError;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// How long a request waits for a free generation slot before it is told to come back (503 + Retry-After).
-const QUEUE_WAIT: Duration = Duration::from_secs(30);
-
 #[derive(Clone)]
 struct AppState {
     models: Backbones,
-    /// One generation per core at a time: more would only make every one of them slower.
-    slots: Arc<Semaphore>,
+    /// A request that waits `QUEUE_WAIT` for a slot is told to come back (503 + Retry-After).
+    slots: GenerationSlots,
 }
 
 /// The router for `models`, for callers that want to mount it or serve it their own way.
 pub fn router(models: Backbones) -> Router {
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
     let state = AppState {
         models,
-        slots: Arc::new(Semaphore::new(cores)),
+        slots: GenerationSlots::per_core(),
     };
     Router::new()
         .route(
@@ -234,15 +224,7 @@ async fn generate_inner(
     drop(bytes);
     let glb = wants_glb(headers);
 
-    let permit = tokio::time::timeout(QUEUE_WAIT, state.slots.clone().acquire_owned())
-        .await
-        .map_err(|_| {
-            MmcpError::new(
-                "resource_exhausted",
-                "every generation slot is busy; retry shortly",
-            )
-        })?
-        .map_err(|_| MmcpError::new("model_unavailable", "the server is shutting down"))?;
+    let permit = state.slots.acquire(QUEUE_WAIT).await?;
     let models = state.models.clone();
     let work = tokio::task::spawn_blocking(move || {
         let _permit = permit;

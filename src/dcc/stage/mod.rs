@@ -11,7 +11,7 @@ mod render;
 mod scene;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -29,7 +29,9 @@ pub const PROTOCOL: &str = "stagecraft-bridge/1";
 const MAX_IMAGE_SIDE: u32 = 4096;
 
 pub struct StageAdapter {
-    scene: Mutex<Scene>,
+    /// An async lock, so that a call waiting for the scene yields its worker instead of blocking
+    /// it; heavy work moves the owned guard to the blocking pool (see [`StageAdapter::blocking`]).
+    scene: Arc<tokio::sync::Mutex<Scene>>,
 }
 
 impl Default for StageAdapter {
@@ -149,14 +151,26 @@ fn glb_or_gltf(path: &Path, format: Option<&str>) -> Result<&'static str, DccFai
 impl StageAdapter {
     pub fn new() -> Self {
         Self {
-            scene: Mutex::new(Scene::new()),
+            scene: Arc::new(tokio::sync::Mutex::new(Scene::new())),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Scene> {
-        // A panic while holding the lock cannot leave the scene half-written in a way that matters
-        // more than refusing every later call, so a poisoned lock is taken over.
-        self.scene.lock().unwrap_or_else(|e| e.into_inner())
+    async fn lock(&self) -> tokio::sync::MutexGuard<'_, Scene> {
+        self.scene.lock().await
+    }
+
+    /// Runs `work` on the scene on tokio's blocking pool, holding the lock throughout. Rendering,
+    /// glTF encoding and file I/O can take seconds on a big scene; on an async worker they would
+    /// stall every other task there, deadlines included (docs/architecture.md#one-tool-call).
+    /// A call whose deadline passes returns at once; its work still finishes, then frees the scene.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Scene) -> DccResult<T> + Send + 'static,
+    ) -> DccResult<T> {
+        let mut scene = self.scene.clone().lock_owned().await;
+        tokio::task::spawn_blocking(move || work(&mut scene))
+            .await
+            .map_err(|e| DccFailure::internal(format!("the stage DCC's worker failed: {e}")))?
     }
 
     fn scene_info(scene: &Scene) -> SceneInfo {
@@ -524,7 +538,7 @@ impl DccAdapter for StageAdapter {
 #[async_trait]
 impl SceneManager for StageAdapter {
     async fn get_scene_info(&self, _call: &DccCall) -> DccResult<SceneInfo> {
-        Ok(Self::scene_info(&self.lock()))
+        Ok(Self::scene_info(&*self.lock().await))
     }
 
     async fn list_objects(
@@ -532,7 +546,7 @@ impl SceneManager for StageAdapter {
         p: ListObjectsParams,
         _call: &DccCall,
     ) -> DccResult<Vec<SceneObject>> {
-        let scene = self.lock();
+        let scene = self.lock().await;
         if let Some(t) = &p.object_type
             && !Kind::ALL.contains(&t.as_str())
         {
@@ -557,7 +571,7 @@ impl SceneManager for StageAdapter {
         p: CreateObjectParams,
         _call: &DccCall,
     ) -> DccResult<SceneObject> {
-        let mut scene = self.lock();
+        let mut scene = self.lock().await;
         let id = Self::create(&mut scene, &p)?;
         Ok(scene.object(id))
     }
@@ -567,7 +581,7 @@ impl SceneManager for StageAdapter {
         p: ObjectNamesParams,
         _call: &DccCall,
     ) -> DccResult<Vec<String>> {
-        let mut scene = self.lock();
+        let mut scene = self.lock().await;
         let ids = Self::find_all(&scene, &p.object_names)?;
         // Deleting an armature takes its joints along; a lone joint cannot go (the skin needs it).
         let mut doomed: Vec<NodeId> = Vec::new();
@@ -606,7 +620,7 @@ impl SceneManager for StageAdapter {
     }
 
     async fn get_selection(&self, _call: &DccCall) -> DccResult<Vec<String>> {
-        let scene = self.lock();
+        let scene = self.lock().await;
         Ok(scene
             .selection
             .iter()
@@ -615,7 +629,7 @@ impl SceneManager for StageAdapter {
     }
 
     async fn set_selection(&self, p: ObjectNamesParams, _call: &DccCall) -> DccResult<Vec<String>> {
-        let mut scene = self.lock();
+        let mut scene = self.lock().await;
         let mut ids = Self::find_all(&scene, &p.object_names)?;
         ids.dedup();
         scene.selection = ids;
@@ -627,7 +641,7 @@ impl SceneManager for StageAdapter {
     }
 
     async fn select_by_type(&self, p: ObjectTypeParams, _call: &DccCall) -> DccResult<Vec<String>> {
-        let mut scene = self.lock();
+        let mut scene = self.lock().await;
         if !Kind::ALL.contains(&p.object_type.as_str()) {
             return Err(DccFailure::invalid(format!(
                 "object_type {:?} is not one of {}",
@@ -648,7 +662,7 @@ impl SceneManager for StageAdapter {
     }
 
     async fn set_visibility(&self, p: SetVisibilityParams, _call: &DccCall) -> DccResult<bool> {
-        let mut scene = self.lock();
+        let mut scene = self.lock().await;
         let id = scene.find(&p.object_name)?;
         scene.node_mut(id).visible = p.visible;
         scene.modified = true;
@@ -656,7 +670,7 @@ impl SceneManager for StageAdapter {
     }
 
     async fn new_scene(&self, _p: NewSceneParams, _call: &DccCall) -> DccResult<SceneInfo> {
-        let mut scene = self.lock();
+        let mut scene = self.lock().await;
         *scene = Scene::new();
         Ok(Self::scene_info(&scene))
     }
@@ -664,50 +678,57 @@ impl SceneManager for StageAdapter {
     async fn open_file(&self, p: OpenFileParams, _call: &DccCall) -> DccResult<SceneInfo> {
         let path = resolve(&p.file_path)?;
         let format = glb_or_gltf(&path, None)?;
-        {
-            let scene = self.lock();
+        // Check, load and replace under one lock: an edit that slipped in between the check for
+        // unsaved changes and the replacement would be silently thrown away.
+        self.blocking(move |scene| {
             if scene.modified && !p.force {
                 return Err(scene_error("the scene has unsaved changes").with_details(
                     json!({"hint": "save it first, or pass force: true to discard the changes"}),
                 ));
             }
-        }
-        let bytes = std::fs::read(&path).map_err(|e| {
-            scene_error(format!("cannot read {}: {e}", path.display()))
-                .with_details(json!({"file_path": path}))
-        })?;
-        let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        let mut loaded = gltf_io::load(&bytes, &dir)
-            .map_err(|e| scene_error(format!("cannot load {}: {e}", path.display())))?;
-        loaded.file_path = Some(path);
-        loaded.format = Some(format.to_string());
-        let mut scene = self.lock();
-        *scene = loaded;
-        Ok(Self::scene_info(&scene))
+            let bytes = std::fs::read(&path).map_err(|e| {
+                scene_error(format!("cannot read {}: {e}", path.display()))
+                    .with_details(json!({"file_path": path}))
+            })?;
+            let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+            let mut loaded = gltf_io::load(&bytes, &dir)
+                .map_err(|e| scene_error(format!("cannot load {}: {e}", path.display())))?;
+            loaded.file_path = Some(path);
+            loaded.format = Some(format.to_string());
+            *scene = loaded;
+            Ok(Self::scene_info(scene))
+        })
+        .await
     }
 
     async fn save_file(&self, p: SaveFileParams, _call: &DccCall) -> DccResult<String> {
-        let mut scene = self.lock();
-        let path = match p.file_path.as_deref() {
-            Some(path) => resolve(path)?,
-            None => scene.file_path.clone().ok_or_else(|| {
-                scene_error("the scene has never been saved; pass file_path (a .glb or .gltf path)")
-            })?,
-        };
-        let format = glb_or_gltf(&path, None)?;
-        write_scene(&scene, &path, format, false)?;
-        scene.file_path = Some(path.clone());
-        scene.format = Some(format.into());
-        scene.modified = false;
-        Ok(path.display().to_string())
+        self.blocking(move |scene| {
+            let path = match p.file_path.as_deref() {
+                Some(path) => resolve(path)?,
+                None => scene.file_path.clone().ok_or_else(|| {
+                    scene_error(
+                        "the scene has never been saved; pass file_path (a .glb or .gltf path)",
+                    )
+                })?,
+            };
+            let format = glb_or_gltf(&path, None)?;
+            write_scene(scene, &path, format, false)?;
+            scene.file_path = Some(path.clone());
+            scene.format = Some(format.into());
+            scene.modified = false;
+            Ok(path.display().to_string())
+        })
+        .await
     }
 
     async fn export_file(&self, p: ExportFileParams, _call: &DccCall) -> DccResult<String> {
-        let scene = self.lock();
         let path = resolve(&p.file_path)?;
         let format = glb_or_gltf(&path, Some(&p.format))?;
-        write_scene(&scene, &path, format, p.selection_only)?;
-        Ok(path.display().to_string())
+        self.blocking(move |scene| {
+            write_scene(scene, &path, format, p.selection_only)?;
+            Ok(path.display().to_string())
+        })
+        .await
     }
 }
 
@@ -740,7 +761,7 @@ impl Transform for StageAdapter {
         p: ObjectNameParams,
         _call: &DccCall,
     ) -> DccResult<ObjectTransform> {
-        let scene = self.lock();
+        let scene = self.lock().await;
         let id = scene.find(&p.object_name)?;
         Ok(Self::transform_of(&scene, id))
     }
@@ -750,7 +771,7 @@ impl Transform for StageAdapter {
         p: SetTransformParams,
         _call: &DccCall,
     ) -> DccResult<ObjectTransform> {
-        let mut scene = self.lock();
+        let mut scene = self.lock().await;
         let id = scene.find(&p.object_name)?;
         let (s, r, t) = scene.world(id).to_scale_rotation_translation();
         let t = match p.translate {
@@ -783,13 +804,15 @@ impl Transform for StageAdapter {
         p: ObjectNameParams,
         _call: &DccCall,
     ) -> DccResult<BoundingBox> {
-        let scene = self.lock();
-        let id = scene.find(&p.object_name)?;
-        Ok(Self::bbox(&scene, id))
+        self.blocking(move |scene| {
+            let id = scene.find(&p.object_name)?;
+            Ok(Self::bbox(scene, id))
+        })
+        .await
     }
 
     async fn rename_object(&self, p: RenameParams, _call: &DccCall) -> DccResult<String> {
-        let mut scene = self.lock();
+        let mut scene = self.lock().await;
         let id = scene.find(&p.old_name)?;
         let name = scene.rename(id, &p.new_name)?;
         scene.modified = true;
@@ -800,7 +823,7 @@ impl Transform for StageAdapter {
 #[async_trait]
 impl Hierarchy for StageAdapter {
     async fn get_hierarchy(&self, _call: &DccCall) -> DccResult<Vec<SceneNode>> {
-        let scene = self.lock();
+        let scene = self.lock().await;
         fn tree(scene: &Scene, id: NodeId) -> SceneNode {
             SceneNode {
                 object: scene.object(id),
@@ -820,7 +843,7 @@ impl Hierarchy for StageAdapter {
         p: OptionalObjectParams,
         _call: &DccCall,
     ) -> DccResult<Vec<SceneObject>> {
-        let scene = self.lock();
+        let scene = self.lock().await;
         let ids = match p.object_name.as_deref() {
             None => scene.roots(),
             Some(name) => scene.node(scene.find(name)?).children.clone(),
@@ -829,13 +852,13 @@ impl Hierarchy for StageAdapter {
     }
 
     async fn get_parent(&self, p: ObjectNameParams, _call: &DccCall) -> DccResult<Option<String>> {
-        let scene = self.lock();
+        let scene = self.lock().await;
         let id = scene.find(&p.object_name)?;
         Ok(scene.node(id).parent.map(|p| scene.node(p).name.clone()))
     }
 
     async fn group_objects(&self, p: GroupParams, _call: &DccCall) -> DccResult<SceneObject> {
-        let mut scene = self.lock();
+        let mut scene = self.lock().await;
         if p.object_names.is_empty() {
             return Err(DccFailure::invalid(
                 "object_names must name at least one object",
@@ -863,7 +886,7 @@ impl Hierarchy for StageAdapter {
     }
 
     async fn ungroup(&self, p: UngroupParams, _call: &DccCall) -> DccResult<Vec<String>> {
-        let mut scene = self.lock();
+        let mut scene = self.lock().await;
         let id = scene.find(&p.group_name)?;
         if scene.node(id).kind != Kind::Empty {
             return Err(scene_error(format!(
@@ -883,7 +906,7 @@ impl Hierarchy for StageAdapter {
     }
 
     async fn reparent(&self, p: ReparentParams, _call: &DccCall) -> DccResult<SceneObject> {
-        let mut scene = self.lock();
+        let mut scene = self.lock().await;
         let id = scene.find(&p.object_name)?;
         let parent = p.new_parent.as_deref().map(|n| scene.find(n)).transpose()?;
         scene.reparent(id, parent, p.preserve_world_transform)?;
@@ -906,10 +929,11 @@ impl RenderCapture for StageAdapter {
                 format!("the stage DCC captures PNG only, not {format:?}"),
             ));
         }
-        let scene = self.lock();
         let width = p.width.unwrap_or(640);
         let height = p.height.unwrap_or(480);
-        let (png, viewport) = Self::render_png(&scene, p.viewport.as_deref(), width, height)?;
+        let (png, viewport) = self
+            .blocking(move |scene| Self::render_png(scene, p.viewport.as_deref(), width, height))
+            .await?;
         Ok(CaptureResult {
             data_b64: base64::engine::general_purpose::STANDARD.encode(png),
             width,
@@ -940,28 +964,30 @@ impl RenderCapture for StageAdapter {
                 "the stage DCC renders PNG files only (output_path must end in .png)",
             ));
         }
-        let started = Instant::now();
-        let scene = self.lock();
-        let width = p
-            .width
-            .unwrap_or_else(|| Self::size_setting(&scene, "resolution_x", 640));
-        let height = p
-            .height
-            .unwrap_or_else(|| Self::size_setting(&scene, "resolution_y", 480));
-        let (png, _) = Self::render_png(&scene, None, width, height)?;
-        std::fs::write(&path, png)
-            .map_err(|e| scene_error(format!("cannot write {}: {e}", path.display())))?;
-        Ok(RenderOutput {
-            file_path: path.display().to_string(),
-            width,
-            height,
-            format: "png".into(),
-            render_time_ms: started.elapsed().as_secs_f64() * 1000.0,
+        self.blocking(move |scene| {
+            let started = Instant::now();
+            let width = p
+                .width
+                .unwrap_or_else(|| Self::size_setting(scene, "resolution_x", 640));
+            let height = p
+                .height
+                .unwrap_or_else(|| Self::size_setting(scene, "resolution_y", 480));
+            let (png, _) = Self::render_png(scene, None, width, height)?;
+            std::fs::write(&path, png)
+                .map_err(|e| scene_error(format!("cannot write {}: {e}", path.display())))?;
+            Ok(RenderOutput {
+                file_path: path.display().to_string(),
+                width,
+                height,
+                format: "png".into(),
+                render_time_ms: started.elapsed().as_secs_f64() * 1000.0,
+            })
         })
+        .await
     }
 
     async fn get_render_settings(&self, _call: &DccCall) -> DccResult<RenderSettings> {
-        Ok(self.lock().render.clone())
+        Ok(self.lock().await.render.clone())
     }
 
     async fn set_render_settings(
@@ -969,7 +995,7 @@ impl RenderCapture for StageAdapter {
         p: RenderSettingsParams,
         _call: &DccCall,
     ) -> DccResult<RenderSettings> {
-        let mut scene = self.lock();
+        let mut scene = self.lock().await;
         let mut next = scene.render.clone();
         for (key, value) in p.settings {
             let text = match value {
@@ -1021,7 +1047,7 @@ impl RenderCapture for StageAdapter {
 #[async_trait]
 impl Animation for StageAdapter {
     async fn list_armatures(&self, _call: &DccCall) -> DccResult<Vec<ArmatureSummary>> {
-        let scene = self.lock();
+        let scene = self.lock().await;
         Ok(scene
             .armatures()
             .into_iter()
@@ -1038,7 +1064,7 @@ impl Animation for StageAdapter {
     }
 
     async fn get_skeleton(&self, p: ArmatureParams, _call: &DccCall) -> DccResult<Skeleton> {
-        let scene = self.lock();
+        let scene = self.lock().await;
         let (arm, joints) = scene.find_armature(&p.armature)?;
         let order = scene.ordered_joints(arm, &joints)?;
         let pos = |id: NodeId| scene.world(id).w_axis.truncate();
@@ -1066,17 +1092,17 @@ impl Animation for StageAdapter {
         p: ApplyMotionParams,
         _call: &DccCall,
     ) -> DccResult<ApplyMotionResult> {
-        let mut scene = self.lock();
-        anim::apply_motion(&mut scene, &p)
+        self.blocking(move |scene| anim::apply_motion(scene, &p))
+            .await
     }
 
     async fn sample_pose(&self, p: SamplePoseParams, _call: &DccCall) -> DccResult<Pose> {
-        let scene = self.lock();
-        anim::sample_pose(&scene, &p)
+        self.blocking(move |scene| anim::sample_pose(scene, &p))
+            .await
     }
 
     async fn get_frame_range(&self, _call: &DccCall) -> DccResult<FrameRange> {
-        Ok(Self::frame_range(&self.lock()))
+        Ok(Self::frame_range(&*self.lock().await))
     }
 
     async fn set_frame_range(
@@ -1084,7 +1110,7 @@ impl Animation for StageAdapter {
         p: SetFrameRangeParams,
         _call: &DccCall,
     ) -> DccResult<FrameRange> {
-        let mut scene = self.lock();
+        let mut scene = self.lock().await;
         let mut f = scene.frames;
         for (name, value, slot) in [
             ("start", p.start, &mut f.start),

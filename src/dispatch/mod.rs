@@ -273,7 +273,7 @@ impl Dispatcher {
     }
 
     /// Refuses a DCC tool the connection cannot serve. A `call:` tool needs its one method, and the
-    /// DCC's hello lists exactly which methods it has (docs/bridge-protocol.md#dcchello): a DCC that
+    /// DCC's hello lists exactly which methods it has (docs/bridge-protocol.md#the-handshake-dcchello): a DCC that
     /// lists `scene.get_scene_info` serves `get_scene_info` whatever the skill's `requires` says about
     /// the skill as a whole. A `script:` tool can do anything, so the skill's `requires` applies.
     /// Before the DCC has said hello nothing is known, and the adapter answers for itself.

@@ -438,6 +438,7 @@ fn skills_json(registry: &stagecraft::skills::Registry) -> Value {
             "open_world": t.open_world,
             "timeout_seconds": t.timeout_seconds,
             "hidden": hidden,
+            "context_bytes": t.context_bytes(),
         })
     };
     json!({
@@ -491,9 +492,19 @@ fn print_skills(registry: &stagecraft::skills::Registry) {
             if hidden {
                 flags.push("hidden: allow_scripts = false");
             }
-            println!("  {:<22} {binding}  {}", tool.name, flags.join(", "));
+            println!(
+                "  {:<22} {:>6} B  {binding}  {}",
+                tool.name,
+                tool.context_bytes(),
+                flags.join(", ")
+            );
         }
     }
+    let listed: usize = registry.tools.values().map(|t| t.context_bytes()).sum();
+    println!(
+        "{listed} B of tools/list context (name, description, input schema) for the {} tools listed by default",
+        registry.tools.len()
+    );
     for d in &registry.diagnostics {
         eprintln!("{d}");
     }

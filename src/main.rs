@@ -445,6 +445,7 @@ fn skills_json(registry: &stagecraft::skills::Registry) -> Value {
             "open_world": t.open_world,
             "timeout_seconds": t.timeout_seconds,
             "hidden": hidden,
+            "context_bytes": t.context_bytes(),
         })
     };
     json!({
@@ -500,12 +501,18 @@ fn skills_listing(registry: &stagecraft::skills::Registry) -> String {
                 flags.push("hidden: allow_scripts = false");
             }
             out.push_str(&format!(
-                "  {:<22} {binding}  {}\n",
+                "  {:<22} {:>6} B  {binding}  {}\n",
                 tool.name,
+                tool.context_bytes(),
                 flags.join(", ")
             ));
         }
     }
+    let listed: usize = registry.tools.values().map(|t| t.context_bytes()).sum();
+    out.push_str(&format!(
+        "{listed} B of tools/list context (name, description, input schema) for the {} tools listed by default\n",
+        registry.tools.len()
+    ));
     out
 }
 

@@ -97,6 +97,19 @@ pub struct ArgumentError {
 }
 
 impl ToolSpec {
+    /// What the tool costs in the context of every conversation of a client that lists it: the
+    /// bytes of its name, description and input schema as `tools/list` sends them (compact JSON).
+    /// `stagecraft skills list` prints it so that skill authors see their cost.
+    pub fn context_bytes(&self) -> usize {
+        serde_json::json!({
+            "name": self.name,
+            "description": self.description,
+            "inputSchema": &*self.input_schema,
+        })
+        .to_string()
+        .len()
+    }
+
     /// Checks arguments against the input schema; every violation, each naming its field.
     pub fn validate(&self, args: &Value) -> Result<(), Vec<ArgumentError>> {
         let validator = match self.validator.get(&self.input_schema) {

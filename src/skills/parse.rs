@@ -491,7 +491,9 @@ fn schema_object(
     }
 }
 
-/// Adds the optional `dcc` connection argument, unless the tool declares one itself.
+/// Adds the optional `dcc` connection argument, unless the tool declares one itself. It has no
+/// description: `list_dccs` explains it once, instead of every DCC tool's schema repeating it in
+/// every client's context (the budget of `skills list`).
 fn add_dcc_property(schema: &mut Map<String, Value>) {
     let properties = schema
         .entry("properties")
@@ -503,8 +505,7 @@ fn add_dcc_property(schema: &mut Map<String, Value>) {
             "dcc".into(),
             serde_json::json!({
                 "type": "string",
-                "minLength": 1,
-                "description": "Name of the DCC connection to use (see list_dccs); default: the first configured one."
+                "minLength": 1
             }),
         );
     }

@@ -14,23 +14,11 @@ use stagecraft::dcc::check::run_suite;
 use stagecraft::dcc::{AdapterCheckOptions, DccCall, DccHub, HubOptions, adapter_check};
 use tokio_util::sync::CancellationToken;
 
+mod common;
+use common::{free_port, toy};
+
 /// Messages above this are refused by the hubs of these tests (the toy's oversize answer is 2 MiB).
 const TEST_MAX_MESSAGE: usize = 1024 * 1024;
-
-fn toy() -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("examples/adapter/toy_adapter.py")
-        .display()
-        .to_string()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A toy adapter server process, killed when dropped.
 struct Server {

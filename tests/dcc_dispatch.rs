@@ -11,6 +11,9 @@ use stagecraft::dispatch::{CallContext, Dispatcher};
 use stagecraft::skills::{Binding, ToolSpec};
 use tokio_util::sync::CancellationToken;
 
+mod common;
+use common::toy;
+
 /// A tool with this name and binding, shaped like the shipped ones (for script bindings).
 fn tool(name: &str, binding: Binding) -> ToolSpec {
     let registry = stagecraft::dispatch::shipped_registry(true);
@@ -33,13 +36,6 @@ fn call_tool(method: &str) -> ToolSpec {
 
 fn ctx() -> CallContext {
     CallContext::new(Duration::from_secs(30))
-}
-
-fn toy() -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("examples/adapter/toy_adapter.py")
-        .display()
-        .to_string()
 }
 
 #[tokio::test]

@@ -16,15 +16,11 @@ use stagecraft::config::{BridgeKind, Config, DccConfig};
 use stagecraft::dcc::{DccCall, DccHub, HubOptions};
 use tokio_util::sync::CancellationToken;
 
+mod common;
+use common::{open_fds, rss_kib, toy};
+
 /// Held for a whole test (across awaits, and across the per-test runtimes).
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn toy() -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("examples/adapter/toy_adapter.py")
-        .display()
-        .to_string()
-}
 
 struct Server(Child);
 
@@ -149,19 +145,6 @@ async fn call(
         &DccCall::new(Duration::from_secs(20)),
     )
     .await
-}
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// Children of this process: (pid, state) — `Z` is a zombie.

@@ -3,16 +3,15 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::{Value, json};
 use stagecraft::config::{BridgeKind, Config, DccConfig};
-use stagecraft::dispatch::{CallContext, Dispatcher};
+use stagecraft::dispatch::Dispatcher;
 use stagecraft::skills::{Binding, ToolSpec};
 use tokio_util::sync::CancellationToken;
 
 mod common;
-use common::toy;
+use common::{call_tool, ctx, toy};
 
 /// A tool with this name and binding, shaped like the shipped ones (for script bindings).
 fn tool(name: &str, binding: Binding) -> ToolSpec {
@@ -21,21 +20,6 @@ fn tool(name: &str, binding: Binding) -> ToolSpec {
     spec.name = name.into();
     spec.binding = binding;
     spec
-}
-
-/// The shipped tool bound to `method`.
-fn call_tool(method: &str) -> ToolSpec {
-    let registry = stagecraft::dispatch::shipped_registry(true);
-    registry
-        .tools
-        .values()
-        .find(|t| t.binding == Binding::Call(method.into()))
-        .map(|t| t.as_ref().clone())
-        .unwrap_or_else(|| panic!("no shipped tool calls {method}"))
-}
-
-fn ctx() -> CallContext {
-    CallContext::new(Duration::from_secs(30))
 }
 
 #[tokio::test]

@@ -4,28 +4,14 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::json;
 use stagecraft::config::{BridgeKind, Config, DccConfig};
-use stagecraft::dispatch::{CallContext, Dispatcher};
-use stagecraft::skills::{Binding, ToolSpec};
+use stagecraft::dispatch::Dispatcher;
 use tokio_util::sync::CancellationToken;
 
-/// The shipped tool bound to `method`.
-fn call_tool(method: &str) -> ToolSpec {
-    let registry = stagecraft::dispatch::shipped_registry(true);
-    registry
-        .tools
-        .values()
-        .find(|t| t.binding == Binding::Call(method.into()))
-        .map(|t| t.as_ref().clone())
-        .unwrap_or_else(|| panic!("no shipped tool calls {method}"))
-}
-
-fn ctx() -> CallContext {
-    CallContext::new(Duration::from_secs(30))
-}
+mod common;
+use common::{call_tool, ctx};
 
 /// A dispatcher whose only DCC is tests/fixtures/adapters/scene_info_only.py, started embedded.
 fn dispatcher() -> Dispatcher {

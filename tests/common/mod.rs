@@ -36,3 +36,19 @@ pub fn rss_kib() -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
+
+/// The shipped tool bound to `method` (`call: method` in its SKILL.md).
+pub fn call_tool(method: &str) -> stagecraft::skills::ToolSpec {
+    let registry = stagecraft::dispatch::shipped_registry(true);
+    registry
+        .tools
+        .values()
+        .find(|t| t.binding == stagecraft::skills::Binding::Call(method.into()))
+        .map(|t| t.as_ref().clone())
+        .unwrap_or_else(|| panic!("no shipped tool calls {method}"))
+}
+
+/// A call context with a generous deadline for a loaded CI machine.
+pub fn ctx() -> stagecraft::dispatch::CallContext {
+    stagecraft::dispatch::CallContext::new(std::time::Duration::from_secs(30))
+}

@@ -9,15 +9,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, CustomRequest,
-    CustomResult, ErrorCode, GetPromptRequestParams, GetPromptResponse, GetPromptResult,
-    GetSkillRequestParams, GetSkillResult, Implementation, ListPromptsResult,
-    ListResourceTemplatesResult, ListResourcesResult, ListSkillsResult, ListToolsResult,
-    LoggingLevel, LoggingMessageNotificationParam, PaginatedRequestParams, Prompt, PromptArgument,
-    PromptMessage, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
-    ResourceContents, ResourceTemplate, Role, ServerCapabilities, ServerConfig,
-    SetLevelRequestParams, Skill, SkillFrontmatter, SkillResource, SkillResources,
-    SubscriptionFilter, Tool, ToolAnnotations,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
+    CompletionInfo, ContentBlock, CustomRequest, CustomResult, ErrorCode, GetPromptRequestParams,
+    GetPromptResponse, GetPromptResult, GetSkillRequestParams, GetSkillResult, Implementation,
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListSkillsResult,
+    ListToolsResult, LoggingLevel, LoggingMessageNotificationParam, PaginatedRequestParams, Prompt,
+    PromptArgument, PromptMessage, ReadResourceRequestParams, ReadResourceResponse,
+    ReadResourceResult, Reference, Resource, ResourceContents, ResourceTemplate, Role,
+    ServerCapabilities, ServerConfig, SetLevelRequestParams, Skill, SkillFrontmatter,
+    SkillResource, SkillResources, SubscriptionFilter, Tool, ToolAnnotations,
 };
 use rmcp::service::{
     NotificationContext, Peer, RequestContext, SubscriptionContext, SubscriptionSendError,
@@ -374,6 +374,37 @@ fn prompts() -> Vec<Prompt> {
     ]
 }
 
+/// Suggestions for the `animate_rig` prompt's arguments (MCP `completion/complete`): what the
+/// built-in model understands, so a user picking the prompt from a client menu starts from words
+/// that work. Other prompts and arguments have nothing to suggest.
+const MOTION_SUGGESTIONS: &[&str] = &[
+    "walks forward",
+    "walks forward and waves",
+    "runs then jumps",
+    "jogs in place",
+    "idles and looks around",
+    "sits down",
+    "stands up",
+    "crouches",
+    "turns left",
+    "waves",
+];
+const SECONDS_SUGGESTIONS: &[&str] = &["2", "4", "6", "8", "10"];
+
+fn prompt_completions(prompt: &str, argument: &str, typed: &str) -> Vec<String> {
+    let candidates = match (prompt, argument) {
+        ("animate_rig", "motion") => MOTION_SUGGESTIONS,
+        ("animate_rig", "seconds") => SECONDS_SUGGESTIONS,
+        _ => &[],
+    };
+    let typed = typed.to_lowercase();
+    candidates
+        .iter()
+        .filter(|c| c.starts_with(&typed))
+        .map(|c| c.to_string())
+        .collect()
+}
+
 fn prompt_text(name: &str, args: &serde_json::Map<String, Value>) -> Option<String> {
     let arg = |k: &str| args.get(k).and_then(Value::as_str).map(str::to_string);
     match name {
@@ -434,6 +465,7 @@ impl ServerHandler for StagecraftServer {
                 .enable_resources()
                 .enable_resources_list_changed()
                 .enable_prompts()
+                .enable_completions()
                 .enable_logging()
                 .enable_skills()
                 .build(),
@@ -443,6 +475,26 @@ impl ServerHandler for StagecraftServer {
                 .with_title("stagecraft: motion and DCC scenes for agents"),
         )
         .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, McpError> {
+        let values = match &request.r#ref {
+            Reference::Prompt(prompt) => prompt_completions(
+                &prompt.name,
+                &request.argument.name,
+                &request.argument.value,
+            ),
+            // Resource templates (take://{id}) and references newer than this server: nothing to
+            // suggest, which the protocol allows.
+            _ => Vec::new(),
+        };
+        let completion = CompletionInfo::with_all_values(values)
+            .map_err(|message| McpError::internal_error(message, None))?;
+        Ok(CompleteResult::new(completion))
     }
 
     async fn set_level(

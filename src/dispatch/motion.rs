@@ -96,12 +96,14 @@ pub(super) fn dcc_call(ctx: &CallContext, timeout: Duration) -> DccCall {
 struct ListArgs {
     #[serde(default)]
     refresh: bool,
+    #[serde(default)]
+    full: bool,
 }
 
 async fn list_models(dispatcher: &Dispatcher, args: Value) -> Result<ToolOutput, ToolError> {
     let a: ListArgs = parse_args(args)?;
     Ok(ToolOutput::new(
-        dispatcher.motion.list_models(a.refresh).await,
+        dispatcher.motion.list_models(a.refresh, a.full).await,
     ))
 }
 
@@ -227,15 +229,21 @@ async fn generate(
         .map_err(motion_error)?;
 
     let mut out = motion::take_summary(&g.take_id, &g.take, None);
+    // The result stays in the agent's context: the joint names (the model's, list_motion_models)
+    // are counted, and what only a take's reader needs (the MMCP version, the contact channels) is
+    // left to the take resource (take://<id>).
+    if let Some(summary) = out.as_object_mut() {
+        let names = summary.remove("joints");
+        summary.remove("protocol_version");
+        summary.remove("foot_contact_joints");
+        out["joint_count"] = json!(names.as_ref().and_then(Value::as_array).map_or(0, Vec::len));
+    }
     out["backend"] = json!(g.backend);
     out["model"] = json!(g.model);
     out["elapsed_seconds"] = json!((g.elapsed.as_secs_f64() * 100.0).round() / 100.0);
-    out["client_notes"] = json!(g.client_notes);
-    out["applied"] = Value::Null;
-    out["joints_applied"] = Value::Null;
-    out["joints_skipped"] = Value::Null;
-    out["retarget"] = Value::Null;
-    out["saved"] = Value::Null;
+    if !g.client_notes.is_empty() {
+        out["client_notes"] = json!(g.client_notes);
+    }
 
     // 5. retarget, apply and save
     if let (Some(armature), Some(rig)) = (&dargs.armature, &rig) {
@@ -284,8 +292,14 @@ async fn generate(
                     Some(&g.take_id),
                 )
             })?;
-        out["joints_applied"] = r.get("joints_applied").cloned().unwrap_or(Value::Null);
-        out["joints_skipped"] = r.get("joints_skipped").cloned().unwrap_or(Value::Null);
+        // The DCC's joint lists are hoisted, not repeated: the result goes into the agent's context.
+        let mut r = r;
+        for key in ["joints_applied", "joints_skipped"] {
+            out[key] = r
+                .as_object_mut()
+                .and_then(|o| o.remove(key))
+                .unwrap_or(Value::Null);
+        }
         out["retarget"] = report;
         out["applied"] = json!({"armature": armature, "sample": sample, "result": r});
     }

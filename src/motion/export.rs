@@ -12,6 +12,12 @@ use super::store::TakeInfo;
 use super::take::Take;
 
 /// Travel of the root over a sample, plus the server's fitted trajectory model when present.
+/// A length or factor for a tool result, to the millimetre: rounded in f64, because an f32 rounded
+/// in f32 still prints as 5.659999847412109 and costs the agent's context twice the digits.
+pub fn millis(v: f32) -> f64 {
+    (f64::from(v) * 1000.0).round() / 1000.0
+}
+
 pub fn trajectory_summary(take: &Take, sample: usize) -> Value {
     let Some(s) = take.samples.get(sample) else {
         return Value::Null;
@@ -26,13 +32,12 @@ pub fn trajectory_summary(take: &Take, sample: usize) -> Value {
         .sum();
     let dist = ((last[0] - first[0]).powi(2) + (last[1] - first[1]).powi(2)).sqrt();
     let secs = take.seconds();
-    let r3 = |v: f32| (v * 1000.0).round() / 1000.0;
     let mut out = json!({
-        "start_xz": [r3(first[0]), r3(first[1])],
-        "end_xz": [r3(last[0]), r3(last[1])],
-        "distance_m": r3(dist),
-        "path_length_m": r3(path),
-        "mean_speed_mps": if secs > 0.0 { r3(path / secs) } else { 0.0 },
+        "start_xz": [millis(first[0]), millis(first[1])],
+        "end_xz": [millis(last[0]), millis(last[1])],
+        "distance_m": millis(dist),
+        "path_length_m": millis(path),
+        "mean_speed_mps": if secs > 0.0 { millis(path / secs) } else { 0.0 },
     });
     if let Some(t) = &s.trajectory {
         out["fit"] = json!({
@@ -61,8 +66,20 @@ pub fn take_summary(id: &str, take: &Take, info: Option<&TakeInfo>) -> Value {
         "notes": take.notes,
         "trajectory": trajectory_summary(take, 0),
         "foot_contact_joints": take.samples.first().map(|s| s.foot_contacts.keys().cloned().collect::<Vec<_>>()).unwrap_or_default(),
-        "animated_joint_translations": take.samples.first().map(|s| s.joint_translations.keys().filter_map(|&j| take.skeleton.joints.get(j).map(|x| x.name.clone())).collect::<Vec<_>>()).unwrap_or_default(),
     });
+    let translated: Vec<&str> = take
+        .samples
+        .first()
+        .map(|s| {
+            s.joint_translations
+                .keys()
+                .filter_map(|&j| take.skeleton.joints.get(j).map(|x| x.name.as_str()))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !translated.is_empty() {
+        v["animated_joint_translations"] = json!(translated);
+    }
     if !take.canonical_to_request.is_empty() {
         v["canonical_to_request"] = json!(take.canonical_to_request);
     }

@@ -26,6 +26,7 @@ use rmcp::service::{
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::progress::McpProgress;
 use crate::dispatch::{CANCEL_GRACE, CallContext, Dispatcher, ToolError};
@@ -33,6 +34,9 @@ use crate::skills::{Binding, SharedRegistry, ToolSpec};
 
 /// Extra time past a tool's own deadline before the server gives up on the binding itself:
 /// bindings enforce their deadlines and report precisely; this is the backstop.
+/// Numbers the tool calls of this process for the log (`tool_call{call_id=…}`).
+static NEXT_CALL_ID: AtomicU64 = AtomicU64::new(1);
+
 const DEADLINE_GRACE: Duration = Duration::from_secs(5);
 
 /// How much longer than the dispatcher's own CANCEL_GRACE the backstop waits for a cancelled call
@@ -581,7 +585,23 @@ impl ServerHandler for StagecraftServer {
         };
         drop(registry);
         let args = Value::Object(request.arguments.unwrap_or_default());
-        Ok(self.run_tool(spec, args, &context).await.into())
+        // One span per call, so that one call can be followed through the log: what the
+        // dispatcher, the motion client and the bridge log inside it carries these fields.
+        let call_id = NEXT_CALL_ID.fetch_add(1, Ordering::Relaxed);
+        let dcc = args.get("dcc").and_then(Value::as_str).unwrap_or("default");
+        let span = tracing::info_span!("tool_call", call_id, tool = %spec.name, dcc = %dcc);
+        async move {
+            let started = std::time::Instant::now();
+            let result = self.run_tool(spec, args, &context).await;
+            tracing::info!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                is_error = result.is_error.unwrap_or(false),
+                "tool call finished"
+            );
+            Ok(result.into())
+        }
+        .instrument(span)
+        .await
     }
 
     async fn list_resources(

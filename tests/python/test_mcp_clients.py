@@ -264,6 +264,29 @@ def test_http_answers_plain_json_unless_the_call_streams(stagecraft_bin, tmp_pat
     assert calls == ["application/json", "text/event-stream"], answers
 
 
+def test_each_tool_call_is_a_span_in_the_log(stagecraft_bin, empty_config):
+    """One call can be followed through the log: every line logged inside it carries
+    `tool_call{call_id=N tool=NAME dcc=NAME}`, and its end says how long it took and whether it failed."""
+    server = HttpServer(stagecraft_bin, dict(empty_config, STAGECRAFT_LOG="info"))
+    try:
+
+        async def main():
+            async with Client(server.url, mode="legacy") as client:
+                assert not (await client.call_tool("get_scene_info", {})).is_error
+                assert (await client.call_tool("get_transform", {"object_name": "NoSuchObject"})).is_error
+
+        anyio.run(main)
+    finally:
+        server.stop()
+    log = server.proc.stderr.read()
+    ends = re.findall(r"tool_call\{call_id=(\d+) tool=(\w+) dcc=(\w+)\}.*tool call finished elapsed_ms=\d+ is_error=(\w+)", log)
+    assert [(tool, dcc, failed) for _, tool, dcc, failed in ends] == [
+        ("get_scene_info", "default", "false"),
+        ("get_transform", "default", "true"),
+    ], log
+    assert len({call_id for call_id, *_ in ends}) == 2, ends
+
+
 def test_http_bearer_token(stagecraft_bin, empty_config):
     env = dict(empty_config, STAGECRAFT_TEST_TOKEN="s3cret-token")
     server = HttpServer(stagecraft_bin, env, ["--token-env", "STAGECRAFT_TEST_TOKEN"])

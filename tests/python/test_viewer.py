@@ -231,6 +231,10 @@ class Browser:
         await self.view.evaluate("new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
         return await self.view.evaluate(FIGURE_PIXELS)
 
+    async def screenshot(self, name: str) -> None:
+        """The view as the user sees it (the frame in the host page), kept in target/test-artifacts/viewer/."""
+        await self.page.locator("iframe").screenshot(path=str(ARTIFACTS / name))
+
     async def text(self, selector: str) -> str:
         return await self.view.locator(selector).text_content()
 
@@ -272,7 +276,7 @@ async def story(context, client, host_url, sandbox_url, calls, tmp_path):
 
     # The figure is drawn, and it moves: the take starts playing by itself.
     first = await poll(lambda: figure_drawn(b), "the figure to be drawn")
-    await b.page.screenshot(path=str(ARTIFACTS / "viewer-light.png"))
+    await b.screenshot("viewer-light.png")
 
     async def moved():
         now = await b.figure()
@@ -302,7 +306,7 @@ async def story(context, client, host_url, sandbox_url, calls, tmp_path):
 
     sample2 = await other_pose() or await poll(other_pose, "sample 2 to show another pose")
     assert (await b.text("#readout")).startswith("frame 30 /"), "the frame is kept"
-    await b.page.screenshot(path=str(ARTIFACTS / "viewer-sample-2.png"))
+    await b.screenshot("viewer-sample-2.png")
     assert sample2["left"] > 50 and sample2["right"] > 50, "both sides of the figure are drawn"
 
     # Apply to the rig the view found with list_armatures: apply_motion with take_id, armature, sample.
@@ -356,11 +360,8 @@ async def story(context, client, host_url, sandbox_url, calls, tmp_path):
         now = await b.figure()
         return now if now["islands"] >= 12 else None
 
-    try:
-        await poll(lineup, "several figures side by side")
-    finally:
-        await b.page.screenshot(path=str(ARTIFACTS / "viewer-16-samples.png"))
-    await b.page.screenshot(path=str(ARTIFACTS / "viewer-16-samples.png"))
+    await poll(lineup, "several figures side by side")
+    await b.screenshot("viewer-16-samples.png")
 
     violations = [text for kind, text in b.console if "Content Security Policy" in text]
     assert not violations, violations
@@ -373,7 +374,7 @@ async def story(context, client, host_url, sandbox_url, calls, tmp_path):
     await dark.view.wait_for_function("document.getElementById('readout').textContent.length > 0")
     pressed = await dark.view.evaluate("document.querySelector('#samples button[aria-pressed=true]').textContent")
     assert pressed == "1", "preview_motion's sample is the one shown"
-    await dark.page.screenshot(path=str(ARTIFACTS / "viewer-dark.png"))
+    await dark.screenshot("viewer-dark.png")
 
 
 async def figure_drawn(b: Browser):

@@ -22,6 +22,7 @@ from playwright.async_api import async_playwright
 
 from conftest import ROOT, free_port
 from helpers import mcp_client, png_bytes
+from test_readme_claims import sdk_backbones
 from test_stage_story import make_character
 
 VIEW_URI = "ui://stagecraft/take-viewer"
@@ -142,17 +143,19 @@ class Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-# Counts the figure's pixels (the left limbs' blue and the right limbs' orange of the viewer's
-# palette) in 16-pixel blocks, so that two pictures of the figure can be compared.
+# Counts the figure's pixels (the left limbs' blue, the right limbs' orange, and the light theme's
+# dark grey of the middle joints, of the viewer's palette); left and right ones also in 16-pixel
+# blocks, so that two pictures of the figure can be compared.
 FIGURE_PIXELS = """() => {
   const canvas = document.getElementById("view");
   const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
   const cols = Math.ceil(canvas.width / 16), blocks = new Array(cols * Math.ceil(canvas.height / 16)).fill(0);
   const near = (i, r, g, b) => Math.abs(data[i] - r) < 40 && Math.abs(data[i + 1] - g) < 40 && Math.abs(data[i + 2] - b) < 40;
-  let left = 0, right = 0;
+  let left = 0, right = 0, center = 0;
   const columns = new Array(canvas.width).fill(false);
   for (let i = 0; i < data.length; i += 4) {
     const isLeft = near(i, 0x2f, 0x7d, 0xe1), isRight = near(i, 0xe8, 0x74, 0x3b);
+    if (near(i, 0x3a, 0x3a, 0x36)) center++;
     if (!isLeft && !isRight) continue;
     if (isLeft) left++; else right++;
     const p = i / 4, x = p % canvas.width, y = Math.floor(p / canvas.width);
@@ -163,7 +166,7 @@ FIGURE_PIXELS = """() => {
   // Separate figures left to right: runs of columns with figure pixels.
   let islands = 0;
   columns.forEach((on, x) => { if (on && !columns[x - 1]) islands++; });
-  return { left, right, blocks, corner, islands, pixels: canvas.width * canvas.height };
+  return { left, right, center, blocks, corner, islands, pixels: canvas.width * canvas.height };
 }"""
 
 
@@ -399,3 +402,47 @@ def poses_close(a: dict, b: dict) -> bool:
     return all(
         math.dist(p, q) < 1e-3 for joint in a for p, q in zip(a[joint], b[joint])
     ) and set(a) == set(b)
+
+
+def test_the_viewer_draws_one_joint_and_eighty(stagecraft_bin, tmp_path):
+    """Skeletons at the edges, from models on the real MMCP reference SDK (sdk_backbones.py)."""
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: scripts/setup-test-env.sh installs Debian's chromium"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    async def main(url):
+        config = tmp_path / "stagecraft.toml"
+        config.write_text(f'[[motion.backends]]\nname = "sdk"\nurl = "{url}"\n')
+        env = dict(os.environ, STAGECRAFT_CONFIG=str(config), STAGECRAFT_LOG="warn")
+        with static_server(HOST_DIR) as host_url, static_server(HOST_DIR) as sandbox_url:
+            async with mcp_client(stagecraft_bin, env) as client, async_playwright() as pw:
+                chromium = await pw.chromium.launch(executable_path=CHROMIUM)
+                context = await chromium.new_context(viewport={"width": 800, "height": 760})
+                try:
+                    with anyio.fail_after(60):
+                        b = await Browser.open(context, client, host_url, sandbox_url, "light", [])
+                        await b.run_tool("generate_motion", {"prompt": "turn", "seconds": 2, "model": "one_joint"})
+                        dot = await poll(lambda: center_drawn(b, 30), "the single joint")
+                        assert dot["left"] + dot["right"] == 0, "one joint: no bones"
+                        await b.screenshot("viewer-one-joint.png")
+
+                        await b.run_tool("generate_motion", {"prompt": "turn", "seconds": 2, "model": "eighty_joints", "num_samples": 2})
+                        fan = await poll(lambda: figure_drawn(b), "the eighty joints")
+                        assert fan["left"] > 200 and fan["right"] > 200, "chains on both sides"
+                        await b.view.get_by_role("button", name="Sample 1", exact=True).click()
+
+                        async def turned():
+                            now = await b.figure()
+                            return now if difference(fan, now) > 100 else None
+
+                        await poll(turned, "the other sample of the eighty joints")
+                        await b.screenshot("viewer-eighty-joints.png")
+                finally:
+                    await chromium.close()
+
+    with sdk_backbones(tmp_path) as (url, _):
+        run(lambda: main(url))
+
+
+async def center_drawn(b: Browser, at_least: int):
+    now = await b.figure()
+    return now if now["center"] >= at_least else None

@@ -379,6 +379,13 @@ async def story(context, client, host_url, sandbox_url, calls, tmp_path):
     assert pressed == "1", "preview_motion's sample is the one shown"
     await dark.screenshot("viewer-dark.png")
 
+    # apply_motion's own view: the applied sample, and what it was applied to.
+    await dark.run_tool("apply_motion", {"take_id": take_id, "armature": "Armature", "sample": 2})
+    await poll(lambda: status_says(dark, "Applied sample 2 to Armature"), "apply_motion's view to say what it applied")
+    pressed = await dark.view.evaluate("document.querySelector('#samples button[aria-pressed=true]').textContent")
+    assert pressed == "2", "apply_motion's sample is the one shown"
+    await poll(lambda: message_cleared(dark), "the loading message to go (the take was loaded before)")
+
 
 async def figure_drawn(b: Browser):
     """The figure's pixels, once there are some: a stick figure, not a canvas filled with its colours."""
@@ -392,6 +399,10 @@ async def status_says(b: Browser, text: str) -> bool:
     status = await b.text("#status")
     assert "error" not in (await b.view.locator("#status").get_attribute("class") or ""), status
     return text in status
+
+
+async def message_cleared(b: Browser) -> bool:
+    return await b.text("#message") == ""
 
 
 async def warned(b: Browser, at_least: int) -> bool:

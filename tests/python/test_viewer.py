@@ -374,16 +374,13 @@ async def story(context, client, host_url, sandbox_url, calls, tmp_path):
     await dark.run_tool("preview_motion", {"take_id": take_id, "sample": 1})
     drawn = await poll(lambda: figure_drawn(dark), "the figure in the dark theme")
     assert sum(drawn["corner"]) / 3 < 80 < sum(first["corner"]) / 3, (drawn["corner"], first["corner"])
-    await dark.view.wait_for_function("document.getElementById('readout').textContent.length > 0")
-    pressed = await dark.view.evaluate("document.querySelector('#samples button[aria-pressed=true]').textContent")
-    assert pressed == "1", "preview_motion's sample is the one shown"
+    await poll(lambda: pressed_sample(dark, "1"), "preview_motion's sample to be the one shown")
     await dark.screenshot("viewer-dark.png")
 
     # apply_motion's own view: the applied sample, and what it was applied to.
     await dark.run_tool("apply_motion", {"take_id": take_id, "armature": "Armature", "sample": 2})
     await poll(lambda: status_says(dark, "Applied sample 2 to Armature"), "apply_motion's view to say what it applied")
-    pressed = await dark.view.evaluate("document.querySelector('#samples button[aria-pressed=true]').textContent")
-    assert pressed == "2", "apply_motion's sample is the one shown"
+    await poll(lambda: pressed_sample(dark, "2"), "apply_motion's sample to be the one shown")
     await poll(lambda: message_cleared(dark), "the loading message to go (the take was loaded before)")
 
 
@@ -399,6 +396,11 @@ async def status_says(b: Browser, text: str) -> bool:
     status = await b.text("#status")
     assert "error" not in (await b.view.locator("#status").get_attribute("class") or ""), status
     return text in status
+
+
+async def pressed_sample(b: Browser, sample: str) -> bool:
+    pressed = b.view.locator("#samples button[aria-pressed=true]")
+    return await pressed.count() == 1 and await pressed.text_content() == sample
 
 
 async def message_cleared(b: Browser) -> bool:

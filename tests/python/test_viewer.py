@@ -377,6 +377,17 @@ async def story(context, client, host_url, sandbox_url, calls, tmp_path):
     await poll(lambda: pressed_sample(dark, "1"), "preview_motion's sample to be the one shown")
     await dark.screenshot("viewer-dark.png")
 
+    # The host switches to light: the view follows (ui/notifications/host-context-changed).
+    await dark.page.evaluate(
+        "window.sendRaw({jsonrpc: '2.0', method: 'ui/notifications/host-context-changed', params: {theme: 'light'}})"
+    )
+
+    async def light_again():
+        now = await dark.figure()
+        return sum(now["corner"]) / 3 > 200
+
+    await poll(light_again, "the light theme after host-context-changed")
+
     # apply_motion's own view: the applied sample, and what it was applied to.
     await dark.run_tool("apply_motion", {"take_id": take_id, "armature": "Armature", "sample": 2})
     await poll(lambda: status_says(dark, "Applied sample 2 to Armature"), "apply_motion's view to say what it applied")

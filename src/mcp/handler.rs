@@ -164,8 +164,11 @@ impl StagecraftServer {
             tool = tool.with_raw_output_schema(schema.clone());
         }
         // Declared to every client: one without MCP Apps ignores `_meta` and shows the result's
-        // content (text, the preview image) as before.
-        if let Some(uri) = &spec.ui_resource {
+        // content (text, the preview image) as before. Only views served here are announced: a
+        // host would fail to load any other.
+        if let Some(uri) = &spec.ui_resource
+            && super::apps::find(uri).is_some()
+        {
             tool = tool.with_meta(super::apps::tool_meta(uri));
         }
         tool

@@ -75,6 +75,30 @@ def test_tools_declare_the_viewer_and_it_is_served(stagecraft_bin, empty_config)
     run(main)
 
 
+def test_a_user_skill_can_name_the_viewer(stagecraft_bin, tmp_path):
+    """docs/skills.md: `ui_resource` on a user's tool; a view stagecraft does not serve is not announced."""
+    skill = tmp_path / "skills" / "studio-takes"
+    skill.mkdir(parents=True)
+    tool = "  - name: {name}\n    description: Show a take.\n    input_schema: {{type: object, properties: {{take_id: {{type: string}}}}}}\n    call: motion.preview\n    ui_resource: {uri}\n"
+    skill.joinpath("SKILL.md").write_text(
+        "---\nname: studio-takes\ndescription: Takes, the studio's way.\ntools:\n"
+        + tool.format(name="studio_preview", uri=VIEW_URI)
+        + tool.format(name="studio_missing_view", uri="ui://studio/missing")
+        + "---\n# Studio takes\n"
+    )
+    config = tmp_path / "stagecraft.toml"
+    config.write_text(f'[skills]\npaths = ["{skill.parent}"]\n')
+    env = dict(os.environ, STAGECRAFT_CONFIG=str(config), STAGECRAFT_LOG="warn")
+
+    async def main():
+        async with mcp_client(stagecraft_bin, env) as client:
+            tools = {t.name: t for t in (await client.list_tools()).tools}
+            assert tools["studio_preview"].meta == {"ui": {"resourceUri": VIEW_URI}, "ui/resourceUri": VIEW_URI}
+            assert tools["studio_missing_view"].meta is None
+
+    run(main)
+
+
 def test_positions_resource_is_compact_and_downsamples_long_takes(stagecraft_bin, empty_config):
     async def main():
         async with mcp_client(stagecraft_bin, empty_config) as client:

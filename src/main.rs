@@ -444,6 +444,7 @@ fn skills_json(registry: &stagecraft::skills::Registry) -> Value {
             "idempotent": t.idempotent,
             "open_world": t.open_world,
             "timeout_seconds": t.timeout_seconds,
+            "ui_resource": t.ui_resource,
             "hidden": hidden,
             "context_bytes": t.context_bytes(),
         })

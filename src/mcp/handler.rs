@@ -167,6 +167,14 @@ impl StagecraftServer {
         if let Some(schema) = &spec.output_schema {
             tool = tool.with_raw_output_schema(schema.clone());
         }
+        // Declared to every client: one without MCP Apps ignores `_meta` and shows the result's
+        // content (text, the preview image) as before. Only views served here are announced: a
+        // host would fail to load any other.
+        if let Some(uri) = &spec.ui_resource
+            && super::apps::find(uri).is_some()
+        {
+            tool = tool.with_meta(super::apps::tool_meta(uri));
+        }
         tool
     }
 
@@ -620,6 +628,7 @@ impl ServerHandler for StagecraftServer {
                     .with_size(s.text.len() as u64)
             })
             .collect();
+        resources.extend(super::apps::resources());
         let motion = &self.inner.dispatcher.motion;
         for id in motion.list_takes() {
             let description = motion
@@ -657,6 +666,11 @@ impl ServerHandler for StagecraftServer {
                     "A generated motion take: model, fps, frames, joints, samples, notes",
                 )
                 .with_mime_type("application/json"),
+            ResourceTemplate::new("take://{take_id}/positions/{sample}", "take-positions")
+                .with_description(
+                    "One sample of a take as world joint positions per frame (mm), for the take viewer",
+                )
+                .with_mime_type("application/json"),
         ]))
     }
 
@@ -676,6 +690,22 @@ impl ServerHandler for StagecraftServer {
                 ])
                 .into());
             }
+        } else if let Some(app) = super::apps::find(uri) {
+            return Ok(super::apps::read(app).into());
+        } else if let Some((id, sample)) = super::apps::parse_positions_uri(uri)
+            && let Some(positions) = self.inner.dispatcher.motion.take_positions(id, sample)
+        {
+            return match positions {
+                Ok(data) => Ok(ReadResourceResult::new(vec![
+                    ResourceContents::text(data.to_string(), uri.to_string())
+                        .with_mime_type("application/json"),
+                ])
+                .into()),
+                Err(e) => Err(McpError::invalid_params(
+                    e.to_string(),
+                    Some(json!({"uri": uri})),
+                )),
+            };
         } else if let Some(id) = uri.strip_prefix("take://")
             && let Some(summary) = self.inner.dispatcher.motion.read_take(id)
         {

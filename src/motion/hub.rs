@@ -879,6 +879,21 @@ impl MotionHub {
         Some(gltf::encode_gltf_json(&take))
     }
 
+    /// One sample's joint positions for the take viewer, served as resource
+    /// `take://<id>/positions/<sample>` (None: no such take).
+    pub fn take_positions(
+        &self,
+        id: &str,
+        sample: usize,
+    ) -> Option<Result<Value, super::viewer::ViewerDataError>> {
+        let (take, _) = self.store.get(id)?;
+        Some(super::viewer::joint_positions(
+            &take,
+            sample,
+            super::viewer::MAX_VALUES,
+        ))
+    }
+
     /// The summary served as resource `take://<id>`.
     pub fn read_take(&self, id: &str) -> Option<Value> {
         let (take, info) = self.store.get(id)?;

@@ -9,7 +9,8 @@
 //! - `export`: a take as a summary, as `animation.apply_motion` params, as a file.
 //! - `cli`: `stagecraft generate` and `stagecraft motion-server`.
 //! - [`wire`]: MMCP 1.4 types; [`client`]: the HTTP client; [`gltf`]: decode/encode takes;
-//!   [`take`]: the shared motion type; [`store`]: takes in memory; [`preview`]: contact sheets.
+//!   [`take`]: the shared motion type; [`store`]: takes in memory; [`preview`]: contact sheets;
+//!   [`viewer`]: joint positions for the take viewer.
 //! - [`backbone`]: the server SDK (`Backbone` trait, request checks); [`server`]: its HTTP face;
 //!   [`procedural`]: the built-in model.
 
@@ -26,6 +27,7 @@ pub mod retarget;
 pub mod server;
 pub mod store;
 pub mod take;
+pub mod viewer;
 pub mod wire;
 
 pub use cli::{GenerateOptions, generate_cli, serve_builtin};

@@ -19,6 +19,7 @@ use super::{CallContext, Dispatcher, ImageOut, ToolError, ToolOutput};
 use crate::dcc::{DccCall, DccFailure};
 use crate::motion::client::CallOptions;
 use crate::motion::retarget::Placement;
+use crate::motion::take::Take;
 use crate::motion::wire::{WireJoint, WireSkeleton};
 use crate::motion::{self, GenerateArgs, MotionError};
 use crate::skills::ToolSpec;
@@ -251,47 +252,37 @@ async fn generate(
         let (on_rig, report) = match &mapping {
             // The take's own skeleton (decoded) is what the motion is on: map it, not the listing.
             Some(_) => {
-                let m = retarget::map(&g.take.skeleton, rig, &rargs, placement)
-                    .map_err(|e| with_take(e, &g.take_id))?;
-                retarget::transfer(
+                retarget::onto_rig(
                     dispatcher,
-                    m,
                     g.take.clone(),
                     &g.take_id,
+                    rig,
+                    &rargs,
                     armature,
                     placement,
                 )
-                .await
-                .map_err(|e| with_take(e, &g.take_id))?
+                .await?
             }
             None if rargs.retarget == Mode::Names => (g.take.clone(), json!({"mode": "names"})),
             None => (g.take.clone(), json!({"mode": "auto", "by": "model"})),
         };
-        let params = motion::apply_params(
-            &on_rig,
-            sample,
+        let target = RigTarget {
+            dcc: dargs.dcc.as_deref(),
             armature,
-            dargs.start_frame,
-            dargs.in_place,
-            None,
+            sample,
+            start_frame: dargs.start_frame,
+            in_place: dargs.in_place,
+            action_name: None,
+        };
+        let r = put_on_rig(
+            dispatcher,
+            &on_rig,
+            &g.take_id,
+            &target,
+            &dcc_call(ctx, left()),
+            "The motion was generated and kept (details.take_id): fix the armature or DCC, then call apply_motion with that take_id instead of generating again.",
         )
-        .map_err(|e| with_take(motion_error(e), &g.take_id))?;
-        let r = dispatcher
-            .dccs
-            .call(
-                dargs.dcc.as_deref(),
-                "animation.apply_motion",
-                params,
-                &dcc_call(ctx, left()),
-            )
-            .await
-            .map_err(|f| {
-                dcc_error(
-                    f,
-                    "The motion was generated and kept (details.take_id): fix the armature or DCC, then call apply_motion with that take_id instead of generating again.",
-                    Some(&g.take_id),
-                )
-            })?;
+        .await?;
         // The DCC's joint lists are hoisted, not repeated: the result goes into the agent's context.
         let mut r = r;
         for key in ["joints_applied", "joints_skipped"] {
@@ -312,7 +303,49 @@ async fn generate(
     Ok(ToolOutput::new(out))
 }
 
-fn with_take(mut e: ToolError, take_id: &str) -> ToolError {
+/// Where and how a take goes onto a rig (`animation.apply_motion`).
+struct RigTarget<'a> {
+    dcc: Option<&'a str>,
+    armature: &'a str,
+    sample: usize,
+    start_frame: Option<i64>,
+    in_place: Option<bool>,
+    action_name: Option<&'a str>,
+}
+
+/// Puts one sample of a take (already on the rig's skeleton) onto the rig; `hint` says what to do
+/// when the DCC refuses. Returns the DCC's answer.
+async fn put_on_rig(
+    dispatcher: &Dispatcher,
+    take: &Take,
+    take_id: &str,
+    target: &RigTarget<'_>,
+    call: &DccCall,
+    hint: &str,
+) -> Result<Value, ToolError> {
+    let params = motion::apply_params(
+        take,
+        target.sample,
+        target.armature,
+        target.start_frame,
+        target.in_place,
+        target.action_name,
+    )
+    .map_err(|e| with_take(motion_error(e), take_id))?;
+    let params = serde_json::to_value(params).map_err(|e| {
+        ToolError::new(
+            "internal_error",
+            format!("could not encode the motion: {e}"),
+        )
+    })?;
+    dispatcher
+        .dccs
+        .call(target.dcc, "animation.apply_motion", params, call)
+        .await
+        .map_err(|f| dcc_error(f, hint, Some(take_id)))
+}
+
+pub(super) fn with_take(mut e: ToolError, take_id: &str) -> ToolError {
     if let Value::Object(m) = &mut e.details {
         m.insert("take_id".into(), json!(take_id));
     }
@@ -358,45 +391,35 @@ async fn apply(
                 left(),
             )
             .await?;
-            let m = retarget::map(&take.skeleton, &rig, &rargs, Placement::AtRig)
-                .map_err(|e| with_take(e, &a.take_id))?;
-            retarget::transfer(
+            retarget::onto_rig(
                 dispatcher,
-                m,
                 take.clone(),
                 &a.take_id,
+                &rig,
+                &rargs,
                 &a.armature,
                 Placement::AtRig,
             )
-            .await
-            .map_err(|e| with_take(e, &a.take_id))?
+            .await?
         }
     };
-    let params = motion::apply_params(
-        &on_rig,
+    let target = RigTarget {
+        dcc: a.dcc.as_deref(),
+        armature: &a.armature,
         sample,
-        &a.armature,
-        a.start_frame,
-        a.in_place,
-        a.action_name.as_deref(),
+        start_frame: a.start_frame,
+        in_place: a.in_place,
+        action_name: a.action_name.as_deref(),
+    };
+    let r = put_on_rig(
+        dispatcher,
+        &on_rig,
+        &a.take_id,
+        &target,
+        &dcc_call(ctx, left()),
+        "Check the armature name with list_armatures (and the dcc with list_dccs), then call apply_motion again.",
     )
-    .map_err(motion_error)?;
-    let r = dispatcher
-        .dccs
-        .call(
-            a.dcc.as_deref(),
-            "animation.apply_motion",
-            params,
-            &dcc_call(ctx, left()),
-        )
-        .await
-        .map_err(|f| {
-            dcc_error(
-                f,
-                "Check the armature name with list_armatures (and the dcc with list_dccs), then call apply_motion again.",
-                Some(&a.take_id),
-            )
-        })?;
+    .await?;
     Ok(ToolOutput::new(json!({
         "take_id": a.take_id,
         "armature": a.armature,

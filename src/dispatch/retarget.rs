@@ -10,7 +10,7 @@ use glam::Vec3;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::motion::{dcc_call, dcc_error, motion_error, parse_args, skeleton_from_dcc};
+use super::motion::{dcc_call, dcc_error, motion_error, parse_args, skeleton_from_dcc, with_take};
 use super::{CallContext, Dispatcher, ToolError, ToolOutput};
 use crate::motion::millis;
 use crate::motion::retarget::{self, Frame, Mapping, RetargetError, TransferReport};
@@ -135,6 +135,22 @@ pub(super) fn report(m: &Mapping, transfer: Option<&TransferReport>) -> Value {
         });
     }
     out
+}
+
+/// `take` mapped onto `rig` and carried over ([`map`], then [`transfer`]); errors name the take.
+pub(super) async fn onto_rig(
+    dispatcher: &Dispatcher,
+    take: Arc<Take>,
+    take_id: &str,
+    rig: &Skeleton,
+    args: &RetargetArgs,
+    armature: &str,
+    placement: retarget::Placement,
+) -> Result<(Arc<Take>, Value), ToolError> {
+    let m = map(&take.skeleton, rig, args, placement).map_err(|e| with_take(e, take_id))?;
+    transfer(dispatcher, m, take, take_id, armature, placement)
+        .await
+        .map_err(|e| with_take(e, take_id))
 }
 
 /// The take carried over to the rig and kept as a take of its own (`rig_take_id`: save_motion writes

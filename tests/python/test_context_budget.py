@@ -14,7 +14,7 @@ import anyio
 import jsonschema
 import pytest
 
-from helpers import mcp_client
+from helpers import mcp_client, standing_rig_glb
 
 BUDGET_BYTES = 20_000
 
@@ -104,15 +104,7 @@ def pick(tools: dict, *words: str):
 def test_an_agent_animates_a_rig_from_the_definitions_alone(stagecraft_bin, empty_config, tmp_path):
     """List the tools, pick generate_motion by its description, fill its arguments from its schema,
     apply the walk to a rig and check it with sample_pose, also found by its description."""
-    rig = tmp_path / "rig.glb"
-    made = subprocess.run(
-        [stagecraft_bin, "generate", "a person stands", "--seconds", "1", "--out", str(rig)],
-        env=empty_config,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert made.returncode == 0, made.stderr
+    rig = standing_rig_glb(stagecraft_bin, empty_config, tmp_path / "rig.glb")
 
     async def call(client, tool: str, args: dict):
         r = await client.call_tool(tool, args)
@@ -166,15 +158,7 @@ def test_results_are_lean(stagecraft_bin, empty_config, tmp_path):
     """list_motion_models summarises each model (joint names, not rest transforms) in at most 1.5 KB
     and a generate_motion result applied to a rig fits 1.5 KB; the full skeletons stay one argument
     away."""
-    rig = tmp_path / "rig.glb"
-    made = subprocess.run(
-        [stagecraft_bin, "generate", "a person stands", "--seconds", "1", "--out", str(rig)],
-        env=empty_config,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert made.returncode == 0, made.stderr
+    rig = standing_rig_glb(stagecraft_bin, empty_config, tmp_path / "rig.glb")
 
     async def main():
         async with mcp_client(stagecraft_bin, empty_config) as client:

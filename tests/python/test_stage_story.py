@@ -21,6 +21,7 @@ from helpers import (
     q_rotate,
     read_accessor,
     read_gltf,
+    standing_rig_glb,
     take_fk,
     validate_gltf,
 )
@@ -579,15 +580,7 @@ def fk_on_rig(take_path: Path, skeleton: dict, frames: list) -> dict:
 
 
 def test_canonical_take_on_a_prefixed_rig(stagecraft_bin, empty_config, tmp_path):
-    generated = tmp_path / "rig.glb"
-    out = subprocess.run(
-        [stagecraft_bin, "generate", "a person stands", "--seconds", "1", "--out", str(generated)],
-        env=empty_config,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert out.returncode == 0, out.stderr
+    generated = standing_rig_glb(stagecraft_bin, empty_config, tmp_path / "rig.glb")
     character = tmp_path / "character.glb"
     bare = make_character(generated, character, "oriented")
     frames = [1, 10, 25, 40]

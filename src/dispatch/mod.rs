@@ -5,6 +5,7 @@
 //! MCP: results are [`ToolOutput`] and failures are [`ToolError`], which the MCP layer turns into
 //! `isError: true` results with `{code, message, hint, details}` (docs/architecture.md#errors).
 
+mod apply;
 mod dcc;
 mod motion;
 mod retarget;

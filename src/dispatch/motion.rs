@@ -14,12 +14,12 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::apply::{RigTarget, put_on_rig};
 use super::retarget::{self, Mode, RetargetArgs};
 use super::{CallContext, Dispatcher, ImageOut, ToolError, ToolOutput};
 use crate::dcc::{DccCall, DccFailure};
 use crate::motion::client::CallOptions;
 use crate::motion::retarget::Placement;
-use crate::motion::take::Take;
 use crate::motion::wire::{WireJoint, WireSkeleton};
 use crate::motion::{self, GenerateArgs, MotionError};
 use crate::skills::ToolSpec;
@@ -301,48 +301,6 @@ async fn generate(
         out["saved"] = saved;
     }
     Ok(ToolOutput::new(out))
-}
-
-/// Where and how a take goes onto a rig (`animation.apply_motion`).
-struct RigTarget<'a> {
-    dcc: Option<&'a str>,
-    armature: &'a str,
-    sample: usize,
-    start_frame: Option<i64>,
-    in_place: Option<bool>,
-    action_name: Option<&'a str>,
-}
-
-/// Puts one sample of a take (already on the rig's skeleton) onto the rig; `hint` says what to do
-/// when the DCC refuses. Returns the DCC's answer.
-async fn put_on_rig(
-    dispatcher: &Dispatcher,
-    take: &Take,
-    take_id: &str,
-    target: &RigTarget<'_>,
-    call: &DccCall,
-    hint: &str,
-) -> Result<Value, ToolError> {
-    let params = motion::apply_params(
-        take,
-        target.sample,
-        target.armature,
-        target.start_frame,
-        target.in_place,
-        target.action_name,
-    )
-    .map_err(|e| with_take(motion_error(e), take_id))?;
-    let params = serde_json::to_value(params).map_err(|e| {
-        ToolError::new(
-            "internal_error",
-            format!("could not encode the motion: {e}"),
-        )
-    })?;
-    dispatcher
-        .dccs
-        .call(target.dcc, "animation.apply_motion", params, call)
-        .await
-        .map_err(|f| dcc_error(f, hint, Some(take_id)))
 }
 
 pub(super) fn with_take(mut e: ToolError, take_id: &str) -> ToolError {

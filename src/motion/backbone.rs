@@ -300,7 +300,7 @@ fn check_with(
 }
 
 /// docs/mmcp.md#server-checks step 8, in the reference order.
-fn check_against_spec(req: &GenerateRequest, spec: &ModelSpec) -> Result<(), MmcpError> {
+pub(crate) fn check_against_spec(req: &GenerateRequest, spec: &ModelSpec) -> Result<(), MmcpError> {
     let retargeting_unsupported = || {
         MmcpError::new(
             "retargeting_unsupported",
@@ -510,7 +510,7 @@ fn check_model_options(
             return Err(
                 invalid_options(format!("this model has no option {}", py_repr(name)))
                     .with_details(
-                        json!({"model": spec.id, "options": declared.keys().collect::<Vec<_>>()}),
+                        json!({"model": spec.id, "option": name, "options": declared.keys().collect::<Vec<_>>()}),
                     ),
             );
         };

@@ -345,7 +345,8 @@ impl MotionHub {
             }
             s
         });
-        let skel = skeleton
+        // The topology rules of docs/mmcp.md#skeleton (the spec check below takes them as read).
+        skeleton
             .to_skeleton()
             .map_err(|e| local("invalid_skeleton", e.0, json!({})))?;
 
@@ -443,107 +444,22 @@ impl MotionHub {
                 }
             }
         }
-        for (i, s) in segments.iter().enumerate() {
-            if !spec.supports_segment(s.kind()) {
-                return Err(local(
-                    "unsupported_segment",
-                    format!(
-                        "model {:?} does not support {} segments (segments[{i}])",
-                        spec.id,
-                        s.kind()
-                    ),
-                    json!({"supported_segments": spec.supported_segments}),
-                ));
-            }
-            let prompt = match s {
-                Segment::Text(t) => Some(&t.prompt),
-                Segment::Pose(p) => Some(&p.prompt),
-                _ => None,
-            };
-            if let Some(p) = prompt
-                && p.chars().count() > spec.limits.max_prompt_length as usize
-            {
-                return Err(local(
-                    "invalid_options",
-                    format!(
-                        "segments[{i}] prompt has {} characters; model {:?} takes at most {}",
-                        p.chars().count(),
-                        spec.id,
-                        spec.limits.max_prompt_length
-                    ),
-                    json!({"max_prompt_length": spec.limits.max_prompt_length}),
-                ));
-            }
-        }
-        let total: u64 = segments.iter().map(|s| u64::from(s.frames())).sum();
-
-        // --- constraints ---
+        // --- constraints (checked against the model with the request, below) ---
         let mut constraints = Vec::new();
         for (i, raw) in args.constraints.iter().flatten().enumerate() {
             let c: Constraint = serde_json::from_value(raw.clone())
                 .map_err(|e| MotionError::InvalidArguments(format!("constraints[{i}]: {e}")))?;
-            if !spec.supports_constraint(c.kind()) {
-                return Err(local(
-                    "unsupported_constraint",
-                    format!(
-                        "model {:?} does not support {} constraints (constraints[{i}])",
-                        spec.id,
-                        c.kind()
-                    ),
-                    json!({"supported_constraints": spec.supported_constraints}),
-                ));
-            }
-            for j in c.joints() {
-                if skel.index_of(j).is_none() {
-                    let mut names: Vec<&str> = skel.names().collect();
-                    names.sort_unstable();
-                    return Err(local(
-                        "unknown_joint",
-                        format!("joint {j:?} (constraints[{i}]) is not in the request skeleton"),
-                        json!({"joint": j, "skeleton_joints": names}),
-                    ));
-                }
-            }
-            for f in c.frames() {
-                if f < 0 || f as u64 >= total {
-                    return Err(local(
-                        "frame_out_of_range",
-                        format!(
-                            "frame {f} (constraints[{i}]) is outside [0, {}]",
-                            total.saturating_sub(1)
-                        ),
-                        json!({"frame": f, "total_frames": total}),
-                    ));
-                }
-            }
             constraints.push(c);
-        }
-        if constraints.len() > spec.limits.max_constraints_per_request as usize {
-            return Err(local(
-                "invalid_options",
-                format!(
-                    "{} constraints; model {:?} takes at most {}",
-                    constraints.len(),
-                    spec.id,
-                    spec.limits.max_constraints_per_request
-                ),
-                json!({"max_constraints_per_request": spec.limits.max_constraints_per_request}),
-            ));
         }
 
         // --- options: only what the model advertises ---
         let mut options = Options::default();
         if let Some(n) = args.num_samples {
-            if n == 0 || n > spec.limits.max_num_samples.min(16) {
-                return Err(local(
-                    "invalid_options",
-                    format!(
-                        "num_samples {n}: model {:?} makes 1 to {}",
-                        spec.id,
-                        spec.limits.max_num_samples.min(16)
-                    ),
-                    json!({"max_num_samples": spec.limits.max_num_samples}),
-                ));
+            // MMCP caps num_samples at 16 whatever the model says (docs/mmcp.md).
+            if n == 0 || n > 16 {
+                return Err(MotionError::InvalidArguments(format!(
+                    "num_samples must be 1 to 16, got {n}"
+                )));
             }
             if n > 1 {
                 options.num_samples = Some(n);
@@ -589,28 +505,12 @@ impl MotionHub {
                     options.guidance = Some(g);
                 }
                 "keyframe_budget" => {
-                    if !spec.supports_keyframe_reduction {
-                        return Err(local(
-                            "invalid_options",
-                            format!("model {:?} does not support keyframe_budget", spec.id),
-                            json!({"supports_keyframe_reduction": false}),
-                        ));
-                    }
                     let b = v.as_f64().filter(|b| b.is_finite() && *b > 0.0);
                     options.keyframe_budget =
                         Some(b.ok_or_else(|| bad("must be a positive number"))?);
                 }
                 "model_options" => {
                     let m = v.as_object().ok_or_else(|| bad("must be an object"))?;
-                    let declared: Vec<&str> =
-                        spec.model_options.iter().map(|o| o.name.as_str()).collect();
-                    if let Some(unknown) = m.keys().find(|k| !declared.contains(&k.as_str())) {
-                        return Err(local(
-                            "invalid_options",
-                            format!("model {:?} declares no option {unknown:?}", spec.id),
-                            json!({"model": spec.id, "option": unknown, "options": declared}),
-                        ));
-                    }
                     if !m.is_empty() {
                         options.model_options = Some(m.clone());
                     }
@@ -623,33 +523,10 @@ impl MotionHub {
             }
         }
         if args.loop_ == Some(true) {
-            if !spec.supports_loop {
-                return Err(local(
-                    "invalid_options",
-                    format!("model {:?} does not support loop", spec.id),
-                    json!({"supports_loop": false}),
-                ));
-            }
-            if segments.len() != 1 {
-                return Err(local(
-                    "invalid_options",
-                    "loop needs exactly one segment".into(),
-                    json!({"segments": segments.len()}),
-                ));
-            }
             options.loop_ = Some(true);
         }
+        let total: u64 = segments.iter().map(|s| u64::from(s.frames())).sum();
         let seconds = total as f64 / fps;
-        if seconds > spec.limits.max_duration_seconds + 1e-9 {
-            return Err(local(
-                "invalid_options",
-                format!(
-                    "{seconds:.2} s is longer than model {:?} allows ({} s)",
-                    spec.id, spec.limits.max_duration_seconds
-                ),
-                json!({"max_duration_seconds": spec.limits.max_duration_seconds, "seconds": seconds}),
-            ));
-        }
         if seconds > spec.recommended_max_duration_seconds {
             notes.push(format!(
                 "{seconds:.1} s is beyond the {} s model {:?} does well; consider shorter clips",
@@ -667,6 +544,13 @@ impl MotionHub {
             timing: (fps != spec.fps).then_some(wire::Timing { fps }),
             options: (!options.is_empty()).then_some(options),
         };
+        // What the model would refuse is refused here, by the same checks an MMCP server runs
+        // (docs/mmcp.md#server-checks, step 8): same codes, nothing sent.
+        backbone::check_against_spec(&request, spec).map_err(|error| MotionError::Mmcp {
+            backend: choice.backend.clone(),
+            error: Box::new(error),
+            extra: json!({"local": true}),
+        })?;
         Ok((request, notes))
     }
 

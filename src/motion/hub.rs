@@ -350,100 +350,7 @@ impl MotionHub {
             .to_skeleton()
             .map_err(|e| local("invalid_skeleton", e.0, json!({})))?;
 
-        // --- segments ---
-        let mut segments: Vec<Segment> = Vec::new();
-        match (&args.segments, &args.prompt) {
-            (Some(list), _) if !list.is_empty() => {
-                let explicit: f64 = list
-                    .iter()
-                    .filter_map(|v| v.get("seconds").and_then(Value::as_f64))
-                    .sum();
-                let without_duration = list
-                    .iter()
-                    .filter(|v| v.get("seconds").is_none() && v.get("duration_frames").is_none())
-                    .filter(|v| v.get("type").and_then(Value::as_str) != Some("pose"))
-                    .count();
-                // Segments without a duration share what `seconds` leaves.
-                let share = if without_duration > 0 {
-                    let left = args
-                        .seconds
-                        .unwrap_or(DEFAULT_SECONDS * without_duration as f64)
-                        - explicit;
-                    if left <= 0.0 {
-                        return Err(MotionError::InvalidArguments(
-                            "segments without `seconds` have no time left: raise `seconds` or give each segment its own".into(),
-                        ));
-                    }
-                    Some(left / without_duration as f64)
-                } else {
-                    None
-                };
-                for (i, raw) in list.iter().enumerate() {
-                    let Value::Object(obj) = raw else {
-                        return Err(MotionError::InvalidArguments(format!(
-                            "segments[{i}] must be an object"
-                        )));
-                    };
-                    let mut obj = obj.clone();
-                    let kind = match obj.get("type").and_then(Value::as_str) {
-                        Some(k) => k.to_string(),
-                        None if obj
-                            .get("prompt")
-                            .and_then(Value::as_str)
-                            .is_some_and(|p| !p.trim().is_empty()) =>
-                        {
-                            "text".into()
-                        }
-                        None => {
-                            obj.remove("prompt");
-                            "unconditioned".into()
-                        }
-                    };
-                    obj.insert("type".into(), json!(kind));
-                    if let Some(s) = obj.remove("seconds") {
-                        let s = s.as_f64().ok_or_else(|| {
-                            MotionError::InvalidArguments(format!(
-                                "segments[{i}].seconds must be a number"
-                            ))
-                        })?;
-                        if kind != "pose" {
-                            obj.insert("duration_frames".into(), json!(to_frames(s)?));
-                        }
-                    } else if kind != "pose" && !obj.contains_key("duration_frames") {
-                        obj.insert(
-                            "duration_frames".into(),
-                            json!(to_frames(share.unwrap_or(DEFAULT_SECONDS))?),
-                        );
-                    }
-                    if obj.contains_key("seed") && !spec.supports_segment_seed {
-                        obj.remove("seed");
-                        notes.push(format!(
-                            "segments[{i}].seed was not sent: model {:?} does not support per-segment seeds (use `seed`)",
-                            spec.id
-                        ));
-                    }
-                    let seg: Segment = serde_json::from_value(Value::Object(obj)).map_err(|e| {
-                        MotionError::InvalidArguments(format!("segments[{i}]: {e}"))
-                    })?;
-                    segments.push(seg);
-                }
-            }
-            (_, prompt) => {
-                let frames = to_frames(args.seconds.unwrap_or(DEFAULT_SECONDS))?;
-                match prompt.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
-                    Some(p) => segments.push(Segment::Text(wire::TextSegment {
-                        prompt: p.to_string(),
-                        duration_frames: frames,
-                        language: None,
-                        seed: None,
-                    })),
-                    None => segments.push(Segment::Unconditioned(wire::UnconditionedSegment {
-                        duration_frames: frames,
-                        seed: None,
-                    })),
-                }
-            }
-        }
+        let segments = request_segments(args, spec, &to_frames, &mut notes)?;
         // --- constraints (checked against the model with the request, below) ---
         let mut constraints = Vec::new();
         for (i, raw) in args.constraints.iter().flatten().enumerate() {
@@ -452,79 +359,7 @@ impl MotionHub {
             constraints.push(c);
         }
 
-        // --- options: only what the model advertises ---
-        let mut options = Options::default();
-        if let Some(n) = args.num_samples {
-            // MMCP caps num_samples at 16 whatever the model says (docs/mmcp.md).
-            if n == 0 || n > 16 {
-                return Err(MotionError::InvalidArguments(format!(
-                    "num_samples must be 1 to 16, got {n}"
-                )));
-            }
-            if n > 1 {
-                options.num_samples = Some(n);
-            }
-        }
-        options.seed = args.seed;
-        for (key, v) in args.options.iter().flatten() {
-            let bad = |why: &str| MotionError::InvalidArguments(format!("options.{key}: {why}"));
-            let int = |lo: u64, hi: u64| -> Result<u32, MotionError> {
-                v.as_u64()
-                    .filter(|n| (lo..=hi).contains(n))
-                    .map(|n| n as u32)
-                    .ok_or_else(|| bad(&format!("must be an integer in [{lo}, {hi}]")))
-            };
-            match key.as_str() {
-                "diffusion_steps" => options.diffusion_steps = Some(int(1, 500)?),
-                "transition_frames" => options.transition_frames = Some(int(0, 60)?),
-                "post_processing" => {
-                    options.post_processing =
-                        Some(v.as_bool().ok_or_else(|| bad("must be true or false"))?)
-                }
-                "guidance" => {
-                    let g: wire::Guidance =
-                        serde_json::from_value(v.clone()).map_err(|e| bad(&e.to_string()))?;
-                    if !spec.supported_guidance_types.contains(&g.kind) {
-                        return Err(local(
-                            "invalid_options",
-                            format!("model {:?} has no guidance type {:?}", spec.id, g.kind),
-                            json!({"supported_guidance_types": spec.supported_guidance_types}),
-                        ));
-                    }
-                    let want = match g.kind.as_str() {
-                        "nocfg" => 0,
-                        "regular" => 1,
-                        _ => 2,
-                    };
-                    if g.weight.len() != want || g.weight.iter().any(|w| !w.is_finite()) {
-                        return Err(bad(&format!(
-                            "{} guidance takes {want} finite weight(s)",
-                            g.kind
-                        )));
-                    }
-                    options.guidance = Some(g);
-                }
-                "keyframe_budget" => {
-                    let b = v.as_f64().filter(|b| b.is_finite() && *b > 0.0);
-                    options.keyframe_budget =
-                        Some(b.ok_or_else(|| bad("must be a positive number"))?);
-                }
-                "model_options" => {
-                    let m = v.as_object().ok_or_else(|| bad("must be an object"))?;
-                    if !m.is_empty() {
-                        options.model_options = Some(m.clone());
-                    }
-                }
-                _ => {
-                    return Err(bad(
-                        "unknown option; use diffusion_steps, transition_frames, post_processing, guidance, keyframe_budget or model_options",
-                    ));
-                }
-            }
-        }
-        if args.loop_ == Some(true) {
-            options.loop_ = Some(true);
-        }
+        let options = request_options(args, spec, &local)?;
         let total: u64 = segments.iter().map(|s| u64::from(s.frames())).sum();
         let seconds = total as f64 / fps;
         if seconds > spec.recommended_max_duration_seconds {
@@ -783,6 +618,190 @@ impl MotionHub {
         let (take, info) = self.store.get(id)?;
         Some(take_summary(id, &take, Some(&info)))
     }
+}
+
+/// The request's segments: `segments` as given (durations in frames, segments without one sharing
+/// what `seconds` leaves), or one text (or unconditioned) segment from `prompt`.
+fn request_segments(
+    args: &GenerateArgs,
+    spec: &ModelSpec,
+    to_frames: &dyn Fn(f64) -> Result<u32, MotionError>,
+    notes: &mut Vec<String>,
+) -> Result<Vec<Segment>, MotionError> {
+    let mut segments: Vec<Segment> = Vec::new();
+    match (&args.segments, &args.prompt) {
+        (Some(list), _) if !list.is_empty() => {
+            let explicit: f64 = list
+                .iter()
+                .filter_map(|v| v.get("seconds").and_then(Value::as_f64))
+                .sum();
+            let without_duration = list
+                .iter()
+                .filter(|v| v.get("seconds").is_none() && v.get("duration_frames").is_none())
+                .filter(|v| v.get("type").and_then(Value::as_str) != Some("pose"))
+                .count();
+            // Segments without a duration share what `seconds` leaves.
+            let share = if without_duration > 0 {
+                let left = args
+                    .seconds
+                    .unwrap_or(DEFAULT_SECONDS * without_duration as f64)
+                    - explicit;
+                if left <= 0.0 {
+                    return Err(MotionError::InvalidArguments(
+                        "segments without `seconds` have no time left: raise `seconds` or give each segment its own".into(),
+                    ));
+                }
+                Some(left / without_duration as f64)
+            } else {
+                None
+            };
+            for (i, raw) in list.iter().enumerate() {
+                let Value::Object(obj) = raw else {
+                    return Err(MotionError::InvalidArguments(format!(
+                        "segments[{i}] must be an object"
+                    )));
+                };
+                let mut obj = obj.clone();
+                let kind = match obj.get("type").and_then(Value::as_str) {
+                    Some(k) => k.to_string(),
+                    None if obj
+                        .get("prompt")
+                        .and_then(Value::as_str)
+                        .is_some_and(|p| !p.trim().is_empty()) =>
+                    {
+                        "text".into()
+                    }
+                    None => {
+                        obj.remove("prompt");
+                        "unconditioned".into()
+                    }
+                };
+                obj.insert("type".into(), json!(kind));
+                if let Some(s) = obj.remove("seconds") {
+                    let s = s.as_f64().ok_or_else(|| {
+                        MotionError::InvalidArguments(format!(
+                            "segments[{i}].seconds must be a number"
+                        ))
+                    })?;
+                    if kind != "pose" {
+                        obj.insert("duration_frames".into(), json!(to_frames(s)?));
+                    }
+                } else if kind != "pose" && !obj.contains_key("duration_frames") {
+                    obj.insert(
+                        "duration_frames".into(),
+                        json!(to_frames(share.unwrap_or(DEFAULT_SECONDS))?),
+                    );
+                }
+                if obj.contains_key("seed") && !spec.supports_segment_seed {
+                    obj.remove("seed");
+                    notes.push(format!(
+                        "segments[{i}].seed was not sent: model {:?} does not support per-segment seeds (use `seed`)",
+                        spec.id
+                    ));
+                }
+                let seg: Segment = serde_json::from_value(Value::Object(obj))
+                    .map_err(|e| MotionError::InvalidArguments(format!("segments[{i}]: {e}")))?;
+                segments.push(seg);
+            }
+        }
+        (_, prompt) => {
+            let frames = to_frames(args.seconds.unwrap_or(DEFAULT_SECONDS))?;
+            match prompt.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+                Some(p) => segments.push(Segment::Text(wire::TextSegment {
+                    prompt: p.to_string(),
+                    duration_frames: frames,
+                    language: None,
+                    seed: None,
+                })),
+                None => segments.push(Segment::Unconditioned(wire::UnconditionedSegment {
+                    duration_frames: frames,
+                    seed: None,
+                })),
+            }
+        }
+    }
+    Ok(segments)
+}
+
+/// The request's options, parsed from the tool's arguments; what the model supports is checked
+/// with the whole request.
+fn request_options(
+    args: &GenerateArgs,
+    spec: &ModelSpec,
+    local: &dyn Fn(&str, String, Value) -> MotionError,
+) -> Result<Options, MotionError> {
+    let mut options = Options::default();
+    if let Some(n) = args.num_samples {
+        // MMCP caps num_samples at 16 whatever the model says (docs/mmcp.md).
+        if n == 0 || n > 16 {
+            return Err(MotionError::InvalidArguments(format!(
+                "num_samples must be 1 to 16, got {n}"
+            )));
+        }
+        if n > 1 {
+            options.num_samples = Some(n);
+        }
+    }
+    options.seed = args.seed;
+    for (key, v) in args.options.iter().flatten() {
+        let bad = |why: &str| MotionError::InvalidArguments(format!("options.{key}: {why}"));
+        let int = |lo: u64, hi: u64| -> Result<u32, MotionError> {
+            v.as_u64()
+                .filter(|n| (lo..=hi).contains(n))
+                .map(|n| n as u32)
+                .ok_or_else(|| bad(&format!("must be an integer in [{lo}, {hi}]")))
+        };
+        match key.as_str() {
+            "diffusion_steps" => options.diffusion_steps = Some(int(1, 500)?),
+            "transition_frames" => options.transition_frames = Some(int(0, 60)?),
+            "post_processing" => {
+                options.post_processing =
+                    Some(v.as_bool().ok_or_else(|| bad("must be true or false"))?)
+            }
+            "guidance" => {
+                let g: wire::Guidance =
+                    serde_json::from_value(v.clone()).map_err(|e| bad(&e.to_string()))?;
+                if !spec.supported_guidance_types.contains(&g.kind) {
+                    return Err(local(
+                        "invalid_options",
+                        format!("model {:?} has no guidance type {:?}", spec.id, g.kind),
+                        json!({"supported_guidance_types": spec.supported_guidance_types}),
+                    ));
+                }
+                let want = match g.kind.as_str() {
+                    "nocfg" => 0,
+                    "regular" => 1,
+                    _ => 2,
+                };
+                if g.weight.len() != want || g.weight.iter().any(|w| !w.is_finite()) {
+                    return Err(bad(&format!(
+                        "{} guidance takes {want} finite weight(s)",
+                        g.kind
+                    )));
+                }
+                options.guidance = Some(g);
+            }
+            "keyframe_budget" => {
+                let b = v.as_f64().filter(|b| b.is_finite() && *b > 0.0);
+                options.keyframe_budget = Some(b.ok_or_else(|| bad("must be a positive number"))?);
+            }
+            "model_options" => {
+                let m = v.as_object().ok_or_else(|| bad("must be an object"))?;
+                if !m.is_empty() {
+                    options.model_options = Some(m.clone());
+                }
+            }
+            _ => {
+                return Err(bad(
+                    "unknown option; use diffusion_steps, transition_frames, post_processing, guidance, keyframe_budget or model_options",
+                ));
+            }
+        }
+    }
+    if args.loop_ == Some(true) {
+        options.loop_ = Some(true);
+    }
+    Ok(options)
 }
 
 /// MCP progress must increase with every notification; reports from the ticker, retries and job

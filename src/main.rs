@@ -54,6 +54,8 @@ enum Command {
     /// List or check skills.
     #[command(subcommand)]
     Skills(SkillsCommand),
+    /// Connect the MCP clients and Blender on this machine to stagecraft (merges, with backups).
+    Setup(SetupArgs),
     /// Check the config, each motion backend and each DCC connection, and print what works.
     Doctor,
     /// Run the bridge conformance suite against a DCC adapter; exits 1 on any failure.
@@ -97,6 +99,51 @@ struct GenerateArgs {
     /// Number of samples to generate.
     #[arg(long)]
     samples: Option<u32>,
+}
+
+#[derive(Args)]
+struct SetupArgs {
+    /// Only this client (repeatable; default: every client found).
+    #[arg(long = "client", value_name = "NAME")]
+    clients: Vec<ClientArg>,
+    /// Take stagecraft out of the clients' configs and its [[dcc]] entry out of stagecraft's.
+    #[arg(long)]
+    remove: bool,
+    /// Show what would change, as a diff, and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Apply without asking.
+    #[arg(long, short = 'y')]
+    yes: bool,
+    /// The Blender to set up (its executable, or a Python with the bpy module); default: search.
+    #[arg(long, value_name = "PATH", conflicts_with = "no_blender")]
+    blender: Option<PathBuf>,
+    /// Leave Blender alone.
+    #[arg(long)]
+    no_blender: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ClientArg {
+    ClaudeDesktop,
+    ClaudeCode,
+    Cursor,
+    #[value(alias = "vs-code")]
+    Vscode,
+    Windsurf,
+}
+
+impl From<ClientArg> for stagecraft::setup::Client {
+    fn from(c: ClientArg) -> Self {
+        use stagecraft::setup::Client;
+        match c {
+            ClientArg::ClaudeDesktop => Client::ClaudeDesktop,
+            ClientArg::ClaudeCode => Client::ClaudeCode,
+            ClientArg::Cursor => Client::Cursor,
+            ClientArg::Vscode => Client::VsCode,
+            ClientArg::Windsurf => Client::Windsurf,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -252,6 +299,24 @@ fn shutdown_on_signals() -> CancellationToken {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
+    // Setup writes the config, so it must not need a valid one to start.
+    if let Command::Setup(args) = cli.command {
+        let options = stagecraft::setup::SetupOptions {
+            clients: args.clients.into_iter().map(Into::into).collect(),
+            remove: args.remove,
+            dry_run: args.dry_run,
+            yes: args.yes,
+            blender: args.blender,
+            no_blender: args.no_blender,
+            config: cli.common.config,
+        };
+        let ok = tokio::task::spawn_blocking(move || stagecraft::setup::run(&options)).await??;
+        return Ok(if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
     let config = Config::discover(cli.common.config.as_deref())?;
     if let Some(source) = &config.source {
         tracing::debug!(config = %source.display(), "config loaded");
@@ -321,6 +386,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
+        Command::Setup(_) => unreachable!("handled before the config is loaded"),
         Command::Doctor => doctor(config, &cli.common).await,
         Command::AdapterCheck(args) if args.stage => {
             let ok = stagecraft::dcc::adapter_check_stage().await;

@@ -9,7 +9,8 @@ folder (stdlib only, Blender 4.2-5.x):
 Environment: STAGECRAFT_EXTENSION_SOURCE (the folder holding blender_manifest.toml),
 STAGECRAFT_INSTALL_MODE = check | install. The last stdout line starting with
 "STAGECRAFT_SETUP " is a JSON report: blender version, repository folder, state
-(unchanged | missing | outdated | disabled | installed | too_old) and, on failure, error.
+(unchanged | missing | outdated | disabled | installed | too_old | unsupported) and, on
+failure, error.
 """
 
 import filecmp
@@ -60,9 +61,15 @@ def main():
     version = bpy.app.version_string
     if tuple(bpy.app.version[:2]) < (4, 2):
         report(blender=version, state="too_old")
-    # A `bpy` module starts on factory settings; Blender itself has loaded them already. Either
-    # way the saved preferences are read first, so saving them below keeps the user's settings.
-    bpy.ops.wm.read_userpref()
+    # Blender itself has loaded the saved preferences at start; a `bpy` module starts on factory
+    # settings and must read them, so that saving them below keeps the user's settings. The
+    # module of 4.2-4.4 crashes in read_userpref, so it is refused rather than let it overwrite them.
+    if not bpy.app.binary_path:
+        if tuple(bpy.app.version[:2]) < (4, 5):
+            report(blender=version, state="unsupported",
+                   error="the bpy module of Blender 4.2-4.4 cannot read saved preferences: "
+                   "set up the Blender program itself, or a bpy 4.5+")
+        bpy.ops.wm.read_userpref()
     repo_dir = bpy.utils.user_resource("EXTENSIONS", path=REPOSITORY)
     installed = os.path.join(repo_dir, EXTENSION_ID)
     enabled = MODULE in bpy.context.preferences.addons

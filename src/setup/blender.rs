@@ -184,8 +184,16 @@ pub fn run(program: &Path, install: bool) -> BlenderReport {
                     .rev()
                     .find_map(|l| l.strip_prefix(REPORT_PREFIX))
                 {
-                    Some(json) => serde_json::from_str(json)
-                        .unwrap_or_else(|e| failed(format!("unreadable report {json:?}: {e}"))),
+                    Some(json) => match serde_json::from_str::<BlenderReport>(json) {
+                        // No version: the script did not get as far as `import bpy`.
+                        Ok(report) if report.blender.is_none() => failed(format!(
+                            "{} is not a Blender 4.2+ (or a Python with bpy): {}",
+                            program.display(),
+                            report.error.as_deref().unwrap_or("no version reported")
+                        )),
+                        Ok(report) => report,
+                        Err(e) => failed(format!("unreadable report {json:?}: {e}")),
+                    },
                     None => failed(format!(
                         "{} is not a Blender 4.2+ (or a Python with bpy): {}",
                         program.display(),

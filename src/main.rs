@@ -99,6 +99,12 @@ struct GenerateArgs {
     /// Number of samples to generate.
     #[arg(long)]
     samples: Option<u32>,
+    /// Print the full JSON summary (take, skeleton, notes) instead of the short one.
+    #[arg(long)]
+    json: bool,
+    /// Open the result in the system's viewer for .glb/.gltf files.
+    #[arg(long)]
+    open: bool,
 }
 
 #[derive(Args)]
@@ -227,10 +233,46 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
+            // One line of what happened, one of what to do.
             eprintln!("error: {e:#}");
+            eprintln!("  fix: {}", what_to_do(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+fn what_to_do(e: &anyhow::Error) -> String {
+    use stagecraft::motion::MotionError;
+    if let Some(e) = e.downcast_ref::<stagecraft::setup::SetupError>() {
+        return e.hint().into();
+    }
+    if e.downcast_ref::<stagecraft::config::ConfigError>()
+        .is_some()
+    {
+        return "correct the config where the message says, then run `stagecraft doctor`".into();
+    }
+    if let Some(e) = e.downcast_ref::<MotionError>() {
+        return match e {
+            MotionError::Unreachable { .. } | MotionError::Deadline { .. } => {
+                "start the backend or correct its URL; `stagecraft doctor` checks every backend"
+                    .into()
+            }
+            MotionError::NoBackend(_) => {
+                "pass --backend with a name from the config or an MMCP URL; `stagecraft doctor` lists them"
+                    .into()
+            }
+            MotionError::Io(_) => "check the path and that its folder exists and is writable".into(),
+            MotionError::InvalidArguments(_) => {
+                "correct the option named above (`stagecraft generate --help`)".into()
+            }
+            other if other.code() == "unknown_model" => {
+                "pass --model with one of the model ids `stagecraft doctor` lists (or leave it out)"
+                    .into()
+            }
+            other => other.hint(),
+        };
+    }
+    "run `stagecraft doctor` to check the config, motion backends and DCC connections".into()
 }
 
 fn init_logging(level: Option<&str>) {
@@ -333,6 +375,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 backend: args.backend,
                 seed: args.seed,
                 samples: args.samples,
+                json: args.json,
+                open: args.open,
             };
             stagecraft::motion::generate_cli(&config, options).await?;
             Ok(ExitCode::SUCCESS)

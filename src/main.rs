@@ -663,6 +663,13 @@ async fn doctor(config: Config, common: &Common) -> Result<ExitCode> {
         println!("  {d}");
     }
 
+    ok &= doctor_clients();
+    let dcc_tokens: Vec<(String, PathBuf)> = config
+        .dcc
+        .iter()
+        .filter_map(|d| Some((d.name.clone(), d.token_file.clone()?)))
+        .collect();
+
     let shutdown = CancellationToken::new();
     let dispatcher = Dispatcher::new(Arc::new(config), shutdown.clone())?;
     let listing = dispatcher.motion.list_models(true).await;
@@ -723,12 +730,17 @@ async fn doctor(config: Config, common: &Common) -> Result<ExitCode> {
             );
         } else {
             ok = false;
+            let error = conn.last_error.as_deref().unwrap_or("no answer");
             println!(
-                "dcc      {} [{} {endpoint}]: {}: {}",
+                "dcc      {} [{} {endpoint}]: {}: {error}",
                 conn.name,
                 conn.bridge,
                 conn.state.to_uppercase(),
-                conn.last_error.as_deref().unwrap_or("no answer")
+            );
+            let token_file = dcc_tokens.iter().find(|(n, _)| *n == conn.name);
+            println!(
+                "  fix: {}",
+                dcc_fix(error, token_file.map(|(_, f)| f.as_path()))
             );
         }
     }
@@ -739,6 +751,65 @@ async fn doctor(config: Config, common: &Common) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Each MCP client's stagecraft entry (clients not installed are left out); false when an entry
+/// starts a program that is gone.
+fn doctor_clients() -> bool {
+    use stagecraft::setup::{Client, Dirs, clients::EntryStatus};
+    let Some(dirs) = Dirs::from_env() else {
+        return true;
+    };
+    let mut ok = true;
+    for client in Client::ALL {
+        let Some((path, status)) = stagecraft::setup::clients::entry_status(client, &dirs) else {
+            continue;
+        };
+        let id = client.id();
+        let shown = path.display();
+        match status {
+            EntryStatus::Ok(command) => {
+                println!("client   {id} {shown}: ok: starts {}", command.display())
+            }
+            EntryStatus::NoEntry => println!(
+                "client   {id} {shown}: no stagecraft entry (`stagecraft setup --client {id}` adds it)"
+            ),
+            EntryStatus::Missing(command) => {
+                ok = false;
+                println!(
+                    "client   {id} {shown}: FAILED: starts {}, which is not there",
+                    command.display()
+                );
+                println!(
+                    "  fix: run `stagecraft setup --client {id}` with the stagecraft you use now"
+                );
+            }
+            // VS Code allows comments in its file: not being able to read it is not an error.
+            EntryStatus::Unreadable(why) => println!("client   {id} {shown}: not checked: {why}"),
+        }
+    }
+    ok
+}
+
+/// What to do about a DCC connection that failed, from its error.
+fn dcc_fix(error: &str, token_file: Option<&std::path::Path>) -> String {
+    if error.contains("PERMISSION_DENIED") || error.contains("token") {
+        return match token_file {
+            Some(file) => format!(
+                "the bridge has another token: restart Blender so that the add-on reads {}, or run `stagecraft setup` again",
+                file.display()
+            ),
+            None => {
+                "give stagecraft and the adapter the same token (token_env or token_file)".into()
+            }
+        };
+    }
+    match token_file {
+        Some(_) => "start Blender: the stagecraft extension that `stagecraft setup` installed starts the bridge \
+             (or press Start in the 3D view's N panel > stagecraft); no extension: run `stagecraft setup`"
+            .into(),
+        None => "start the DCC with its stagecraft adapter listening at that endpoint".into(),
+    }
 }
 
 /// An error value from a listing as one line.

@@ -317,3 +317,37 @@ fn the_dcc_entry_goes_into_stagecraft_config_keeping_its_comments() {
         "not setup's entry"
     );
 }
+
+#[test]
+fn doctor_checks_each_client_entry_and_says_what_to_fix() {
+    let h = FakeHome::new();
+    std::fs::create_dir_all(h.home().join(".cursor")).expect("mkdir");
+    let windsurf = h.home().join(".codeium/windsurf/mcp_config.json");
+    h.write(
+        &windsurf,
+        r#"{"mcpServers": {"stagecraft": {"command": "/gone/stagecraft", "args": ["serve"]}}}"#,
+    );
+    let setup = h.setup(&["--yes", "--no-blender", "--client", "cursor"]);
+    assert!(setup.status.success(), "{}", text(&setup));
+    let doctor = Command::new(env!("CARGO_BIN_EXE_stagecraft"))
+        .arg("doctor")
+        .env("HOME", h.home())
+        .env("XDG_CONFIG_HOME", h.xdg())
+        .env_remove("STAGECRAFT_CONFIG")
+        .output()
+        .expect("doctor runs");
+    let shown = text(&doctor);
+    assert_eq!(doctor.status.code(), Some(1), "{shown}");
+    assert!(
+        shown.contains("client   cursor") && shown.contains("mcp.json: ok: starts"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("starts /gone/stagecraft, which is not there"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("fix: run `stagecraft setup --client windsurf`"),
+        "{shown}"
+    );
+}

@@ -225,3 +225,37 @@ fn indent_of(text: &str) -> String {
         .unwrap_or("  ")
         .to_string()
 }
+
+/// What `stagecraft doctor` reports for one client's config.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EntryStatus {
+    /// The entry starts this program.
+    Ok(PathBuf),
+    /// The entry starts a program that is not there (moved, or uninstalled).
+    Missing(PathBuf),
+    NoEntry,
+    Unreadable(String),
+}
+
+/// The stagecraft entry in `client`'s config, if the client looks installed.
+pub fn entry_status(client: Client, dirs: &Dirs) -> Option<(PathBuf, EntryStatus)> {
+    if !client.is_present(dirs) {
+        return None;
+    }
+    let path = client.config_file(dirs);
+    let status = match std::fs::read_to_string(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => EntryStatus::NoEntry,
+        Err(e) => EntryStatus::Unreadable(e.to_string()),
+        Ok(text) => match serde_json::from_str::<serde_json::Value>(&text) {
+            Err(e) => EntryStatus::Unreadable(format!("not plain JSON: {e}")),
+            Ok(json) => match json[client.servers_key()][SERVER_NAME]["command"].as_str() {
+                None => EntryStatus::NoEntry,
+                Some(command) if Path::new(command).is_file() => {
+                    EntryStatus::Ok(PathBuf::from(command))
+                }
+                Some(command) => EntryStatus::Missing(PathBuf::from(command)),
+            },
+        },
+    };
+    Some((path, status))
+}

@@ -50,7 +50,7 @@ if ! env_out="$(scripts/setup-test-env.sh)"; then
   exit 1
 fi
 eval "$env_out"
-export PYTHON NODE CONFORMANCE GLTF_VALIDATOR_DIR BPY_PYTHON BPY42_PYTHON BPY5_PYTHON
+export PYTHON NODE CONFORMANCE GLTF_VALIDATOR_DIR MCPB_DIR BPY_PYTHON BPY42_PYTHON BPY5_PYTHON
 export STAGECRAFT_BIN="$ROOT/target/debug/stagecraft"
 export STAGECRAFT_ROOT="$ROOT"
 

@@ -502,6 +502,24 @@ command = ["blender", "--background"]
     }
 
     #[test]
+    fn token_file_is_relative_to_the_config_and_excludes_token_env() {
+        let config = parse(
+            "[[dcc]]\nname = \"b\"\nbridge = \"websocket\"\nendpoint = \"ws://127.0.0.1:1\"\ntoken_file = \"b.token\"\n",
+        )
+        .expect("valid config");
+        assert_eq!(
+            config.dcc[0].token_file.as_deref(),
+            Some(Path::new("/etc/sc/b.token"))
+        );
+        let err = parse(
+            "[[dcc]]\nname = \"b\"\nbridge = \"websocket\"\nendpoint = \"ws://127.0.0.1:1\"\n\
+             token_file = \"b.token\"\ntoken_env = \"T\"\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("not both"), "{err}");
+    }
+
+    #[test]
     fn bad_backend_url_refused() {
         let err =
             parse("[[motion.backends]]\nname = \"k\"\nurl = \"127.0.0.1:8000\"\n").unwrap_err();

@@ -341,25 +341,11 @@ fn shutdown_on_signals() -> CancellationToken {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
-    // Setup writes the config, so it must not need a valid one to start.
-    if let Command::Setup(args) = cli.command {
-        let options = stagecraft::setup::SetupOptions {
-            clients: args.clients.into_iter().map(Into::into).collect(),
-            remove: args.remove,
-            dry_run: args.dry_run,
-            yes: args.yes,
-            blender: args.blender,
-            no_blender: args.no_blender,
-            config: cli.common.config,
-        };
-        let ok = tokio::task::spawn_blocking(move || stagecraft::setup::run(&options)).await??;
-        return Ok(if ok {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        });
-    }
-    let config = Config::discover(cli.common.config.as_deref())?;
+    let config = match cli.command {
+        // Setup writes the config: it must start without a valid one.
+        Command::Setup(_) => Config::default(),
+        _ => Config::discover(cli.common.config.as_deref())?,
+    };
     if let Some(source) = &config.source {
         tracing::debug!(config = %source.display(), "config loaded");
     }
@@ -430,7 +416,25 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
-        Command::Setup(_) => unreachable!("handled before the config is loaded"),
+        Command::Setup(args) => {
+            let options = stagecraft::setup::SetupOptions {
+                clients: args.clients.into_iter().map(Into::into).collect(),
+                remove: args.remove,
+                dry_run: args.dry_run,
+                yes: args.yes,
+                blender: args.blender,
+                no_blender: args.no_blender,
+                config: cli.common.config,
+            };
+            // It runs Blender and asks on the terminal: blocking work.
+            let ok =
+                tokio::task::spawn_blocking(move || stagecraft::setup::run(&options)).await??;
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
         Command::Doctor => doctor(config, &cli.common).await,
         Command::AdapterCheck(args) if args.stage => {
             let ok = stagecraft::dcc::adapter_check_stage().await;

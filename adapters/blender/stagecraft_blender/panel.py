@@ -214,7 +214,7 @@ def register():
     atexit.register(_stop)
     # Timers never fire in background Blender, where run.py serves instead.
     if not bpy.app.background:
-        bpy.app.timers.register(autostart, first_interval=1.0)
+        bpy.app.timers.register(autostart, first_interval=1.0, persistent=True)
 
 
 def unregister():

@@ -33,14 +33,6 @@ pub struct BlenderReport {
 }
 
 impl BlenderReport {
-    pub fn needs_install(&self) -> bool {
-        self.error.is_none()
-            && matches!(
-                self.state.as_deref(),
-                Some("missing" | "outdated" | "disabled")
-            )
-    }
-
     pub fn usable(&self) -> bool {
         self.error.is_none() && self.state.as_deref() != Some("too_old")
     }

@@ -89,6 +89,59 @@ struct FileEdit {
     private: bool,
 }
 
+/// What a run found and will do, before anything is written.
+#[derive(Default)]
+struct Plan {
+    edits: Vec<FileEdit>,
+    /// Blender programs whose extension is missing, outdated or disabled.
+    installs: Vec<PathBuf>,
+    /// One line per thing already in place.
+    settled: Vec<String>,
+    /// One line per thing to do by hand or that could not be done.
+    notes: Vec<String>,
+    /// False when something asked for cannot be done (the exit status).
+    ok: bool,
+}
+
+impl Plan {
+    fn edit(&mut self, label: &str, path: &Path, before: Option<String>, after: String) {
+        self.edits.push(FileEdit {
+            label: label.into(),
+            path: path.to_path_buf(),
+            before,
+            after,
+            private: false,
+        });
+    }
+
+    fn problem(&mut self, line: String) {
+        self.ok = false;
+        self.notes.push(line);
+    }
+
+    fn writes(&self, path: &Path) -> bool {
+        self.edits.iter().any(|e| e.path == path)
+    }
+
+    fn print(&self, dry_run: bool) {
+        for line in self.settled.iter().chain(&self.notes) {
+            println!("{line}");
+        }
+        for edit in &self.edits {
+            let what = if edit.before.is_some() {
+                "update"
+            } else {
+                "create"
+            };
+            println!("{:<15} {}: {what}", edit.label, edit.path.display());
+            if dry_run && !edit.private {
+                let before = edit.before.as_deref().unwrap_or("");
+                print!("{}", diff(&edit.path, before, &edit.after));
+            }
+        }
+    }
+}
+
 /// Runs setup; returns whether everything asked for is in place (the exit status).
 pub fn run(options: &SetupOptions) -> Result<bool, SetupError> {
     let dirs = Dirs::from_env().ok_or(SetupError::NoHome)?;
@@ -98,29 +151,19 @@ pub fn run(options: &SetupOptions) -> Result<bool, SetupError> {
         None => crate::config::user_config_file().ok_or(SetupError::NoConfigDir)?,
     };
     let token_file = crate::config::blender_token_file().ok_or(SetupError::NoConfigDir)?;
-    let mut ok = true;
-    let mut edits: Vec<FileEdit> = Vec::new();
-    let mut notes: Vec<String> = Vec::new();
+    let mut plan = Plan {
+        ok: true,
+        ..Plan::default()
+    };
 
     // Blender first: whether one is there decides whether stagecraft gets a [[dcc]] for it.
-    let mut blenders: Vec<(PathBuf, blender::BlenderReport)> = Vec::new();
-    if !options.no_blender && !options.remove {
-        for program in blender::find(options.blender.as_deref()) {
-            let report = blender::run(&program, false);
-            blenders.push((program, report));
-        }
-        if blenders.is_empty() {
-            notes.push(
-                "blender         none found (PATH and the usual install folders): \
-                 run `stagecraft setup --blender /path/to/blender` to add it"
-                    .into(),
-            );
-        }
-    }
-    let with_blender = blenders.iter().any(|(_, r)| r.usable());
-
+    let with_blender = if options.no_blender || options.remove {
+        false
+    } else {
+        plan_blender(&mut plan, options.blender.as_deref())
+    };
     if with_blender && !token_file.exists() {
-        edits.push(FileEdit {
+        plan.edits.push(FileEdit {
             label: "token".into(),
             path: token_file.clone(),
             before: None,
@@ -131,189 +174,165 @@ pub fn run(options: &SetupOptions) -> Result<bool, SetupError> {
     if with_blender || options.remove {
         let text = read_optional(&config_file)?;
         match stagecraft_toml::plan(&config_file, text.as_deref(), &token_file, options.remove) {
-            stagecraft_toml::TomlPlan::Write { before, after } => edits.push(FileEdit {
-                label: "config".into(),
-                path: config_file.clone(),
-                before,
-                after,
-                private: false,
-            }),
+            stagecraft_toml::TomlPlan::Write { before, after } => {
+                plan.edit("config", &config_file, before, after)
+            }
             stagecraft_toml::TomlPlan::Unchanged => {}
             stagecraft_toml::TomlPlan::Refused(why) => {
-                ok = false;
-                notes.push(format!("config          {}: {why}", config_file.display()));
+                plan.problem(format!("config          {}: {why}", config_file.display()))
             }
-        }
-    }
-
-    // Clients run `stagecraft --config FILE serve` when setup has a config for them, so that a
-    // client started from a desktop (without the shell's XDG_CONFIG_HOME) finds the same file.
-    let config_will_exist = config_file.is_file() || edits.iter().any(|e| e.path == config_file);
-    let mut args = Vec::new();
-    if config_will_exist {
-        args.push("--config".to_string());
-        args.push(config_file.to_string_lossy().into_owned());
-    }
-    args.push("serve".into());
-    let clients: Vec<Client> = if options.clients.is_empty() {
-        Client::ALL
-            .into_iter()
-            .filter(|c| c.is_present(&dirs))
-            .collect()
-    } else {
-        options.clients.clone()
-    };
-    if clients.is_empty() {
-        notes.push("clients         none found: pass --client NAME to configure one anyway".into());
-    }
-    let mut unchanged: Vec<String> = Vec::new();
-    for client in &clients {
-        let path = client.config_file(&dirs);
-        let text = read_optional(&path)?;
-        match clients::plan(*client, text.as_deref(), &binary, &args, options.remove) {
-            clients::ClientPlan::Write { before, after } => edits.push(FileEdit {
-                label: client.id().into(),
-                path,
-                before,
-                after,
-                private: false,
-            }),
-            clients::ClientPlan::Unchanged => unchanged.push(format!(
-                "{:<15} {}: {}",
-                client.id(),
-                path.display(),
-                if options.remove {
-                    "no stagecraft entry"
-                } else {
-                    "already set up"
-                }
-            )),
-            clients::ClientPlan::Refused(why) => {
-                ok = false;
-                notes.push(format!("{:<15} {}: {why}", client.id(), path.display()));
-            }
-        }
-    }
-    for (program, report) in &blenders {
-        let version = report.blender.as_deref().unwrap_or("?");
-        let line = match (&report.error, report.state.as_deref()) {
-            (Some(e), _) => {
-                ok = false;
-                format!("blender         {}: {e}", program.display())
-            }
-            (None, Some("too_old")) => {
-                format!(
-                    "blender {version:<7} {}: older than 4.2, skipped",
-                    program.display()
-                )
-            }
-            (None, Some("unchanged")) => format!(
-                "blender {version:<7} {}: extension installed and enabled",
-                program.display()
-            ),
-            (None, state) => format!(
-                "blender {version:<7} {}: {} the extension into {}",
-                program.display(),
-                match state {
-                    Some("outdated") => "will update",
-                    Some("disabled") => "will enable",
-                    _ => "will install",
-                },
-                report
-                    .repository
-                    .as_deref()
-                    .map_or("the user extensions".into(), |p| p.display().to_string())
-            ),
-        };
-        if report.needs_install() {
-            notes.push(line);
-        } else {
-            unchanged.push(line);
         }
     }
     if options.remove && !options.no_blender {
-        notes.push(
+        plan.notes.push(
             "blender         the extension stays installed: Blender > Preferences > Add-ons removes it"
                 .into(),
         );
     }
 
-    for line in &unchanged {
-        println!("{line}");
+    // Clients run `stagecraft --config FILE serve` when there is a config, so that a client
+    // started from a desktop (without the shell's XDG_CONFIG_HOME) reads the same file.
+    let mut args = Vec::new();
+    if config_file.is_file() || plan.writes(&config_file) {
+        args.push("--config".to_string());
+        args.push(config_file.to_string_lossy().into_owned());
     }
-    for line in &notes {
-        println!("{line}");
-    }
-    let installs: Vec<&PathBuf> = blenders
-        .iter()
-        .filter(|(_, r)| r.needs_install())
-        .map(|(p, _)| p)
-        .collect();
-    for edit in &edits {
-        let what = match &edit.before {
-            None => "create",
-            Some(_) => "update",
-        };
-        println!("{:<15} {}: {what}", edit.label, edit.path.display());
-        if options.dry_run && !edit.private {
-            print!(
-                "{}",
-                diff(
-                    &edit.path,
-                    edit.before.as_deref().unwrap_or(""),
-                    &edit.after
-                )
-            );
-        }
-    }
-    if edits.is_empty() && installs.is_empty() {
+    args.push("serve".into());
+    plan_clients(&mut plan, options, &dirs, &binary, &args)?;
+
+    plan.print(options.dry_run);
+    if plan.edits.is_empty() && plan.installs.is_empty() {
         println!("Nothing to change.");
-        return Ok(ok);
+        return Ok(plan.ok);
     }
     if options.dry_run {
         println!("Dry run: nothing was changed.");
-        return Ok(ok);
+        return Ok(plan.ok);
     }
     if !options.yes && !confirm()? {
         println!("Nothing was changed.");
         return Ok(false);
     }
+    apply(&mut plan)?;
+    if options.remove {
+        println!("Done. Restart your MCP clients.");
+    } else if with_blender {
+        println!(
+            "Done. Restart your MCP clients and Blender (the stagecraft bridge starts with it); \
+             `stagecraft doctor` checks the connections."
+        );
+    } else {
+        println!("Done. Restart your MCP clients; `stagecraft doctor` checks the connections.");
+    }
+    Ok(plan.ok)
+}
 
-    for edit in &edits {
+/// Finds the Blenders to set up and checks each (without changing it); returns whether one
+/// can take the extension.
+fn plan_blender(plan: &mut Plan, explicit: Option<&Path>) -> bool {
+    let programs = blender::find(explicit);
+    if programs.is_empty() {
+        plan.notes.push(
+            "blender         none found (PATH and the usual install folders): \
+             run `stagecraft setup --blender /path/to/blender` to add it"
+                .into(),
+        );
+        return false;
+    }
+    let mut usable = false;
+    for program in programs {
+        let report = blender::run(&program, false);
+        usable |= report.usable();
+        let shown = program.display();
+        let version = report.blender.as_deref().unwrap_or("?");
+        match (&report.error, report.state.as_deref()) {
+            (Some(e), _) => plan.problem(format!("blender         {shown}: {e}")),
+            (None, Some("too_old")) => plan.settled.push(format!(
+                "blender {version:<7} {shown}: older than 4.2, skipped"
+            )),
+            (None, Some("unchanged")) => plan.settled.push(format!(
+                "blender {version:<7} {shown}: extension installed and enabled"
+            )),
+            (None, state) => {
+                let verb = match state {
+                    Some("outdated") => "will update",
+                    Some("disabled") => "will enable",
+                    _ => "will install",
+                };
+                let repository = report
+                    .repository
+                    .as_deref()
+                    .map_or("the user extensions".into(), |p| p.display().to_string());
+                plan.notes.push(format!(
+                    "blender {version:<7} {shown}: {verb} the extension into {repository}"
+                ));
+                plan.installs.push(program.clone());
+            }
+        }
+    }
+    usable
+}
+
+/// Plans each client's edit: the ones named, else every client that looks installed.
+fn plan_clients(
+    plan: &mut Plan,
+    options: &SetupOptions,
+    dirs: &Dirs,
+    binary: &Path,
+    args: &[String],
+) -> Result<(), SetupError> {
+    let chosen: Vec<Client> = if options.clients.is_empty() {
+        Client::ALL
+            .into_iter()
+            .filter(|c| c.is_present(dirs))
+            .collect()
+    } else {
+        options.clients.clone()
+    };
+    if chosen.is_empty() {
+        plan.notes
+            .push("clients         none found: pass --client NAME to configure one anyway".into());
+    }
+    for client in chosen {
+        let path = client.config_file(dirs);
+        let text = read_optional(&path)?;
+        let label = format!("{:<15} {}", client.id(), path.display());
+        match clients::plan(client, text.as_deref(), binary, args, options.remove) {
+            clients::ClientPlan::Write { before, after } => {
+                plan.edit(client.id(), &path, before, after)
+            }
+            clients::ClientPlan::Unchanged if options.remove => {
+                plan.settled.push(format!("{label}: no stagecraft entry"))
+            }
+            clients::ClientPlan::Unchanged => plan.settled.push(format!("{label}: already set up")),
+            clients::ClientPlan::Refused(why) => plan.problem(format!("{label}: {why}")),
+        }
+    }
+    Ok(())
+}
+
+/// Writes the planned files (backups first), then installs the extension where needed.
+fn apply(plan: &mut Plan) -> Result<(), SetupError> {
+    for edit in &plan.edits {
         if let Some(backup) = write_with_backup(edit)? {
             println!("{:<15} backup: {}", edit.label, backup.display());
         }
     }
-    for program in installs {
+    for program in &plan.installs {
         let report = blender::run(program, true);
+        let shown = program.display();
         match (&report.error, report.state.as_deref()) {
-            (None, Some("installed" | "unchanged")) => println!(
-                "blender         {}: extension installed and enabled",
-                program.display()
-            ),
+            (None, Some("installed" | "unchanged")) => {
+                println!("blender         {shown}: extension installed and enabled")
+            }
             (error, state) => {
-                ok = false;
-                println!(
-                    "blender         {}: install failed: {}",
-                    program.display(),
-                    error.as_deref().or(state).unwrap_or("no report")
-                );
+                plan.ok = false;
+                let why = error.as_deref().or(state).unwrap_or("no report");
+                println!("blender         {shown}: install failed: {why}");
             }
         }
     }
-    if options.remove {
-        println!("Done. Restart your MCP clients.");
-    } else {
-        println!(
-            "Done. Restart your MCP clients{}; `stagecraft doctor` checks the connections.",
-            if with_blender {
-                " and Blender (the stagecraft bridge starts with it)"
-            } else {
-                ""
-            }
-        );
-    }
-    Ok(ok)
+    Ok(())
 }
 
 fn read_optional(path: &Path) -> Result<Option<String>, SetupError> {

@@ -667,7 +667,7 @@ async fn doctor(config: Config, common: &Common) -> Result<ExitCode> {
         println!("  {d}");
     }
 
-    ok &= doctor_clients();
+    ok &= stagecraft::setup::check_clients();
     let dcc_tokens: Vec<(String, PathBuf)> = config
         .dcc
         .iter()
@@ -755,44 +755,6 @@ async fn doctor(config: Config, common: &Common) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
-}
-
-/// Each MCP client's stagecraft entry (clients not installed are left out); false when an entry
-/// starts a program that is gone.
-fn doctor_clients() -> bool {
-    use stagecraft::setup::{Client, Dirs, clients::EntryStatus};
-    let Some(dirs) = Dirs::from_env() else {
-        return true;
-    };
-    let mut ok = true;
-    for client in Client::ALL {
-        let Some((path, status)) = stagecraft::setup::clients::entry_status(client, &dirs) else {
-            continue;
-        };
-        let id = client.id();
-        let shown = path.display();
-        match status {
-            EntryStatus::Ok(command) => {
-                println!("client   {id} {shown}: ok: starts {}", command.display())
-            }
-            EntryStatus::NoEntry => println!(
-                "client   {id} {shown}: no stagecraft entry (`stagecraft setup --client {id}` adds it)"
-            ),
-            EntryStatus::Missing(command) => {
-                ok = false;
-                println!(
-                    "client   {id} {shown}: FAILED: starts {}, which is not there",
-                    command.display()
-                );
-                println!(
-                    "  fix: run `stagecraft setup --client {id}` with the stagecraft you use now"
-                );
-            }
-            // VS Code allows comments in its file: not being able to read it is not an error.
-            EntryStatus::Unreadable(why) => println!("client   {id} {shown}: not checked: {why}"),
-        }
-    }
-    ok
 }
 
 /// What to do about a DCC connection that failed, from its error.

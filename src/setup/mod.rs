@@ -335,6 +335,44 @@ fn apply(plan: &mut Plan) -> Result<(), SetupError> {
     Ok(())
 }
 
+/// `stagecraft doctor`'s lines for each MCP client's stagecraft entry (clients not installed are left out); false when an entry
+/// starts a program that is gone.
+pub fn check_clients() -> bool {
+    use clients::EntryStatus;
+    let Some(dirs) = Dirs::from_env() else {
+        return true;
+    };
+    let mut ok = true;
+    for client in Client::ALL {
+        let Some((path, status)) = clients::entry_status(client, &dirs) else {
+            continue;
+        };
+        let id = client.id();
+        let shown = path.display();
+        match status {
+            EntryStatus::Ok(command) => {
+                println!("client   {id} {shown}: ok: starts {}", command.display())
+            }
+            EntryStatus::NoEntry => println!(
+                "client   {id} {shown}: no stagecraft entry (`stagecraft setup --client {id}` adds it)"
+            ),
+            EntryStatus::Missing(command) => {
+                ok = false;
+                println!(
+                    "client   {id} {shown}: FAILED: starts {}, which is not there",
+                    command.display()
+                );
+                println!(
+                    "  fix: run `stagecraft setup --client {id}` with the stagecraft you use now"
+                );
+            }
+            // VS Code allows comments in its file: not being able to read it is not an error.
+            EntryStatus::Unreadable(why) => println!("client   {id} {shown}: not checked: {why}"),
+        }
+    }
+    ok
+}
+
 fn read_optional(path: &Path) -> Result<Option<String>, SetupError> {
     match std::fs::read_to_string(path) {
         Ok(text) => Ok(Some(text)),

@@ -75,7 +75,8 @@ pub struct SetupOptions {
     /// A Blender executable, or a Python with `bpy`; None: search.
     pub blender: Option<PathBuf>,
     pub no_blender: bool,
-    /// stagecraft's config file to write (from `--config`).
+    /// stagecraft's config file to write (from `--config`; default: `$STAGECRAFT_CONFIG`, else
+    /// the user's config file).
     pub config: Option<PathBuf>,
 }
 
@@ -146,8 +147,15 @@ impl Plan {
 pub fn run(options: &SetupOptions) -> Result<bool, SetupError> {
     let dirs = Dirs::from_env().ok_or(SetupError::NoHome)?;
     let binary = std::env::current_exe().map_err(SetupError::NoBinary)?;
-    let config_file = match &options.config {
-        Some(path) => std::path::absolute(path).map_err(io_error("resolve", path))?,
+    // The file `stagecraft` itself would load, except ./stagecraft.toml: clients do not start
+    // stagecraft in the folder setup runs in.
+    let explicit = options.config.clone().or_else(|| {
+        std::env::var_os("STAGECRAFT_CONFIG")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+    });
+    let config_file = match explicit {
+        Some(path) => std::path::absolute(&path).map_err(io_error("resolve", &path))?,
         None => crate::config::user_config_file().ok_or(SetupError::NoConfigDir)?,
     };
     let token_file = crate::config::blender_token_file().ok_or(SetupError::NoConfigDir)?;

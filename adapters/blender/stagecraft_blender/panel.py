@@ -45,21 +45,21 @@ def _token(settings):
     if settings.token_env and os.environ.get(settings.token_env):
         return os.environ[settings.token_env], "env"
     path = setup_token_file()
-    if path and os.path.isfile(path):
+    try:
         with open(path, encoding="utf-8") as f:
             token = f.read().strip()
-        if token:
-            return token, path
-    return None, None
+    except (OSError, TypeError):  # no file, unreadable, or no config folder (path None)
+        return None, None
+    return (token, path) if token else (None, None)
 
 
 def autostart():
-    """Starts the bridge with the default settings when setup's token file is there (what the
-    timer registered by register() runs in the UI)."""
-    _token_value, source = _token(bpy.context.window_manager.stagecraft_bridge)
-    if source is not None and _state["server"] is None:
+    """Starts the bridge with the panel's settings when `stagecraft setup` has been run (its
+    token file is there); what the timer registered by register() runs in the UI, once."""
+    path = setup_token_file()
+    if path and os.path.isfile(path) and _state["server"] is None:
         bpy.ops.stagecraft.start_bridge()
-    return None  # once
+    return None
 
 
 def _stop():

@@ -69,8 +69,15 @@ def bpy_version(python):
 
 def test_setup_installs_enables_and_the_bridge_answers_with_the_shared_token(bpy_python, tmp_path):
     env = homes(tmp_path)
+    old_enough = bpy_version(bpy_python) >= (4, 5)
+    if old_enough:
+        # A dry run looks into Blender and says what it would do, and changes nothing.
+        code, planned = setup(env, "--dry-run", "--blender", bpy_python, "--client", "cursor")
+        assert code == 0 and "will install the extension into" in planned, planned
+        assert not (tmp_path / "config" / "stagecraft").exists()
+        assert not list((tmp_path / "config").glob("blender/*/extensions/user_default/*")), planned
     code, out = setup(env, "--yes", "--blender", bpy_python, "--client", "cursor")
-    if bpy_version(bpy_python) < (4, 5):
+    if not old_enough:
         # bpy 4.2-4.4 modules crash reading saved preferences: refused, nothing installed.
         assert code == 1 and "cannot read saved preferences" in out, out
         assert not list((tmp_path / "config").glob("blender/*/extensions/user_default/*"))

@@ -259,3 +259,54 @@ pub fn entry_status(client: Client, dirs: &Dirs) -> Option<(PathBuf, EntryStatus
     };
     Some((path, status))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn after(plan: ClientPlan) -> serde_json::Value {
+        match plan {
+            ClientPlan::Write { after, .. } => serde_json::from_str(&after).expect("valid JSON"),
+            other => panic!("expected a write, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_existing_entry_is_updated_and_keeps_the_users_keys() {
+        let text = r#"{"mcpServers": {"stagecraft": {"command": "/old/stagecraft", "args": ["serve"], "env": {"STAGECRAFT_LOG": "debug"}, "disabled": false}}}"#;
+        let args = ["serve".to_string()];
+        let json = after(plan(
+            Client::Cursor,
+            Some(text),
+            Path::new("/new/stagecraft"),
+            &args,
+            false,
+        ));
+        let entry = &json["mcpServers"]["stagecraft"];
+        assert_eq!(entry["command"], "/new/stagecraft");
+        assert_eq!(entry["env"]["STAGECRAFT_LOG"], "debug");
+        assert_eq!(entry["disabled"], false);
+    }
+
+    #[test]
+    fn a_servers_key_that_is_not_an_object_is_refused() {
+        let plan = plan(
+            Client::VsCode,
+            Some(r#"{"servers": []}"#),
+            Path::new("/bin/stagecraft"),
+            &["serve".to_string()],
+            false,
+        );
+        assert!(
+            matches!(plan, ClientPlan::Refused(ref why) if why.contains("\"servers\" is not an object")),
+            "{plan:?}"
+        );
+    }
+
+    #[test]
+    fn the_files_indent_is_kept() {
+        assert_eq!(indent_of("{\n\t\"a\": 1\n}"), "\t");
+        assert_eq!(indent_of("{\n    \"a\": 1\n}"), "    ");
+        assert_eq!(indent_of(""), "  ");
+    }
+}

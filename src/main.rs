@@ -56,7 +56,7 @@ enum Command {
     Skills(SkillsCommand),
     /// Connect the MCP clients and Blender on this machine to stagecraft (merges, with backups).
     Setup(SetupArgs),
-    /// Check the config, each motion backend and each DCC connection, and print what works.
+    /// Check the config, the MCP clients' entries, each motion backend and each DCC connection.
     Doctor,
     /// Run the bridge conformance suite against a DCC adapter; exits 1 on any failure.
     AdapterCheck(AdapterCheckArgs),

@@ -345,6 +345,7 @@ async fn bridges(o: &Opts) -> Value {
             endpoint,
             listen: false,
             token_env: None,
+            token_file: None,
             command,
             timeout_seconds: 30,
         }],

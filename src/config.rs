@@ -15,6 +15,12 @@ pub const DEFAULT_MOTION_TIMEOUT_SECONDS: u64 = 600;
 /// Default bound on one MMCP response body, MiB (docs/mmcp.md#client).
 pub const DEFAULT_MAX_RESPONSE_MB: u64 = 64;
 
+/// The environment variables [`Config::add_from_environment`] reads.
+pub const BLENDER_ENDPOINT_ENV: &str = "STAGECRAFT_BLENDER_ENDPOINT";
+pub const BLENDER_TOKEN_ENV: &str = "STAGECRAFT_BLENDER_TOKEN";
+pub const MOTION_BACKENDS_ENV: &str = "STAGECRAFT_MOTION_BACKENDS";
+pub const MOTION_API_KEY_ENV: &str = "STAGECRAFT_MOTION_API_KEY";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
@@ -135,6 +141,10 @@ pub struct DccConfig {
     /// Environment variable holding the shared secret sent in `dcc.hello`.
     #[serde(default)]
     pub token_env: Option<String>,
+    /// A file holding the shared secret (what `stagecraft setup` writes, and the Blender add-on
+    /// reads: [`blender_token_file`]); used when `token_env` is not set.
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
     /// `embedded` only: the DCC command line, program first.
     #[serde(default)]
     pub command: Vec<String>,
@@ -171,6 +181,12 @@ impl Config {
     /// Finds and loads the config: `explicit` (from `--config`), `$STAGECRAFT_CONFIG`,
     /// `./stagecraft.toml`, `$XDG_CONFIG_HOME/stagecraft/config.toml`; none is valid.
     pub fn discover(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut config = Config::discover_file(explicit)?;
+        config.add_from_environment()?;
+        Ok(config)
+    }
+
+    fn discover_file(explicit: Option<&Path>) -> Result<Config, ConfigError> {
         if let Some(path) = explicit {
             return Config::load(path);
         }
@@ -181,13 +197,71 @@ impl Config {
         if local.is_file() {
             return Config::load(&local);
         }
-        if let Some(xdg) = xdg_config_home() {
-            let path = xdg.join("stagecraft").join("config.toml");
-            if path.is_file() {
-                return Config::load(&path);
-            }
+        if let Some(path) = user_config_file()
+            && path.is_file()
+        {
+            return Config::load(&path);
         }
         Ok(Config::default())
+    }
+
+    /// Settings passed as environment variables, for hosts that configure a server only through
+    /// its environment (the MCPB bundle's `user_config`, see scripts/build-mcpb.sh); empty
+    /// values count as unset:
+    /// - `STAGECRAFT_BLENDER_ENDPOINT` (`ws://…`, `http://…/rpc` or a socket path) replaces the
+    ///   `[[dcc]]` named `blender`, or becomes the first (default) one, with its token in
+    ///   `STAGECRAFT_BLENDER_TOKEN`, else in `stagecraft setup`'s token file when there is one;
+    /// - `STAGECRAFT_MOTION_BACKENDS`, MMCP base URLs separated by commas or spaces, are added as
+    ///   `[[motion.backends]]` named by their URL, with the bearer token in
+    ///   `STAGECRAFT_MOTION_API_KEY` when it is set.
+    pub fn add_from_environment(&mut self) -> Result<(), ConfigError> {
+        let set = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        if let Some(endpoint) = set(BLENDER_ENDPOINT_ENV) {
+            let endpoint = endpoint.trim().to_string();
+            let bridge = if endpoint.starts_with("ws://") || endpoint.starts_with("wss://") {
+                BridgeKind::Websocket
+            } else if endpoint.starts_with("http://") || endpoint.starts_with("https://") {
+                BridgeKind::Http
+            } else {
+                BridgeKind::NamedPipe
+            };
+            let (token_env, token_file) = if set(BLENDER_TOKEN_ENV).is_some() {
+                (Some(BLENDER_TOKEN_ENV.to_string()), None)
+            } else {
+                (None, blender_token_file().filter(|f| f.is_file()))
+            };
+            let blender = DccConfig {
+                name: "blender".into(),
+                bridge,
+                endpoint: Some(endpoint),
+                listen: false,
+                token_env,
+                token_file,
+                command: Vec::new(),
+                timeout_seconds: DEFAULT_DCC_TIMEOUT_SECONDS,
+            };
+            match self.dcc.iter_mut().find(|d| d.name == "blender") {
+                Some(existing) => *existing = blender,
+                None => self.dcc.insert(0, blender),
+            }
+        }
+        if let Some(urls) = set(MOTION_BACKENDS_ENV) {
+            let api_key_env = set(MOTION_API_KEY_ENV).map(|_| MOTION_API_KEY_ENV.to_string());
+            for url in urls.split([',', ' ', '\n', '\t']).filter(|u| !u.is_empty()) {
+                if self.motion.backends.iter().any(|b| b.name == url) {
+                    continue;
+                }
+                self.motion.backends.push(BackendConfig {
+                    name: url.to_string(),
+                    url: url.to_string(),
+                    api_key_env: api_key_env.clone(),
+                    timeout_seconds: DEFAULT_MOTION_TIMEOUT_SECONDS,
+                    connect_timeout_seconds: default_connect_timeout(),
+                    max_response_mb: DEFAULT_MAX_RESPONSE_MB,
+                });
+            }
+        }
+        self.check(Path::new("(environment)"))
     }
 
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -221,6 +295,11 @@ impl Config {
         }
         for p in &mut config.files.roots {
             *p = resolve_path(p, base);
+        }
+        for dcc in &mut config.dcc {
+            if let Some(p) = &mut dcc.token_file {
+                *p = resolve_path(p, base);
+            }
         }
         config.check(path)?;
         Ok(config)
@@ -260,6 +339,12 @@ impl Config {
                 }
                 _ => {}
             }
+            if dcc.token_env.is_some() && dcc.token_file.is_some() {
+                return Err(invalid(format!(
+                    "[[dcc]] {:?}: set `token_env` or `token_file`, not both",
+                    dcc.name
+                )));
+            }
             if dcc.timeout_seconds == 0 {
                 return Err(invalid(format!(
                     "[[dcc]] {:?}: timeout_seconds must be at least 1",
@@ -292,11 +377,26 @@ impl Config {
     }
 }
 
-fn xdg_config_home() -> Option<PathBuf> {
-    std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|p| !p.is_empty())
+/// stagecraft's folder of user settings: `$XDG_CONFIG_HOME/stagecraft`, else
+/// `~/.config/stagecraft`, else (Windows, no HOME) `%APPDATA%\stagecraft`. The Blender add-on
+/// finds the token file by the same rule (adapters/blender/stagecraft_blender/panel.py).
+pub fn user_config_dir() -> Option<PathBuf> {
+    let non_empty = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    let base = non_empty("XDG_CONFIG_HOME")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .or_else(|| non_empty("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .or_else(|| non_empty("APPDATA").map(PathBuf::from))?;
+    Some(base.join("stagecraft"))
+}
+
+/// The user's config file, the last place [`Config::discover`] looks.
+pub fn user_config_file() -> Option<PathBuf> {
+    user_config_dir().map(|dir| dir.join("config.toml"))
+}
+
+/// The Blender bridge token `stagecraft setup` writes once, for stagecraft and the add-on.
+pub fn blender_token_file() -> Option<PathBuf> {
+    user_config_dir().map(|dir| dir.join("blender.token"))
 }
 
 /// Expands a leading `~/` and makes relative paths relative to the config file's folder.
@@ -399,6 +499,24 @@ command = ["blender", "--background"]
         )
         .unwrap_err();
         assert!(err.to_string().contains("two [[dcc]]"), "{err}");
+    }
+
+    #[test]
+    fn token_file_is_relative_to_the_config_and_excludes_token_env() {
+        let config = parse(
+            "[[dcc]]\nname = \"b\"\nbridge = \"websocket\"\nendpoint = \"ws://127.0.0.1:1\"\ntoken_file = \"b.token\"\n",
+        )
+        .expect("valid config");
+        assert_eq!(
+            config.dcc[0].token_file.as_deref(),
+            Some(Path::new("/etc/sc/b.token"))
+        );
+        let err = parse(
+            "[[dcc]]\nname = \"b\"\nbridge = \"websocket\"\nendpoint = \"ws://127.0.0.1:1\"\n\
+             token_file = \"b.token\"\ntoken_env = \"T\"\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("not both"), "{err}");
     }
 
     #[test]

@@ -17,4 +17,5 @@ pub mod dcc;
 pub mod dispatch;
 pub mod mcp;
 pub mod motion;
+pub mod setup;
 pub mod skills;

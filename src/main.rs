@@ -54,7 +54,9 @@ enum Command {
     /// List or check skills.
     #[command(subcommand)]
     Skills(SkillsCommand),
-    /// Check the config, each motion backend and each DCC connection, and print what works.
+    /// Connect the MCP clients and Blender on this machine to stagecraft (merges, with backups).
+    Setup(SetupArgs),
+    /// Check the config, the MCP clients' entries, each motion backend and each DCC connection.
     Doctor,
     /// Run the bridge conformance suite against a DCC adapter; exits 1 on any failure.
     AdapterCheck(AdapterCheckArgs),
@@ -97,6 +99,57 @@ struct GenerateArgs {
     /// Number of samples to generate.
     #[arg(long)]
     samples: Option<u32>,
+    /// Print the full JSON summary (take, skeleton, notes) instead of the short one.
+    #[arg(long)]
+    json: bool,
+    /// Open the result in the system's viewer for .glb/.gltf files.
+    #[arg(long)]
+    open: bool,
+}
+
+#[derive(Args)]
+struct SetupArgs {
+    /// Only this client (repeatable; default: every client found).
+    #[arg(long = "client", value_name = "NAME")]
+    clients: Vec<ClientArg>,
+    /// Take stagecraft out of the clients' configs and its [[dcc]] entry out of stagecraft's.
+    #[arg(long)]
+    remove: bool,
+    /// Show what would change, as a diff, and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Apply without asking.
+    #[arg(long, short = 'y')]
+    yes: bool,
+    /// The Blender to set up (its executable, or a Python with the bpy module); default: search.
+    #[arg(long, value_name = "PATH", conflicts_with = "no_blender")]
+    blender: Option<PathBuf>,
+    /// Leave Blender alone.
+    #[arg(long)]
+    no_blender: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ClientArg {
+    ClaudeDesktop,
+    ClaudeCode,
+    Cursor,
+    #[value(alias = "vs-code")]
+    Vscode,
+    Windsurf,
+}
+
+impl From<ClientArg> for stagecraft::setup::Client {
+    fn from(c: ClientArg) -> Self {
+        use stagecraft::setup::Client;
+        match c {
+            ClientArg::ClaudeDesktop => Client::ClaudeDesktop,
+            ClientArg::ClaudeCode => Client::ClaudeCode,
+            ClientArg::Cursor => Client::Cursor,
+            ClientArg::Vscode => Client::VsCode,
+            ClientArg::Windsurf => Client::Windsurf,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -180,10 +233,46 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
+            // One line of what happened, one of what to do.
             eprintln!("error: {e:#}");
+            eprintln!("  fix: {}", what_to_do(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+fn what_to_do(e: &anyhow::Error) -> String {
+    use stagecraft::motion::MotionError;
+    if let Some(e) = e.downcast_ref::<stagecraft::setup::SetupError>() {
+        return e.hint().into();
+    }
+    if e.downcast_ref::<stagecraft::config::ConfigError>()
+        .is_some()
+    {
+        return "correct the config where the message says, then run `stagecraft doctor`".into();
+    }
+    if let Some(e) = e.downcast_ref::<MotionError>() {
+        return match e {
+            MotionError::Unreachable { .. } | MotionError::Deadline { .. } => {
+                "start the backend or correct its URL; `stagecraft doctor` checks every backend"
+                    .into()
+            }
+            MotionError::NoBackend(_) => {
+                "pass --backend with a name from the config or an MMCP URL; `stagecraft doctor` lists them"
+                    .into()
+            }
+            MotionError::Io(_) => "check the path and that its folder exists and is writable".into(),
+            MotionError::InvalidArguments(_) => {
+                "correct the option named above (`stagecraft generate --help`)".into()
+            }
+            other if other.code() == "unknown_model" => {
+                "pass --model with one of the model ids `stagecraft doctor` lists (or leave it out)"
+                    .into()
+            }
+            other => other.hint(),
+        };
+    }
+    "run `stagecraft doctor` to check the config, motion backends and DCC connections".into()
 }
 
 fn init_logging(level: Option<&str>) {
@@ -252,7 +341,11 @@ fn shutdown_on_signals() -> CancellationToken {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
-    let config = Config::discover(cli.common.config.as_deref())?;
+    let config = match cli.command {
+        // Setup writes the config: it must start without a valid one.
+        Command::Setup(_) => Config::default(),
+        _ => Config::discover(cli.common.config.as_deref())?,
+    };
     if let Some(source) = &config.source {
         tracing::debug!(config = %source.display(), "config loaded");
     }
@@ -268,6 +361,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 backend: args.backend,
                 seed: args.seed,
                 samples: args.samples,
+                json: args.json,
+                open: args.open,
             };
             stagecraft::motion::generate_cli(&config, options).await?;
             Ok(ExitCode::SUCCESS)
@@ -316,6 +411,25 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             ));
             print_listing(&report)?;
             Ok(if registry.diagnostics.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Setup(args) => {
+            let options = stagecraft::setup::SetupOptions {
+                clients: args.clients.into_iter().map(Into::into).collect(),
+                remove: args.remove,
+                dry_run: args.dry_run,
+                yes: args.yes,
+                blender: args.blender,
+                no_blender: args.no_blender,
+                config: cli.common.config,
+            };
+            // It runs Blender and asks on the terminal: blocking work.
+            let ok =
+                tokio::task::spawn_blocking(move || stagecraft::setup::run(&options)).await??;
+            Ok(if ok {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
@@ -554,6 +668,13 @@ async fn doctor(config: Config, common: &Common) -> Result<ExitCode> {
         println!("  {d}");
     }
 
+    ok &= stagecraft::setup::check_clients();
+    let dcc_tokens: Vec<(String, PathBuf)> = config
+        .dcc
+        .iter()
+        .filter_map(|d| Some((d.name.clone(), d.token_file.clone()?)))
+        .collect();
+
     let shutdown = CancellationToken::new();
     let dispatcher = Dispatcher::new(Arc::new(config), shutdown.clone())?;
     let listing = dispatcher.motion.list_models(true, false).await;
@@ -612,12 +733,17 @@ async fn doctor(config: Config, common: &Common) -> Result<ExitCode> {
             );
         } else {
             ok = false;
+            let error = conn.last_error.as_deref().unwrap_or("no answer");
             println!(
-                "dcc      {} [{} {endpoint}]: {}: {}",
+                "dcc      {} [{} {endpoint}]: {}: {error}",
                 conn.name,
                 conn.bridge,
                 conn.state.to_uppercase(),
-                conn.last_error.as_deref().unwrap_or("no answer")
+            );
+            let token_file = dcc_tokens.iter().find(|(n, _)| *n == conn.name);
+            println!(
+                "  fix: {}",
+                dcc_fix(error, token_file.map(|(_, f)| f.as_path()))
             );
         }
     }
@@ -628,6 +754,27 @@ async fn doctor(config: Config, common: &Common) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// What to do about a DCC connection that failed, from its error.
+fn dcc_fix(error: &str, token_file: Option<&std::path::Path>) -> String {
+    if error.contains("PERMISSION_DENIED") || error.contains("token") {
+        return match token_file {
+            Some(file) => format!(
+                "the bridge has another token: restart Blender so that the add-on reads {}, or run `stagecraft setup` again",
+                file.display()
+            ),
+            None => {
+                "give stagecraft and the adapter the same token (token_env or token_file)".into()
+            }
+        };
+    }
+    match token_file {
+        Some(_) => "start Blender: the stagecraft extension that `stagecraft setup` installed starts the bridge \
+             (or press Start in the 3D view's N panel > stagecraft); no extension: run `stagecraft setup`"
+            .into(),
+        None => "start the DCC with its stagecraft adapter listening at that endpoint".into(),
+    }
 }
 
 /// An error value from a listing as one line.

@@ -130,6 +130,7 @@ async fn scripts_run_in_the_dcc_when_allowed() {
             endpoint: None,
             listen: false,
             token_env: None,
+            token_file: None,
             command: vec![
                 "python3".into(),
                 toy(),

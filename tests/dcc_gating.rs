@@ -24,6 +24,7 @@ fn dispatcher() -> Dispatcher {
             endpoint: None,
             listen: false,
             token_env: None,
+            token_file: None,
             command: vec!["python3".into(), adapter.display().to_string()],
             timeout_seconds: 30,
         }],

@@ -229,6 +229,7 @@ fn hub_for(path: &std::path::Path) -> DccHub {
             endpoint: Some(path.display().to_string()),
             listen: false,
             token_env: None,
+            token_file: None,
             command: vec![],
             timeout_seconds: 30,
         }],

@@ -1018,6 +1018,8 @@ async fn generate_cli_writes_glb_and_preview_from_a_backend_url() {
             backend: Some(format!("{base}/glb")),
             seed: Some(1),
             samples: Some(2),
+            json: true,
+            open: false,
         },
     )
     .await

@@ -117,6 +117,7 @@ fn rig(kind: Kind, flags: &[&str]) -> (DccHub, Option<Server>, tempfile::TempDir
             endpoint,
             listen: false,
             token_env: None,
+            token_file: None,
             command,
             timeout_seconds: 30,
         }],
@@ -422,6 +423,7 @@ async fn execute_script_without_a_language_runs_python() {
             endpoint: None,
             listen: false,
             token_env: None,
+            token_file: None,
             command: vec![
                 "python3".into(),
                 toy(),
@@ -473,6 +475,7 @@ async fn the_listening_websocket_refuses_web_pages() {
                 endpoint: Some(format!("ws://127.0.0.1:{port}")),
                 listen: true,
                 token_env: None,
+                token_file: None,
                 command: vec![],
                 timeout_seconds: 30,
             }],

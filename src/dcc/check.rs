@@ -102,6 +102,7 @@ pub async fn check_bridge(options: AdapterCheckOptions) -> Result<CheckReport, D
             endpoint: options.endpoint.clone(),
             listen: false,
             token_env: options.token_env.clone(),
+            token_file: None,
             command: options.command.clone(),
             timeout_seconds: options.timeout_seconds.max(1),
         }],

@@ -70,6 +70,16 @@ pub fn failure_from_bridge(error: BridgeError) -> DccFailure {
     }
 }
 
+/// The token in a `token_file`: its text without surrounding whitespace (an editor's newline).
+fn read_token_file(path: &std::path::Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err("the file is empty".into());
+    }
+    Ok(token.to_string())
+}
+
 impl RemoteAdapter {
     pub fn new(bridge: Arc<dyn Bridge>) -> Self {
         Self {
@@ -83,14 +93,21 @@ impl RemoteAdapter {
         options: &HubOptions,
         shutdown: CancellationToken,
     ) -> Result<Self, DccError> {
-        let token = match &dcc.token_env {
-            None => None,
-            Some(var) => Some(std::env::var(var).map_err(|_| {
+        let token = match (&dcc.token_env, &dcc.token_file) {
+            (Some(var), _) => Some(std::env::var(var).map_err(|_| {
                 DccError::Config(format!(
                     "[[dcc]] {:?}: token_env names {var:?}, which is not set in the environment",
                     dcc.name
                 ))
             })?),
+            (None, Some(file)) => Some(read_token_file(file).map_err(|why| {
+                DccError::Config(format!(
+                    "[[dcc]] {:?}: token_file {}: {why}; `stagecraft setup` writes it",
+                    dcc.name,
+                    file.display()
+                ))
+            })?),
+            (None, None) => None,
         };
         let config = BridgeConfig {
             kind: dcc.bridge,

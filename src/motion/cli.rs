@@ -25,10 +25,14 @@ pub struct GenerateOptions {
     pub backend: Option<String>,
     pub seed: Option<u64>,
     pub samples: Option<u32>,
+    /// Print the full JSON summary instead of the short human one.
+    pub json: bool,
+    /// Open the written file in the system's viewer for it.
+    pub open: bool,
 }
 
-/// `stagecraft generate`: one-shot generation from the terminal, progress on stderr, a JSON
-/// summary on stdout.
+/// `stagecraft generate`: one-shot generation from the terminal: a progress bar on stderr (when
+/// it is a terminal), then a short summary on stdout, or the full JSON one with `json`.
 pub async fn generate_cli(config: &Config, options: GenerateOptions) -> Result<(), MotionError> {
     let mut backend_name = options.backend.clone();
     let hub = match options.backend.as_deref() {
@@ -68,8 +72,14 @@ pub async fn generate_cli(config: &Config, options: GenerateOptions) -> Result<(
     };
     let timeout = Duration::from_secs(crate::config::DEFAULT_MOTION_TIMEOUT_SECONDS);
     let mut opts = CallOptions::new(timeout);
-    opts.progress = Some(Arc::new(|_p, _t, msg: &str| {
-        eprint!("\r\x1b[2K{msg}");
+    let bar = progress_bar(&choice.spec.id);
+    let shown = bar.clone();
+    opts.progress = Some(Arc::new(move |done, total, msg: &str| match total {
+        Some(total) if total > 0.0 => shown.set_message(format!(
+            "{msg} ({:.0}%)",
+            (done / total * 100.0).clamp(0.0, 100.0)
+        )),
+        _ => shown.set_message(msg.to_string()),
     }));
     let cancel = opts.cancel.clone();
     let ctrl_c = tokio::spawn(async move {
@@ -79,13 +89,14 @@ pub async fn generate_cli(config: &Config, options: GenerateOptions) -> Result<(
     });
     let result = hub.generate(&choice, &args, None, &opts).await;
     ctrl_c.abort();
-    eprintln!();
+    bar.finish_and_clear();
     let g = result?;
     let written = save_take(&g.take, &options.out)?;
     let mut summary = take_summary(&g.take_id, &g.take, None);
     summary["backend"] = json!(g.backend);
     summary["saved"] = json!({"path": options.out, "bytes": written});
     summary["client_notes"] = json!(g.client_notes);
+    summary["elapsed_seconds"] = json!(g.elapsed.as_secs_f64());
     if let Some(p) = &options.preview {
         let png = preview::contact_sheet(&g.take, 0).map_err(|e| MotionError::Io(e.to_string()))?;
         std::fs::write(p, &png)
@@ -100,22 +111,63 @@ pub async fn generate_cli(config: &Config, options: GenerateOptions) -> Result<(
                 .unwrap_or(&n.to_string())
         );
     }
-    eprintln!(
-        "{} frames at {} fps ({:.2} s), {} sample(s) from {}/{} in {:.1} s -> {}",
-        g.take.num_frames,
-        g.take.fps,
-        g.take.seconds(),
-        g.take.samples.len(),
-        g.backend,
-        g.model,
-        g.elapsed.as_secs_f64(),
-        options.out.display()
-    );
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&summary).unwrap_or_default()
-    );
+    let text = if options.json {
+        serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n"
+    } else {
+        let mut lines = format!(
+            "{:.1} s of motion ({} frames at {} fps, {} joints, {} sample{}) from {}/{} in {:.1} s\n  take     {} ({})\n",
+            g.take.seconds(),
+            g.take.num_frames,
+            g.take.fps,
+            g.take.skeleton.joints.len(),
+            g.take.samples.len(),
+            if g.take.samples.len() == 1 { "" } else { "s" },
+            g.backend,
+            g.model,
+            g.elapsed.as_secs_f64(),
+            options.out.display(),
+            human_bytes(written),
+        );
+        if let Some(p) = &options.preview {
+            lines.push_str(&format!("  preview  {}\n", p.display()));
+        }
+        lines
+    };
+    print!("{text}");
+    if options.open {
+        // Not a failure of the command: the file is written and its path printed.
+        if let Err(e) = opener::open(&options.out) {
+            eprintln!(
+                "note: cannot open {} in a viewer ({e}); open it in Blender or any glTF viewer",
+                options.out.display()
+            );
+        }
+    }
     Ok(())
+}
+
+/// A spinner with the model's progress messages on stderr; indicatif draws nothing when stderr
+/// is not a terminal, so logs and pipes get no control characters.
+fn progress_bar(model: &str) -> indicatif::ProgressBar {
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{spinner} {elapsed:>4} {prefix}: {msg}")
+    {
+        bar.set_style(style);
+    }
+    bar.set_prefix(model.to_string());
+    bar.set_message("generating");
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+fn human_bytes(bytes: usize) -> String {
+    match bytes {
+        b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / (1 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.0} KB", b as f64 / (1 << 10) as f64),
+        b => format!("{b} bytes"),
+    }
 }
 
 /// `stagecraft motion-server`: the built-in backbones served as an MMCP 1.4 HTTP server until `shutdown`.

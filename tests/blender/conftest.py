@@ -6,6 +6,7 @@ BPY_PYTHON the tests are skipped with a visible reason (developer machines witho
 
 import os
 import sys
+import tempfile
 
 import pytest
 
@@ -14,6 +15,11 @@ sys.path.insert(0, os.path.dirname(__file__))
 from bridge_client import Server  # noqa: E402
 
 BPY_PYTHON = os.environ.get("BPY_PYTHON")
+
+# A private config folder for everything the tests start: Blender's preferences and extensions,
+# stagecraft's config, and the token file `stagecraft setup` writes (which the add-on would
+# otherwise pick up from the developer's own ~/.config).
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="stagecraft-blender-tests-")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -3,6 +3,10 @@
 In the UI the main thread belongs to Blender's event loop, so requests are run by a
 `bpy.app.timers` callback (every 20 ms, at most ~50 ms of work per tick) instead of the
 blocking loop run.py uses in background mode.
+
+`stagecraft setup` writes a token file that stagecraft's `[[dcc]]` entry reads too
+(setup_token_file()); when it is there, the bridge starts by itself with Blender, with that
+token, and the token is used whenever the token env variable is not set.
 """
 
 import atexit
@@ -24,6 +28,38 @@ def _pump():
         return None  # unregisters the timer
     server.pump(block=0.0, budget=0.05)
     return 0.02
+
+
+def setup_token_file():
+    """Where `stagecraft setup` keeps the bridge token; the same rule as stagecraft's
+    user_config_dir() in src/config.rs."""
+    base = os.environ.get("XDG_CONFIG_HOME") or (
+        os.path.join(os.environ["HOME"], ".config") if os.environ.get("HOME") else None
+    )
+    base = base or os.environ.get("APPDATA")
+    return os.path.join(base, "stagecraft", "blender.token") if base else None
+
+
+def _token(settings):
+    """(token, where it came from): the token env variable when set, else setup's file."""
+    if settings.token_env and os.environ.get(settings.token_env):
+        return os.environ[settings.token_env], "env"
+    path = setup_token_file()
+    try:
+        with open(path, encoding="utf-8") as f:
+            token = f.read().strip()
+    except (OSError, TypeError):  # no file, unreadable, or no config folder (path None)
+        return None, None
+    return (token, path) if token else (None, None)
+
+
+def autostart():
+    """Starts the bridge with the panel's settings when `stagecraft setup` has been run (its
+    token file is there); what the timer registered by register() runs in the UI, once."""
+    path = setup_token_file()
+    if path and os.path.isfile(path) and _state["server"] is None:
+        bpy.ops.stagecraft.start_bridge()
+    return None
 
 
 def _stop():
@@ -73,7 +109,7 @@ class STAGECRAFT_OT_start(bpy.types.Operator):
     def execute(self, context):
         settings = context.window_manager.stagecraft_bridge
         _stop()
-        token = os.environ.get(settings.token_env) if settings.token_env else None
+        token, source = _token(settings)
         try:
             if settings.transport == "named_pipe":
                 transport = transports.PipeTransport(bpy.path.abspath(settings.pipe_path))
@@ -92,7 +128,10 @@ class STAGECRAFT_OT_start(bpy.types.Operator):
             return {"CANCELLED"}
         _state["server"] = server
         _state["config"] = dcc_config_block(
-            transport.kind, transport.endpoint, settings.token_env if token else None
+            transport.kind,
+            transport.endpoint,
+            settings.token_env if source == "env" else None,
+            token_file=source if source not in (None, "env") else None,
         )
         _state["note"] = (
             ""
@@ -173,9 +212,14 @@ def register():
         bpy.utils.register_class(cls)
     bpy.types.WindowManager.stagecraft_bridge = PointerProperty(type=StagecraftBridgeSettings)
     atexit.register(_stop)
+    # Timers never fire in background Blender, where run.py serves instead.
+    if not bpy.app.background:
+        bpy.app.timers.register(autostart, first_interval=1.0, persistent=True)
 
 
 def unregister():
+    if bpy.app.timers.is_registered(autostart):
+        bpy.app.timers.unregister(autostart)
     _stop()
     atexit.unregister(_stop)
     del bpy.types.WindowManager.stagecraft_bridge

@@ -8,6 +8,7 @@ main thread: by `serve_forever` in background mode (bpy.app.timers never fire th
 a `bpy.app.timers` callback in the UI.
 """
 
+import json
 import os
 import queue
 import sys
@@ -431,7 +432,7 @@ def _request_error(message, text):
     )
 
 
-def dcc_config_block(kind, endpoint, token_env=None, name="blender", command=None):
+def dcc_config_block(kind, endpoint, token_env=None, name="blender", command=None, token_file=None):
     """The `[[dcc]]` block of stagecraft.toml that connects to this adapter."""
     lines = ["[[dcc]]", f'name = "{name}"', f'bridge = "{kind}"']
     if kind == "embedded":
@@ -441,4 +442,6 @@ def dcc_config_block(kind, endpoint, token_env=None, name="blender", command=Non
         lines.append(f'endpoint = "{endpoint}"')
         if token_env:
             lines.append(f'token_env = "{token_env}"')
+        elif token_file:
+            lines.append("token_file = " + json.dumps(token_file))
     return "\n".join(lines) + "\n"

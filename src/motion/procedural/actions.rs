@@ -421,10 +421,17 @@ impl Behaviour {
             Action::Jog | Action::Run | Action::Sprint => c.run = 1.0,
             Action::Crouch => c.crouch = ramp(0.5).max(m.crouch),
             Action::SitDown => c.sit = ramp(1.6_f32.min(dur)),
-            Action::StandUp => c.sit = 1.0 - ramp(1.4_f32.min(dur)),
+            Action::StandUp | Action::GetUp => {
+                let up = |seconds: f32| 1.0 - ramp(seconds.min(dur));
+                match self.intent.hold {
+                    Some(Action::Kneel) => c.kneel = up(1.1),
+                    Some(Action::Crouch) => c.crouch = up(0.6).max(m.crouch),
+                    Some(Action::LieDown) => c.lie = up(2.4),
+                    _ => c.sit = up(1.4),
+                }
+            }
             Action::Kneel => c.kneel = ramp(1.1_f32.min(dur)),
             Action::LieDown => c.lie = ramp(2.4_f32.min(dur)),
-            Action::GetUp => c.lie = 1.0 - ramp(2.4_f32.min(dur)),
             Action::Fall => c.lie = ramp(0.9_f32.min(dur)),
             Action::Kick => {
                 // Chamber, snap out, and back to the floor over 0.9 s.
@@ -441,8 +448,8 @@ impl Behaviour {
                 } else {
                     bump(t, dur.min(2.2), 0.8)
                 };
-                c.crouch = c.crouch.max(0.85 * b);
-                c.bend = 0.55 * b;
+                c.crouch = c.crouch.max(1.3 * b);
+                c.bend = 0.9 * b;
             }
             Action::Push => c.lean += 0.25,
             Action::ClimbStep => {
@@ -465,13 +472,16 @@ impl Behaviour {
                     None => self.jump_period,
                 };
                 let psi = t / period;
-                if (t >= 0.0 && (steady || psi < self.jumps)) || steady {
+                if steady || (t >= 0.0 && psi < self.jumps) {
                     let (dy, arm, flight) = jump_curve(psi.rem_euclid(1.0), self.jump_height);
                     c.jump_dy = dy;
                     c.jump_arm = arm;
                     c.flight = flight;
-                    if flight > 0.5 {
-                        c.speed = self.jump_dist / (0.3 * period);
+                    // Forward travel from the push-off to the landing, smooth at both ends, covering
+                    // jump_dist: the integral of A sin²(pi x) over 0.4 of a period is 0.2 A period.
+                    let x = (psi.rem_euclid(1.0) - 0.3) / 0.4;
+                    if (0.0..=1.0).contains(&x) {
+                        c.speed = self.jump_dist / (0.2 * period) * (PI * x).sin().powi(2);
                     }
                 }
             }
@@ -699,7 +709,7 @@ pub(super) fn gesture_head(g: Gesture, s: &GestureState) -> (f32, f32, f32) {
 /// Spine bend forward (radians) a gesture adds: a bow, leaning back into a stretch.
 pub(super) fn gesture_bend(g: Gesture, s: &GestureState) -> f32 {
     match g {
-        Gesture::Bow => 0.85 * s.size.min(1.3) * bump(s.t, s.dur.min(2.4), 0.7),
+        Gesture::Bow => 1.1 * s.size.min(1.3) * bump(s.t, s.dur.min(2.4), 0.7),
         Gesture::Stretch => -0.2 * bump(s.t, s.dur, 0.8),
         Gesture::Push => 0.1,
         _ => 0.0,

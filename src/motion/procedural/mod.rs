@@ -330,4 +330,6 @@ fn read_note(text: &str, frames: usize, fps: f32) -> String {
 }
 
 #[cfg(test)]
+mod action_tests;
+#[cfg(test)]
 mod tests;

@@ -235,8 +235,8 @@ pub(crate) struct Intent {
     /// Leap forward (a jump that travels).
     pub forward: bool,
     pub hand: Hand,
-    /// The posture an idle clause keeps from before ("sits down, then waves" waves seated): SitDown,
-    /// Crouch, Kneel or LieDown.
+    /// The posture an idle clause keeps from before ("sits down, then waves" waves seated), or the one a
+    /// stand-up or get-up starts from: SitDown, Crouch, Kneel or LieDown.
     pub hold: Option<Action>,
 }
 
@@ -295,7 +295,12 @@ impl Intent {
             s.push_str(" + ");
             s.push_str(g.label());
         }
+        let getting_up = matches!(self.action, Action::StandUp | Action::GetUp);
         match self.hold {
+            Some(Action::SitDown) if getting_up => s.push_str(" from sitting"),
+            Some(Action::Crouch) if getting_up => s.push_str(" from crouching"),
+            Some(Action::Kneel) if getting_up => s.push_str(" from kneeling"),
+            Some(Action::LieDown) if getting_up => s.push_str(" from lying"),
             Some(Action::SitDown) => s.push_str(", seated"),
             Some(Action::Crouch) => s.push_str(", crouched"),
             Some(Action::Kneel) => s.push_str(", kneeling"),
@@ -767,6 +772,14 @@ pub(crate) fn read(prompt: &str) -> Reading {
             c.mood = first_mood.clone();
         }
     }
+    // A jump out of a run carries on forward.
+    for k in 1..clauses.len() {
+        if matches!(clauses[k].action, Action::Jump | Action::Hop)
+            && clauses[k - 1].action.travels()
+        {
+            clauses[k].forward = true;
+        }
+    }
     let mut posture = None;
     for c in &mut clauses {
         match c.action {
@@ -775,6 +788,16 @@ pub(crate) fn read(prompt: &str) -> Reading {
             }
             Action::Fall => posture = Some(Action::LieDown),
             Action::Idle | Action::Stop => c.hold = posture,
+            // Getting up is from whatever came before: a chair by default for "stand up", the floor
+            // for "get up".
+            Action::StandUp | Action::GetUp => {
+                c.hold = posture.or(Some(if c.action == Action::StandUp {
+                    Action::SitDown
+                } else {
+                    Action::LieDown
+                }));
+                posture = None;
+            }
             _ => posture = None,
         }
     }
@@ -889,10 +912,10 @@ fn read_part(part: &str, clauses: &mut Vec<Intent>, unknown: &mut Vec<String>) {
     }
     if out.is_empty() {
         // Only modifiers ("slowly"): they apply to the clause before.
-        if let Some(prev) = clauses.last_mut() {
-            if !mood.words.is_empty() {
-                prev.mood = prev.mood.combine(&mood);
-            }
+        if let Some(prev) = clauses.last_mut()
+            && !mood.words.is_empty()
+        {
+            prev.mood = prev.mood.combine(&mood);
         }
         return;
     }
@@ -905,10 +928,8 @@ fn read_part(part: &str, clauses: &mut Vec<Intent>, unknown: &mut Vec<String>) {
         if k + 1 == n {
             c.seconds = seconds;
         }
-        if c.action.travels() || (metres.is_some() && k + 1 == n && c.distance.is_none()) {
-            if c.action.travels() {
-                c.distance = metres;
-            }
+        if c.action.travels() {
+            c.distance = metres;
         }
         let turning = c.action == Action::Turn;
         let walking_turn = c.action.travels()

@@ -49,8 +49,8 @@ struct FootState {
     ankle: Vec3,
     yaw: f32,
     pitch: f32,
-    /// The toe stays flat on the floor (heel-off roll) instead of following the foot.
-    toe_flat: bool,
+    /// The toe stays flat on the floor (heel-off roll) instead of following the foot: 1 flat, 0 following.
+    toe_flat: f32,
     /// Planned contacts of the ankle and of the toe.
     foot_contact: bool,
     toe_contact: bool,
@@ -255,18 +255,27 @@ pub(super) fn sample(plan: &Plan, rig: &Rig, seed: u64, notes: &mut Vec<String>)
         duty[i] = if stepping { lerp(0.6, 0.36, r) } else { 1.0 };
     }
 
+    // How much the body steps (0..1), faded in and out so the gait's sway, bob and arm swing start and
+    // stop without a jolt.
+    let fade = ((0.12 * fps).round() as usize).max(1);
+    let stepping: Vec<f32> = duty
+        .iter()
+        .map(|d| if *d < 1.0 { 1.0 } else { 0.0 })
+        .collect();
+    let step_weight = box_blur(&box_blur(&stepping, fade), fade);
+
     // ---- pelvis (before reach limits)
     let mut pelvis_xz = vec![Vec2::ZERO; n];
     let mut pelvis_y = vec![0.0f32; n];
     let mut twist = vec![0.0f32; n];
     let mut roll = vec![0.0f32; n];
+    let mut crouch_drop = vec![0.0f32; n];
     for i in 0..n {
         let c = &controls[i];
         let t = (i as f32 - pad as f32) * dt;
         let ph = phase[i] * TAU;
-        let stepping = duty[i] < 1.0;
         let r = run_w[i];
-        let step_w = if stepping { 1.0 } else { 0.0 };
+        let step_w = step_weight[i];
         let bob = step_w
             * style.bob
             * lerp(
@@ -293,10 +302,11 @@ pub(super) fn sample(plan: &Plan, rig: &Rig, seed: u64, notes: &mut Vec<String>)
         let kneel = height - KNEEL_PELVIS * scale;
         let floor = height - FLOOR_PELVIS * scale;
         let bounce = bob * (1.0 + c.bounce) - c.dance * 0.03 * beat.cos().abs();
-        let down = (0.32 * crouch * scale)
-            .max(seat.max(0.0) * seated.drop)
+        let down = (seat.max(0.0) * seated.drop)
             .max(kneel.max(0.0) * smooth(c.kneel))
             .max(floor.max(0.0) * lying.sit_floor);
+        // Bent knees lower the pelvis from where the stride leaves it: applied after the reach limit.
+        crouch_drop[i] = (0.32 * crouch * scale - down).max(0.0);
         pelvis_y[i] = rest_pelvis.y + bounce * scale - down + c.jump_dy * scale + elevation[i];
         twist[i] = -step_w * style.twist * c.size.max(0.3) * lerp(0.1, 0.17, r) * ph.cos();
         roll[i] = step_w * 0.04 * (1.0 - r) * ph.sin() + c.idle * 0.6 * lateral / scale.max(0.1);
@@ -309,7 +319,7 @@ pub(super) fn sample(plan: &Plan, rig: &Rig, seed: u64, notes: &mut Vec<String>)
         let Some(leg) = rig.legs[side].as_ref() else {
             continue;
         };
-        let contact: Vec<bool> = (0..n)
+        let mut contact: Vec<bool> = (0..n)
             .map(|i| {
                 let c = &controls[i];
                 if c.jump >= 0.5 {
@@ -322,6 +332,22 @@ pub(super) fn sample(plan: &Plan, rig: &Rig, seed: u64, notes: &mut Vec<String>)
                 }
             })
             .collect();
+        // A foot in the air lands no sooner than a short swing allows, even when the next behaviour
+        // plants both feet at once (a run into a jump or a stop): otherwise the leg would snap down.
+        let min_swing = ((0.2 * fps).round() as usize).max(1);
+        let mut lifted: Option<usize> = None;
+        for i in 1..n {
+            if contact[i - 1] && !contact[i] {
+                lifted = Some(i);
+            }
+            if contact[i]
+                && !contact[i - 1]
+                && let Some(l) = lifted
+                && i < l + min_swing
+            {
+                contact[i..(l + min_swing).min(n)].fill(false);
+            }
+        }
         plan_foot(
             &mut feet[side],
             &contact,
@@ -357,22 +383,22 @@ pub(super) fn sample(plan: &Plan, rig: &Rig, seed: u64, notes: &mut Vec<String>)
             let kneel = smooth(c.kneel);
             if kneel > 0.0 {
                 // The right knee goes down under the hip, the left foot steps forward.
-                let (target, pitch, toe_flat) = if side == 1 {
+                let (target, pitch) = if side == 1 {
                     let pitch = 1.2;
                     let at = under_hip - f * 0.39 * scale;
-                    (Vec3::new(at.x, ankle_at(pitch), at.z), pitch, true)
+                    (Vec3::new(at.x, ankle_at(pitch), at.z), pitch)
                 } else {
                     let at = under_hip + f * 0.45 * scale;
-                    (Vec3::new(at.x, ground + leg.ankle_height, at.z), 0.0, true)
+                    (Vec3::new(at.x, ground + leg.ankle_height, at.z), 0.0)
                 };
-                move_foot(foot, target, pitch, toe_flat, kneel, 0.12 * scale);
-                if side == 1 && kneel > 0.98 {
+                move_foot(foot, target, pitch, 1.0, kneel, 0.12 * scale);
+                if side == 1 && kneel >= 0.999 {
                     foot.foot_contact = false;
                 }
             }
             if side == 1 && c.kick > 0.0 {
                 let target = foot.ankle + f * 0.5 * scale + Vec3::Y * 0.42 * scale;
-                move_foot(foot, target, 0.6, false, c.kick, 0.0);
+                move_foot(foot, target, 0.6, 0.0, c.kick, 0.0);
             }
             let lying = lie_profile(c.lie);
             if lying.roll > 0.0 {
@@ -384,7 +410,7 @@ pub(super) fn sample(plan: &Plan, rig: &Rig, seed: u64, notes: &mut Vec<String>)
                     foot,
                     Vec3::new(at.x, ankle_at(pitch), at.z),
                     pitch,
-                    false,
+                    0.0,
                     lying.roll,
                     0.0,
                 );
@@ -406,7 +432,7 @@ pub(super) fn sample(plan: &Plan, rig: &Rig, seed: u64, notes: &mut Vec<String>)
                 }
                 let hip =
                     Vec3::new(pelvis_xz[i].x, 0.0, pelvis_xz[i].y) + yaw_q(yaw[i]) * leg.hip_offset;
-                let reach = 0.985 * (leg.thigh + leg.shin);
+                let reach = 0.98 * (leg.thigh + leg.shin);
                 let d = Vec2::new(hip.x - foot.ankle.x, hip.z - foot.ankle.z).length();
                 let up = (reach * reach - d * d).max(0.0).sqrt();
                 limit = limit.min(foot.ankle.y + up - leg.hip_offset.y);
@@ -423,6 +449,7 @@ pub(super) fn sample(plan: &Plan, rig: &Rig, seed: u64, notes: &mut Vec<String>)
         if limit[i].is_finite() && !airborne {
             pelvis_y[i] = pelvis_y[i].min(limit[i]);
         }
+        pelvis_y[i] -= crouch_drop[i];
     }
     // A foot in the air hangs from its hip: it cannot be further away than the leg is long.
     for side in 0..2 {
@@ -508,7 +535,7 @@ pub(super) fn sample(plan: &Plan, rig: &Rig, seed: u64, notes: &mut Vec<String>)
             &style,
             c,
             phase[i],
-            duty[i] < 1.0,
+            step_weight[i],
             run_w[i],
             twist[i],
             t,
@@ -606,14 +633,12 @@ fn floor_level(elevation: f32, scale: f32) -> f32 {
 
 /// Move a planned foot toward a posture's `target` by `w` (0..1, a smooth ramp), lifting it by `lift` on
 /// the way; while it moves it is in the air (no contact, not held by the pelvis).
-fn move_foot(foot: &mut FootState, target: Vec3, pitch: f32, toe_flat: bool, w: f32, lift: f32) {
+fn move_foot(foot: &mut FootState, target: Vec3, pitch: f32, toe_flat: f32, w: f32, lift: f32) {
     let w = w.clamp(0.0, 1.0);
     foot.ankle = foot.ankle.lerp(target, w) + Vec3::Y * lift * (PI * w).sin();
     foot.pitch = lerp(foot.pitch, pitch, w);
-    if w > 0.5 {
-        foot.toe_flat = toe_flat;
-    }
-    if w > 0.02 && w < 0.98 {
+    foot.toe_flat = lerp(foot.toe_flat, toe_flat, w);
+    if w > 0.001 && w < 0.999 {
         foot.foot_contact = false;
         foot.toe_contact = false;
         foot.planted = false;
@@ -704,7 +729,7 @@ fn plan_foot(
                 ankle: s.plant,
                 yaw: s.yaw,
                 pitch: -0.2 * (1.0 - smooth(u)),
-                toe_flat: false,
+                toe_flat: 0.0,
                 foot_contact: true,
                 toe_contact: false,
                 planted: true,
@@ -714,7 +739,7 @@ fn plan_foot(
                 ankle: s.plant,
                 yaw: s.yaw,
                 pitch: 0.0,
-                toe_flat: true,
+                toe_flat: 1.0,
                 foot_contact: true,
                 toe_contact: true,
                 planted: true,
@@ -728,7 +753,7 @@ fn plan_foot(
                 ankle: toe - rot * Quat::from_rotation_x(pitch) * leg.toe_vec,
                 yaw: s.yaw,
                 pitch,
-                toe_flat: true,
+                toe_flat: 1.0,
                 foot_contact: false,
                 toe_contact: true,
                 planted: true,
@@ -756,7 +781,8 @@ fn plan_foot(
                 ankle,
                 yaw: from.yaw + wrap_angle(to.yaw - from.yaw) * m,
                 pitch: lerp(from.pitch, to.pitch, u),
-                toe_flat: false,
+                // The toe leaves the floor flat and lands following the foot: no snap either way.
+                toe_flat: lerp(from.toe_flat, to.toe_flat, m),
                 foot_contact: false,
                 toe_contact: false,
                 planted: false,
@@ -849,7 +875,7 @@ fn upper_body(
     style: &Style,
     c: &Controls,
     phase: f32,
-    stepping: bool,
+    step_w: f32,
     run: f32,
     pelvis_twist: f32,
     t: f32,
@@ -862,7 +888,6 @@ fn upper_body(
         }
     };
     let ph = phase * TAU;
-    let step_w = if stepping { 1.0 } else { 0.0 };
     let noise =
         |k: usize, freq: f32| (TAU * loop_freq(freq, loop_seconds) * t + style.noise[k]).sin();
     let seated = sit_profile(c.sit);
@@ -1142,9 +1167,7 @@ fn solve_leg(
     let target = foot.ankle;
     let (l1, l2) = (leg.thigh, leg.shin);
     let to = target - hip;
-    let dist = to
-        .length()
-        .clamp(1e-4 + (l1 - l2).abs(), (l1 + l2) * 0.9999);
+    let dist = soft_reach(to.length(), l1 + l2).max(1e-4 + (l1 - l2).abs());
     let u = to.try_normalize().unwrap_or(Vec3::NEG_Y);
     let facing = (forward(heading) + forward(foot.yaw))
         .try_normalize()
@@ -1164,13 +1187,21 @@ fn solve_leg(
     overrides[leg.knee] = Some(shin_rot);
     overrides[leg.ankle] = Some(foot_rot);
     if let Some(toe) = leg.toe {
-        overrides[toe] = Some(if foot.toe_flat {
-            yaw_q(foot.yaw)
-        } else {
-            foot_rot
-        });
+        overrides[toe] = Some(foot_rot.slerp(yaw_q(foot.yaw), foot.toe_flat.clamp(0.0, 1.0)));
     }
     thigh_rot
+}
+
+/// "Soft IK": a leg straightens gradually over the last 2 % of its reach instead of snapping straight,
+/// so a foot trailing out of reach (the push-off of a run) does not make the knee pop. Within 0.98 of
+/// the reach the distance is unchanged, which is where planted feet are kept (the reach limit).
+fn soft_reach(dist: f32, reach: f32) -> f32 {
+    let soft = 0.98 * reach;
+    if dist <= soft {
+        return dist;
+    }
+    let band = reach - soft;
+    soft + band * (1.0 - (-(dist - soft) / band).exp()) * 0.9999
 }
 
 /// Bend the root trajectory through the `root_path` keys (exactly at their frames), facing along it.

@@ -382,17 +382,25 @@ pub(super) fn sample(plan: &Plan, rig: &Rig, seed: u64, notes: &mut Vec<String>)
             };
             let kneel = smooth(c.kneel);
             if kneel > 0.0 {
-                // The right knee goes down under the hip, the left foot steps forward.
-                let (target, pitch) = if side == 1 {
+                // First the left foot steps forward, then the right knee goes down under the hip: one
+                // foot always carries the body.
+                let (target, pitch, w, lift) = if side == 1 {
                     let pitch = 1.2;
                     let at = under_hip - f * 0.39 * scale;
-                    (Vec3::new(at.x, ankle_at(pitch), at.z), pitch)
+                    let w = smooth((kneel - 0.45) / 0.55);
+                    (Vec3::new(at.x, ankle_at(pitch), at.z), pitch, w, 0.04)
                 } else {
                     let at = under_hip + f * 0.45 * scale;
-                    (Vec3::new(at.x, ground + leg.ankle_height, at.z), 0.0)
+                    let w = smooth(kneel / 0.5);
+                    (
+                        Vec3::new(at.x, ground + leg.ankle_height, at.z),
+                        0.0,
+                        w,
+                        0.12,
+                    )
                 };
-                move_foot(foot, target, pitch, 1.0, kneel, 0.12 * scale);
-                if side == 1 && kneel >= 0.999 {
+                move_foot(foot, target, pitch, 1.0, w, lift * scale);
+                if side == 1 && w >= 0.999 {
                     foot.foot_contact = false;
                 }
             }
@@ -403,7 +411,7 @@ pub(super) fn sample(plan: &Plan, rig: &Rig, seed: u64, notes: &mut Vec<String>)
             let lying = lie_profile(c.lie);
             if lying.roll > 0.0 {
                 // Legs slide out straight in front of the pelvis on the floor.
-                let reach = 0.96 * (leg.thigh + leg.shin) - 0.45 * scale;
+                let reach = 0.985 * (leg.thigh + leg.shin) + 0.05 * scale - 0.45 * scale;
                 let at = under_hip + f * reach;
                 let pitch = -1.2;
                 move_foot(

@@ -274,24 +274,33 @@ impl Intent {
 
     /// The notes' summary: `walk (sad) 3 m`, `turn left 90°`, `run 2.0 s + wave`.
     pub fn describe(&self) -> String {
-        let mut s = self.action.label().to_string();
+        // A gesture on its own is just the gesture ("punch", not "idle + punch").
+        let (mut s, gesture) = match self.gesture {
+            Some(g) if self.action == Action::Idle => (g.label().to_string(), None),
+            g => (self.action.label().to_string(), g),
+        };
         if self.action == Action::Strafe {
             s.push_str(if self.side >= 0.0 { " left" } else { " right" });
         }
         if !self.mood.words.is_empty() {
             s.push_str(&format!(" ({})", self.mood.words.join(", ")));
         }
-        if let Some(t) = self.turn {
-            let dir = if t >= 0.0 { "left" } else { "right" };
-            s.push_str(&format!(" {dir} {:.0}°", t.abs().to_degrees()));
-        }
-        if self.circle {
-            s.push_str(" in a circle");
+        match self.turn {
+            Some(t) if self.circle => s.push_str(if t >= 0.0 {
+                " in a circle"
+            } else {
+                " in a circle to the right"
+            }),
+            Some(t) => {
+                let dir = if t >= 0.0 { "left" } else { "right" };
+                s.push_str(&format!(" {dir} {:.0}°", t.abs().to_degrees()));
+            }
+            None => {}
         }
         if let Some(d) = self.distance {
             s.push_str(&format!(" {d:.1} m"));
         }
-        if let Some(g) = self.gesture {
+        if let Some(g) = gesture {
             s.push_str(" + ");
             s.push_str(g.label());
         }

@@ -113,7 +113,12 @@ pub(super) fn sample(plan: &Plan, rig: &Rig, seed: u64, notes: &mut Vec<String>)
                 .unwrap_or_default();
         }
         for (c, (intent, clause_frames)) in clauses.into_iter().enumerate() {
-            let mut clause_dice = Dice::new(mix(segment_seed, c as u64));
+            // The first clause keeps the segment's own stream: a one-clause prompt varies as it always did.
+            let mut clause_dice = Dice::new(if c == 0 {
+                segment_seed
+            } else {
+                mix(segment_seed, c as u64)
+            });
             let mut behaviour = Behaviour::new(
                 intent,
                 start,

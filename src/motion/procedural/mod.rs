@@ -1,6 +1,8 @@
-//! The built-in motion model: procedural, not learned. Keyword-driven clips (idle, walk, run, jump, wave,
-//! turn, sit, crouch) on the standard humanoid skeleton of docs/mmcp.md#built-in-models, retargeted by joint name to rigs
-//! of other proportions, honouring duration, fps, seeds, samples, loops, `root_path` and `pose_keyframe`.
+//! The built-in motion model: procedural, not learned. A prompt is read as a short sentence of clauses
+//! (about 36 actions, 14 styles, distances, angles, durations: docs/builtin-model.md), each performed by a
+//! parametric clip on the standard humanoid skeleton of docs/mmcp.md#built-in-models and blended into the
+//! next, retargeted by joint name to rigs of other proportions, honouring duration, fps, seeds, samples,
+//! loops, `root_path`, `pose_keyframe` and `effector_target`.
 //!
 //! [`generate`] takes a [`Plan`] — the request reduced to what the model uses — so the model can be
 //! exercised without the wire types; the backbone adapter builds the plan from a checked request.

@@ -1,6 +1,7 @@
-//! The synthesis of one sample: segment intents -> per-frame controls -> root trajectory (bent onto any
-//! `root_path`) -> gait phase and footstep plan -> pelvis -> legs by two-bone IK onto planted feet ->
-//! upper body layers -> pose keyframes -> loop closure.
+//! The synthesis of one sample: segments -> clauses (prompt.rs) -> behaviours and their per-frame
+//! controls, blended at clause boundaries (actions.rs) -> root trajectory (bent onto any `root_path`) ->
+//! gait phase and footstep plan -> postures that move the feet (kneel, kick, lie) -> pelvis -> legs by
+//! two-bone IK onto planted feet -> upper body and gesture layers -> pose keyframes -> loop closure.
 //!
 //! Feet are planned in world space and reached by IK, rather than animated as joint curves, so a planted
 //! foot stays where it was put whatever the root does (turns, curved paths, speed changes, other leg

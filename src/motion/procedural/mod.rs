@@ -310,17 +310,24 @@ fn generate_facing_z(plan: &Plan) -> Result<Take, ProceduralError> {
     })
 }
 
+/// Clauses a note lists before it says "N more".
+const MAX_NOTED_CLAUSES: usize = 8;
+
 /// How a prompt was read, for the take's notes: `"runs then jumps": run 2.0s, jump 2.0s; not understood:
 /// "door"` (docs/builtin-model.md). The prompt is quoted up to 60 characters: notes stay short.
 fn read_note(text: &str, frames: usize, fps: f32) -> String {
     let reading = prompt::read(text);
     let allotted = prompt::allot(&reading, frames, fps);
-    let clauses: Vec<String> = reading
+    let mut clauses: Vec<String> = reading
         .clauses
         .iter()
         .zip(&allotted)
+        .take(MAX_NOTED_CLAUSES)
         .map(|(c, f)| format!("{} {:.1}s", c.describe(), *f as f32 / fps))
         .collect();
+    if reading.clauses.len() > MAX_NOTED_CLAUSES {
+        clauses.push(format!("{} more", reading.clauses.len() - MAX_NOTED_CLAUSES));
+    }
     let quoted: String = text.chars().take(60).collect();
     let ellipsis = if text.chars().count() > 60 { "…" } else { "" };
     let mut note = format!("{quoted:?}{ellipsis} as {}", clauses.join(", then "));

@@ -729,3 +729,57 @@ fn notes_say_how_the_prompt_was_read() {
     assert!(note.contains("not understood: door"), "{note}");
     assert!(note.len() < 300, "notes stay short: {note}");
 }
+
+#[test]
+fn constraints_apply_on_top_of_a_sentence() {
+    let mut plan = Plan::text("walks forward, then sits down, then waves", 6.0, 2);
+    plan.root_path = vec![
+        RootKey {
+            frame: 0,
+            xz: [0.0, 0.0],
+            heading: None,
+        },
+        RootKey {
+            frame: 60,
+            xz: [1.0, 2.0],
+            heading: None,
+        },
+    ];
+    let take = generate(&plan).expect("take");
+    let s = &take.samples[0];
+    for k in &plan.root_path {
+        let p = s.root_positions[k.frame];
+        let d = ((p[0] - k.xz[0]).powi(2) + (p[2] - k.xz[1]).powi(2)).sqrt();
+        assert!(d < 0.1, "frame {}: {d} m off the path", k.frame);
+    }
+    let hips = take.world_positions(s, take.num_frames - 1)[0];
+    assert!(hips.y < 0.6, "still seated at the end: {hips:?}");
+}
+
+#[test]
+fn sentences_stay_finite_at_any_rate_and_length() {
+    for prompt in [
+        "walks to the door, then turns left and waves",
+        "a drunk zombie runs in a circle then falls, then gets up",
+        "kneels, lies down, gets up, climbs a step, dances and bows",
+        "sprints 50 metres for 0.1 seconds then turns 720 degrees",
+    ] {
+        for (seconds, fps) in [(1.0 / 30.0, 30.0), (0.5, 24.0), (4.0, 60.0), (2.0, 1.0)] {
+            for looped in [false, true] {
+                let mut plan = Plan::text(prompt, seconds, 5);
+                plan.fps = fps;
+                plan.segments[0].frames = ((seconds * fps).round() as usize).max(1);
+                plan.total_frames = plan.segments[0].frames;
+                plan.looped = looped;
+                let take = generate(&plan).expect("take");
+                let ok = take.samples[0]
+                    .rotations
+                    .iter()
+                    .flatten()
+                    .chain(take.samples[0].root_positions.iter().flatten())
+                    .all(|v| v.is_finite());
+                assert!(ok, "{prompt:?} {seconds}s {fps}fps loop={looped}");
+            }
+        }
+    }
+}

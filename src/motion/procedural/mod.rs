@@ -326,7 +326,10 @@ fn read_note(text: &str, frames: usize, fps: f32) -> String {
         .map(|(c, f)| format!("{} {:.1}s", c.describe(), *f as f32 / fps))
         .collect();
     if reading.clauses.len() > MAX_NOTED_CLAUSES {
-        clauses.push(format!("{} more", reading.clauses.len() - MAX_NOTED_CLAUSES));
+        clauses.push(format!(
+            "{} more",
+            reading.clauses.len() - MAX_NOTED_CLAUSES
+        ));
     }
     let quoted: String = text.chars().take(60).collect();
     let ellipsis = if text.chars().count() > 60 { "…" } else { "" };

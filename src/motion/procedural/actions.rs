@@ -22,7 +22,7 @@ pub(super) fn lerp(a: f32, b: f32, t: f32) -> f32 {
 }
 
 /// Rises over `rise` seconds from the start, falls over `rise` seconds to `dur`: a one-shot envelope.
-fn bump(t: f32, dur: f32, rise: f32) -> f32 {
+pub(super) fn bump(t: f32, dur: f32, rise: f32) -> f32 {
     let rise = rise.min(dur * 0.5).max(1e-3);
     smooth(t / rise) * smooth((dur - t) / rise)
 }

@@ -12,7 +12,7 @@ use std::f32::consts::{PI, TAU};
 use glam::{Mat3, Quat, Vec2, Vec3};
 
 use super::actions::{
-    Behaviour, Controls, Gesture, STEP_HEIGHT, gesture_arm, gesture_bend, gesture_head, lerp,
+    Behaviour, Controls, Gesture, STEP_HEIGHT, bump, gesture_arm, gesture_bend, gesture_head, lerp,
     loop_freq, smooth,
 };
 use super::prompt::{self, Intent};
@@ -921,14 +921,7 @@ fn upper_body(
         }
     }
     let shrug = c.gesture(Gesture::Shrug);
-    let raise = c.tense
-        + 0.25
-            * shrug.weight
-            * if shrug.weight > 0.0 {
-                actions_bump(shrug.t, shrug.dur)
-            } else {
-                0.0
-            };
+    let raise = c.tense + 0.25 * shrug.weight * bump(shrug.t, shrug.dur.min(1.4), 0.4);
 
     // Spine: counter-rotate the pelvis twist, lean into a run / crouch / sit-down, breathe.
     let posture = style.lean + c.lean + 0.12 * run + 0.3 * c.crouch + seated.lean
@@ -1006,12 +999,6 @@ fn upper_body(
         set(r_fore, m(Quat::from_rotation_y(bend.max(0.0))));
     }
     local
-}
-
-/// The envelope of a one-shot gesture (as in actions.rs), for the shoulders of a shrug.
-fn actions_bump(t: f32, dur: f32) -> f32 {
-    let rise = 0.4f32.min(dur.min(1.4) * 0.5).max(1e-3);
-    smooth(t / rise) * smooth((dur.min(1.4) - t) / rise)
 }
 
 /// Rotation taking the rest frame (bone direction + hinge axis) onto the posed one.

@@ -20,6 +20,8 @@
 //!
 //! - `retarget`: a 60 s take (30 joints x 1,800 frames x 1 sample) carried over to a Mixamo-named rig
 //!   turned 90° and scaled (`motion::retarget::map` + `Mapping::apply`: roles, transfer, foot IK).
+//! - `procedural`: the built-in model alone (`procedural::generate`), 10 s at 30 fps, for one action
+//!   and for a five-clause sentence.
 //!
 //! Every figure is the median and the spread (p25..p75, min, max) of repeated runs.
 
@@ -597,6 +599,38 @@ fn retarget(o: &Opts) -> Value {
            "time_ms": stats(ts, 1e3)})
 }
 
+// ---- the built-in model alone --------------------------------------------------------------------
+
+/// `procedural::generate` for 10 s at 30 fps (docs/builtin-model.md: "under 5 ms"): one action, and a
+/// sentence the model splits into clauses and blends.
+fn procedural(o: &Opts) -> Value {
+    use stagecraft::motion::procedural::{self, Plan};
+    let n = if o.quick { 10 } else { 40 };
+    let mut out = serde_json::Map::new();
+    for (key, prompt) in [
+        ("one_action", "a person walks forward and waves"),
+        (
+            "five_clauses",
+            "a tired man walks 3 metres, turns left, sits down, waves, then stands up",
+        ),
+    ] {
+        let plan = Plan::text(prompt, 10.0, 7);
+        let take = procedural::generate(&plan).unwrap();
+        let mut ts = Vec::with_capacity(n);
+        for _ in 0..n {
+            let t = Instant::now();
+            std::hint::black_box(procedural::generate(&plan).unwrap());
+            ts.push(t.elapsed().as_secs_f64());
+        }
+        out.insert(
+            key.into(),
+            json!({"prompt": prompt, "frames": take.num_frames, "joints": take.skeleton.joints.len(),
+                   "time_ms": stats(ts, 1e3)}),
+        );
+    }
+    Value::Object(out)
+}
+
 fn main() {
     let o = parse_args();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -623,6 +657,9 @@ fn main() {
     }
     if want("retarget") {
         out.insert("retarget".into(), retarget(&o));
+    }
+    if want("procedural") {
+        out.insert("procedural".into(), procedural(&o));
     }
     if want("bridges") {
         out.insert("bridges".into(), rt.block_on(bridges(&o)));

@@ -253,6 +253,22 @@ if rt:
     goals.append(("retargeting 30 joints × 1,800 frames", "≤ 20 ms", f"{rt['time_ms']['median']:.1f} ms",
                   rt["time_ms"]["median"] <= 20))  # fmt: skip
 
+pm = core.get("procedural", {})
+if pm:
+    w("### The built-in model alone")
+    w("")
+    w("`procedural::generate` (docs/builtin-model.md): 10 s at 30 fps on its 22-joint skeleton, one sample,")
+    w("no request checks or take store around it.")
+    w("")
+    w("| prompt | frames | time (ms) |")
+    w("|---|---|---|")
+    for key in ("one_action", "five_clauses"):
+        if key in pm:
+            w(f"| \"{pm[key]['prompt']}\" | {pm[key]['frames']} | {spread(pm[key]['time_ms'])} |")
+    w("")
+    worst = max(v["time_ms"]["median"] for v in pm.values())
+    goals.append(("built-in model, 10 s at 30 fps", "< 5 ms", f"{worst:.2f} ms", worst < 5))
+
 # ---- 7. Blender ---------------------------------------------------------------------------------
 w("## 7. `apply_motion` into real Blender")
 w("")

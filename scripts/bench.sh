@@ -74,7 +74,7 @@ PY
 URL="http://127.0.0.1:$port"
 quick_flag="$(q --quick "")"
 log "rust: per-call overhead, bridges, generation"
-cargo bench --quiet --bench core -- --only startup,meta-first,overhead,generate,retarget,bridges $quick_flag \
+cargo bench --quiet --bench core -- --only startup,meta-first,overhead,generate,retarget,procedural,bridges $quick_flag \
   --docs "$OUT/docs" --toy "$ROOT/examples/adapter/toy_adapter.py" --motion-url "$URL" > "$OUT/core.json"
 log "python: motionmcp.client generate + parse against the same motion-server"
 "$PYTHON" benches/decode.py generate "$URL" "$OUT/docs" $quick_flag > "$OUT/generate_py.json"

@@ -1,10 +1,13 @@
-//! The built-in motion model: procedural, not learned. Keyword-driven clips (idle, walk, run, jump, wave,
-//! turn, sit, crouch) on the standard humanoid skeleton of docs/mmcp.md#built-in-models, retargeted by joint name to rigs
-//! of other proportions, honouring duration, fps, seeds, samples, loops, `root_path` and `pose_keyframe`.
+//! The built-in motion model: procedural, not learned. A prompt is read as a short sentence of clauses
+//! (about 36 actions, 14 styles, distances, angles, durations: docs/builtin-model.md), each performed by a
+//! parametric clip on the standard humanoid skeleton of docs/mmcp.md#built-in-models and blended into the
+//! next, retargeted by joint name to rigs of other proportions, honouring duration, fps, seeds, samples,
+//! loops, `root_path`, `pose_keyframe` and `effector_target`.
 //!
 //! [`generate`] takes a [`Plan`] — the request reduced to what the model uses — so the model can be
 //! exercised without the wire types; the backbone adapter builds the plan from a checked request.
 
+mod actions;
 mod prompt;
 mod rig;
 mod style;
@@ -260,26 +263,19 @@ fn generate_facing_z(plan: &Plan) -> Result<Take, ProceduralError> {
     notes.dedup();
 
     let mut note_values: Vec<serde_json::Value> = Vec::new();
-    let understood: Vec<String> = plan
+    let read: Vec<String> = plan
         .segments
         .iter()
         .map(|s| match &s.prompt {
-            Some(p) => {
-                let intent = prompt::parse(p);
-                if intent.understood.is_empty() {
-                    format!("{p:?}: no known keyword, idle")
-                } else {
-                    format!("{p:?}: {}", intent.understood.join(" + "))
-                }
-            }
+            Some(p) => read_note(p, s.frames.max(1), plan.fps),
             None => "unconditioned: idle".to_string(),
         })
         .collect();
-    if !understood.is_empty() {
+    if !read.is_empty() {
         note_values.push(json!({
             "code": "prompt_keywords",
             "severity": "info",
-            "message": format!("procedural model read {}", understood.join("; ")),
+            "message": format!("read {}", read.join("; ")),
         }));
     }
     let canonical_to_request: BTreeMap<String, String> = rig
@@ -314,5 +310,38 @@ fn generate_facing_z(plan: &Plan) -> Result<Take, ProceduralError> {
     })
 }
 
+/// Clauses a note lists before it says "N more".
+const MAX_NOTED_CLAUSES: usize = 8;
+
+/// How a prompt was read, for the take's notes: `"runs then jumps": run 2.0s, jump 2.0s; not understood:
+/// "door"` (docs/builtin-model.md). The prompt is quoted up to 60 characters: notes stay short.
+fn read_note(text: &str, frames: usize, fps: f32) -> String {
+    let reading = prompt::read(text);
+    let allotted = prompt::allot(&reading, frames, fps);
+    let mut clauses: Vec<String> = reading
+        .clauses
+        .iter()
+        .zip(&allotted)
+        .take(MAX_NOTED_CLAUSES)
+        .map(|(c, f)| format!("{} {:.1}s", c.describe(), *f as f32 / fps))
+        .collect();
+    if reading.clauses.len() > MAX_NOTED_CLAUSES {
+        clauses.push(format!(
+            "{} more",
+            reading.clauses.len() - MAX_NOTED_CLAUSES
+        ));
+    }
+    let quoted: String = text.chars().take(60).collect();
+    let ellipsis = if text.chars().count() > 60 { "…" } else { "" };
+    let mut note = format!("{quoted:?}{ellipsis} as {}", clauses.join(", then "));
+    if !reading.unknown.is_empty() {
+        let words: Vec<&str> = reading.unknown.iter().take(8).map(String::as_str).collect();
+        note.push_str(&format!(" (not understood: {})", words.join(", ")));
+    }
+    note
+}
+
+#[cfg(test)]
+mod action_tests;
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,7 @@
-//! The synthesis of one sample: segment intents -> per-frame controls -> root trajectory (bent onto any
-//! `root_path`) -> gait phase and footstep plan -> pelvis -> legs by two-bone IK onto planted feet ->
-//! upper body layers -> pose keyframes -> loop closure.
+//! The synthesis of one sample: segments -> clauses (prompt.rs) -> behaviours and their per-frame
+//! controls, blended at clause boundaries (actions.rs) -> root trajectory (bent onto any `root_path`) ->
+//! gait phase and footstep plan -> postures that move the feet (kneel, kick, lie) -> pelvis -> legs by
+//! two-bone IK onto planted feet -> upper body and gesture layers -> pose keyframes -> loop closure.
 //!
 //! Feet are planned in world space and reached by IK, rather than animated as joint curves, so a planted
 //! foot stays where it was put whatever the root does (turns, curved paths, speed changes, other leg
@@ -10,26 +11,20 @@ use std::f32::consts::{PI, TAU};
 
 use glam::{Mat3, Quat, Vec2, Vec3};
 
-use super::prompt::{Activity, Hand, Intent};
+use super::actions::{
+    Behaviour, Controls, Gesture, STEP_HEIGHT, bump, gesture_arm, gesture_bend, gesture_head, lerp,
+    loop_freq, smooth,
+};
+use super::prompt::{self, Intent};
 use super::rig::{Arm, Leg, Rig, role};
 use super::style::{Dice, Style, mix};
 use super::{EffectorKey, Plan, PoseKey};
 use crate::motion::take::Sample;
 
-/// Time ramps and blends use this (C1-continuous).
-fn smooth(x: f32) -> f32 {
-    let x = x.clamp(0.0, 1.0);
-    x * x * (3.0 - 2.0 * x)
-}
-
 /// Minimum-jerk profile for the swing foot's travel.
 fn minjerk(x: f32) -> f32 {
     let x = x.clamp(0.0, 1.0);
     x * x * x * (10.0 - 15.0 * x + 6.0 * x * x)
-}
-
-fn lerp(a: f32, b: f32, t: f32) -> f32 {
-    a + (b - a) * t
 }
 
 fn forward(yaw: f32) -> Vec3 {
@@ -49,210 +44,14 @@ fn wrap_angle(a: f32) -> f32 {
     (a + PI).rem_euclid(TAU) - PI
 }
 
-/// Continuous controls the body follows at one frame; blending two of them blends two behaviours.
-#[derive(Debug, Clone, Copy, Default)]
-struct Controls {
-    /// Signed speed along the heading, m/s (already scaled to the rig).
-    speed: f32,
-    /// rad/s, + = left.
-    turn_rate: f32,
-    run: f32,
-    crouch: f32,
-    sit: f32,
-    /// Weight of the jump behaviour and its current pelvis offset, arm swing and flight flag.
-    jump: f32,
-    jump_dy: f32,
-    jump_arm: f32,
-    flight: f32,
-    wave_l: f32,
-    wave_r: f32,
-    idle: f32,
-}
-
-impl Controls {
-    fn blend(a: &Controls, b: &Controls, w: f32) -> Controls {
-        Controls {
-            speed: lerp(a.speed, b.speed, w),
-            turn_rate: lerp(a.turn_rate, b.turn_rate, w),
-            run: lerp(a.run, b.run, w),
-            crouch: lerp(a.crouch, b.crouch, w),
-            sit: lerp(a.sit, b.sit, w),
-            jump: lerp(a.jump, b.jump, w),
-            jump_dy: lerp(a.jump_dy, b.jump_dy, w),
-            jump_arm: lerp(a.jump_arm, b.jump_arm, w),
-            flight: lerp(a.flight, b.flight, w),
-            wave_l: lerp(a.wave_l, b.wave_l, w),
-            wave_r: lerp(a.wave_r, b.wave_r, w),
-            idle: lerp(a.idle, b.idle, w),
-        }
-    }
-}
-
-/// One segment as performed by one sample.
-struct Behaviour {
-    intent: Intent,
-    start: i64,
-    /// A one-frame `pose` segment: shown settled, at a moment well into the motion.
-    pose: bool,
-    speed: f32,
-    turn: f32,
-    turn_time: f32,
-    jump_period: f32,
-    jump_height: f32,
-    jump_dist: f32,
-}
-
-/// Quantise a frequency so a looping clip holds a whole number of cycles.
-fn loop_freq(freq: f32, loop_seconds: Option<f32>) -> f32 {
-    match loop_seconds {
-        Some(d) if d > 0.0 && freq > 0.0 => (freq * d).round().max(1.0) / d,
-        _ => freq,
-    }
-}
-
-impl Behaviour {
-    fn new(
-        intent: Intent,
-        start: i64,
-        frames: i64,
-        fps: f32,
-        style: &Style,
-        dice: &mut Dice,
-        scale: f32,
-    ) -> Behaviour {
-        let seconds = frames as f32 / fps;
-        let speed = match intent.activity {
-            Activity::Walk => {
-                style.walk_speed
-                    * dice.range(0.95, 1.05)
-                    * if intent.backwards { -0.6 } else { 1.0 }
-            }
-            Activity::Run => style.run_speed * dice.range(0.95, 1.05),
-            Activity::Crouch if intent.understood.contains(&"sneak") => 0.9,
-            Activity::Jump if intent.understood.contains(&"walk") => 0.0,
-            _ => 0.0,
-        } * intent.pace
-            * scale;
-        let turn = intent.turn.unwrap_or(0.0) * style.turn_scale;
-        // A walking turn bends the whole walk; a standing turn takes about a second per quarter turn.
-        let turn_time = if speed.abs() > 0.01 {
-            seconds.max(0.5)
-        } else {
-            (turn.abs() / (PI / 2.0) * 1.1).clamp(0.6, seconds.max(0.6))
-        };
-        Behaviour {
-            jump_dist: if intent.activity == Activity::Jump && intent.understood.contains(&"walk") {
-                0.7 * scale
-            } else {
-                0.0
-            },
-            intent,
-            start,
-            pose: false,
-            speed,
-            turn,
-            turn_time,
-            jump_period: style.jump_period,
-            jump_height: style.jump_height * scale,
-        }
-    }
-
-    /// Controls at `t` seconds into the segment (negative or past its end when blending or padding).
-    /// `steady` (a loop) skips the lead-in ramps so that the first and last frames can match.
-    fn controls(&self, t: f32, steady: bool, loop_seconds: Option<f32>) -> Controls {
-        let ramp = |seconds: f32| if steady { 1.0 } else { smooth(t / seconds) };
-        let mut c = Controls {
-            speed: self.speed,
-            ..Controls::default()
-        };
-        if self.turn != 0.0 && !steady {
-            // Derivative of turn * smooth(t / turn_time).
-            let x = t / self.turn_time;
-            if (0.0..=1.0).contains(&x) {
-                c.turn_rate = self.turn * 6.0 * x * (1.0 - x) / self.turn_time;
-            }
-        } else if self.turn != 0.0 {
-            c.turn_rate = self.turn / loop_seconds.unwrap_or(self.turn_time).max(0.1);
-        }
-        match self.intent.activity {
-            Activity::Idle => c.idle = 1.0,
-            Activity::Walk => {}
-            Activity::Run => c.run = 1.0,
-            Activity::Crouch => c.crouch = ramp(0.5),
-            Activity::Sit => c.sit = ramp(1.2),
-            Activity::Jump => {
-                c.jump = 1.0;
-                let period = match loop_seconds {
-                    Some(_) => 1.0 / loop_freq(1.0 / self.jump_period, loop_seconds),
-                    None => self.jump_period,
-                };
-                if t >= 0.0 || steady {
-                    let psi = (t / period).rem_euclid(1.0);
-                    let (dy, arm, flight) = jump_curve(psi, self.jump_height);
-                    c.jump_dy = dy;
-                    c.jump_arm = arm;
-                    c.flight = flight;
-                    if flight > 0.5 {
-                        c.speed = self.jump_dist / (0.3 * period);
-                    }
-                }
-            }
-        }
-        match self.intent.wave {
-            Some(Hand::Left) => c.wave_l = ramp(0.4),
-            Some(Hand::Right) => c.wave_r = ramp(0.4),
-            Some(Hand::Both) => {
-                c.wave_l = ramp(0.4);
-                c.wave_r = ramp(0.4);
-            }
-            None => {}
-        }
-        c
-    }
-
-    /// Frames over which this behaviour and the previous one are blended: the request's
-    /// `transition_frames`, but never a pop between postures that are far apart (sitting, crouching, jumping).
-    fn transition(&self, prev: &Behaviour, transition_frames: usize, fps: f32) -> i64 {
-        // Seconds a body needs to change posture this much: sitting down or getting up takes longest.
-        let need = |a: Activity| match a {
-            Activity::Sit => 0.8f32,
-            Activity::Crouch | Activity::Jump => 0.35,
-            _ => 0.0,
-        };
-        let seconds = need(self.intent.activity).max(need(prev.intent.activity));
-        let floor = (seconds * fps).round() as i64;
-        (transition_frames as i64).max(floor)
-    }
-}
-
-/// Pelvis offset (m), arm swing (rad, + = forward) and flight flag at jump phase `psi`.
-fn jump_curve(psi: f32, height: f32) -> (f32, f32, f32) {
-    if psi < 0.25 {
-        let u = smooth(psi / 0.25);
-        (-0.18 * u, -0.8 * u, 0.0)
-    } else if psi < 0.35 {
-        let u = smooth((psi - 0.25) / 0.1);
-        (-0.18 * (1.0 - u), lerp(-0.8, 1.5, u), 0.0)
-    } else if psi < 0.65 {
-        let u = (psi - 0.35) / 0.3;
-        (height * 4.0 * u * (1.0 - u), lerp(1.5, 0.9, u), 1.0)
-    } else if psi < 0.78 {
-        let u = smooth((psi - 0.65) / 0.13);
-        (-0.15 * u, lerp(0.9, 0.4, u), 0.0)
-    } else {
-        let u = smooth((psi - 0.78) / 0.22);
-        (-0.15 * (1.0 - u), 0.4 * (1.0 - u), 0.0)
-    }
-}
-
 /// Per-frame state of one foot.
 #[derive(Debug, Clone, Copy, Default)]
 struct FootState {
     ankle: Vec3,
     yaw: f32,
     pitch: f32,
-    /// The toe stays flat on the floor (heel-off roll) instead of following the foot.
-    toe_flat: bool,
+    /// The toe stays flat on the floor (heel-off roll) instead of following the foot: 1 flat, 0 following.
+    toe_flat: f32,
     /// Planned contacts of the ankle and of the toe.
     foot_contact: bool,
     toe_contact: bool,
@@ -290,25 +89,50 @@ pub(super) fn sample(plan: &Plan, rig: &Rig, seed: u64, notes: &mut Vec<String>)
     let mut dice = Dice::new(seed);
     let style = Style::draw(&mut dice);
 
-    // ---- segments -> behaviours -> controls per padded frame
+    // ---- segments -> clauses -> behaviours -> controls per padded frame
     let mut behaviours: Vec<Behaviour> = Vec::new();
     let mut start = 0i64;
     for (k, seg) in plan.segments.iter().enumerate() {
-        let mut seg_dice = Dice::new(match seg.seed {
+        let segment_seed = match seg.seed {
             Some(s) => mix(s, 0x5e9),
             None => mix(seed, 1000 + k as u64),
-        });
-        let intent = seg
-            .prompt
-            .as_deref()
-            .map(super::prompt::parse)
-            .unwrap_or_else(Intent::idle);
-        let frames = seg.frames.max(1) as i64;
-        let mut behaviour =
-            Behaviour::new(intent, start, frames, fps, &style, &mut seg_dice, scale);
-        behaviour.pose = seg.pose;
-        behaviours.push(behaviour);
-        start += frames;
+        };
+        let frames = seg.frames.max(1);
+        let mut clauses: Vec<(Intent, usize)> = match seg.prompt.as_deref() {
+            Some(p) => {
+                let reading = prompt::read(p);
+                let allotted = prompt::allot(&reading, frames, fps);
+                reading.clauses.into_iter().zip(allotted).collect()
+            }
+            None => vec![(Intent::idle(), frames)],
+        };
+        if seg.pose {
+            // A pose shows where the sentence ends up ("walks, then sits": seated).
+            clauses = clauses
+                .pop()
+                .map(|(i, _)| vec![(i, frames)])
+                .unwrap_or_default();
+        }
+        for (c, (intent, clause_frames)) in clauses.into_iter().enumerate() {
+            // The first clause keeps the segment's own stream: a one-clause prompt varies as it always did.
+            let mut clause_dice = Dice::new(if c == 0 {
+                segment_seed
+            } else {
+                mix(segment_seed, c as u64)
+            });
+            let mut behaviour = Behaviour::new(
+                intent,
+                start,
+                clause_frames as i64,
+                fps,
+                &style,
+                &mut clause_dice,
+                scale,
+            );
+            behaviour.pose = seg.pose;
+            behaviours.push(behaviour);
+            start += clause_frames as i64;
+        }
     }
     if behaviours.is_empty() {
         behaviours.push(Behaviour::new(
@@ -361,11 +185,20 @@ pub(super) fn sample(plan: &Plan, rig: &Rig, seed: u64, notes: &mut Vec<String>)
     let rest_pelvis = rig.rest_world[rig.pelvis];
     let mut yaw = vec![0.0f32; n];
     let mut pos = vec![Vec2::ZERO; n];
+    // Height of the floor under the character (it climbs steps), relative to the rest floor.
+    let mut elevation = vec![0.0f32; n];
     for i in 1..n {
-        yaw[i] = yaw[i - 1] + controls[i].turn_rate * dt;
-        let mid = yaw[i - 1] + 0.5 * controls[i].turn_rate * dt;
+        let c = &controls[i];
+        yaw[i] = yaw[i - 1] + c.turn_rate * dt;
+        let mid = yaw[i - 1] + 0.5 * c.turn_rate * dt;
         let f = forward(mid);
-        pos[i] = pos[i - 1] + Vec2::new(f.x, f.z) * controls[i].speed * dt;
+        let left = Vec2::new(f.z, -f.x);
+        pos[i] = pos[i - 1] + (Vec2::new(f.x, f.z) * c.speed + left * c.side_speed) * dt;
+        elevation[i] = elevation[i - 1] + c.climb_rate * dt;
+    }
+    let e0 = elevation[pad];
+    for e in &mut elevation {
+        *e -= e0;
     }
     // Frame 0 of the take starts at the rig's rest position, facing +Z.
     let (p0, y0) = (pos[pad], yaw[pad]);
@@ -408,11 +241,14 @@ pub(super) fn sample(plan: &Plan, rig: &Rig, seed: u64, notes: &mut Vec<String>)
         let v = speed[i].abs() / scale;
         let r = c.run.max(smooth((v - 2.0) / 0.6));
         run_w[i] = r;
-        let stepping = (v > 0.08 || turn[i].abs() > 0.25) && c.jump < 0.5 && c.sit < 0.5;
+        let grounded = c.jump < 0.5 && c.sit < 0.5 && c.kneel < 0.5 && c.lie < 0.1;
+        let stepping = (v > 0.08 || turn[i].abs() > 0.25 || c.step_in_place > 0.5) && grounded;
         let stride = scale * style.stride * lerp(1.0 + 0.3 * v, 1.25 + 0.3 * v, r);
         let freq = if stepping {
             loop_freq(
-                (speed[i].abs() / stride).max(lerp(0.8, 1.3, r)),
+                (speed[i].abs() / stride)
+                    .max(lerp(0.8, 1.3, r))
+                    .max(c.step_in_place),
                 loop_seconds,
             )
         } else {
@@ -425,18 +261,27 @@ pub(super) fn sample(plan: &Plan, rig: &Rig, seed: u64, notes: &mut Vec<String>)
         duty[i] = if stepping { lerp(0.6, 0.36, r) } else { 1.0 };
     }
 
+    // How much the body steps (0..1), faded in and out so the gait's sway, bob and arm swing start and
+    // stop without a jolt.
+    let fade = ((0.12 * fps).round() as usize).max(1);
+    let stepping: Vec<f32> = duty
+        .iter()
+        .map(|d| if *d < 1.0 { 1.0 } else { 0.0 })
+        .collect();
+    let step_weight = box_blur(&box_blur(&stepping, fade), fade);
+
     // ---- pelvis (before reach limits)
     let mut pelvis_xz = vec![Vec2::ZERO; n];
     let mut pelvis_y = vec![0.0f32; n];
     let mut twist = vec![0.0f32; n];
     let mut roll = vec![0.0f32; n];
+    let mut crouch_drop = vec![0.0f32; n];
     for i in 0..n {
         let c = &controls[i];
         let t = (i as f32 - pad as f32) * dt;
         let ph = phase[i] * TAU;
-        let stepping = duty[i] < 1.0;
         let r = run_w[i];
-        let step_w = if stepping { 1.0 } else { 0.0 };
+        let step_w = step_weight[i];
         let bob = step_w
             * style.bob
             * lerp(
@@ -445,17 +290,31 @@ pub(super) fn sample(plan: &Plan, rig: &Rig, seed: u64, notes: &mut Vec<String>)
                 r,
             );
         let sway_freq = loop_freq(style.sway_freq, loop_seconds);
-        let lateral = step_w * 0.022 * (1.0 - r) * ph.sin()
-            + c.idle * style.sway_amp * (TAU * sway_freq * t + style.sway_phase).sin();
-        let back = 0.28 * c.sit + 0.12 * c.crouch;
+        let beat = TAU * loop_freq(2.0, loop_seconds) * t;
+        let lateral = step_w * (0.022 * (1.0 - r) + c.sway) * ph.sin()
+            + c.idle * (style.sway_amp + c.sway) * (TAU * sway_freq * t + style.sway_phase).sin()
+            + c.dance * 0.04 * (0.5 * beat).sin()
+            + 0.05 * c.kick;
+        let seated = sit_profile(c.sit);
+        let lying = lie_profile(c.lie);
+        // Crouching is bent knees while standing: sitting, kneeling and lying replace it.
+        let crouch = c.crouch * (1.0 - seated.drop.max(c.kneel).max(lying.sit_floor));
+        let back = 0.32 * seated.back + 0.12 * crouch + 0.2 * c.bend + 0.45 * lying.sit_floor;
         let f = forward(yaw[i]);
         let left = Vec2::new(f.z, -f.x);
         pelvis_xz[i] = pos[i] + (left * lateral - Vec2::new(f.x, f.z) * back) * scale;
-        let seat = (rest_pelvis.y - rig.ground) - 0.52 * scale;
-        pelvis_y[i] =
-            rest_pelvis.y + bob * scale - 0.32 * c.crouch * scale - seat.max(0.0) * smooth(c.sit)
-                + c.jump_dy * scale;
-        twist[i] = -step_w * style.twist * lerp(0.1, 0.17, r) * ph.cos();
+        let height = rest_pelvis.y - rig.ground;
+        let seat = height - SEAT_PELVIS * scale;
+        let kneel = height - KNEEL_PELVIS * scale;
+        let floor = height - FLOOR_PELVIS * scale;
+        let bounce = bob * (1.0 + c.bounce) - c.dance * 0.03 * beat.cos().abs();
+        let down = (seat.max(0.0) * seated.drop)
+            .max(kneel.max(0.0) * smooth(c.kneel))
+            .max(floor.max(0.0) * lying.sit_floor);
+        // Bent knees lower the pelvis from where the stride leaves it: applied after the reach limit.
+        crouch_drop[i] = (0.32 * crouch * scale - down).max(0.0);
+        pelvis_y[i] = rest_pelvis.y + bounce * scale - down + c.jump_dy * scale + elevation[i];
+        twist[i] = -step_w * style.twist * c.size.max(0.3) * lerp(0.1, 0.17, r) * ph.cos();
         roll[i] = step_w * 0.04 * (1.0 - r) * ph.sin() + c.idle * 0.6 * lateral / scale.max(0.1);
     }
 
@@ -466,7 +325,7 @@ pub(super) fn sample(plan: &Plan, rig: &Rig, seed: u64, notes: &mut Vec<String>)
         let Some(leg) = rig.legs[side].as_ref() else {
             continue;
         };
-        let contact: Vec<bool> = (0..n)
+        let mut contact: Vec<bool> = (0..n)
             .map(|i| {
                 let c = &controls[i];
                 if c.jump >= 0.5 {
@@ -479,6 +338,22 @@ pub(super) fn sample(plan: &Plan, rig: &Rig, seed: u64, notes: &mut Vec<String>)
                 }
             })
             .collect();
+        // A foot in the air lands no sooner than a short swing allows, even when the next behaviour
+        // plants both feet at once (a run into a jump or a stop): otherwise the leg would snap down.
+        let min_swing = ((0.2 * fps).round() as usize).max(1);
+        let mut lifted: Option<usize> = None;
+        for i in 1..n {
+            if contact[i - 1] && !contact[i] {
+                lifted = Some(i);
+            }
+            if contact[i]
+                && !contact[i - 1]
+                && let Some(l) = lifted
+                && i < l + min_swing
+            {
+                contact[i..(l + min_swing).min(n)].fill(false);
+            }
+        }
         plan_foot(
             &mut feet[side],
             &contact,
@@ -486,11 +361,75 @@ pub(super) fn sample(plan: &Plan, rig: &Rig, seed: u64, notes: &mut Vec<String>)
             rig,
             &pos,
             &yaw,
+            &elevation,
             &run_w,
             &controls,
             fps,
             scale,
         );
+    }
+
+    // ---- postures that take a foot off its footsteps: kneeling, kicking, lying down
+    for side in 0..2 {
+        let Some(leg) = rig.legs[side].as_ref() else {
+            continue;
+        };
+        for i in 0..n {
+            let c = &controls[i];
+            let f = forward(yaw[i]);
+            let beside = Vec3::new(f.z, 0.0, -f.x) * leg.hip_offset.x;
+            let ground = rig.ground + floor_level(elevation[i], scale);
+            let under_hip = Vec3::new(pos[i].x, ground, pos[i].y) + beside;
+            let foot = &mut feet[side][i];
+            // The ankle height that puts the toe (or the heel) on the floor at this foot pitch.
+            let ankle_at = |pitch: f32| {
+                let toe = (Quat::from_rotation_x(pitch) * leg.toe_vec).y;
+                ground - toe.min(0.0) + if pitch < 0.0 { 0.07 * scale } else { 0.0 }
+            };
+            let kneel = smooth(c.kneel);
+            if kneel > 0.0 {
+                // First the left foot steps forward, then the right knee goes down under the hip: one
+                // foot always carries the body.
+                let (target, pitch, w, lift) = if side == 1 {
+                    let pitch = 1.2;
+                    let at = under_hip - f * 0.39 * scale;
+                    let w = smooth((kneel - 0.45) / 0.55);
+                    (Vec3::new(at.x, ankle_at(pitch), at.z), pitch, w, 0.04)
+                } else {
+                    let at = under_hip + f * 0.45 * scale;
+                    let w = smooth(kneel / 0.5);
+                    (
+                        Vec3::new(at.x, ground + leg.ankle_height, at.z),
+                        0.0,
+                        w,
+                        0.12,
+                    )
+                };
+                move_foot(foot, target, pitch, 1.0, w, lift * scale);
+                if side == 1 && w >= 0.999 {
+                    foot.foot_contact = false;
+                }
+            }
+            if side == 1 && c.kick > 0.0 {
+                let target = foot.ankle + f * 0.5 * scale + Vec3::Y * 0.42 * scale;
+                move_foot(foot, target, 0.6, 0.0, c.kick, 0.0);
+            }
+            let lying = lie_profile(c.lie);
+            if lying.roll > 0.0 {
+                // Legs slide out straight in front of the pelvis on the floor.
+                let reach = 0.985 * (leg.thigh + leg.shin) + 0.05 * scale - 0.45 * scale;
+                let at = under_hip + f * reach;
+                let pitch = -1.2;
+                move_foot(
+                    foot,
+                    Vec3::new(at.x, ankle_at(pitch), at.z),
+                    pitch,
+                    0.0,
+                    lying.roll,
+                    0.0,
+                );
+            }
+        }
     }
 
     // ---- keep planted feet within reach: lower the pelvis where they would not be
@@ -507,7 +446,7 @@ pub(super) fn sample(plan: &Plan, rig: &Rig, seed: u64, notes: &mut Vec<String>)
                 }
                 let hip =
                     Vec3::new(pelvis_xz[i].x, 0.0, pelvis_xz[i].y) + yaw_q(yaw[i]) * leg.hip_offset;
-                let reach = 0.985 * (leg.thigh + leg.shin);
+                let reach = 0.98 * (leg.thigh + leg.shin);
                 let d = Vec2::new(hip.x - foot.ankle.x, hip.z - foot.ankle.z).length();
                 let up = (reach * reach - d * d).max(0.0).sqrt();
                 limit = limit.min(foot.ankle.y + up - leg.hip_offset.y);
@@ -524,6 +463,7 @@ pub(super) fn sample(plan: &Plan, rig: &Rig, seed: u64, notes: &mut Vec<String>)
         if limit[i].is_finite() && !airborne {
             pelvis_y[i] = pelvis_y[i].min(limit[i]);
         }
+        pelvis_y[i] -= crouch_drop[i];
     }
     // A foot in the air hangs from its hip: it cannot be further away than the leg is long.
     for side in 0..2 {
@@ -596,16 +536,20 @@ pub(super) fn sample(plan: &Plan, rig: &Rig, seed: u64, notes: &mut Vec<String>)
     for i in pad..pad + total {
         let t = (i as f32 - pad as f32) * dt;
         let c = &controls[i];
+        let lying = lie_profile(c.lie);
+        let pitch = 0.06 * run_w[i] + 0.15 * c.crouch + 0.05 * c.sit + 0.3 * c.bend
+            - 0.15 * c.kick
+            - 1.5 * lying.roll;
         let pelvis_rot = yaw_q(yaw[i] + twist[i])
-            * Quat::from_rotation_x(0.12 * run_w[i] * 0.5 + 0.15 * c.crouch + 0.05 * c.sit)
-            * Quat::from_rotation_z(roll[i]);
+            * Quat::from_rotation_x(pitch)
+            * Quat::from_rotation_z(roll[i] * (1.0 - lying.roll));
         let pelvis_pos = Vec3::new(pelvis_xz[i].x, pelvis_y[i], pelvis_xz[i].y);
         let local = upper_body(
             rig,
             &style,
             c,
             phase[i],
-            duty[i] < 1.0,
+            step_weight[i],
             run_w[i],
             twist[i],
             t,
@@ -694,6 +638,27 @@ pub(super) fn sample(plan: &Plan, rig: &Rig, seed: u64, notes: &mut Vec<String>)
     sample
 }
 
+/// The floor under a stance: the character's elevation rounded to whole steps (a foot stands on a step
+/// or below it, never half-way up its riser).
+fn floor_level(elevation: f32, scale: f32) -> f32 {
+    let step = STEP_HEIGHT * scale;
+    (elevation / step).round() * step
+}
+
+/// Move a planned foot toward a posture's `target` by `w` (0..1, a smooth ramp), lifting it by `lift` on
+/// the way; while it moves it is in the air (no contact, not held by the pelvis).
+fn move_foot(foot: &mut FootState, target: Vec3, pitch: f32, toe_flat: f32, w: f32, lift: f32) {
+    let w = w.clamp(0.0, 1.0);
+    foot.ankle = foot.ankle.lerp(target, w) + Vec3::Y * lift * (PI * w).sin();
+    foot.pitch = lerp(foot.pitch, pitch, w);
+    foot.toe_flat = lerp(foot.toe_flat, toe_flat, w);
+    if w > 0.001 && w < 0.999 {
+        foot.foot_contact = false;
+        foot.toe_contact = false;
+        foot.planted = false;
+    }
+}
+
 /// Stance intervals of one foot from its contact schedule, with plants; then the per-frame foot states.
 #[allow(clippy::too_many_arguments)]
 fn plan_foot(
@@ -703,6 +668,7 @@ fn plan_foot(
     rig: &Rig,
     pos: &[Vec2],
     yaw: &[f32],
+    elevation: &[f32],
     run_w: &[f32],
     controls: &[Controls],
     fps: f32,
@@ -747,7 +713,8 @@ fn plan_foot(
                 1.0
             };
         let p = pos[reference];
-        let plant = Vec3::new(p.x, floor, p.y) + left * width;
+        let plant =
+            Vec3::new(p.x, floor + floor_level(elevation[reference], scale), p.y) + left * width;
         stances.push(Stance {
             a,
             b,
@@ -776,7 +743,7 @@ fn plan_foot(
                 ankle: s.plant,
                 yaw: s.yaw,
                 pitch: -0.2 * (1.0 - smooth(u)),
-                toe_flat: false,
+                toe_flat: 0.0,
                 foot_contact: true,
                 toe_contact: false,
                 planted: true,
@@ -786,7 +753,7 @@ fn plan_foot(
                 ankle: s.plant,
                 yaw: s.yaw,
                 pitch: 0.0,
-                toe_flat: true,
+                toe_flat: 1.0,
                 foot_contact: true,
                 toe_contact: true,
                 planted: true,
@@ -800,7 +767,7 @@ fn plan_foot(
                 ankle: toe - rot * Quat::from_rotation_x(pitch) * leg.toe_vec,
                 yaw: s.yaw,
                 pitch,
-                toe_flat: true,
+                toe_flat: 1.0,
                 foot_contact: false,
                 toe_contact: true,
                 planted: true,
@@ -828,7 +795,8 @@ fn plan_foot(
                 ankle,
                 yaw: from.yaw + wrap_angle(to.yaw - from.yaw) * m,
                 pitch: lerp(from.pitch, to.pitch, u),
-                toe_flat: false,
+                // The toe leaves the floor flat and lands following the foot: no snap either way.
+                toe_flat: lerp(from.toe_flat, to.toe_flat, m),
                 foot_contact: false,
                 toe_contact: false,
                 planted: false,
@@ -862,6 +830,58 @@ fn plan_foot(
     }
 }
 
+/// Pelvis height (m above the floor, standard skeleton) when seated on a chair, kneeling on one knee, and
+/// sitting or lying on the floor.
+const SEAT_PELVIS: f32 = 0.47;
+const KNEEL_PELVIS: f32 = 0.54;
+const FLOOR_PELVIS: f32 = 0.14;
+
+/// A sit-down at progress `s` (0 standing, 1 seated): how far the pelvis has dropped and moved back
+/// (0..1 of the way), and the trunk's forward lean (radians), which peaks late so the centre of mass
+/// stays over the feet until the pelvis is nearly on the seat.
+struct Seated {
+    drop: f32,
+    back: f32,
+    lean: f32,
+}
+
+fn sit_profile(s: f32) -> Seated {
+    let s = s.clamp(0.0, 1.0);
+    let drop = smooth(s);
+    Seated {
+        drop,
+        back: drop * drop,
+        lean: 0.1 * s + 0.75 * (PI * s.powf(1.6)).sin().max(0.0),
+    }
+}
+
+/// Lying down at progress `l`: the first half sits down on the floor (`sit_floor`), the second rolls back
+/// onto the back with the legs sliding out straight (`roll`).
+struct Lying {
+    sit_floor: f32,
+    roll: f32,
+}
+
+fn lie_profile(l: f32) -> Lying {
+    let l = l.clamp(0.0, 1.0);
+    Lying {
+        sit_floor: smooth(l / 0.5),
+        roll: smooth((l - 0.5) / 0.5),
+    }
+}
+
+/// The right arm's local rotation and elbow bend that point the upper arm along `upper` and the forearm
+/// along `fore` (chest frame). The elbow only ever bends about its hinge, forward: never backwards.
+fn arm_pose(upper: Vec3, fore: Vec3) -> (Quat, f32) {
+    let u = upper.try_normalize().unwrap_or(Vec3::NEG_Y);
+    let f = fore.try_normalize().unwrap_or(u);
+    let bend = u.angle_between(f).clamp(0.0, 2.5);
+    // At rest the forearm bends about +Y toward +Z: the hinge is upper × fore.
+    let fallback = (Vec3::Y - u * u.y).try_normalize().unwrap_or(Vec3::Z);
+    let hinge = u.cross(f).try_normalize().unwrap_or(fallback);
+    (frame_rotation(Vec3::NEG_X, Vec3::Y, u, hinge), bend)
+}
+
 /// Local rotations of the non-leg joints (by request joint index; identity where no role applies).
 #[allow(clippy::too_many_arguments)]
 fn upper_body(
@@ -869,7 +889,7 @@ fn upper_body(
     style: &Style,
     c: &Controls,
     phase: f32,
-    stepping: bool,
+    step_w: f32,
     run: f32,
     pelvis_twist: f32,
     t: f32,
@@ -882,16 +902,35 @@ fn upper_body(
         }
     };
     let ph = phase * TAU;
-    let step_w = if stepping { 1.0 } else { 0.0 };
     let noise =
         |k: usize, freq: f32| (TAU * loop_freq(freq, loop_seconds) * t + style.noise[k]).sin();
+    let seated = sit_profile(c.sit);
+    let lying = lie_profile(c.lie);
+    let upright = 1.0 - lying.roll;
+
+    // What the gestures add to the spine and the head.
+    let (mut bend, mut head_yaw, mut head_pitch, mut chest_yaw) = (c.bend, 0.0, 0.0, 0.0);
+    for g in Gesture::ALL {
+        let s = c.gesture(g);
+        if s.weight > 0.0 {
+            bend += s.weight * gesture_bend(g, s);
+            let (y, p, chest) = gesture_head(g, s);
+            head_yaw += s.weight * y;
+            head_pitch += s.weight * p;
+            chest_yaw += s.weight * chest;
+        }
+    }
+    let shrug = c.gesture(Gesture::Shrug);
+    let raise = c.tense + 0.25 * shrug.weight * bump(shrug.t, shrug.dur.min(1.4), 0.4);
 
     // Spine: counter-rotate the pelvis twist, lean into a run / crouch / sit-down, breathe.
-    let sit_lean = 0.1 * c.sit + 0.45 * (PI * c.sit.clamp(0.0, 1.0)).sin();
-    let lean = style.lean + 0.12 * run + 0.3 * c.crouch + sit_lean - 0.2 * (c.jump_dy.min(0.0));
+    let posture = style.lean + c.lean + 0.12 * run + 0.3 * c.crouch + seated.lean
+        - 0.2 * (c.jump_dy.min(0.0))
+        + 0.4 * lying.sit_floor;
+    let lean = (posture + bend) * upright;
     let breath =
         0.015 * (1.0 + c.idle) * (TAU * loop_freq(style.breath_freq, loop_seconds) * t).sin();
-    let counter = -pelvis_twist * 1.3 / 3.0;
+    let counter = -pelvis_twist * 1.3 / 3.0 + chest_yaw / 3.0;
     let alive = 0.02 * noise(0, 0.13) + 0.03 * c.idle * noise(1, 0.07);
     set(
         role::SPINE,
@@ -905,46 +944,59 @@ fn upper_body(
         role::SPINE2,
         Quat::from_rotation_y(counter + alive) * Quat::from_rotation_x(lean * 0.3 + breath),
     );
-    // The head keeps looking where the body goes: undo the lean and the remaining twist, look around a little.
-    let look_yaw = 0.04 * noise(2, 0.11) + 0.2 * c.idle * noise(3, 0.05);
-    let look_pitch = 0.03 * noise(4, 0.09);
+    // The head keeps looking where the body goes (undoing the lean, not a bow), looks around a little.
+    let look_yaw = 0.04 * noise(2, 0.11) + 0.2 * c.idle * noise(3, 0.05) + head_yaw;
+    let look_pitch = 0.03 * noise(4, 0.09) + c.head + head_pitch;
+    let keep_level = posture * upright;
     set(
         role::NECK,
-        Quat::from_rotation_y(-0.3 * pelvis_twist) * Quat::from_rotation_x(-0.5 * lean),
+        Quat::from_rotation_y(-0.3 * pelvis_twist + 0.4 * look_yaw)
+            * Quat::from_rotation_x(-0.5 * keep_level + 0.4 * look_pitch),
     );
     set(
         role::HEAD,
-        Quat::from_rotation_y(look_yaw) * Quat::from_rotation_x(-0.3 * lean + look_pitch),
+        Quat::from_rotation_y(0.6 * look_yaw)
+            * Quat::from_rotation_x(-0.3 * keep_level + 0.6 * look_pitch),
     );
 
-    // Arms: hang, swing against the legs, bend more when running; jump and sit override the swing.
-    let swing_amp = style.arm_swing * lerp(0.3, 0.65, run) * step_w;
-    let extra_fwd = 0.25 * c.crouch + 0.45 * c.sit;
-    let elbow = lerp(style.elbow, 1.45, run) + 0.5 * c.crouch + 0.4 * c.sit + 0.3 * c.jump;
+    // Arms: hang, swing against the legs, bend more when running; postures and gestures take them over.
+    let swing_amp = style.arm_swing * c.size * lerp(0.3, 0.65, run) * step_w;
+    let extra_fwd = 0.25 * c.crouch + 0.45 * seated.drop + 0.3 * c.kneel;
+    let elbow =
+        lerp(style.elbow, 1.45, run) + 0.5 * c.crouch + 0.4 * c.sit + 0.3 * c.jump + c.elbow;
     let down = style.arm_down;
+    let reach_forward = arm_pose(Vec3::new(-0.12, 0.05, 1.0), Vec3::new(-0.05, 0.0, 1.0));
     for (side, swing) in [(0usize, -ph.cos()), (1usize, ph.cos())] {
         let fwd = swing * swing_amp + extra_fwd + c.jump_arm * c.jump;
         // Right side built directly; the left one is its mirror image.
-        let arm = Quat::from_rotation_x(-fwd) * Quat::from_rotation_z(down);
-        let fore = Quat::from_rotation_y(elbow);
-        let osc = 0.35 * (TAU * loop_freq(style.wave_freq, loop_seconds) * t).sin();
-        let wave_arm = Quat::from_rotation_y(0.35) * Quat::from_rotation_z(-0.3);
-        let wave_fore = Quat::from_rotation_z(-(1.35 + osc));
-        let w = if side == 0 { c.wave_l } else { c.wave_r }.clamp(0.0, 1.0);
-        let arm = arm.slerp(wave_arm, w);
-        let fore = fore.slerp(wave_fore, w);
-        let shoulder = Quat::from_rotation_z(-0.12 * w);
-        let (r_sh, r_arm, r_fore, r_hand) = if side == 0 {
-            (role::L_SHOULDER, role::L_ARM, role::L_FOREARM, role::L_HAND)
+        let mut arm = Quat::from_rotation_x(-fwd) * Quat::from_rotation_z(down);
+        let mut bend = elbow;
+        let mut layer = |(q, e): (Quat, f32), w: f32| {
+            let w = w.clamp(0.0, 1.0);
+            if w > 0.0 {
+                arm = arm.slerp(q, w);
+                bend = lerp(bend, e, w);
+            }
+        };
+        layer(reach_forward, c.arms_forward);
+        for g in Gesture::ALL {
+            let s = c.gesture(g);
+            let w = s.weight * s.arms[side];
+            if w > 0.0
+                && let Some((u, f)) = gesture_arm(g, s, side)
+            {
+                layer(arm_pose(u, f), w);
+            }
+        }
+        let (r_sh, r_arm, r_fore) = if side == 0 {
+            (role::L_SHOULDER, role::L_ARM, role::L_FOREARM)
         } else {
-            (role::R_SHOULDER, role::R_ARM, role::R_FOREARM, role::R_HAND)
+            (role::R_SHOULDER, role::R_ARM, role::R_FOREARM)
         };
         let m = |q: Quat| if side == 0 { mirror(q) } else { q };
-        set(r_sh, m(shoulder));
+        set(r_sh, m(Quat::from_rotation_z(-raise)));
         set(r_arm, m(arm));
-        set(r_fore, m(fore));
-        // The waving hand leads the forearm a little.
-        set(r_hand, m(Quat::from_rotation_z(-0.5 * osc * w)));
+        set(r_fore, m(Quat::from_rotation_y(bend.max(0.0))));
     }
     local
 }
@@ -1116,9 +1168,7 @@ fn solve_leg(
     let target = foot.ankle;
     let (l1, l2) = (leg.thigh, leg.shin);
     let to = target - hip;
-    let dist = to
-        .length()
-        .clamp(1e-4 + (l1 - l2).abs(), (l1 + l2) * 0.9999);
+    let dist = soft_reach(to.length(), l1 + l2).max(1e-4 + (l1 - l2).abs());
     let u = to.try_normalize().unwrap_or(Vec3::NEG_Y);
     let facing = (forward(heading) + forward(foot.yaw))
         .try_normalize()
@@ -1138,13 +1188,21 @@ fn solve_leg(
     overrides[leg.knee] = Some(shin_rot);
     overrides[leg.ankle] = Some(foot_rot);
     if let Some(toe) = leg.toe {
-        overrides[toe] = Some(if foot.toe_flat {
-            yaw_q(foot.yaw)
-        } else {
-            foot_rot
-        });
+        overrides[toe] = Some(foot_rot.slerp(yaw_q(foot.yaw), foot.toe_flat.clamp(0.0, 1.0)));
     }
     thigh_rot
+}
+
+/// "Soft IK": a leg straightens gradually over the last 2 % of its reach instead of snapping straight,
+/// so a foot trailing out of reach (the push-off of a run) does not make the knee pop. Within 0.98 of
+/// the reach the distance is unchanged, which is where planted feet are kept (the reach limit).
+fn soft_reach(dist: f32, reach: f32) -> f32 {
+    let soft = 0.98 * reach;
+    if dist <= soft {
+        return dist;
+    }
+    let band = reach - soft;
+    soft + band * (1.0 - (-(dist - soft) / band).exp()) * 0.9999
 }
 
 /// Bend the root trajectory through the `root_path` keys (exactly at their frames), facing along it.

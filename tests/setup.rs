@@ -254,16 +254,46 @@ fn only_the_clients_found_or_named_are_touched() {
 }
 
 #[test]
-fn a_file_with_comments_is_refused_untouched_with_the_entry_to_paste() {
+fn a_file_with_comments_and_trailing_commas_is_edited_keeping_them() {
     let h = FakeHome::new();
     let vscode = h.xdg().join("Code/User/mcp.json");
-    let original = "{\n\t// my servers\n\t\"servers\": {},\n}\n";
+    let original = "{\n\t// my servers\n\t\"servers\": {\n\t\t\"playwright\": {\"command\": \"npx\", \"args\": [\"@playwright/mcp@latest\"]}, // browser\n\t},\n\t\"inputs\": [],\n}\n";
+    h.write(&vscode, original);
+    let out = h.setup(&["--yes", "--no-blender", "--client", "vscode"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let edited = std::fs::read_to_string(&vscode).expect("read");
+    assert!(
+        edited.starts_with("{\n\t// my servers\n\t\"servers\": {\n\t\t\"playwright\": {\"command\": \"npx\", \"args\": [\"@playwright/mcp@latest\"]}, // browser\n\t\t\"stagecraft\": {\n"),
+        "{edited}"
+    );
+    assert!(edited.ends_with("\t},\n\t\"inputs\": [],\n}\n"), "{edited}");
+    let json = jsonc_parser::cst::CstRootNode::parse(&edited, &Default::default())
+        .expect("still JSONC")
+        .to_serde_value()
+        .expect("a value");
+    assert_eq!(
+        json["servers"]["playwright"],
+        json!({"command": "npx", "args": ["@playwright/mcp@latest"]})
+    );
+    assert_eq!(json["inputs"], json!([]));
+    assert_eq!(json["servers"]["stagecraft"]["args"], json!(["serve"]));
+
+    let removed = h.setup(&["--yes", "--no-blender", "--client", "vscode", "--remove"]);
+    assert!(removed.status.success(), "{}", text(&removed));
+    assert_eq!(std::fs::read_to_string(&vscode).expect("read"), original);
+}
+
+#[test]
+fn a_file_that_does_not_parse_is_refused_untouched_with_the_entry_to_paste() {
+    let h = FakeHome::new();
+    let vscode = h.xdg().join("Code/User/mcp.json");
+    let original = "{\n\t// my servers\n\t\"servers\": {\n";
     h.write(&vscode, original);
     let out = h.setup(&["--yes", "--no-blender", "--client", "vscode"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let shown = text(&out);
     assert!(
-        shown.contains("not plain JSON") && shown.contains("\"stagecraft\": {"),
+        shown.contains("not JSON") && shown.contains("\"stagecraft\": {"),
         "{shown}"
     );
     assert_eq!(std::fs::read_to_string(&vscode).expect("read"), original);

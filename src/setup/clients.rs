@@ -10,7 +10,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::json::{Json, Object};
+use jsonc_parser::ParseOptions;
+use jsonc_parser::cst::{CstInputValue, CstObject, CstRootNode};
+use serde_json::{Value, json};
 
 /// The server's name in every client's list.
 pub const SERVER_NAME: &str = "stagecraft";
@@ -80,18 +82,21 @@ impl Client {
             }
     }
 
-    /// The entry that starts stagecraft on stdio, in this client's dialect.
-    fn entry(self, command: &Path, args: &[String]) -> Object {
-        let command = Json::string(command.to_string_lossy());
-        let args = Json::strings(args);
+    /// The entry that starts stagecraft on stdio, in this client's dialect: its keys in the
+    /// order they are written.
+    fn entry(self, command: &Path, args: &[String]) -> Vec<(&'static str, Value)> {
+        let command = json!(command.to_string_lossy());
+        let args = json!(args);
         match self {
             // Both write `type` themselves for stdio servers they add.
-            Client::ClaudeCode | Client::VsCode => Object::from_pairs([
-                ("type", Json::string("stdio")),
-                ("command", command),
-                ("args", args),
-            ]),
-            _ => Object::from_pairs([("command", command), ("args", args)]),
+            Client::ClaudeCode | Client::VsCode => {
+                vec![
+                    ("type", json!("stdio")),
+                    ("command", command),
+                    ("args", args),
+                ]
+            }
+            _ => vec![("command", command), ("args", args)],
         }
     }
 }
@@ -137,8 +142,24 @@ pub enum ClientPlan {
     Refused(String),
 }
 
+/// What client config files are read as: JSON with comments and trailing commas (JSONC, which
+/// VS Code's `mcp.json` is), and nothing looser that the clients themselves would not read.
+const JSONC: ParseOptions = ParseOptions {
+    allow_comments: true,
+    allow_trailing_commas: true,
+    allow_loose_object_property_names: false,
+    allow_missing_commas: false,
+    allow_single_quoted_strings: false,
+    allow_hexadecimal_numbers: false,
+    allow_unary_plus_numbers: false,
+    allow_bare_decimal_point_numbers: false,
+    allow_non_finite_numbers: false,
+    allow_extended_string_escapes: false,
+};
+
 /// Plans adding (or, with `remove`, taking out) the stagecraft entry in `client`'s `text`
-/// (`None`: no file yet). Other servers and other keys stay as they are, in their order.
+/// (`None`: no file yet). The file is edited as a concrete syntax tree, so everything else in it
+/// (other servers and keys, their order, comments, indentation, trailing commas) stays as written.
 pub fn plan(
     client: Client,
     text: Option<&str>,
@@ -148,82 +169,108 @@ pub fn plan(
 ) -> ClientPlan {
     let key = client.servers_key();
     let entry = client.entry(command, args);
-    let by_hand = || {
-        let snippet = Json::Object(Object::from_pairs([(
-            key,
-            Json::Object(Object::from_pairs([(
-                SERVER_NAME,
-                Json::Object(entry.clone()),
-            )])),
-        )]));
-        snippet.to_pretty("  ")
-    };
-    let mut root = match text {
-        None if remove => return ClientPlan::Unchanged,
-        None => Json::Object(Object::default()),
-        Some(t) if t.trim().is_empty() => Json::Object(Object::default()),
-        Some(t) => match serde_json::from_str::<Json>(t) {
-            Ok(json) => json,
-            Err(e) => {
-                return ClientPlan::Refused(format!(
-                    "not plain JSON ({e}; comments and trailing commas are not edited, to keep them): \
-                     left as it is. Add stagecraft by hand:\n{}",
-                    by_hand()
-                ));
-            }
-        },
-    };
-    let Some(object) = root.as_object_mut() else {
-        return ClientPlan::Refused("the file is JSON but not an object: left as it is".into());
-    };
-    if object.get(key).is_none() {
-        if remove {
-            return ClientPlan::Unchanged;
+    let by_hand = || format!("Add stagecraft by hand:\n{}", snippet(key, &entry));
+    // A blank file (a client may create one) is written as a new one.
+    let existing = text.filter(|t| !t.trim().is_empty()).unwrap_or("");
+    let root = match CstRootNode::parse(existing, &JSONC) {
+        Ok(root) => root,
+        Err(e) => {
+            return ClientPlan::Refused(format!("not JSON ({e}): left as it is. {}", by_hand()));
         }
-        object.insert(key, Json::Object(Object::default()));
-    }
-    let Some(servers) = object.get_mut(key).and_then(Json::as_object_mut) else {
-        return ClientPlan::Refused(format!(
-            "\"{key}\" is not an object: left as it is. Add stagecraft by hand:\n{}",
-            by_hand()
-        ));
     };
     if remove {
-        if servers.remove(SERVER_NAME).is_none() {
-            return ClientPlan::Unchanged;
+        let ours = root
+            .object_value()
+            .and_then(|object| object.object_value(key))
+            .and_then(|servers| servers.get(SERVER_NAME));
+        match ours {
+            Some(prop) => prop.remove(),
+            None => return ClientPlan::Unchanged,
         }
     } else {
-        // Keys of an existing entry that setup does not write (`env`, `disabled`, ...) stay.
-        let mut merged = match servers.get(SERVER_NAME) {
-            Some(Json::Object(existing)) => existing.clone(),
-            _ => Object::default(),
+        let Some(object) = root.object_value_or_create() else {
+            return ClientPlan::Refused("the file is JSON but not an object: left as it is".into());
         };
-        for (k, v) in entry.pairs() {
-            merged.insert(k, v.clone());
-        }
-        if servers.get(SERVER_NAME) == Some(&Json::Object(merged.clone())) {
-            return ClientPlan::Unchanged;
-        }
-        servers.insert(SERVER_NAME, Json::Object(merged));
+        let Some(servers) = object.object_value_or_create(key) else {
+            return ClientPlan::Refused(format!(
+                "\"{key}\" is not an object: left as it is. {}",
+                by_hand()
+            ));
+        };
+        merge_entry(&servers, &entry);
+    }
+    let after = root.to_string();
+    if text == Some(after.as_str()) {
+        return ClientPlan::Unchanged;
     }
     ClientPlan::Write {
         before: text.map(str::to_string),
-        after: root.to_pretty(&indent_of(text.unwrap_or(""))),
+        after,
     }
 }
 
-/// The file's indent (its first indented line's), so that a rewrite changes only what setup
-/// changed; two spaces for a new file.
-fn indent_of(text: &str) -> String {
-    text.lines()
-        .skip(1)
-        .map(|line| {
-            let rest = line.trim_start_matches([' ', '\t']);
-            &line[..line.len() - rest.len()]
+/// Writes the stagecraft entry into `servers`. Of an existing entry, only the keys setup writes
+/// and whose values differ are set; the user's own keys (`env`, `disabled`, ...) stay.
+fn merge_entry(servers: &CstObject, entry: &[(&str, Value)]) {
+    let Some(existing) = servers.get(SERVER_NAME) else {
+        servers.append(SERVER_NAME, object_input(entry));
+        return;
+    };
+    let Some(existing_entry) = existing.object_value() else {
+        existing.set_value(object_input(entry));
+        return;
+    };
+    for (name, value) in entry {
+        match existing_entry.get(name) {
+            Some(prop) if prop.to_serde_value().as_ref() == Some(value) => {}
+            Some(prop) => prop.set_value(input(value)),
+            None => {
+                existing_entry.append(name, input(value));
+            }
+        }
+    }
+}
+
+/// The entry inside its servers key, as a new file holds it: what to paste by hand.
+fn snippet(key: &str, entry: &[(&str, Value)]) -> String {
+    // The empty text always parses: a document without a value yet.
+    CstRootNode::parse("", &JSONC)
+        .map(|root| {
+            let servers = vec![(SERVER_NAME.to_string(), object_input(entry))];
+            root.set_value(CstInputValue::Object(vec![(
+                key.to_string(),
+                CstInputValue::Object(servers),
+            )]));
+            root.to_string()
         })
-        .find(|indent| !indent.is_empty())
-        .unwrap_or("  ")
-        .to_string()
+        .unwrap_or_default()
+}
+
+fn object_input(entry: &[(&str, Value)]) -> CstInputValue {
+    CstInputValue::Object(
+        entry
+            .iter()
+            .map(|(name, value)| (name.to_string(), input(value)))
+            .collect(),
+    )
+}
+
+/// jsonc-parser inserts values of its own type; the entry is held as serde_json values so that it
+/// can be compared with what the file has (`to_serde_value`).
+fn input(value: &Value) -> CstInputValue {
+    match value {
+        Value::Null => CstInputValue::Null,
+        Value::Bool(b) => CstInputValue::Bool(*b),
+        Value::Number(n) => CstInputValue::Number(n.to_string()),
+        Value::String(s) => CstInputValue::String(s.clone()),
+        Value::Array(items) => CstInputValue::Array(items.iter().map(input).collect()),
+        Value::Object(members) => CstInputValue::Object(
+            members
+                .iter()
+                .map(|(name, value)| (name.clone(), input(value)))
+                .collect(),
+        ),
+    }
 }
 
 /// What `stagecraft doctor` reports for one client's config.
@@ -246,9 +293,12 @@ pub fn entry_status(client: Client, dirs: &Dirs) -> Option<(PathBuf, EntryStatus
     let status = match std::fs::read_to_string(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => EntryStatus::NoEntry,
         Err(e) => EntryStatus::Unreadable(e.to_string()),
-        Ok(text) => match serde_json::from_str::<serde_json::Value>(&text) {
-            Err(e) => EntryStatus::Unreadable(format!("not plain JSON: {e}")),
-            Ok(json) => match json[client.servers_key()][SERVER_NAME]["command"].as_str() {
+        Ok(text) => match CstRootNode::parse(&text, &JSONC) {
+            Err(e) => EntryStatus::Unreadable(format!("not JSON: {e}")),
+            Ok(root) => match root.to_serde_value().unwrap_or_default()[client.servers_key()]
+                [SERVER_NAME]["command"]
+                .as_str()
+            {
                 None => EntryStatus::NoEntry,
                 Some(command) if Path::new(command).is_file() => {
                     EntryStatus::Ok(PathBuf::from(command))
@@ -303,10 +353,75 @@ mod tests {
         );
     }
 
+    fn written(plan: ClientPlan) -> String {
+        match plan {
+            ClientPlan::Write { after, .. } => after,
+            other => panic!("expected a write, got {other:?}"),
+        }
+    }
+
     #[test]
-    fn the_files_indent_is_kept() {
-        assert_eq!(indent_of("{\n\t\"a\": 1\n}"), "\t");
-        assert_eq!(indent_of("{\n    \"a\": 1\n}"), "    ");
-        assert_eq!(indent_of(""), "  ");
+    fn a_jsonc_file_keeps_its_comments_trailing_commas_and_indent() {
+        let text = "{\n\t// my servers\n\t\"servers\": {\n\t\t\"playwright\": {\"command\": \"npx\"}, // browser\n\t},\n}\n";
+        let args = ["serve".to_string()];
+        let bin = Path::new("/bin/stagecraft");
+        let added = written(plan(Client::VsCode, Some(text), bin, &args, false));
+        assert_eq!(
+            added,
+            "{\n\t// my servers\n\t\"servers\": {\n\t\t\"playwright\": {\"command\": \"npx\"}, // browser\n\t\t\"stagecraft\": {\n\t\t\t\"type\": \"stdio\",\n\t\t\t\"command\": \"/bin/stagecraft\",\n\t\t\t\"args\": [\"serve\"],\n\t\t},\n\t},\n}\n"
+        );
+        assert!(matches!(
+            plan(Client::VsCode, Some(&added), bin, &args, false),
+            ClientPlan::Unchanged
+        ));
+        let removed = written(plan(Client::VsCode, Some(&added), bin, &args, true));
+        assert_eq!(removed, text, "--remove gives back the file as it was");
+    }
+
+    #[test]
+    fn updating_an_entry_changes_only_what_differs() {
+        let text = "{\n  \"mcpServers\": {\n    // ours\n    \"stagecraft\": {\n      \"command\": \"/old/stagecraft\", // moved since\n      \"args\": [\"serve\"],\n      \"env\": {\"STAGECRAFT_LOG\": \"debug\"}\n    }\n  }\n}\n";
+        let updated = written(plan(
+            Client::Cursor,
+            Some(text),
+            Path::new("/new/stagecraft"),
+            &["serve".to_string()],
+            false,
+        ));
+        assert_eq!(updated, text.replace("/old/", "/new/"));
+    }
+
+    #[test]
+    fn a_blank_file_is_written_as_a_new_one() {
+        let new = |text| {
+            written(plan(
+                Client::Cursor,
+                text,
+                Path::new("/bin/stagecraft"),
+                &["serve".to_string()],
+                false,
+            ))
+        };
+        assert_eq!(new(Some(" \n")), new(None));
+        assert!(new(None).starts_with("{\n  \"mcpServers\": {\n"));
+    }
+
+    #[test]
+    fn a_file_that_does_not_parse_is_refused_with_the_entry_to_paste() {
+        let plan = plan(
+            Client::Cursor,
+            Some("{\"mcpServers\": {"),
+            Path::new("/bin/stagecraft"),
+            &["serve".to_string()],
+            false,
+        );
+        let ClientPlan::Refused(why) = plan else {
+            panic!("expected a refusal, got {plan:?}");
+        };
+        assert!(why.contains("not JSON"), "{why}");
+        assert!(
+            why.ends_with("{\n  \"mcpServers\": {\n    \"stagecraft\": {\n      \"command\": \"/bin/stagecraft\",\n      \"args\": [\"serve\"]\n    }\n  }\n}\n"),
+            "{why}"
+        );
     }
 }

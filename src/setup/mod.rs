@@ -14,7 +14,6 @@
 
 pub mod blender;
 pub mod clients;
-pub mod json;
 pub mod stagecraft_toml;
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -374,7 +373,7 @@ pub fn check_clients() -> bool {
                     "  fix: run `stagecraft setup --client {id}` with the stagecraft you use now"
                 );
             }
-            // VS Code allows comments in its file: not being able to read it is not an error.
+            // The client's own file is broken or unreadable: worth a line, not a fault in stagecraft.
             EntryStatus::Unreadable(why) => println!("client   {id} {shown}: not checked: {why}"),
         }
     }

@@ -424,6 +424,26 @@ pub struct ExportFileParams {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImportFileParams {
+    pub file_path: String,
+    /// `fbx`, `glb`, `gltf`, `bvh`, `usd` (`usda`, `usdc`, `usdz`) or `obj`; absent: the extension.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+}
+
+/// What `scene.import_file` added to the scene.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImportResult {
+    pub file_path: String,
+    pub format: String,
+    /// Names of every object created, armatures included.
+    pub objects: Vec<String>,
+    /// The armatures among them (the `armature` argument of the animation and motion tools).
+    #[serde(default)]
+    pub armatures: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ObjectNameParams {
     pub object_name: String,
 }

@@ -721,6 +721,46 @@ impl SceneManager for StageAdapter {
         .await
     }
 
+    async fn import_file(&self, p: ImportFileParams, _call: &DccCall) -> DccResult<ImportResult> {
+        let path = resolve(&p.file_path)?;
+        let format = import_format(&path, p.format.as_deref())?;
+        self.blocking(move |scene| {
+            let bytes = std::fs::read(&path).map_err(|e| {
+                scene_error(format!("cannot read {}: {e}", path.display()))
+                    .with_details(json!({"file_path": path}))
+            })?;
+            let before: Vec<NodeId> = scene.live().map(|(id, _)| id).collect();
+            if format == "bvh" {
+                import_bvh(scene, &path, &bytes)?;
+            } else {
+                import_gltf(scene, &path, &bytes)?;
+            }
+            scene.modified = true;
+            let created: Vec<NodeId> = scene
+                .live()
+                .map(|(id, _)| id)
+                .filter(|id| !before.contains(id))
+                .collect();
+            let armatures = scene
+                .armatures()
+                .into_iter()
+                .filter(|(arm, _)| created.contains(arm))
+                .map(|(arm, _)| scene.node(arm).name.clone())
+                .collect();
+            Ok(ImportResult {
+                file_path: path.display().to_string(),
+                format: format.into(),
+                objects: created
+                    .iter()
+                    .filter(|id| scene.node(**id).kind != Kind::Joint)
+                    .map(|id| scene.node(*id).name.clone())
+                    .collect(),
+                armatures,
+            })
+        })
+        .await
+    }
+
     async fn export_file(&self, p: ExportFileParams, _call: &DccCall) -> DccResult<String> {
         let path = resolve(&p.file_path)?;
         let format = glb_or_gltf(&path, Some(&p.format))?;
@@ -730,6 +770,120 @@ impl SceneManager for StageAdapter {
         })
         .await
     }
+}
+
+/// The format of a file to import: `format` when given, else the extension.
+fn import_format(path: &Path, format: Option<&str>) -> Result<&'static str, DccFailure> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    match format
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+        .unwrap_or(ext.as_str())
+    {
+        "glb" => Ok("glb"),
+        "gltf" => Ok("gltf"),
+        "bvh" => Ok("bvh"),
+        other => Err(DccFailure::new(
+            DccErrorCode::Unsupported,
+            format!("the stage DCC imports .glb, .gltf and .bvh files, not {other:?}"),
+        )),
+    }
+}
+
+/// Loads a glTF file as the scene's content. The stage keeps one glTF document, so it imports into
+/// an empty scene only; merging two documents' meshes and materials is not done here.
+fn import_gltf(scene: &mut Scene, path: &Path, bytes: &[u8]) -> Result<(), DccFailure> {
+    if scene.live().next().is_some() {
+        return Err(scene_error(
+            "the stage DCC imports glTF into an empty scene only; this one has objects",
+        )
+        .with_details(json!({
+            "hint": "call new_scene first (after saving what matters), or open_file to replace the scene"
+        })));
+    }
+    let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let mut loaded = gltf_io::load(bytes, &dir)
+        .map_err(|e| scene_error(format!("cannot load {}: {e}", path.display())))?;
+    // The scene stays untitled: saving must not overwrite the imported file in place.
+    loaded.file_path = scene.file_path.take();
+    loaded.format = scene.format.take();
+    loaded.render = std::mem::take(&mut scene.render);
+    *scene = loaded;
+    Ok(())
+}
+
+/// Adds a BVH file's skeleton as a new armature (named after the file) and plays its motion from
+/// the scene's first frame. Joints rest aligned with the world, as BVH defines them. Most mocap
+/// BVH is in centimetres: a skeleton taller than 10 units is read as centimetres, else as metres.
+fn import_bvh(scene: &mut Scene, path: &Path, bytes: &[u8]) -> Result<(), DccFailure> {
+    let cannot = |why: String| {
+        scene_error(format!("cannot read {}: {why}", path.display()))
+            .with_details(json!({"file_path": path}))
+    };
+    let text = std::str::from_utf8(bytes).map_err(|e| cannot(format!("not UTF-8 text ({e})")))?;
+    let parsed = crate::motion::bvh::read(text).map_err(|e| cannot(e.to_string()))?;
+    let scale = if parsed.rest_height() > 10.0 {
+        0.01
+    } else {
+        1.0
+    };
+    let take = parsed.to_take(scale);
+    let stem = path
+        .file_stem()
+        .map_or("bvh".to_string(), |s| s.to_string_lossy().into_owned());
+    let arm = scene.add(Node::new(stem, Kind::Armature), None);
+    let arm_name = scene.node(arm).name.clone();
+    let mut ids: Vec<NodeId> = Vec::with_capacity(take.skeleton.joints.len());
+    for joint in &take.skeleton.joints {
+        let parent = joint
+            .parent
+            .and_then(|p| ids.get(p).copied())
+            .unwrap_or(arm);
+        let mut node = Node::new(joint.name.clone(), Kind::Joint);
+        node.t = Vec3::from(joint.rest_translation);
+        ids.push(scene.add(node, Some(parent)));
+    }
+    scene.skins.push(scene::Skin {
+        name: Some(arm_name.clone()),
+        joints: ids.clone(),
+        skeleton: ids.first().copied(),
+        inverse_bind_matrices: None,
+    });
+    let Some(sample) = take.samples.first().filter(|_| take.num_frames > 0) else {
+        return Ok(());
+    };
+    let (frames, joints) = (take.num_frames, ids.len());
+    let translations = sample
+        .joint_translations
+        .iter()
+        .map(|(j, track)| {
+            let values: Vec<f32> = track.iter().flatten().copied().collect();
+            (
+                scene.node(ids[*j]).name.clone(),
+                F32Array::encode(vec![frames, 3], &values),
+            )
+        })
+        .collect::<std::collections::BTreeMap<_, _>>();
+    let rotations: Vec<f32> = sample.rotations.iter().flatten().copied().collect();
+    let roots: Vec<f32> = sample.root_positions.iter().flatten().copied().collect();
+    let motion = ApplyMotionParams {
+        armature: arm_name.clone(),
+        fps: take.fps as f64,
+        // The names the joints got here (a name already taken in the scene gets a suffix).
+        joint_names: ids.iter().map(|id| scene.node(*id).name.clone()).collect(),
+        rotations: F32Array::encode(vec![frames, joints, 4], &rotations),
+        root_positions: F32Array::encode(vec![frames, 3], &roots),
+        joint_translations: (!translations.is_empty()).then_some(translations),
+        start_frame: Some(scene.frames.start as i64),
+        action_name: Some(arm_name),
+        in_place: false,
+    };
+    anim::apply_motion(scene, &motion)?;
+    Ok(())
 }
 
 fn write_scene(

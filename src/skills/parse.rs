@@ -502,10 +502,7 @@ fn add_dcc_property(schema: &mut Map<String, Value>) {
     if let Value::Object(props) = properties
         && !props.contains_key("dcc")
     {
-        props.insert(
-            "dcc".into(),
-            serde_json::json!({"type": "string"}),
-        );
+        props.insert("dcc".into(), serde_json::json!({"type": "string"}));
     }
 }
 

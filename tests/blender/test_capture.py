@@ -8,7 +8,7 @@ import os
 import pytest
 from bridge_client import BridgeError
 from rigs import HUMANOID_BONES, build_rig
-from stagecraft_mcp import png_pixels, png_size
+from stagecraft_mcp import drawn_box, png_pixels, png_size
 
 # Where to keep the pictures for a person to look at (unset: nowhere).
 SAVE_TO = os.environ.get("STAGECRAFT_CAPTURES_DIR")
@@ -41,24 +41,6 @@ def walker(blender):
         {"object_type": "cube", "name": "Far", "translate": [3000, 100, -500]},
     )
     return "Walker"
-
-
-def drawn_box(data, x0, y0, w, h):
-    """Width and height of the box around the pixels of a cell that differ from its top-left
-    (background) pixel, as fractions of the cell's width and height."""
-    _, _, channels, rows = png_pixels(data)
-    background = rows[y0][x0 * channels : (x0 + 1) * channels]
-    drawn = [
-        (x, y)
-        for y in range(y0, y0 + h)
-        for x in range(x0, x0 + w)
-        if max(abs(a - b) for a, b in zip(rows[y][x * channels : (x + 1) * channels], background))
-        > 24
-    ]
-    if not drawn:
-        return 0.0, 0.0
-    xs, ys = [x for x, _ in drawn], [y for _, y in drawn]
-    return (max(xs) - min(xs) + 1) / w, (max(ys) - min(ys) + 1) / h
 
 
 def filled_height(data, x0, y0, w, h):

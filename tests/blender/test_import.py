@@ -11,7 +11,8 @@ import subprocess
 
 import pytest
 from bridge_client import RUN_PY, BridgeError
-from rigs import HUMANOID_BONES, forward_kinematics
+from rigs import HUMANOID_BONES, forward_kinematics, qmul, qrot
+from stagecraft_mcp import read_take
 
 MIXAMO = [("mixamorig:" + b[0], b[1] and "mixamorig:" + b[1], *b[2:]) for b in HUMANOID_BONES]
 
@@ -210,3 +211,123 @@ def test_import_errors(blender, assets, tmp_path):
     with pytest.raises(BridgeError) as err:
         blender.call("scene.import_file", {"file_path": str(broken)})
     assert err.value.code == "SCENE_ERROR"
+
+
+# ---- through MCP: the real stagecraft binary driving Blender ------------------------------------
+
+STAGECRAFT_BIN = os.environ.get("STAGECRAFT_BIN")
+needs_stagecraft = pytest.mark.skipif(
+    not STAGECRAFT_BIN, reason="STAGECRAFT_BIN is not set: run the suite through scripts/test.sh"
+)
+
+
+@pytest.fixture(scope="module")
+def mcp(bpy_python, tmp_path_factory):
+    from stagecraft_mcp import McpSession, toml_config
+
+    dcc = {"name": "blender", "bridge": "embedded", "command": [bpy_python, RUN_PY, "--stdio"]}
+    config = tmp_path_factory.mktemp("config") / "stagecraft.toml"
+    config.write_text(toml_config(dccs=[dcc]))
+    session = McpSession(config)
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def bvh_positions(path, frame):
+    """World joint positions of one frame of a BVH file, read with the PyPI `bvh` parser and
+    forward kinematics done here: rotation channels apply in the order the file lists them."""
+    from bvh import Bvh
+
+    with open(path) as f:
+        mocap = Bvh(f.read())
+    axes = {"X": (1, 0, 0), "Y": (0, 1, 0), "Z": (0, 0, 1)}
+    rotation, position = {}, {}
+    for name in mocap.get_joints_names():
+        channels = mocap.joint_channels(name)
+        values = mocap.frame_joint_channels(frame, name, channels)
+        q = (0.0, 0.0, 0.0, 1.0)
+        local = list(mocap.joint_offset(name))
+        for channel, value in zip(channels, values):
+            axis = axes[channel[0]]
+            if channel.endswith("position"):
+                local["XYZ".index(channel[0])] = value
+            else:
+                half = math.radians(value) / 2
+                q = qmul(q, (*(a * math.sin(half) for a in axis), math.cos(half)))
+        parent = mocap.joint_parent(name)
+        if parent is None:
+            rotation[name], position[name] = q, tuple(local)
+        else:
+            rotation[name] = qmul(rotation[parent.name], q)
+            moved = qrot(rotation[parent.name], local)
+            position[name] = tuple(p + m for p, m in zip(position[parent.name], moved))
+    return position
+
+
+@needs_stagecraft
+def test_mixamo_fbx_import_generate_and_save_bvh(mcp, assets, tmp_path):
+    imported = mcp.tool("import_file", {"file_path": str(assets / "rig.fbx")})
+    assert imported["armatures"] == ["Armature"], imported
+    assert "Body" in imported["objects"], imported
+
+    take = mcp.tool(
+        "generate_motion",
+        {"prompt": "a person walks forward", "seconds": 1, "armature": "Armature"},
+    )
+    assert take["applied"], take
+    assert len(take["joints_applied"]) == len(MIXAMO), take["joints_applied"]
+
+    # The take as BVH: an independent parser reads the motion the take holds.
+    saved = mcp.tool("save_motion", {"take_id": take["take_id"], "path": str(tmp_path / "walk.bvh")})
+    assert saved["path"] == str(tmp_path / "walk.bvh"), saved
+    mcp.tool("save_motion", {"take_id": take["take_id"], "path": str(tmp_path / "walk.gltf")})
+    motion = read_take(tmp_path / "walk.gltf")
+    frames = [0, motion["frames"] // 2, motion["frames"] - 1]
+    want = {
+        f: forward_kinematics(
+            motion["skeleton"], motion["names"], motion["rotations"], motion["roots"], f,
+            motion["translations"],
+        )
+        for f in frames
+    }  # fmt: skip
+    for f in frames:
+        got = bvh_positions(tmp_path / "walk.bvh", f)
+        assert set(got) == set(want[f])
+        for joint, position in want[f].items():
+            assert close(got[joint], position, 1e-4), (f, joint, got[joint], position)
+
+    # And Blender's BVH importer plays it where the take's forward kinematics puts every joint.
+    walk = mcp.tool("import_file", {"file_path": str(tmp_path / "walk.bvh")})
+    (armature,) = walk["armatures"]
+    pose = mcp.tool("sample_pose", {"armature": armature, "frames": [1 + f for f in frames]})
+    for i, f in enumerate(frames):
+        for joint, position in want[f].items():
+            assert close(pose[joint][i], position, 1e-3), (f, joint, pose[joint][i], position)
+
+
+@needs_stagecraft
+def test_capture_focus_through_mcp(mcp, assets):
+    from stagecraft_mcp import drawn_box, png_from, png_size
+
+    mcp.tool("new_scene")
+    mcp.tool("import_file", {"file_path": str(assets / "rig.glb")})
+    (armature,) = mcp.tool("list_armatures")["result"]
+    mcp.tool(
+        "generate_motion",
+        {"prompt": "a person waves", "seconds": 1, "armature": armature["name"]},
+    )
+    shot = mcp.call(
+        "capture_viewport",
+        {"focus": [armature["name"]], "view": "front", "frames": [1, 15, 30], "width": 320, "height": 240},
+        timeout=300,
+    )
+    assert not shot.is_error, shot.structured_content
+    assert shot.structured_content["frames"] == [1, 15, 30], shot.structured_content
+    sheet = png_from(shot)
+    assert png_size(sheet) == (320, 240)
+    # Three frames: 2 x 2 cells of 160 x 120; the character fills each of the first three.
+    for i in range(3):
+        width, height = drawn_box(sheet, (i % 2) * 160, (i // 2) * 120, 160, 120)
+        assert height >= 0.4, (i, width, height)

@@ -133,7 +133,7 @@ async fn a_centimetre_bvh_is_scaled_to_metres() {
 }
 
 #[tokio::test]
-async fn gltf_imports_into_an_empty_scene_and_bad_files_are_scene_errors() {
+async fn gltf_imports_into_an_empty_scene_as_is() {
     let dir = tempfile::tempdir().expect("tempdir");
     let take = generate(&Plan::text("a person waves", 1.0, 2)).expect("take");
     let glb = dir.path().join("wave.glb");
@@ -142,8 +142,11 @@ async fn gltf_imports_into_an_empty_scene_and_bad_files_are_scene_errors() {
     let hub = hub();
     let imported = ok(&hub, "scene.import_file", json!({"file_path": glb})).await;
     assert_eq!(imported["format"], "glb");
-    let armatures = imported["armatures"].as_array().expect("armatures");
-    assert_eq!(armatures.len(), 1, "{imported}");
+    assert_eq!(
+        imported["armatures"].as_array().map(Vec::len),
+        Some(1),
+        "{imported}"
+    );
     let info = ok(&hub, "scene.get_scene_info", json!({})).await;
     assert_eq!(
         info["file_path"],
@@ -151,12 +154,116 @@ async fn gltf_imports_into_an_empty_scene_and_bad_files_are_scene_errors() {
         "an import does not adopt the file"
     );
     assert_eq!(info["modified"], true);
+}
 
-    let again = call(&hub, "scene.import_file", json!({"file_path": glb}))
-        .await
-        .expect_err("not into a scene with objects");
-    assert_eq!(again.code, "SCENE_ERROR");
+/// Positions of every joint of `armature` on `frames`, keyed by joint name without the suffix a
+/// second import adds (`Hips.001` → `Hips`).
+async fn pose_by_bare_name(hub: &DccHub, armature: &str, frames: &[u32]) -> Value {
+    let pose = ok(
+        hub,
+        "animation.sample_pose",
+        json!({"armature": armature, "frames": frames}),
+    )
+    .await;
+    let mut out = serde_json::Map::new();
+    for (joint, positions) in pose.as_object().expect("pose") {
+        let bare = joint.split('.').next().unwrap_or(joint);
+        out.insert(bare.to_string(), positions.clone());
+    }
+    Value::Object(out)
+}
 
+#[tokio::test]
+async fn gltf_merges_into_a_scene_with_objects_and_survives_save_and_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A file with a mesh and a material: a cube and a light exported from a stage scene.
+    let source = hub();
+    ok(
+        &source,
+        "scene.create_object",
+        json!({"object_type": "cube", "name": "Crate", "translate": [300, 100, 0]}),
+    )
+    .await;
+    ok(
+        &source,
+        "scene.create_object",
+        json!({"object_type": "light", "name": "Lamp"}),
+    )
+    .await;
+    let props = dir.path().join("props.glb");
+    ok(
+        &source,
+        "scene.export_file",
+        json!({"file_path": props, "format": "glb"}),
+    )
+    .await;
+    let take = generate(&Plan::text("a person walks", 1.0, 4)).expect("take");
+    let walk = dir.path().join("walk.gltf");
+    save_take(&take, &walk).expect("save gltf");
+
+    let hub = hub();
+    ok(
+        &hub,
+        "scene.create_object",
+        json!({"object_type": "sphere", "name": "Ball"}),
+    )
+    .await;
+    let sphere = ok(&hub, "scene.get_scene_info", json!({})).await["statistics"].clone();
+    let first = ok(&hub, "scene.import_file", json!({"file_path": walk})).await;
+    let second = ok(&hub, "scene.import_file", json!({"file_path": walk})).await;
+    let crate_ = ok(&hub, "scene.import_file", json!({"file_path": props})).await;
+    assert_eq!(crate_["objects"], json!(["Crate", "Lamp"]), "{crate_}");
+    let (a1, a2) = (
+        first["armatures"][0].as_str().expect("first armature"),
+        second["armatures"][0].as_str().expect("second armature"),
+    );
+    assert_ne!(a1, a2, "the second import gets its own names");
+    let armatures = ok(&hub, "animation.list_armatures", json!({})).await;
+    assert_eq!(armatures.as_array().map(Vec::len), Some(2), "{armatures}");
+
+    // Both copies play the take; the crate kept its mesh, material and place.
+    let frames = [1, 15, 30];
+    let p1 = pose_by_bare_name(&hub, a1, &frames).await;
+    assert_eq!(p1, pose_by_bare_name(&hub, a2, &frames).await);
+    let info = ok(&hub, "scene.get_scene_info", json!({})).await;
+    let stats = &info["statistics"];
+    assert_eq!(
+        stats["vertex_count"].as_u64(),
+        sphere["vertex_count"].as_u64().map(|v| v + 24)
+    );
+    assert_eq!(stats["light_count"], 1);
+    let crate_box = ok(
+        &hub,
+        "transform.get_bounding_box",
+        json!({"object_name": "Crate"}),
+    )
+    .await;
+    assert_eq!(
+        crate_box,
+        json!({"min": [200.0, 0.0, -100.0], "max": [400.0, 200.0, 100.0]})
+    );
+
+    // Saved and opened again, everything is still there.
+    let saved = dir.path().join("merged.glb");
+    ok(&hub, "scene.save_file", json!({"file_path": saved})).await;
+    let reopened = self::hub();
+    ok(&reopened, "scene.open_file", json!({"file_path": saved})).await;
+    let again = ok(&reopened, "scene.get_scene_info", json!({})).await;
+    assert_eq!(again["statistics"], info["statistics"]);
+    assert_eq!(pose_by_bare_name(&reopened, a1, &frames).await, p1);
+    let crate_again = ok(
+        &reopened,
+        "transform.get_bounding_box",
+        json!({"object_name": "Crate"}),
+    )
+    .await;
+    assert_eq!(crate_again, crate_box);
+}
+
+#[tokio::test]
+async fn bad_files_are_scene_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hub = hub();
     let broken = dir.path().join("broken.bvh");
     std::fs::write(&broken, "HIERARCHY\nROOT A\n{\nOFFSET 1 2\n").expect("write");
     let err = call(&hub, "scene.import_file", json!({"file_path": broken}))
@@ -164,6 +271,22 @@ async fn gltf_imports_into_an_empty_scene_and_bad_files_are_scene_errors() {
         .expect_err("broken bvh");
     assert_eq!(err.code, "SCENE_ERROR");
     assert!(err.message.contains("line 4"), "{}", err.message);
+
+    let not_gltf = dir.path().join("text.glb");
+    std::fs::write(&not_gltf, "not glTF").expect("write");
+    let err = call(&hub, "scene.import_file", json!({"file_path": not_gltf}))
+        .await
+        .expect_err("not gltf");
+    assert_eq!(err.code, "SCENE_ERROR");
+
+    let missing = call(
+        &hub,
+        "scene.import_file",
+        json!({"file_path": dir.path().join("gone.bvh")}),
+    )
+    .await
+    .expect_err("missing");
+    assert_eq!(missing.code, "SCENE_ERROR");
 
     let fbx = call(
         &hub,
@@ -173,4 +296,9 @@ async fn gltf_imports_into_an_empty_scene_and_bad_files_are_scene_errors() {
     .await
     .expect_err("fbx");
     assert_eq!(fbx.code, "UNSUPPORTED");
+    let info = ok(&hub, "scene.get_scene_info", json!({})).await;
+    assert_eq!(
+        info["statistics"]["object_count"], 0,
+        "failed imports add nothing"
+    );
 }

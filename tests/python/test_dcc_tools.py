@@ -837,6 +837,33 @@ def test_stage_reopens_an_empty_scene_it_saved(stagecraft_bin, empty_config, tmp
     assert sc["statistics"]["object_count"] == 0, sc
 
 
+def test_stage_import_merges_into_a_valid_gltf(stagecraft_bin, empty_config, tmp_path):
+    """Files imported into a stage scene that has objects are merged into its glTF document: what
+    it saves passes the Khronos validator and holds everything."""
+    props, walk, merged = tmp_path / "props.glb", tmp_path / "walk.glb", tmp_path / "merged.glb"
+    calls = [
+        ("create_object", {"object_type": "cube", "name": "Crate", "translate": [300, 100, 0]}),
+        ("create_object", {"object_type": "light", "name": "Lamp"}),
+        ("export_file", {"file_path": str(props), "format": "glb"}),
+        ("generate_motion", {"prompt": "a person walks", "seconds": 1, "save_path": str(walk)}),
+        ("new_scene", {}),
+        ("create_object", {"object_type": "sphere", "name": "Ball"}),
+        ("import_file", {"file_path": str(walk)}),
+        ("import_file", {"file_path": str(props)}),
+        ("save_file", {"file_path": str(merged)}),
+        ("open_file", {"file_path": str(merged), "force": True}),
+        ("list_objects", {}),
+    ]
+    results = run_calls(stagecraft_bin, empty_config, calls)
+    for (tool, args), (is_error, sc) in zip(calls, results):
+        assert not is_error, f"{tool}({args}) failed: {sc}"
+    assert results[7][1]["objects"] == ["Crate", "Lamp"], results[7][1]
+    report = validate_gltf(merged)
+    assert report["issues"]["numErrors"] == 0, report["issues"]
+    names = {o["name"] for o in unwrap(results[-1][1])}
+    assert {"Ball", "Crate", "Lamp", *results[6][1]["armatures"]} <= names, names
+
+
 # ---- DCC progress ($/progress) reaches the MCP client on the bridges that carry notifications ----
 
 

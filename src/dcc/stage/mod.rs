@@ -908,21 +908,18 @@ fn import_format(path: &Path, format: Option<&str>) -> Result<&'static str, DccF
     }
 }
 
-/// Loads a glTF file as the scene's content. The stage keeps one glTF document, so it imports into
-/// an empty scene only; merging two documents' meshes and materials is not done here.
+/// Adds a glTF file's content to the scene: into an empty scene the file's document as it is (its
+/// timeline included), else merged into the scene's document (`gltf_io::merge`).
 fn import_gltf(scene: &mut Scene, path: &Path, bytes: &[u8]) -> Result<(), DccFailure> {
-    if scene.live().next().is_some() {
-        return Err(scene_error(
-            "the stage DCC imports glTF into an empty scene only; this one has objects",
-        )
-        .with_details(json!({
-            "hint": "call new_scene first (after saving what matters), or open_file to replace the scene"
-        })));
-    }
     let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let mut loaded = gltf_io::load(bytes, &dir)
         .map_err(|e| scene_error(format!("cannot load {}: {e}", path.display())))?;
-    // The scene stays untitled: saving must not overwrite the imported file in place.
+    if scene.live().next().is_some() {
+        gltf_io::merge(scene, loaded);
+        return Ok(());
+    }
+    // The scene keeps its own file (untitled: saving must not overwrite the imported file in
+    // place) and render settings.
     loaded.file_path = scene.file_path.take();
     loaded.format = scene.format.take();
     loaded.render = std::mem::take(&mut scene.render);

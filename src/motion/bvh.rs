@@ -26,6 +26,8 @@ pub const MAX_FRAMES: usize = 108_000;
 /// Largest number accepted anywhere (100 km in centimetres; angles are far smaller): keeps every
 /// value finite once converted to f32.
 const MAX_VALUE: f64 = 1e7;
+/// Most numbers in MOTION (256 MiB as f64): an hour of a 60-joint rig at 30 fps is 20 million.
+const MAX_VALUES: usize = 32 << 20;
 /// Highest frame rate accepted (`Frame Time` at least 1 ms).
 const MAX_FPS: f64 = 1000.0;
 
@@ -84,17 +86,26 @@ pub struct BvhJoint {
     pub channels: Vec<Channel>,
 }
 
-/// A parsed BVH file, in the file's own units.
+/// A parsed BVH file, in the file's own units. Only [`read`] makes one, so its values always
+/// match its joints' channels and frame count.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bvh {
-    pub joints: Vec<BvhJoint>,
-    pub frame_time: f64,
-    pub num_frames: usize,
+    joints: Vec<BvhJoint>,
+    frame_time: f64,
+    num_frames: usize,
     /// `num_frames × channel_count` values, frame-major, in the order the channels are declared.
-    pub values: Vec<f64>,
+    values: Vec<f64>,
 }
 
 impl Bvh {
+    pub fn joints(&self) -> &[BvhJoint] {
+        &self.joints
+    }
+
+    pub fn num_frames(&self) -> usize {
+        self.num_frames
+    }
+
     pub fn channel_count(&self) -> usize {
         self.joints.iter().map(|j| j.channels.len()).sum()
     }
@@ -331,6 +342,14 @@ pub fn read(text: &str) -> Result<Bvh, BvhError> {
         .ok_or_else(|| syntax(n, "expected `Frame Time: SECONDS` of at least 0.001"))?;
 
     let per_frame: usize = joints.iter().map(|j| j.channels.len()).sum();
+    if num_frames.saturating_mul(per_frame) > MAX_VALUES {
+        return Err(syntax(
+            n,
+            format!(
+                "{num_frames} frames of {per_frame} channels are more than {MAX_VALUES} numbers"
+            ),
+        ));
+    }
     let mut values = Vec::new();
     for t in 0..num_frames {
         let (n, line) = next(&format!("frame {t}"))?;
@@ -583,6 +602,22 @@ mod tests {
             pos[1]
         );
         assert!((take.fps - 25.0).abs() < 1e-4);
+    }
+
+    #[test]
+    fn motion_too_large_to_hold_is_refused_before_reading_it() {
+        let mut text = String::from(
+            "HIERARCHY\nROOT J0\n{\nCHANNELS 6 Xposition Yposition Zposition Xrotation Yrotation Zrotation\n",
+        );
+        for j in 1..MAX_JOINTS {
+            text += &format!(
+                "JOINT J{j}\n{{\nCHANNELS 6 Xposition Yposition Zposition Xrotation Yrotation Zrotation\n"
+            );
+        }
+        text += &"}\n".repeat(MAX_JOINTS);
+        text += &format!("MOTION\nFrames: {MAX_FRAMES}\nFrame Time: 0.033\n");
+        let err = read(&text).expect_err("too large").to_string();
+        assert!(err.contains("more than"), "{err}");
     }
 
     #[test]

@@ -15,7 +15,7 @@ SAVE_TO = os.environ.get("STAGECRAFT_CAPTURES_DIR")
 
 # The rig walks 2 m toward the front (Blender -Y, the bridge's +Z) over frames 1-20 and bends.
 ANIMATE = """
-import bpy, math
+import bpy
 rig = bpy.data.objects["Walker"]
 spine = rig.pose.bones["Spine"]
 spine.rotation_mode = "XYZ"

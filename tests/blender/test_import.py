@@ -71,6 +71,9 @@ bpy.ops.wm.usd_export(filepath=out + "/rig.usdc")
 bpy.ops.wm.obj_export(filepath=out + "/rig.obj")
 bpy.ops.export_anim.bvh(filepath=out + "/rig.bvh", frame_start=1, frame_end=10)
 print("RESULT done", flush=True)
+# The bpy 4.2 module can crash while the interpreter shuts down; the files are written by now.
+import os
+os._exit(0)
 """
 
 

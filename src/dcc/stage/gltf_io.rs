@@ -912,9 +912,15 @@ pub fn to_gltf(scene: &Scene, selection_only: bool) -> IoResult<Vec<u8>> {
         .map_err(|e| format!("cannot encode glTF JSON: {e}"))
 }
 
-/// Moves a glTF index by `base`: the position its array had when the other document's were appended.
+/// Moves a glTF index by `base`: the position its array had when the other document's were
+/// appended. An index that was out of range stays out of range (saturating), never wraps onto a
+/// real entry.
 fn shifted<T>(index: gj::Index<T>, base: usize) -> gj::Index<T> {
-    gj::Index::new((index.value() + base) as u32)
+    gj::Index::new(moved(index.value() as u32, base))
+}
+
+fn moved(index: u32, base: usize) -> u32 {
+    index.saturating_add(u32::try_from(base).unwrap_or(u32::MAX))
 }
 
 /// Adds a loaded glTF scene (`gltf_io::load`) to `scene`: its data is appended to the scene's
@@ -1040,8 +1046,8 @@ pub fn merge(scene: &mut Scene, other: Scene) {
         let Some(node) = node else { continue };
         let mut copy = node.clone();
         copy.children.clear();
-        copy.mesh = copy.mesh.map(|m| m + meshes as u32);
-        copy.camera = copy.camera.map(|c| c + cameras as u32);
+        copy.mesh = copy.mesh.map(|m| moved(m, meshes));
+        copy.camera = copy.camera.map(|c| moved(c, cameras));
         copy.skin = copy.skin.map(|s| s + skin_base);
         if let Some(light) = copy
             .extensions
@@ -1049,7 +1055,7 @@ pub fn merge(scene: &mut Scene, other: Scene) {
             .and_then(|l| l.get_mut("light"))
             && let Some(index) = light.as_u64()
         {
-            *light = Value::from(index + lights as u64);
+            *light = Value::from(index.saturating_add(lights as u64));
         }
         ids[old] = Some(scene.add(copy, None));
     }
@@ -1068,7 +1074,7 @@ pub fn merge(scene: &mut Scene, other: Scene) {
             name: skin.name,
             joints: skin.joints.into_iter().filter_map(id).collect(),
             skeleton: skin.skeleton.and_then(id),
-            inverse_bind_matrices: skin.inverse_bind_matrices.map(|a| a + accessors as u32),
+            inverse_bind_matrices: skin.inverse_bind_matrices.map(|a| moved(a, accessors)),
         });
     }
     let action_base = scene.actions.len();

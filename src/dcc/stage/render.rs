@@ -51,7 +51,7 @@ pub enum Shot {
     },
 }
 
-/// The default three-quarter direction: front-right-above a character facing +Z.
+/// The default three-quarter direction: in front of a character facing +Z, to its left (+X), above.
 pub const THREE_QUARTER: Vec3 = Vec3::new(0.55, 0.35, 1.0);
 /// Vertical field of view of framed shots, radians.
 const FRAMED_YFOV: f32 = 0.7;

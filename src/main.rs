@@ -444,6 +444,7 @@ fn skills_json(registry: &stagecraft::skills::Registry) -> Value {
             "idempotent": t.idempotent,
             "open_world": t.open_world,
             "timeout_seconds": t.timeout_seconds,
+            "ui_resource": t.ui_resource,
             "hidden": hidden,
             "context_bytes": t.context_bytes(),
         })
@@ -555,7 +556,7 @@ async fn doctor(config: Config, common: &Common) -> Result<ExitCode> {
 
     let shutdown = CancellationToken::new();
     let dispatcher = Dispatcher::new(Arc::new(config), shutdown.clone())?;
-    let listing = dispatcher.motion.list_models(true).await;
+    let listing = dispatcher.motion.list_models(true, false).await;
     for backend in listing["backends"].as_array().into_iter().flatten() {
         let name = backend["name"].as_str().unwrap_or("?");
         let place = backend["url"].as_str().unwrap_or("in process");
@@ -568,9 +569,7 @@ async fn doctor(config: Config, common: &Common) -> Result<ExitCode> {
                     format!(
                         "{} ({} joints, {} fps)",
                         m["id"].as_str().unwrap_or("?"),
-                        m["canonical_skeleton"]["joints"]
-                            .as_array()
-                            .map_or(0, Vec::len),
+                        m["joints"].as_array().map_or(0, Vec::len),
                         m["fps"]
                     )
                 })

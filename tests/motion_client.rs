@@ -785,8 +785,19 @@ async fn tools_generate_preview_save_and_errors() {
     let b = &listed.structured["backends"][0];
     assert_eq!(b["name"], "fx");
     assert_eq!(b["models"][0]["id"], "null");
+    // The summary names the joints; `full` adds the rest skeleton.
+    assert_eq!(b["models"][0]["joints"].as_array().map(Vec::len), Some(5));
+    assert!(b["models"][0].get("canonical_skeleton").is_none(), "{b}");
+    let full = d
+        .call(
+            &tool("list_motion_models", "motion.list_models"),
+            json!({"full": true}),
+            ctx.clone(),
+        )
+        .await
+        .expect("list full");
     assert_eq!(
-        b["models"][0]["canonical_skeleton"]["joints"]
+        full.structured["backends"][0]["models"][0]["canonical_skeleton"]["joints"]
             .as_array()
             .map(Vec::len),
         Some(5)
@@ -887,7 +898,7 @@ async fn reference_server_when_configured() {
         max_response_mb: 64,
     };
     let hub = hub_for(&cfg);
-    let listed = hub.list_models(true).await;
+    let listed = hub.list_models(true, false).await;
     assert_eq!(listed["backends"][0]["ok"], true, "{listed}");
     assert_eq!(listed["backends"][0]["protocol_version"], "1.4");
     let choice = hub.resolve(None, Some("null")).await.expect("null model");
@@ -1053,7 +1064,7 @@ async fn in_process_backend_generates_and_passes_errors_through() {
         vec![("builtin".into(), Backend::InProcess(Arc::new(StillModel)))],
         4,
     );
-    let listed = hub.list_models(false).await;
+    let listed = hub.list_models(false, false).await;
     assert_eq!(listed["backends"][0]["kind"], "builtin");
     assert_eq!(listed["default"]["model"], "still");
     let choice = hub.resolve(Some("builtin"), None).await.expect("choice");

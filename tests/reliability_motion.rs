@@ -403,7 +403,7 @@ async fn a_configured_backend_that_is_down_is_reported_not_replaced() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), "unknown_model", "{e}");
-    let listed = hub.list_models(false).await;
+    let listed = hub.list_models(false, false).await;
     assert_eq!(listed["backends"][0]["ok"], false);
     assert_eq!(listed["default"], Value::Null, "{listed}");
 }

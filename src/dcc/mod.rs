@@ -327,19 +327,25 @@ impl DccHub {
         } else {
             crate::bridge::PING_TIMEOUT + Duration::from_secs(2)
         };
-        let work = tokio::time::timeout(
-            call.timeout + grace,
-            route::route(conn.adapter.as_ref(), method, params, call),
-        );
+        // The work gets a child of the caller's token, so that the outer limit can cancel it
+        // alone: the bridge then sends `$/cancel` and forgets the request, where dropping the
+        // future would skip both.
+        let inner = DccCall {
+            cancel: call.cancel.child_token(),
+            ..call.clone()
+        };
+        let work = route::route(conn.adapter.as_ref(), method, params, &inner);
         let mut work = std::pin::pin!(work);
         tokio::select! {
-            r = &mut work => match r {
-                Ok(result) => result,
-                Err(_) => Err(DccFailure::new(
+            r = &mut work => r,
+            _ = tokio::time::sleep(call.timeout + grace) => {
+                inner.cancel.cancel();
+                let _ = tokio::time::timeout(CANCEL_CLEANUP, &mut work).await;
+                Err(DccFailure::new(
                     DccErrorCode::Timeout,
                     format!("{method} on {:?} did not finish within {:.1} s", conn.name, call.timeout.as_secs_f64()),
-                )),
-            },
+                ))
+            }
             _ = call.cancel.cancelled() => {
                 // The bridge watches the same token and sends `$/cancel` to the DCC; dropping its
                 // future now would skip that, so let it finish first (it returns at once).
@@ -414,5 +420,73 @@ impl DccHub {
             }
         });
         futures::future::join_all(probes).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use async_trait::async_trait;
+
+    use super::adapter::DccResult;
+    use super::types::{DccCapabilities, DccInfo, Hello, Ping};
+    use super::*;
+
+    /// An adapter whose ping never answers on its own: it only ends when its call is cancelled,
+    /// as a remote adapter does (it then sends `$/cancel` to the DCC).
+    #[derive(Default)]
+    struct AnswersOnlyToCancel {
+        saw_cancel: AtomicBool,
+    }
+
+    #[async_trait]
+    impl DccAdapter for AnswersOnlyToCancel {
+        async fn hello(&self, _call: &DccCall) -> DccResult<Hello> {
+            Err(DccFailure::unsupported("dcc.hello"))
+        }
+        async fn ping(&self, call: &DccCall) -> DccResult<Ping> {
+            call.cancel.cancelled().await;
+            self.saw_cancel.store(true, Ordering::SeqCst);
+            Err(DccFailure::new(DccErrorCode::Timeout, "cancelled"))
+        }
+        fn info(&self) -> Option<DccInfo> {
+            None
+        }
+        fn capabilities(&self) -> Option<DccCapabilities> {
+            None
+        }
+        fn implements(&self, _method: &str) -> bool {
+            true
+        }
+    }
+
+    #[tokio::test]
+    async fn the_outer_limit_cancels_the_call_instead_of_dropping_it() {
+        let adapter = Arc::new(AnswersOnlyToCancel::default());
+        let hub = DccHub {
+            conns: vec![Conn {
+                name: "hanging".into(),
+                adapter: adapter.clone(),
+                bridge: "in_process",
+                endpoint: None,
+                timeout: Duration::from_secs(1),
+            }],
+            shutdown: CancellationToken::new(),
+        };
+        let call = DccCall::new(Duration::from_millis(50));
+        let failure = hub
+            .call(None, "dcc.ping", json!({}), &call)
+            .await
+            .expect_err("a call that never answers fails at its deadline");
+        assert_eq!(failure.dcc_code(), Some(DccErrorCode::Timeout), "{failure}");
+        assert!(
+            adapter.saw_cancel.load(Ordering::SeqCst),
+            "the call was dropped at the outer limit without being cancelled"
+        );
+        assert!(
+            !call.cancel.is_cancelled(),
+            "the caller's own token is not cancelled for it"
+        );
     }
 }

@@ -19,6 +19,7 @@ use super::{CallContext, Dispatcher, ImageOut, ToolError, ToolOutput};
 use crate::dcc::{DccCall, DccFailure};
 use crate::motion::client::CallOptions;
 use crate::motion::retarget::Placement;
+use crate::motion::take::Take;
 use crate::motion::wire::{WireJoint, WireSkeleton};
 use crate::motion::{self, GenerateArgs, MotionError};
 use crate::skills::ToolSpec;
@@ -96,12 +97,14 @@ pub(super) fn dcc_call(ctx: &CallContext, timeout: Duration) -> DccCall {
 struct ListArgs {
     #[serde(default)]
     refresh: bool,
+    #[serde(default)]
+    full: bool,
 }
 
 async fn list_models(dispatcher: &Dispatcher, args: Value) -> Result<ToolOutput, ToolError> {
     let a: ListArgs = parse_args(args)?;
     Ok(ToolOutput::new(
-        dispatcher.motion.list_models(a.refresh).await,
+        dispatcher.motion.list_models(a.refresh, a.full).await,
     ))
 }
 
@@ -227,15 +230,21 @@ async fn generate(
         .map_err(motion_error)?;
 
     let mut out = motion::take_summary(&g.take_id, &g.take, None);
+    // The result stays in the agent's context: the joint names (the model's, list_motion_models)
+    // are counted, and what only a take's reader needs (the MMCP version, the contact channels) is
+    // left to the take resource (take://<id>).
+    if let Some(summary) = out.as_object_mut() {
+        let names = summary.remove("joints");
+        summary.remove("protocol_version");
+        summary.remove("foot_contact_joints");
+        out["joint_count"] = json!(names.as_ref().and_then(Value::as_array).map_or(0, Vec::len));
+    }
     out["backend"] = json!(g.backend);
     out["model"] = json!(g.model);
     out["elapsed_seconds"] = json!((g.elapsed.as_secs_f64() * 100.0).round() / 100.0);
-    out["client_notes"] = json!(g.client_notes);
-    out["applied"] = Value::Null;
-    out["joints_applied"] = Value::Null;
-    out["joints_skipped"] = Value::Null;
-    out["retarget"] = Value::Null;
-    out["saved"] = Value::Null;
+    if !g.client_notes.is_empty() {
+        out["client_notes"] = json!(g.client_notes);
+    }
 
     // 5. retarget, apply and save
     if let (Some(armature), Some(rig)) = (&dargs.armature, &rig) {
@@ -243,49 +252,45 @@ async fn generate(
         let (on_rig, report) = match &mapping {
             // The take's own skeleton (decoded) is what the motion is on: map it, not the listing.
             Some(_) => {
-                let m = retarget::map(&g.take.skeleton, rig, &rargs, placement)
-                    .map_err(|e| with_take(e, &g.take_id))?;
-                retarget::transfer(
+                retarget::onto_rig(
                     dispatcher,
-                    m,
                     g.take.clone(),
                     &g.take_id,
+                    rig,
+                    &rargs,
                     armature,
                     placement,
                 )
-                .await
-                .map_err(|e| with_take(e, &g.take_id))?
+                .await?
             }
             None if rargs.retarget == Mode::Names => (g.take.clone(), json!({"mode": "names"})),
             None => (g.take.clone(), json!({"mode": "auto", "by": "model"})),
         };
-        let params = motion::apply_params(
-            &on_rig,
-            sample,
+        let target = RigTarget {
+            dcc: dargs.dcc.as_deref(),
             armature,
-            dargs.start_frame,
-            dargs.in_place,
-            None,
+            sample,
+            start_frame: dargs.start_frame,
+            in_place: dargs.in_place,
+            action_name: None,
+        };
+        let r = put_on_rig(
+            dispatcher,
+            &on_rig,
+            &g.take_id,
+            &target,
+            &dcc_call(ctx, left()),
+            "The motion was generated and kept (details.take_id): fix the armature or DCC, then call apply_motion with that take_id instead of generating again.",
         )
-        .map_err(|e| with_take(motion_error(e), &g.take_id))?;
-        let r = dispatcher
-            .dccs
-            .call(
-                dargs.dcc.as_deref(),
-                "animation.apply_motion",
-                params,
-                &dcc_call(ctx, left()),
-            )
-            .await
-            .map_err(|f| {
-                dcc_error(
-                    f,
-                    "The motion was generated and kept (details.take_id): fix the armature or DCC, then call apply_motion with that take_id instead of generating again.",
-                    Some(&g.take_id),
-                )
-            })?;
-        out["joints_applied"] = r.get("joints_applied").cloned().unwrap_or(Value::Null);
-        out["joints_skipped"] = r.get("joints_skipped").cloned().unwrap_or(Value::Null);
+        .await?;
+        // The DCC's joint lists are hoisted, not repeated: the result goes into the agent's context.
+        let mut r = r;
+        for key in ["joints_applied", "joints_skipped"] {
+            out[key] = r
+                .as_object_mut()
+                .and_then(|o| o.remove(key))
+                .unwrap_or(Value::Null);
+        }
         out["retarget"] = report;
         out["applied"] = json!({"armature": armature, "sample": sample, "result": r});
     }
@@ -298,7 +303,49 @@ async fn generate(
     Ok(ToolOutput::new(out))
 }
 
-fn with_take(mut e: ToolError, take_id: &str) -> ToolError {
+/// Where and how a take goes onto a rig (`animation.apply_motion`).
+struct RigTarget<'a> {
+    dcc: Option<&'a str>,
+    armature: &'a str,
+    sample: usize,
+    start_frame: Option<i64>,
+    in_place: Option<bool>,
+    action_name: Option<&'a str>,
+}
+
+/// Puts one sample of a take (already on the rig's skeleton) onto the rig; `hint` says what to do
+/// when the DCC refuses. Returns the DCC's answer.
+async fn put_on_rig(
+    dispatcher: &Dispatcher,
+    take: &Take,
+    take_id: &str,
+    target: &RigTarget<'_>,
+    call: &DccCall,
+    hint: &str,
+) -> Result<Value, ToolError> {
+    let params = motion::apply_params(
+        take,
+        target.sample,
+        target.armature,
+        target.start_frame,
+        target.in_place,
+        target.action_name,
+    )
+    .map_err(|e| with_take(motion_error(e), take_id))?;
+    let params = serde_json::to_value(params).map_err(|e| {
+        ToolError::new(
+            "internal_error",
+            format!("could not encode the motion: {e}"),
+        )
+    })?;
+    dispatcher
+        .dccs
+        .call(target.dcc, "animation.apply_motion", params, call)
+        .await
+        .map_err(|f| dcc_error(f, hint, Some(take_id)))
+}
+
+pub(super) fn with_take(mut e: ToolError, take_id: &str) -> ToolError {
     if let Value::Object(m) = &mut e.details {
         m.insert("take_id".into(), json!(take_id));
     }
@@ -344,45 +391,35 @@ async fn apply(
                 left(),
             )
             .await?;
-            let m = retarget::map(&take.skeleton, &rig, &rargs, Placement::AtRig)
-                .map_err(|e| with_take(e, &a.take_id))?;
-            retarget::transfer(
+            retarget::onto_rig(
                 dispatcher,
-                m,
                 take.clone(),
                 &a.take_id,
+                &rig,
+                &rargs,
                 &a.armature,
                 Placement::AtRig,
             )
-            .await
-            .map_err(|e| with_take(e, &a.take_id))?
+            .await?
         }
     };
-    let params = motion::apply_params(
-        &on_rig,
+    let target = RigTarget {
+        dcc: a.dcc.as_deref(),
+        armature: &a.armature,
         sample,
-        &a.armature,
-        a.start_frame,
-        a.in_place,
-        a.action_name.as_deref(),
+        start_frame: a.start_frame,
+        in_place: a.in_place,
+        action_name: a.action_name.as_deref(),
+    };
+    let r = put_on_rig(
+        dispatcher,
+        &on_rig,
+        &a.take_id,
+        &target,
+        &dcc_call(ctx, left()),
+        "Check the armature name with list_armatures (and the dcc with list_dccs), then call apply_motion again.",
     )
-    .map_err(motion_error)?;
-    let r = dispatcher
-        .dccs
-        .call(
-            a.dcc.as_deref(),
-            "animation.apply_motion",
-            params,
-            &dcc_call(ctx, left()),
-        )
-        .await
-        .map_err(|f| {
-            dcc_error(
-                f,
-                "Check the armature name with list_armatures (and the dcc with list_dccs), then call apply_motion again.",
-                Some(&a.take_id),
-            )
-        })?;
+    .await?;
     Ok(ToolOutput::new(json!({
         "take_id": a.take_id,
         "armature": a.armature,

@@ -10,8 +10,9 @@ use glam::Vec3;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::motion::{dcc_call, dcc_error, motion_error, parse_args, skeleton_from_dcc};
+use super::motion::{dcc_call, dcc_error, motion_error, parse_args, skeleton_from_dcc, with_take};
 use super::{CallContext, Dispatcher, ToolError, ToolOutput};
+use crate::motion::millis;
 use crate::motion::retarget::{self, Frame, Mapping, RetargetError, TransferReport};
 use crate::motion::store::TakeInfo;
 use crate::motion::take::{Skeleton, Take};
@@ -109,18 +110,22 @@ pub(super) fn retarget_error(e: RetargetError) -> ToolError {
 
 /// The map as tool results report it.
 pub(super) fn report(m: &Mapping, transfer: Option<&TransferReport>) -> Value {
-    let r2 = |v: f32| (v * 1000.0).round() / 1000.0;
     let mut out = json!({
         "mode": "auto",
-        "joint_map": m.joint_map,
         "unmapped_joints": m.unmapped_joints,
         "unmapped_bones": m.unmapped_bones,
         "blended_bones": m.blended_bones,
         "conventions": {"take": m.take_conventions, "rig": m.rig_conventions},
-        "scale": r2(m.frame.scale),
+        "scale": millis(m.frame.scale),
         "heading_degrees": (m.frame.turn_degrees() * 10.0).round() / 10.0,
         "warnings": m.warnings,
     });
+    // The map itself is map_rig's answer; a generate or apply result, which every conversation
+    // reads, only counts it (the same mapping, since it is deterministic).
+    match transfer {
+        None => out["joint_map"] = json!(m.joint_map),
+        Some(_) => out["mapped_joints"] = json!(m.joint_map.len()),
+    }
     if let Some(t) = transfer {
         out["feet"] = json!({
             "contacts": t.contacts,
@@ -130,6 +135,22 @@ pub(super) fn report(m: &Mapping, transfer: Option<&TransferReport>) -> Value {
         });
     }
     out
+}
+
+/// `take` mapped onto `rig` and carried over ([`map`], then [`transfer`]); errors name the take.
+pub(super) async fn onto_rig(
+    dispatcher: &Dispatcher,
+    take: Arc<Take>,
+    take_id: &str,
+    rig: &Skeleton,
+    args: &RetargetArgs,
+    armature: &str,
+    placement: retarget::Placement,
+) -> Result<(Arc<Take>, Value), ToolError> {
+    let m = map(&take.skeleton, rig, args, placement).map_err(|e| with_take(e, take_id))?;
+    transfer(dispatcher, m, take, take_id, armature, placement)
+        .await
+        .map_err(|e| with_take(e, take_id))
 }
 
 /// The take carried over to the rig and kept as a take of its own (`rig_take_id`: save_motion writes
@@ -151,7 +172,7 @@ pub(super) async fn transfer(
             && out.num_frames > 0
         {
             let hips = out.world_positions(s, 0)[m.rig_hips()];
-            rep["start"] = json!(hips.to_array().map(|v| (v * 1000.0).round() / 1000.0));
+            rep["start"] = json!(hips.to_array().map(millis));
         }
         Ok::<_, RetargetError>((out, rep))
     })

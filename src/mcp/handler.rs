@@ -9,15 +9,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, CustomRequest,
-    CustomResult, ErrorCode, GetPromptRequestParams, GetPromptResponse, GetPromptResult,
-    GetSkillRequestParams, GetSkillResult, Implementation, ListPromptsResult,
-    ListResourceTemplatesResult, ListResourcesResult, ListSkillsResult, ListToolsResult,
-    LoggingLevel, LoggingMessageNotificationParam, PaginatedRequestParams, Prompt, PromptArgument,
-    PromptMessage, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
-    ResourceContents, ResourceTemplate, Role, ServerCapabilities, ServerConfig,
-    SetLevelRequestParams, Skill, SkillFrontmatter, SkillResource, SkillResources,
-    SubscriptionFilter, Tool, ToolAnnotations,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
+    CompletionInfo, ContentBlock, CustomRequest, CustomResult, ErrorCode, GetPromptRequestParams,
+    GetPromptResponse, GetPromptResult, GetSkillRequestParams, GetSkillResult, Implementation,
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListSkillsResult,
+    ListToolsResult, LoggingLevel, LoggingMessageNotificationParam, PaginatedRequestParams, Prompt,
+    PromptArgument, PromptMessage, ReadResourceRequestParams, ReadResourceResponse,
+    ReadResourceResult, Reference, Resource, ResourceContents, ResourceTemplate, Role,
+    ServerCapabilities, ServerConfig, SetLevelRequestParams, Skill, SkillFrontmatter,
+    SkillResource, SkillResources, SubscriptionFilter, Tool, ToolAnnotations,
 };
 use rmcp::service::{
     NotificationContext, Peer, RequestContext, SubscriptionContext, SubscriptionSendError,
@@ -26,6 +26,7 @@ use rmcp::service::{
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::progress::McpProgress;
 use crate::dispatch::{CANCEL_GRACE, CallContext, Dispatcher, ToolError};
@@ -33,6 +34,9 @@ use crate::skills::{Binding, SharedRegistry, ToolSpec};
 
 /// Extra time past a tool's own deadline before the server gives up on the binding itself:
 /// bindings enforce their deadlines and report precisely; this is the backstop.
+/// Numbers the tool calls of this process for the log (`tool_call{call_id=…}`).
+static NEXT_CALL_ID: AtomicU64 = AtomicU64::new(1);
+
 const DEADLINE_GRACE: Duration = Duration::from_secs(5);
 
 /// How much longer than the dispatcher's own CANCEL_GRACE the backstop waits for a cancelled call
@@ -162,6 +166,14 @@ impl StagecraftServer {
         }
         if let Some(schema) = &spec.output_schema {
             tool = tool.with_raw_output_schema(schema.clone());
+        }
+        // Declared to every client: one without MCP Apps ignores `_meta` and shows the result's
+        // content (text, the preview image) as before. Only views served here are announced: a
+        // host would fail to load any other.
+        if let Some(uri) = &spec.ui_resource
+            && super::apps::find(uri).is_some()
+        {
+            tool = tool.with_meta(super::apps::tool_meta(uri));
         }
         tool
     }
@@ -374,6 +386,37 @@ fn prompts() -> Vec<Prompt> {
     ]
 }
 
+/// Suggestions for the `animate_rig` prompt's arguments (MCP `completion/complete`): what the
+/// built-in model understands, so a user picking the prompt from a client menu starts from words
+/// that work. Other prompts and arguments have nothing to suggest.
+const MOTION_SUGGESTIONS: &[&str] = &[
+    "walks forward",
+    "walks forward and waves",
+    "runs then jumps",
+    "jogs in place",
+    "idles and looks around",
+    "sits down",
+    "stands up",
+    "crouches",
+    "turns left",
+    "waves",
+];
+const SECONDS_SUGGESTIONS: &[&str] = &["2", "4", "6", "8", "10"];
+
+fn prompt_completions(prompt: &str, argument: &str, typed: &str) -> Vec<String> {
+    let candidates = match (prompt, argument) {
+        ("animate_rig", "motion") => MOTION_SUGGESTIONS,
+        ("animate_rig", "seconds") => SECONDS_SUGGESTIONS,
+        _ => &[],
+    };
+    let typed = typed.to_lowercase();
+    candidates
+        .iter()
+        .filter(|c| c.starts_with(&typed))
+        .map(|c| c.to_string())
+        .collect()
+}
+
 fn prompt_text(name: &str, args: &serde_json::Map<String, Value>) -> Option<String> {
     let arg = |k: &str| args.get(k).and_then(Value::as_str).map(str::to_string);
     match name {
@@ -434,6 +477,7 @@ impl ServerHandler for StagecraftServer {
                 .enable_resources()
                 .enable_resources_list_changed()
                 .enable_prompts()
+                .enable_completions()
                 .enable_logging()
                 .enable_skills()
                 .build(),
@@ -443,6 +487,26 @@ impl ServerHandler for StagecraftServer {
                 .with_title("stagecraft: motion and DCC scenes for agents"),
         )
         .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, McpError> {
+        let values = match &request.r#ref {
+            Reference::Prompt(prompt) => prompt_completions(
+                &prompt.name,
+                &request.argument.name,
+                &request.argument.value,
+            ),
+            // Resource templates (take://{id}) and references newer than this server: nothing to
+            // suggest, which the protocol allows.
+            _ => Vec::new(),
+        };
+        let completion = CompletionInfo::with_all_values(values)
+            .map_err(|message| McpError::internal_error(message, None))?;
+        Ok(CompleteResult::new(completion))
     }
 
     async fn set_level(
@@ -529,7 +593,23 @@ impl ServerHandler for StagecraftServer {
         };
         drop(registry);
         let args = Value::Object(request.arguments.unwrap_or_default());
-        Ok(self.run_tool(spec, args, &context).await.into())
+        // One span per call, so that one call can be followed through the log: what the
+        // dispatcher, the motion client and the bridge log inside it carries these fields.
+        let call_id = NEXT_CALL_ID.fetch_add(1, Ordering::Relaxed);
+        let dcc = args.get("dcc").and_then(Value::as_str).unwrap_or("default");
+        let span = tracing::info_span!("tool_call", call_id, tool = %spec.name, dcc = %dcc);
+        async move {
+            let started = std::time::Instant::now();
+            let result = self.run_tool(spec, args, &context).await;
+            tracing::info!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                is_error = result.is_error.unwrap_or(false),
+                "tool call finished"
+            );
+            Ok(result.into())
+        }
+        .instrument(span)
+        .await
     }
 
     async fn list_resources(
@@ -548,6 +628,7 @@ impl ServerHandler for StagecraftServer {
                     .with_size(s.text.len() as u64)
             })
             .collect();
+        resources.extend(super::apps::resources());
         let motion = &self.inner.dispatcher.motion;
         for id in motion.list_takes() {
             let description = motion
@@ -585,6 +666,11 @@ impl ServerHandler for StagecraftServer {
                     "A generated motion take: model, fps, frames, joints, samples, notes",
                 )
                 .with_mime_type("application/json"),
+            ResourceTemplate::new("take://{take_id}/positions/{sample}", "take-positions")
+                .with_description(
+                    "One sample of a take as world joint positions per frame (mm), for the take viewer",
+                )
+                .with_mime_type("application/json"),
         ]))
     }
 
@@ -604,6 +690,22 @@ impl ServerHandler for StagecraftServer {
                 ])
                 .into());
             }
+        } else if let Some(app) = super::apps::find(uri) {
+            return Ok(super::apps::read(app).into());
+        } else if let Some((id, sample)) = super::apps::parse_positions_uri(uri)
+            && let Some(positions) = self.inner.dispatcher.motion.take_positions(id, sample)
+        {
+            return match positions {
+                Ok(data) => Ok(ReadResourceResult::new(vec![
+                    ResourceContents::text(data.to_string(), uri.to_string())
+                        .with_mime_type("application/json"),
+                ])
+                .into()),
+                Err(e) => Err(McpError::invalid_params(
+                    e.to_string(),
+                    Some(json!({"uri": uri})),
+                )),
+            };
         } else if let Some(id) = uri.strip_prefix("take://")
             && let Some(summary) = self.inner.dispatcher.motion.read_take(id)
         {

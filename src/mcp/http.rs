@@ -66,6 +66,10 @@ pub async fn serve_http(
         .with_allowed_hosts(hosts)
         .with_allowed_origins(origins)
         .with_max_request_body_bytes(MAX_REQUEST_BYTES)
+        // A request that sends nothing before its answer gets plain JSON, not a one-event SSE
+        // stream (rmcp falls back to SSE when progress or notifications come first). rmcp applies
+        // this to stateless requests, i.e. the 2026-07-28 era; legacy sessions stay on SSE.
+        .with_json_response(true)
         .with_cancellation_token(shutdown.child_token());
     let service = StreamableHttpService::new(
         move || Ok(server.clone()),

@@ -1,6 +1,7 @@
 //! rmcp ServerHandler: tools/resources/prompts from the skill registry, the stdio and Streamable
-//! HTTP transports, progress and cancellation. The only module that knows MCP.
+//! HTTP transports, progress and cancellation, the MCP Apps views. The only module that knows MCP.
 
+mod apps;
 mod handler;
 mod http;
 mod progress;

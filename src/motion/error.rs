@@ -113,7 +113,7 @@ impl MotionError {
                 "Call list_motion_models and pass one of the listed model ids (or omit `model`)."
             }
             "unknown_joint" => {
-                "Use joint names of the request skeleton: list_motion_models shows each model's canonical_skeleton; details.skeleton_joints lists the valid names."
+                "Use joint names of the request skeleton: list_motion_models shows each model's joints; details.skeleton_joints lists the valid names."
             }
             "frame_out_of_range" => {
                 "Constraint frames are 0-based on the whole timeline at the model's fps: keep them within [0, total_frames - 1] (details.total_frames), or lengthen `seconds`."
@@ -125,7 +125,7 @@ impl MotionError {
                 "Stay within the model's limits (list_motion_models → limits: max_duration_seconds, max_num_samples, max_constraints_per_request, max_prompt_length) and its supports_* flags."
             }
             "invalid_skeleton" | "retargeting_unsupported" => {
-                "This model needs its own canonical skeleton: generate without `armature`-based retargeting, then apply_motion to a rig whose joint names match (list_motion_models → canonical_skeleton)."
+                "This model needs its own canonical skeleton: generate without `armature`-based retargeting, then apply_motion to a rig whose joint names match (list_motion_models → joints)."
             }
             "schema_validation" | "invalid_request" => {
                 "The backend refused the request's shape; details says which field. Simplify the segments/constraints and retry; if the arguments were valid, report it as a stagecraft bug."

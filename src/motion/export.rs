@@ -1,9 +1,9 @@
 //! A take turned into what others consume: summaries for the agent, `animation.apply_motion`
 //! parameters for a DCC, and .glb/.gltf/.bvh files.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use base64::Engine as _;
 use serde_json::{Value, json};
 
 use super::bvh;
@@ -11,8 +11,15 @@ use super::error::MotionError;
 use super::gltf;
 use super::store::TakeInfo;
 use super::take::Take;
+use crate::dcc::types::{ApplyMotionParams, F32Array};
 
 /// Travel of the root over a sample, plus the server's fitted trajectory model when present.
+/// A length or factor for a tool result, to the millimetre: rounded in f64, because an f32 rounded
+/// in f32 still prints as 5.659999847412109 and costs the agent's context twice the digits.
+pub fn millis(v: f32) -> f64 {
+    (f64::from(v) * 1000.0).round() / 1000.0
+}
+
 pub fn trajectory_summary(take: &Take, sample: usize) -> Value {
     let Some(s) = take.samples.get(sample) else {
         return Value::Null;
@@ -27,13 +34,12 @@ pub fn trajectory_summary(take: &Take, sample: usize) -> Value {
         .sum();
     let dist = ((last[0] - first[0]).powi(2) + (last[1] - first[1]).powi(2)).sqrt();
     let secs = take.seconds();
-    let r3 = |v: f32| (v * 1000.0).round() / 1000.0;
     let mut out = json!({
-        "start_xz": [r3(first[0]), r3(first[1])],
-        "end_xz": [r3(last[0]), r3(last[1])],
-        "distance_m": r3(dist),
-        "path_length_m": r3(path),
-        "mean_speed_mps": if secs > 0.0 { r3(path / secs) } else { 0.0 },
+        "start_xz": [millis(first[0]), millis(first[1])],
+        "end_xz": [millis(last[0]), millis(last[1])],
+        "distance_m": millis(dist),
+        "path_length_m": millis(path),
+        "mean_speed_mps": if secs > 0.0 { millis(path / secs) } else { 0.0 },
     });
     if let Some(t) = &s.trajectory {
         out["fit"] = json!({
@@ -62,8 +68,20 @@ pub fn take_summary(id: &str, take: &Take, info: Option<&TakeInfo>) -> Value {
         "notes": take.notes,
         "trajectory": trajectory_summary(take, 0),
         "foot_contact_joints": take.samples.first().map(|s| s.foot_contacts.keys().cloned().collect::<Vec<_>>()).unwrap_or_default(),
-        "animated_joint_translations": take.samples.first().map(|s| s.joint_translations.keys().filter_map(|&j| take.skeleton.joints.get(j).map(|x| x.name.clone())).collect::<Vec<_>>()).unwrap_or_default(),
     });
+    let translated: Vec<&str> = take
+        .samples
+        .first()
+        .map(|s| {
+            s.joint_translations
+                .keys()
+                .filter_map(|&j| take.skeleton.joints.get(j).map(|x| x.name.as_str()))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !translated.is_empty() {
+        v["animated_joint_translations"] = json!(translated);
+    }
     if !take.canonical_to_request.is_empty() {
         v["canonical_to_request"] = json!(take.canonical_to_request);
     }
@@ -76,19 +94,6 @@ pub fn take_summary(id: &str, take: &Take, info: Option<&TakeInfo>) -> Value {
     v
 }
 
-fn f32_array(shape: &[usize], values: impl Iterator<Item = f32>) -> Value {
-    let n: usize = shape.iter().product();
-    let mut bytes = Vec::with_capacity(n * 4);
-    for v in values {
-        bytes.extend_from_slice(&v.to_le_bytes());
-    }
-    json!({
-        "dtype": "f32",
-        "shape": shape,
-        "b64": base64::engine::general_purpose::STANDARD.encode(&bytes),
-    })
-}
-
 /// `animation.apply_motion` params (docs/bridge-protocol.md#animationapply_motion) for one sample of a take.
 pub fn apply_params(
     take: &Take,
@@ -97,7 +102,7 @@ pub fn apply_params(
     start_frame: Option<i64>,
     in_place: Option<bool>,
     action_name: Option<&str>,
-) -> Result<Value, MotionError> {
+) -> Result<ApplyMotionParams, MotionError> {
     let s = take.samples.get(sample).ok_or_else(|| {
         MotionError::InvalidArguments(format!(
             "sample {sample} does not exist; the take has {} (0..{})",
@@ -113,37 +118,29 @@ pub fn apply_params(
             message: "the take's arrays do not match its frame count".into(),
         });
     }
-    let mut params = json!({
-        "armature": armature,
-        "fps": take.fps,
-        "joint_names": take.skeleton.names().collect::<Vec<_>>(),
-        "rotations": f32_array(&[t, j, 4], s.rotations.iter().flatten().copied()),
-        "root_positions": f32_array(&[t, 3], s.root_positions.iter().flatten().copied()),
-    });
-    if !s.joint_translations.is_empty() {
-        let mut m = serde_json::Map::new();
-        for (&ji, track) in &s.joint_translations {
-            if let Some(joint) = take.skeleton.joints.get(ji)
-                && track.len() == t
-            {
-                m.insert(
-                    joint.name.clone(),
-                    f32_array(&[t, 3], track.iter().flatten().copied()),
-                );
-            }
-        }
-        params["joint_translations"] = Value::Object(m);
-    }
-    if let Some(f) = start_frame {
-        params["start_frame"] = json!(f);
-    }
-    if let Some(b) = in_place {
-        params["in_place"] = json!(b);
-    }
-    if let Some(a) = action_name {
-        params["action_name"] = json!(a);
-    }
-    Ok(params)
+    let translations: BTreeMap<String, F32Array> = s
+        .joint_translations
+        .iter()
+        .filter(|(_, track)| track.len() == t)
+        .filter_map(|(&ji, track)| {
+            let joint = take.skeleton.joints.get(ji)?;
+            Some((
+                joint.name.clone(),
+                F32Array::encode(vec![t, 3], track.as_flattened()),
+            ))
+        })
+        .collect();
+    Ok(ApplyMotionParams {
+        armature: armature.to_string(),
+        fps: f64::from(take.fps),
+        joint_names: take.skeleton.names().map(str::to_string).collect(),
+        rotations: F32Array::encode(vec![t, j, 4], s.rotations.as_flattened()),
+        root_positions: F32Array::encode(vec![t, 3], s.root_positions.as_flattened()),
+        joint_translations: (!translations.is_empty()).then_some(translations),
+        start_frame,
+        action_name: action_name.map(str::to_string),
+        in_place: in_place.unwrap_or(false),
+    })
 }
 
 /// Writes a take as `.glb`, `.gltf` or `.bvh` (by extension; BVH holds the first sample, in
@@ -181,6 +178,7 @@ pub fn save_take(take: &Take, path: &Path) -> Result<usize, MotionError> {
 mod tests {
     use super::*;
     use crate::motion::take::{Joint, Sample, Skeleton};
+    use base64::Engine as _;
     use std::collections::BTreeMap;
 
     #[test]
@@ -210,6 +208,7 @@ mod tests {
             ..Take::default()
         };
         let p = apply_params(&take, 0, "Armature", Some(10), Some(true), None).expect("params");
+        let p = serde_json::to_value(p).expect("serializes");
         assert_eq!(p["joint_names"], json!(["Hips", "Spine"]));
         assert_eq!(p["rotations"]["shape"], json!([3, 2, 4]));
         assert_eq!(p["rotations"]["dtype"], "f32");

@@ -1247,7 +1247,7 @@ pub fn world_positions(take: &Take, sample: usize, t: usize) -> Vec<Vec3> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// The reference server's answers, kept in the repository (tests/fixtures/mmcp-captures/README.md).

@@ -145,9 +145,10 @@ impl MotionHub {
         }
     }
 
-    /// `list_motion_models`: every backend with its models and full capabilities. A backend that
+    /// `list_motion_models`: every backend with its models, summarised (see [`model_summary`]) or,
+    /// with `full`, with their whole capabilities including the rest skeletons. A backend that
     /// fails is listed with its error instead of failing the whole listing.
-    pub async fn list_models(&self, refresh: bool) -> Value {
+    pub async fn list_models(&self, refresh: bool, full: bool) -> Value {
         let mut out: Vec<Value> = Vec::new();
         let mut by_name: BTreeMap<String, usize> = BTreeMap::new();
         for i in 0..self.backends.len() {
@@ -165,11 +166,13 @@ impl MotionHub {
             match self.models_of(i, refresh).await {
                 Ok(models) => {
                     if let Some(arr) = out[slot]["models"].as_array_mut() {
-                        arr.extend(
-                            models
-                                .iter()
-                                .map(|m| serde_json::to_value(m).unwrap_or(Value::Null)),
-                        );
+                        arr.extend(models.iter().map(|m| {
+                            if full {
+                                serde_json::to_value(m).unwrap_or(Value::Null)
+                            } else {
+                                model_summary(m)
+                            }
+                        }));
                     }
                     if let Backend::Http(h) = &entry.backend
                         && let Ok(c) = h.capabilities(false).await
@@ -876,6 +879,21 @@ impl MotionHub {
         Some(gltf::encode_gltf_json(&take))
     }
 
+    /// One sample's joint positions for the take viewer, served as resource
+    /// `take://<id>/positions/<sample>` (None: no such take).
+    pub fn take_positions(
+        &self,
+        id: &str,
+        sample: usize,
+    ) -> Option<Result<Value, super::viewer::ViewerDataError>> {
+        let (take, _) = self.store.get(id)?;
+        Some(super::viewer::joint_positions(
+            &take,
+            sample,
+            super::viewer::MAX_VALUES,
+        ))
+    }
+
     /// The summary served as resource `take://<id>`.
     pub fn read_take(&self, id: &str) -> Option<Value> {
         let (take, info) = self.store.get(id)?;
@@ -917,4 +935,50 @@ fn prompt_summary(req: &GenerateRequest) -> Option<String> {
         })
         .collect();
     (!parts.is_empty()).then(|| parts.join(" | "))
+}
+
+/// What an agent needs to choose a model and fill a request, in a few hundred bytes: the joint
+/// names without their rest transforms (a SOMA77 skeleton would otherwise triple the answer, and
+/// the listing goes into the agent's context), the `supports_*` flags that are on, and the rest of
+/// the capabilities as the model declares them. `list_motion_models {full: true}` gives the whole
+/// spec (docs/mmcp.md).
+fn model_summary(spec: &ModelSpec) -> Value {
+    let flags = [
+        ("retargeting", spec.supports_retargeting),
+        ("joint_translation", spec.supports_joint_translation),
+        ("async", spec.supports_async),
+        ("segment_seed", spec.supports_segment_seed),
+        ("loop", spec.supports_loop),
+        ("keyframe_reduction", spec.supports_keyframe_reduction),
+        (
+            "motion_reference_mixed",
+            spec.supports_motion_reference_mixed,
+        ),
+        ("batch", spec.supports_batch),
+        ("trajectory", spec.supports_trajectory),
+    ];
+    let supports: Vec<&str> = flags
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(name, _)| *name)
+        .collect();
+    let mut summary = json!({
+        "id": spec.id,
+        "fps": spec.fps,
+        "joints": spec.canonical_skeleton.names().collect::<Vec<_>>(),
+        "supports": supports,
+        "supported_segments": spec.supported_segments,
+        "supported_constraints": spec.supported_constraints,
+        "chunking": spec.chunking,
+        "native_clip_seconds": spec.native_clip_seconds,
+        "recommended_max_duration_seconds": spec.recommended_max_duration_seconds,
+        "limits": spec.limits,
+    });
+    if !spec.predicted_contact_joints.is_empty() {
+        summary["predicted_contact_joints"] = json!(spec.predicted_contact_joints);
+    }
+    if !spec.model_options.is_empty() {
+        summary["model_options"] = json!(spec.model_options);
+    }
+    summary
 }

@@ -10,7 +10,8 @@
 //! - `cli`: `stagecraft generate` and `stagecraft motion-server`.
 //! - [`wire`]: MMCP 1.4 types; [`client`]: the HTTP client; [`gltf`]: decode/encode takes;
 //!   [`bvh`]: takes as BVH files and back;
-//!   [`take`]: the shared motion type; [`store`]: takes in memory; [`preview`]: contact sheets.
+//!   [`take`]: the shared motion type; [`store`]: takes in memory; [`preview`]: contact sheets;
+//!   [`viewer`]: joint positions for the take viewer.
 //! - [`backbone`]: the server SDK (`Backbone` trait, request checks); [`server`]: its HTTP face;
 //!   [`procedural`]: the built-in model.
 
@@ -28,12 +29,13 @@ pub mod retarget;
 pub mod server;
 pub mod store;
 pub mod take;
+pub mod viewer;
 pub mod wire;
 
 pub use cli::{GenerateOptions, generate_cli, serve_builtin};
 pub use client::ProgressFn;
 pub use error::MotionError;
-pub use export::{apply_params, save_take, take_summary, trajectory_summary};
+pub use export::{apply_params, millis, save_take, take_summary, trajectory_summary};
 pub use hub::{Backend, GenerateArgs, Generated, ModelChoice, MotionHub};
 
 /// Name of the in-process backend in listings and `--backend`.

@@ -54,6 +54,9 @@ pub struct ToolSpec {
     /// True when the SKILL.md set `timeout_seconds`; otherwise a DCC tool uses its connection's
     /// `timeout_seconds` from the config.
     pub timeout_explicit: bool,
+    /// The MCP Apps view (`ui://...`) that shows the tool's results in clients that render views
+    /// (docs/viewer.md); announced in the tool's `_meta.ui.resourceUri`.
+    pub ui_resource: Option<String>,
     /// The skill that declared the tool.
     pub skill: String,
     /// DccCapabilities the DCC must report for this tool to work.

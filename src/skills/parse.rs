@@ -67,6 +67,8 @@ const MISSPELLINGS: &[(&str, &str)] = &[
     ("parameters", "input_schema"),
     ("allowed_tools", "allowed-tools"),
     ("allowedTools", "allowed-tools"),
+    ("uiResource", "ui_resource"),
+    ("resourceUri", "ui_resource"),
 ];
 
 /// Knows which `call:` targets exist and which bindings talk to a DCC. Supplied by the dispatcher,
@@ -128,6 +130,8 @@ struct ToolDecl {
     open_world: Option<bool>,
     #[serde(default)]
     timeout_seconds: Option<u64>,
+    #[serde(default)]
+    ui_resource: Option<String>,
 }
 
 /// A skill that passed every check.
@@ -405,6 +409,15 @@ fn check_tool(
         ));
     }
 
+    if let Some(uri) = &decl.ui_resource
+        && !is_ui_uri(uri)
+    {
+        return Err((
+            format!("tool {name:?}: ui_resource {uri:?} is not a ui:// URI"),
+            "name an MCP Apps view the server serves, e.g. `ui://stagecraft/take-viewer` (docs/viewer.md)".into(),
+        ));
+    }
+
     let mut input_schema = input_schema;
     if (rules.is_dcc_binding)(&binding) {
         add_dcc_property(&mut input_schema);
@@ -437,10 +450,17 @@ fn check_tool(
         open_world: decl.open_world.unwrap_or(false),
         timeout_seconds,
         timeout_explicit: decl.timeout_seconds.is_some(),
+        ui_resource: decl.ui_resource,
         skill: skill.to_string(),
         requires: requires.to_vec(),
         validator: Arc::new(validator),
     })
+}
+
+/// `ui://<host>/<path>`: the scheme MCP Apps reserves for views, with something after it.
+fn is_ui_uri(uri: &str) -> bool {
+    uri.strip_prefix("ui://")
+        .is_some_and(|rest| !rest.is_empty() && !rest.chars().any(char::is_whitespace))
 }
 
 /// A schema given as a YAML map or as a JSON string, checked against the JSON Schema meta-schema
@@ -807,5 +827,25 @@ mod tests {
                 .as_object()
                 .is_some_and(|p| p.contains_key("dcc"))
         );
+    }
+
+    #[test]
+    fn ui_resource_is_a_ui_uri() {
+        let with = |uri: &str| {
+            GOOD.replace(
+                "call: transform.get_transform",
+                &format!("call: transform.get_transform\n    ui_resource: {uri:?}"),
+            )
+        };
+        let skill = parse(&with("ui://studio/shot")).expect("valid");
+        assert_eq!(
+            skill.tools[0].ui_resource.as_deref(),
+            Some("ui://studio/shot")
+        );
+        assert_eq!(parse(GOOD).expect("valid").tools[0].ui_resource, None);
+        for bad in ["https://studio/shot.html", "ui://", "ui://a b"] {
+            let diags = parse(&with(bad)).unwrap_err();
+            assert!(diags[0].message.contains("not a ui:// URI"), "{diags:?}");
+        }
     }
 }

@@ -73,7 +73,10 @@ def check_retarget(mcp, result, model, rig, take, frame_start):
     if not isinstance(info, dict):
         return [f"no `retarget` block in the result: {sorted(result)}"]
     problems = []
-    joint_map = info.get("joint_map", {})
+    # The result counts the mapped joints; map_rig shows the same (deterministic) map.
+    joint_map = mcp.tool("map_rig", {"armature": rig.name, "take_id": result["take_id"]})["joint_map"]
+    if info.get("mapped_joints") != len(joint_map):
+        problems.append(f"retarget.mapped_joints {info.get('mapped_joints')}, map_rig maps {len(joint_map)}")
     for role in JOINT_MAP_ROLES:
         if joint_map.get(source_roles[role]) != rig.roles[role]:
             problems.append(

@@ -241,8 +241,9 @@ def test_auto_retarget_onto_the_models_own_skeleton_changes_nothing(mcp, tmp_pat
         {"prompt": "walk", "seconds": 2, "model": SOMA, "seed": 2, "armature": SOMA_RIG.name},
     )
     assert_retargeted(mcp, result, SOMA, SOMA_RIG, tmp_path, soma_server.NAMES)
-    joint_map = result["retarget"]["joint_map"]
+    joint_map = mcp.tool("map_rig", {"armature": SOMA_RIG.name, "take_id": result["take_id"]})["joint_map"]
     assert all(joint_map.get(n) == n for n in SOMA_ROLES.values()), joint_map
+    assert result["retarget"]["mapped_joints"] == len(joint_map), result["retarget"]
 
 
 def test_legs_that_must_bend_bend_forward_and_keep_the_feet_planted(mcp, tmp_path):

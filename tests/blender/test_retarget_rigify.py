@@ -130,7 +130,7 @@ def test_generate_onto_the_control_rig(mcp, rig, model, tmp_path):
     mcp.tool("save_motion", {"take_id": result["retarget"]["rig_take_id"], "path": str(path)})
     rig_take = read_take(path)
     frames = list(range(0, rig_take["frames"], 10)) + [rig_take["frames"] - 1]
-    joints = applied["joints_applied"]
+    joints = result["joints_applied"]
     assert set(rig.roles.values()) <= set(joints), joints
     pose = mcp.tool(
         "sample_pose",

@@ -60,6 +60,20 @@ def mcp_client(stagecraft_bin: str, env: dict, mode: str = "legacy") -> Client:
     return Client(StdioServerParameters(command=stagecraft_bin, args=["serve"], env=env), mode=mode)
 
 
+def standing_rig_glb(stagecraft_bin: str, env: dict, path: Path) -> Path:
+    """A one-second standing take of the built-in model saved as .glb by `stagecraft generate`: a
+    rigged character (the built-in skeleton) that the stage DCC opens."""
+    made = subprocess.run(
+        [stagecraft_bin, "generate", "a person stands", "--seconds", "1", "--out", str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
+    return path
+
+
 def validate_gltf(path: Path) -> dict:
     """Runs the Khronos glTF validator (npm gltf-validator) on a file; returns its report."""
     node = os.environ["NODE"]

@@ -14,7 +14,7 @@ import anyio
 import jsonschema
 import pytest
 
-from helpers import mcp_client
+from helpers import mcp_client, standing_rig_glb
 
 BUDGET_BYTES = 20_000
 
@@ -104,15 +104,7 @@ def pick(tools: dict, *words: str):
 def test_an_agent_animates_a_rig_from_the_definitions_alone(stagecraft_bin, empty_config, tmp_path):
     """List the tools, pick generate_motion by its description, fill its arguments from its schema,
     apply the walk to a rig and check it with sample_pose, also found by its description."""
-    rig = tmp_path / "rig.glb"
-    made = subprocess.run(
-        [stagecraft_bin, "generate", "a person stands", "--seconds", "1", "--out", str(rig)],
-        env=empty_config,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert made.returncode == 0, made.stderr
+    rig = standing_rig_glb(stagecraft_bin, empty_config, tmp_path / "rig.glb")
 
     async def call(client, tool: str, args: dict):
         r = await client.call_tool(tool, args)
@@ -151,3 +143,47 @@ def test_an_agent_animates_a_rig_from_the_definitions_alone(stagecraft_bin, empt
     start, end = hips
     travel = math.hypot(end[0] - start[0], end[2] - start[2])
     assert travel > 1.0, f"a 4 s walk moves the hips over a metre along the floor: {hips}"
+
+
+RESULT_BUDGET_BYTES = 1_500
+
+
+def result_bytes(result) -> int:
+    """What a tool result puts into the context: its text content (structured content is the same
+    JSON, compact, for the clients that read it instead)."""
+    return sum(len(c.text.encode()) for c in result.content if getattr(c, "type", None) == "text")
+
+
+def test_results_are_lean(stagecraft_bin, empty_config, tmp_path):
+    """list_motion_models summarises each model (joint names, not rest transforms) in at most 1.5 KB
+    and a generate_motion result applied to a rig fits 1.5 KB; the full skeletons stay one argument
+    away."""
+    rig = standing_rig_glb(stagecraft_bin, empty_config, tmp_path / "rig.glb")
+
+    async def main():
+        async with mcp_client(stagecraft_bin, empty_config) as client:
+            listed = await client.call_tool("list_motion_models", {})
+            assert not listed.is_error, listed
+            models = [m for b in listed.structured_content["backends"] for m in b["models"]]
+            assert len(models) >= 2, listed.structured_content
+            assert result_bytes(listed) <= RESULT_BUDGET_BYTES * len(models), result_bytes(listed)
+            for model in models:
+                assert model["joints"] and all(isinstance(j, str) for j in model["joints"]), model
+                assert "canonical_skeleton" not in model
+            full = await client.call_tool("list_motion_models", {"full": True})
+            skeleton = full.structured_content["backends"][0]["models"][0]["canonical_skeleton"]
+            assert [j["name"] for j in skeleton["joints"]] == models[0]["joints"]
+
+            await client.call_tool("open_file", {"file_path": str(rig)})
+            armature = (await client.call_tool("list_armatures", {})).structured_content["result"][0]["name"]
+            for args in (
+                {"prompt": "a person walks forward", "seconds": 4},
+                {"prompt": "a person walks forward", "seconds": 4, "armature": armature, "num_samples": 3},
+            ):
+                take = await client.call_tool("generate_motion", args)
+                assert not take.is_error, take
+                assert result_bytes(take) <= RESULT_BUDGET_BYTES, (result_bytes(take), take.content[0].text[:1600])
+                if "armature" in args:
+                    assert take.structured_content["applied"], take.structured_content
+
+    anyio.run(main)

@@ -449,7 +449,7 @@ async def scenario(s: Session, target: str, tmp_path: Path) -> None:
     )
     applied = gen["applied"]["result"]
     assert gen["frames"] == 30 and gen["fps"] == 30, gen
-    assert set(applied["joints_applied"]) == {j["name"] for j in joints}, applied
+    assert set(gen["joints_applied"]) == {j["name"] for j in joints}, gen
     assert (applied["frame_start"], applied["frame_end"]) == (1, 30), applied
     arms = await s.val("list_armatures")
     assert (

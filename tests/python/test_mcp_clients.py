@@ -2,20 +2,26 @@
 (legacy `initialize` 2025-11-25 and stateless 2026-07-28), and Streamable HTTP with its security checks."""
 
 import asyncio
+import json
 import os
 import re
 import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Literal
 
 import anyio
 import pytest
+from pydantic import TypeAdapter
 from mcp import Client, StdioServerParameters, types
+from mcp.shared.exceptions import MCPError
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from conftest import free_port
+from helpers import config_with_backend
+from slow_mmcp import SlowMmcp
 
 SHIPPED = {"list_dccs", "get_transform", "set_transform", "generate_motion", "apply_motion", "capture_viewport"}
 
@@ -59,6 +65,32 @@ async def check_basics(client: Client) -> None:
     # Skill bodies are resources.
     resource = await client.read_resource("skill://motion/SKILL.md")
     assert "generate_motion" in resource.contents[0].text
+    await check_skills_extension(client)
+
+
+class SkillsListRequest(types.Request[dict | None, Literal["skills/list"]]):
+    method: Literal["skills/list"] = "skills/list"
+    params: dict | None = None
+
+
+class SkillsGetRequest(types.Request[dict, Literal["skills/get"]]):
+    method: Literal["skills/get"] = "skills/get"
+    params: dict
+
+
+async def check_skills_extension(client: Client) -> None:
+    """SEP-2640's `skills/list` and `skills/get`, methods outside the core protocol: rmcp answers them
+    only while the server declares the extension, so they break silently if the declaration drifts."""
+    assert "io.modelcontextprotocol/skills" in (client.server_capabilities.extensions or {})
+    answer = TypeAdapter(dict)
+    listed = await client.session.send_request(SkillsListRequest(), answer)
+    skills = {s["uri"]: s for s in listed["skills"]}
+    assert "skill://motion/SKILL.md" in skills, sorted(skills)
+    got = await client.session.send_request(SkillsGetRequest(params={"uri": "skill://motion/SKILL.md"}), answer)
+    assert got["skill"]["frontmatter"]["name"] == "motion", got
+    with pytest.raises(MCPError) as missing:
+        await client.session.send_request(SkillsGetRequest(params={"uri": "skill://nope/SKILL.md"}), answer)
+    assert missing.value.error.code == -32602
 
 
 async def wait_for(event: asyncio.Event, what: str) -> None:
@@ -188,6 +220,71 @@ def test_http_both_eras_and_graceful_shutdown(stagecraft_bin, empty_config):
     finally:
         # SIGTERM ends the server cleanly.
         assert server.stop() == 0
+
+
+def test_http_answers_plain_json_unless_the_call_streams(stagecraft_bin, tmp_path):
+    """A request that sends nothing before its answer gets `application/json`, not a one-event SSE
+    stream; a call that reports progress while a slow model works streams it (SSE). rmcp serves
+    JSON to stateless requests: the 2026-07-28 era; legacy (2025-11-25) sessions keep SSE."""
+    answers: list[tuple[str, str]] = []
+
+    async def on_response(response):
+        body = response.request.content
+        if response.request.method == "POST" and body:
+            method = json.loads(body).get("method", "")
+            answers.append((method, response.headers.get("content-type", "").split(";")[0]))
+
+    with SlowMmcp(delay=2.0) as backend:
+        server = HttpServer(stagecraft_bin, config_with_backend(tmp_path, backend.url))
+        try:
+
+            async def main():
+                http = create_mcp_http_client()
+                http.event_hooks["response"].append(on_response)
+                async with http, Client(streamable_http_client(server.url, http_client=http), mode="auto") as client:
+                    assert client.protocol_version == "2026-07-28"
+                    await client.list_tools()
+                    assert not (await client.call_tool("get_scene_info", {})).is_error
+                    steps = []
+
+                    async def progress(value, total, message):
+                        steps.append(value)
+
+                    result = await client.call_tool(
+                        "generate_motion", {"prompt": "walk", "seconds": 4 / 30}, progress_callback=progress
+                    )
+                    assert not result.is_error, result
+                    assert steps, "the slow model's call reported progress"
+
+            anyio.run(main)
+        finally:
+            server.stop()
+    assert ("tools/list", "application/json") in answers, answers
+    calls = [kind for method, kind in answers if method == "tools/call"]
+    assert calls == ["application/json", "text/event-stream"], answers
+
+
+def test_each_tool_call_is_a_span_in_the_log(stagecraft_bin, empty_config):
+    """One call can be followed through the log: every line logged inside it carries
+    `tool_call{call_id=N tool=NAME dcc=NAME}`, and its end says how long it took and whether it failed."""
+    server = HttpServer(stagecraft_bin, dict(empty_config, STAGECRAFT_LOG="info"))
+    try:
+
+        async def main():
+            async with Client(server.url, mode="legacy") as client:
+                assert not (await client.call_tool("get_scene_info", {})).is_error
+                assert (await client.call_tool("get_transform", {"object_name": "NoSuchObject"})).is_error
+
+        anyio.run(main)
+    finally:
+        server.stop()
+    log = server.proc.stderr.read()
+    ends = re.findall(r"tool_call\{call_id=(\d+) tool=(\w+) dcc=(\w+)\}.*tool call finished elapsed_ms=\d+ is_error=(\w+)", log)
+    assert [(tool, dcc, failed) for _, tool, dcc, failed in ends] == [
+        ("get_scene_info", "default", "false"),
+        ("get_transform", "default", "true"),
+    ], log
+    assert len({call_id for call_id, *_ in ends}) == 2, ends
 
 
 def test_http_bearer_token(stagecraft_bin, empty_config):

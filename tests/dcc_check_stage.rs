@@ -21,5 +21,15 @@ async fn stage_passes_the_conformance_suite() {
             .count()
             >= 30
     );
+    for check in ["scene.import_file bvh", "render.capture_viewport"] {
+        assert!(
+            report
+                .rows
+                .iter()
+                .any(|r| r.check == check && r.passed == Some(true)),
+            "{check} did not pass:\n{}",
+            report.table()
+        );
+    }
     assert!(stagecraft::dcc::adapter_check_stage().await);
 }

@@ -1,5 +1,6 @@
 //! Broken glTF files never panic the stage DCC: every mutation of a valid file either loads or is
-//! refused with SCENE_ERROR, and whatever loads can be listed, sampled, rendered and saved.
+//! refused with SCENE_ERROR, and whatever loads can be listed, sampled, rendered, saved, and imported
+//! into the scene it made (merged into its glTF document).
 
 use std::time::Duration;
 
@@ -171,6 +172,35 @@ async fn mutated_gltf_files_never_panic() {
                         .await;
                 }
                 let out = dir.path().join(format!("m{i}.glb"));
+                let _ = hub
+                    .call(
+                        None,
+                        "scene.save_file",
+                        json!({"file_path": out.to_str().unwrap()}),
+                        &call(),
+                    )
+                    .await;
+                // The same file imported into the scene it made: merged, and still usable.
+                hub.call(
+                    None,
+                    "scene.import_file",
+                    json!({"file_path": path.to_str().unwrap()}),
+                    &call(),
+                )
+                .await
+                .unwrap_or_else(|e| panic!("import_file of m{i}, which opened: {e:?}"));
+                for (method, params) in [
+                    ("scene.list_objects", json!({})),
+                    ("animation.list_armatures", json!({})),
+                    (
+                        "render.capture_viewport",
+                        json!({"width": 16, "height": 16}),
+                    ),
+                ] {
+                    hub.call(None, method, params, &call())
+                        .await
+                        .unwrap_or_else(|e| panic!("{method} after importing m{i}: {e:?}"));
+                }
                 let _ = hub
                     .call(
                         None,

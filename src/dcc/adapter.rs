@@ -129,6 +129,9 @@ pub trait SceneManager: Send + Sync {
     async fn export_file(&self, _p: ExportFileParams, _call: &DccCall) -> DccResult<String> {
         unsupported("scene.export_file")
     }
+    async fn import_file(&self, _p: ImportFileParams, _call: &DccCall) -> DccResult<ImportResult> {
+        unsupported("scene.import_file")
+    }
 }
 
 #[async_trait]

@@ -1316,7 +1316,58 @@ async fn check_files(s: &mut Suite<'_>, hello: &Hello) {
             }),
         );
     }
+    if s.has("scene.import_file") {
+        let outcome = check_import(s, &dir).await;
+        s.record("scene.import_file bvh", outcome);
+    }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A two-joint BVH in centimetres: `scene.import_file` must make one armature of two joints
+/// (docs/bridge-protocol.md#methods). The armature is deleted again when the adapter can.
+const CHECK_BVH: &str = "HIERARCHY\nROOT Hips\n{\n OFFSET 0 90 0\n \
+    CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation\n JOINT Spine\n {\n  \
+    OFFSET 0 30 0\n  CHANNELS 3 Zrotation Xrotation Yrotation\n  End Site\n  {\n   OFFSET 0 20 0\n  }\n \
+    }\n}\nMOTION\nFrames: 2\nFrame Time: 0.04\n0 90 0 0 0 0 0 0 0\n10 90 0 0 0 0 0 0 0\n";
+
+async fn check_import(s: &mut Suite<'_>, dir: &std::path::Path) -> Outcome {
+    let path = dir.join("adapter_check.bvh");
+    std::fs::write(&path, CHECK_BVH).map_err(|e| format!("cannot write the BVH file: {e}"))?;
+    let imported: ImportResult = s
+        .get(
+            "scene.import_file",
+            json!({"file_path": path.display().to_string()}),
+        )
+        .await?;
+    let [armature] = &imported.armatures[..] else {
+        return fail(format!(
+            "a BVH file makes one armature, got {:?}",
+            imported.armatures
+        ));
+    };
+    if !imported.objects.contains(armature) {
+        return fail("the armature is missing from `objects`");
+    }
+    if s.has("animation.get_skeleton") {
+        let skeleton: Skeleton = s
+            .get("animation.get_skeleton", json!({"armature": armature}))
+            .await?;
+        if skeleton.joints.len() != 2 {
+            return fail(format!(
+                "the armature has {} joints, the file 2",
+                skeleton.joints.len()
+            ));
+        }
+    }
+    if s.has("scene.delete_objects") {
+        let _: Result<Value, String> = s
+            .get(
+                "scene.delete_objects",
+                json!({"object_names": imported.objects}),
+            )
+            .await;
+    }
+    Ok(format!("armature {armature:?}"))
 }
 
 async fn check_scripts(s: &mut Suite<'_>, hello: &Hello) {

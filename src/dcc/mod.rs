@@ -44,6 +44,7 @@ pub const BRIDGE_METHODS: &[&str] = &[
     "scene.open_file",
     "scene.save_file",
     "scene.export_file",
+    "scene.import_file",
     "transform.get_transform",
     "transform.set_transform",
     "transform.get_bounding_box",

@@ -312,6 +312,9 @@ impl SceneManager for RemoteAdapter {
     async fn export_file(&self, p: ExportFileParams, call: &DccCall) -> DccResult<String> {
         self.rpc("scene.export_file", p, call).await
     }
+    async fn import_file(&self, p: ImportFileParams, call: &DccCall) -> DccResult<ImportResult> {
+        self.rpc("scene.import_file", p, call).await
+    }
 }
 
 #[async_trait]

@@ -74,6 +74,7 @@ pub async fn route(
                 "scene.open_file" => out(s.open_file(params(m, p)?, call).await?),
                 "scene.save_file" => out(s.save_file(params(m, p)?, call).await?),
                 "scene.export_file" => out(s.export_file(params(m, p)?, call).await?),
+                "scene.import_file" => out(s.import_file(params(m, p)?, call).await?),
                 _ => Err(missing(m)),
             }
         }

@@ -219,6 +219,10 @@ pub struct CaptureResult {
     pub format: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub viewport: Option<String>,
+    /// The timeline frames shown, when several were asked for: cells of a contact sheet, left to
+    /// right, top to bottom.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frames: Option<Vec<f64>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -424,6 +428,26 @@ pub struct ExportFileParams {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImportFileParams {
+    pub file_path: String,
+    /// `fbx`, `glb`, `gltf`, `bvh`, `usd` (`usda`, `usdc`, `usdz`) or `obj`; absent: the extension.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+}
+
+/// What `scene.import_file` added to the scene.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImportResult {
+    pub file_path: String,
+    pub format: String,
+    /// Names of every object created, armatures included.
+    pub objects: Vec<String>,
+    /// The armatures among them (the `armature` argument of the animation and motion tools).
+    #[serde(default)]
+    pub armatures: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ObjectNameParams {
     pub object_name: String,
 }
@@ -483,6 +507,15 @@ pub struct CaptureParams {
     pub height: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
+    /// Objects to frame (an armature: its bones and the meshes it deforms), over every frame shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub focus: Option<Vec<String>>,
+    /// `current` (default), `front`, `side`, `top` or `camera`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view: Option<String>,
+    /// Timeline frames to show, as one contact-sheet image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frames: Option<Vec<f64>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -38,6 +38,7 @@ const PATH_ARGUMENTS: &[(&str, &str)] = &[
     ("scene.open_file", "file_path"),
     ("scene.save_file", "file_path"),
     ("scene.export_file", "file_path"),
+    ("scene.import_file", "file_path"),
     ("render.render_scene", "output_path"),
     ("motion.save", "path"),
     ("motion.generate", "save_path"),

@@ -1,9 +1,10 @@
-//! A take turned into what others consume: summaries for the agent and .glb/.gltf files.
+//! A take turned into what others consume: summaries for the agent and .glb/.gltf/.bvh files.
 
 use std::path::Path;
 
 use serde_json::{Value, json};
 
+use super::bvh;
 use super::error::MotionError;
 use super::gltf;
 use super::store::TakeInfo;
@@ -90,7 +91,8 @@ pub fn take_summary(id: &str, take: &Take, info: Option<&TakeInfo>) -> Value {
     v
 }
 
-/// Writes a take as `.glb` or `.gltf` (by extension); returns the bytes written.
+/// Writes a take as `.glb`, `.gltf` or `.bvh` (by extension; BVH holds the first sample, in
+/// metres); returns the bytes written.
 pub fn save_take(take: &Take, path: &Path) -> Result<usize, MotionError> {
     let ext = path
         .extension()
@@ -99,9 +101,12 @@ pub fn save_take(take: &Take, path: &Path) -> Result<usize, MotionError> {
     let bytes = match ext.as_deref() {
         Some("glb") => gltf::encode_glb(take),
         Some("gltf") => gltf::encode_gltf_json(take),
+        Some("bvh") => bvh::write(take, 0)
+            .map_err(|e| MotionError::InvalidArguments(format!("cannot write BVH: {e}")))?
+            .into_bytes(),
         _ => {
             return Err(MotionError::InvalidArguments(format!(
-                "{} must end in .glb or .gltf",
+                "{} must end in .glb, .gltf or .bvh",
                 path.display()
             )));
         }

@@ -9,12 +9,14 @@
 //! - `export`: a take as a summary, as `animation.apply_motion` params, as a file.
 //! - `cli`: `stagecraft generate` and `stagecraft motion-server`.
 //! - [`wire`]: MMCP 1.4 types; [`client`]: the HTTP client; [`gltf`]: decode/encode takes;
+//!   [`bvh`]: takes as BVH files and back;
 //!   [`take`]: the shared motion type; [`store`]: takes in memory; [`preview`]: contact sheets;
 //!   [`viewer`]: joint positions for the take viewer.
 //! - [`backbone`]: the server SDK (`Backbone` trait, request checks); [`server`]: its HTTP face;
 //!   [`procedural`]: the built-in model.
 
 pub mod backbone;
+pub mod bvh;
 mod cli;
 pub mod client;
 mod error;

@@ -487,7 +487,7 @@ mod tests {
             },
             rules(),
         );
-        assert_eq!(registry.tools.len(), 39);
+        assert_eq!(registry.tools.len(), 40);
         for tool in registry.tools.values() {
             if let Err(e) = tool.validator.get(&tool.input_schema) {
                 panic!("{}: {e}", tool.name);

@@ -513,7 +513,8 @@ fn schema_object(
 
 /// Adds the optional `dcc` connection argument, unless the tool declares one itself. It has no
 /// description: `list_dccs` explains it once, instead of every DCC tool's schema repeating it in
-/// every client's context (the budget of `skills list`).
+/// every client's context (the budget of `skills list`). Nor a `minLength`: an empty name fails
+/// as any unknown one does, with `no_dcc` listing the connections there are.
 fn add_dcc_property(schema: &mut Map<String, Value>) {
     let properties = schema
         .entry("properties")
@@ -521,13 +522,7 @@ fn add_dcc_property(schema: &mut Map<String, Value>) {
     if let Value::Object(props) = properties
         && !props.contains_key("dcc")
     {
-        props.insert(
-            "dcc".into(),
-            serde_json::json!({
-                "type": "string",
-                "minLength": 1
-            }),
-        );
+        props.insert("dcc".into(), serde_json::json!({"type": "string"}));
     }
 }
 

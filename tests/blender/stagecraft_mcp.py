@@ -281,3 +281,21 @@ def png_pixels(data):
         rows.append(bytes(line))
         prev = line
     return width, height, channels, rows
+
+
+def drawn_box(data, x0, y0, w, h):
+    """Width and height of the box around the pixels of a cell that differ from its top-left
+    (background) pixel, as fractions of the cell's width and height."""
+    _, _, channels, rows = png_pixels(data)
+    background = rows[y0][x0 * channels : (x0 + 1) * channels]
+    drawn = [
+        (x, y)
+        for y in range(y0, y0 + h)
+        for x in range(x0, x0 + w)
+        if max(abs(a - b) for a, b in zip(rows[y][x * channels : (x + 1) * channels], background))
+        > 24
+    ]
+    if not drawn:
+        return 0.0, 0.0
+    xs, ys = [x for x, _ in drawn], [y for _, y in drawn]
+    return (max(xs) - min(xs) + 1) / w, (max(ys) - min(ys) + 1) / h

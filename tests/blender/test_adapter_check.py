@@ -39,6 +39,7 @@ MUST_PASS = {
     "animation.sample_pose = FK(apply_motion)",
     "scene.save_file",
     "scene.open_file",
+    "scene.import_file bvh",
 }
 
 pytestmark = pytest.mark.skipif(

@@ -12,7 +12,7 @@ ALL_METHODS = [
     "dcc.hello", "dcc.ping",
     "scene.get_scene_info", "scene.list_objects", "scene.create_object", "scene.delete_objects",
     "scene.get_selection", "scene.set_selection", "scene.select_by_type", "scene.set_visibility",
-    "scene.new_scene", "scene.open_file", "scene.save_file", "scene.export_file",
+    "scene.new_scene", "scene.open_file", "scene.save_file", "scene.export_file", "scene.import_file",
     "transform.get_transform", "transform.set_transform", "transform.get_bounding_box",
     "transform.rename_object",
     "hierarchy.get_hierarchy", "hierarchy.get_children", "hierarchy.get_parent",

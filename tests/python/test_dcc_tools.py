@@ -42,8 +42,30 @@ COVERED = {
     "set_visibility", "get_frame_range", "set_frame_range", "get_render_settings",
     "set_render_settings", "capture_viewport", "render_scene", "list_armatures", "get_skeleton",
     "generate_motion", "apply_motion", "sample_pose", "save_motion", "save_file", "open_file",
-    "export_file", "delete_objects",
+    "export_file", "import_file", "delete_objects",
 }  # fmt: skip
+# A two-joint motion capture in centimetres, as another tool would write it.
+MOCAP_BVH = """HIERARCHY
+ROOT Hips
+{
+  OFFSET 0 90 0
+  CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation
+  JOINT Spine
+  {
+    OFFSET 0 30 0
+    CHANNELS 3 Zrotation Xrotation Yrotation
+    End Site
+    {
+      OFFSET 0 20 0
+    }
+  }
+}
+MOTION
+Frames: 2
+Frame Time: 0.04
+0 90 0 0 0 0 0 0 0
+100 90 0 0 0 0 0 0 0
+"""
 SCENE_INFO_KEYS = {"file_path", "name", "modified", "format", "statistics", "metadata"}
 STAT_KEYS = {
     "object_count", "vertex_count", "polygon_count", "material_count", "texture_count",
@@ -77,7 +99,7 @@ def dcc_tools(tools: dict) -> set:
 def test_table_covers_every_shipped_dcc_tool(stagecraft_bin, empty_config):
     tools = shipped_tools(stagecraft_bin, empty_config)
     bridge = dcc_tools(tools)
-    assert len(bridge) >= 31, f"expected the 31 DCC tools of docs/architecture.md#tools, found {sorted(bridge)}"
+    assert len(bridge) >= 32, f"expected the 32 DCC tools of docs/architecture.md#tools, found {sorted(bridge)}"
     missing = bridge - COVERED
     assert not missing, f"shipped DCC tools the scenario does not exercise: {sorted(missing)}"
     for name in bridge:
@@ -522,6 +544,26 @@ async def scenario(s: Session, target: str, tmp_path: Path) -> None:
         assert await s.val("export_file", {"file_path": str(js), "format": "json"}) == str(js)
         assert "HeroCrate" in json.loads(js.read_text())["objects"]
 
+    # -- import_file: a BVH becomes an armature named after the file, playing the capture --
+    mocap = tmp_path / f"mocap_{target}.bvh"
+    mocap.write_text(MOCAP_BVH)
+    if stage:
+        imported = await s.val("import_file", {"file_path": str(mocap)})
+        assert imported["armatures"] == imported["objects"] == [mocap.stem], imported
+        pose = await s.val(
+            "sample_pose", {"armature": mocap.stem, "frames": [1, 2], "joint_names": ["Hips"]}
+        )
+        want = [[0, 0.9, 0], [1, 0.9, 0]]
+        assert all(
+            math.isclose(g, w, abs_tol=1e-6)
+            for got, wanted in zip(pose["Hips"], want)
+            for g, w in zip(got, wanted)
+        ), f"centimetres read as metres: {pose}"
+        await s.val("delete_objects", {"object_names": [mocap.stem]})
+    else:
+        # The toy does not list scene.import_file: stagecraft refuses before calling it.
+        await s.err("import_file", {"file_path": str(mocap)}, codes=("UNSUPPORTED",), name=None)
+
     # -- list_dccs after use: connected, with DccInfo and capabilities --
     listing = await s.val("list_dccs")
     conn = {c["name"]: c for c in listing["connections"]}[conn_name]
@@ -545,6 +587,8 @@ async def scenario(s: Session, target: str, tmp_path: Path) -> None:
     assert caps.get("bridge_kind") == want_bridge, caps
     methods = set(conn["methods"])
     not_bridge = {"list_dccs", "generate_motion", "apply_motion", "save_motion"}
+    if not stage:
+        not_bridge.add("import_file")  # refused above: the toy does not implement it
     unlisted = [
         n for n in s.called - not_bridge if not any(f"{f}.{n}" in methods for f in DCC_FAMILIES)
     ]
@@ -746,6 +790,7 @@ def test_file_roots_confine_every_dcc_path(stagecraft_bin, empty_config, tmp_pat
         ("save_file", {"file_path": f"{allowed}/escape/symlinked.glb"}, "file_path"),
         ("export_file", {"file_path": str(tmp_path / "out.glb"), "format": "glb"}, "file_path"),
         ("open_file", {"file_path": str(outside), "force": True}, "file_path"),
+        ("import_file", {"file_path": str(outside)}, "file_path"),
         ("render_scene", {"output_path": str(tmp_path / "out.png")}, "output_path"),
         (
             "generate_motion",
@@ -790,6 +835,33 @@ def test_stage_reopens_an_empty_scene_it_saved(stagecraft_bin, empty_config, tmp
     is_error, sc = results[2]
     assert not is_error, f"stage cannot open the empty .{ext} it wrote: {sc}"
     assert sc["statistics"]["object_count"] == 0, sc
+
+
+def test_stage_import_merges_into_a_valid_gltf(stagecraft_bin, empty_config, tmp_path):
+    """Files imported into a stage scene that has objects are merged into its glTF document: what
+    it saves passes the Khronos validator and holds everything."""
+    props, walk, merged = tmp_path / "props.glb", tmp_path / "walk.glb", tmp_path / "merged.glb"
+    calls = [
+        ("create_object", {"object_type": "cube", "name": "Crate", "translate": [300, 100, 0]}),
+        ("create_object", {"object_type": "light", "name": "Lamp"}),
+        ("export_file", {"file_path": str(props), "format": "glb"}),
+        ("generate_motion", {"prompt": "a person walks", "seconds": 1, "save_path": str(walk)}),
+        ("new_scene", {}),
+        ("create_object", {"object_type": "sphere", "name": "Ball"}),
+        ("import_file", {"file_path": str(walk)}),
+        ("import_file", {"file_path": str(props)}),
+        ("save_file", {"file_path": str(merged)}),
+        ("open_file", {"file_path": str(merged), "force": True}),
+        ("list_objects", {}),
+    ]
+    results = run_calls(stagecraft_bin, empty_config, calls)
+    for (tool, args), (is_error, sc) in zip(calls, results):
+        assert not is_error, f"{tool}({args}) failed: {sc}"
+    assert results[7][1]["objects"] == ["Crate", "Lamp"], results[7][1]
+    report = validate_gltf(merged)
+    assert report["issues"]["numErrors"] == 0, report["issues"]
+    names = {o["name"] for o in unwrap(results[-1][1])}
+    assert {"Ball", "Crate", "Lamp", *results[6][1]["armatures"]} <= names, names
 
 
 # ---- DCC progress ($/progress) reaches the MCP client on the bridges that carry notifications ----

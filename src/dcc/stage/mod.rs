@@ -27,6 +27,8 @@ use scene::{Kind, Node, NodeId, Scene, scene_error};
 pub const PROTOCOL: &str = "stagecraft-bridge/1";
 /// Largest image side the software renderer accepts (memory: 4 bytes per pixel).
 const MAX_IMAGE_SIDE: u32 = 4096;
+/// Most frames one contact sheet shows.
+const MAX_SHEET_FRAMES: usize = 64;
 
 pub struct StageAdapter {
     /// An async lock, so that a call waiting for the scene yields its worker instead of blocking
@@ -333,9 +335,11 @@ impl StageAdapter {
         }
     }
 
+    /// Renders what `p` asks for (view, focus, frames; docs/bridge-protocol.md#methods) as a PNG;
+    /// several frames make a contact sheet of `width × height`. Returns the camera used, if any.
     fn render_png(
         scene: &Scene,
-        viewport: Option<&str>,
+        p: &CaptureParams,
         width: u32,
         height: u32,
     ) -> Result<(Vec<u8>, Option<String>), DccFailure> {
@@ -344,12 +348,46 @@ impl StageAdapter {
                 "width and height must be between 1 and {MAX_IMAGE_SIDE}, got {width}x{height}"
             )));
         }
+        let frames = p
+            .frames
+            .clone()
+            .unwrap_or_else(|| vec![scene.frames.current]);
+        if frames.is_empty() || frames.len() > MAX_SHEET_FRAMES {
+            return Err(DccFailure::invalid(format!(
+                "frames must hold 1 to {MAX_SHEET_FRAMES} frames, got {}",
+                frames.len()
+            )));
+        }
+        if let Some(f) = frames.iter().find(|f| !f.is_finite() || f.abs() > 1e9) {
+            return Err(DccFailure::invalid(format!(
+                "frame {f} is not a finite frame number"
+            )));
+        }
+        let shot = Self::shot(scene, p, &frames)?;
+        let camera = match shot {
+            render::Shot::Camera(c) => Some(scene.node(c).name.clone()),
+            render::Shot::Framed { .. } => None,
+        };
+        let pixmap = if let [frame] = frames[..] {
+            render::render(scene, &shot, frame, width, height).map_err(DccFailure::invalid)?
+        } else {
+            Self::contact_sheet(scene, &shot, &frames, width, height)?
+        };
+        let png = pixmap
+            .encode_png()
+            .map_err(|e| DccFailure::internal(format!("cannot encode PNG: {e}")))?;
+        Ok((png, camera))
+    }
+
+    /// Where a capture looks from: a camera for `view: camera` (or `current` with a camera chosen
+    /// and no focus), else a shot framing the focus (or everything visible) over all `frames`.
+    fn shot(scene: &Scene, p: &CaptureParams, frames: &[f64]) -> Result<render::Shot, DccFailure> {
         let setting = scene
             .render
             .get("camera")
             .filter(|c| !c.is_empty())
             .map(String::as_str);
-        let camera = match viewport.or(setting) {
+        let camera = match p.viewport.as_deref().or(setting) {
             None | Some("default") | Some("perspective") => None,
             Some(name) => {
                 let id = scene.find(name)?;
@@ -359,11 +397,87 @@ impl StageAdapter {
                 Some(id)
             }
         };
-        let pixmap = render::render(scene, camera, width, height).map_err(DccFailure::invalid)?;
-        let png = pixmap
-            .encode_png()
-            .map_err(|e| DccFailure::internal(format!("cannot encode PNG: {e}")))?;
-        Ok((png, camera.map(|c| scene.node(c).name.clone())))
+        let focus = p
+            .focus
+            .as_ref()
+            .map(|names| Self::focus_nodes(scene, names))
+            .transpose()?;
+        let framed = |direction: Vec3, up: Vec3| render::Shot::Framed {
+            direction,
+            up,
+            points: render::points_on(scene, focus.as_deref(), frames),
+        };
+        Ok(match p.view.as_deref().unwrap_or("current") {
+            "camera" => render::Shot::Camera(camera.ok_or_else(|| {
+                scene_error(
+                    "view camera needs a camera: pass viewport (a camera's name) or set the render setting camera",
+                )
+            })?),
+            "current" => match (camera, &focus) {
+                (Some(cam), None) => render::Shot::Camera(cam),
+                _ => framed(render::THREE_QUARTER, Vec3::Y),
+            },
+            "front" => framed(Vec3::Z, Vec3::Y),
+            "side" => framed(Vec3::X, Vec3::Y),
+            "top" => framed(Vec3::Y, Vec3::NEG_Z),
+            other => {
+                return Err(DccFailure::invalid(format!(
+                    "view {other:?} is not one of current, front, side, top, camera"
+                )));
+            }
+        })
+    }
+
+    /// The nodes a focus on `names` must fit: each object with what hangs below it, and for an
+    /// armature also the meshes its skins deform (they need not hang below it).
+    fn focus_nodes(scene: &Scene, names: &[String]) -> Result<Vec<NodeId>, DccFailure> {
+        let mut ids = Vec::new();
+        for name in names {
+            let id = scene.find(name)?;
+            ids.push(id);
+            ids.extend(scene.descendants(id));
+            ids.extend(scene.live().filter_map(|(mesh, node)| {
+                let skin = node.skin.and_then(|s| scene.skins.get(s))?;
+                (scene.armature_of_skin(skin) == Some(id)).then_some(mesh)
+            }));
+        }
+        Ok(ids)
+    }
+
+    /// One cell per frame, in rows of about the square root of their number, left to right.
+    fn contact_sheet(
+        scene: &Scene,
+        shot: &render::Shot,
+        frames: &[f64],
+        width: u32,
+        height: u32,
+    ) -> Result<tiny_skia::Pixmap, DccFailure> {
+        let count = frames.len() as u32;
+        let columns = (count as f64).sqrt().ceil() as u32;
+        let rows = count.div_ceil(columns);
+        let (cell_w, cell_h) = (width / columns, height / rows);
+        if cell_w < 16 || cell_h < 16 {
+            return Err(DccFailure::invalid(format!(
+                "{width}x{height} is too small for {count} frames (cells of {cell_w}x{cell_h})"
+            )));
+        }
+        let mut sheet = tiny_skia::Pixmap::new(width, height)
+            .ok_or_else(|| DccFailure::internal("cannot allocate the contact sheet"))?;
+        sheet.fill(render::background(scene));
+        for (i, frame) in frames.iter().enumerate() {
+            let cell =
+                render::render(scene, shot, *frame, cell_w, cell_h).map_err(DccFailure::invalid)?;
+            let (column, row) = (i as u32 % columns, i as u32 / columns);
+            sheet.draw_pixmap(
+                (column * cell_w) as i32,
+                (row * cell_h) as i32,
+                cell.as_ref(),
+                &tiny_skia::PixmapPaint::default(),
+                tiny_skia::Transform::identity(),
+                None,
+            );
+        }
+        Ok(sheet)
     }
 
     fn size_setting(scene: &Scene, key: &str, default: u32) -> u32 {
@@ -721,6 +835,46 @@ impl SceneManager for StageAdapter {
         .await
     }
 
+    async fn import_file(&self, p: ImportFileParams, _call: &DccCall) -> DccResult<ImportResult> {
+        let path = resolve(&p.file_path)?;
+        let format = import_format(&path, p.format.as_deref())?;
+        self.blocking(move |scene| {
+            let bytes = std::fs::read(&path).map_err(|e| {
+                scene_error(format!("cannot read {}: {e}", path.display()))
+                    .with_details(json!({"file_path": path}))
+            })?;
+            let before: Vec<NodeId> = scene.live().map(|(id, _)| id).collect();
+            if format == "bvh" {
+                import_bvh(scene, &path, &bytes)?;
+            } else {
+                import_gltf(scene, &path, &bytes)?;
+            }
+            scene.modified = true;
+            let created: Vec<NodeId> = scene
+                .live()
+                .map(|(id, _)| id)
+                .filter(|id| !before.contains(id))
+                .collect();
+            let armatures = scene
+                .armatures()
+                .into_iter()
+                .filter(|(arm, _)| created.contains(arm))
+                .map(|(arm, _)| scene.node(arm).name.clone())
+                .collect();
+            Ok(ImportResult {
+                file_path: path.display().to_string(),
+                format: format.into(),
+                objects: created
+                    .iter()
+                    .filter(|id| scene.node(**id).kind != Kind::Joint)
+                    .map(|id| scene.node(*id).name.clone())
+                    .collect(),
+                armatures,
+            })
+        })
+        .await
+    }
+
     async fn export_file(&self, p: ExportFileParams, _call: &DccCall) -> DccResult<String> {
         let path = resolve(&p.file_path)?;
         let format = glb_or_gltf(&path, Some(&p.format))?;
@@ -730,6 +884,117 @@ impl SceneManager for StageAdapter {
         })
         .await
     }
+}
+
+/// The format of a file to import: `format` when given, else the extension.
+fn import_format(path: &Path, format: Option<&str>) -> Result<&'static str, DccFailure> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    match format
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+        .unwrap_or(ext.as_str())
+    {
+        "glb" => Ok("glb"),
+        "gltf" => Ok("gltf"),
+        "bvh" => Ok("bvh"),
+        other => Err(DccFailure::new(
+            DccErrorCode::Unsupported,
+            format!("the stage DCC imports .glb, .gltf and .bvh files, not {other:?}"),
+        )),
+    }
+}
+
+/// Adds a glTF file's content to the scene: into an empty scene the file's document as it is (its
+/// timeline included), else merged into the scene's document (`gltf_io::merge`).
+fn import_gltf(scene: &mut Scene, path: &Path, bytes: &[u8]) -> Result<(), DccFailure> {
+    let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let mut loaded = gltf_io::load(bytes, &dir)
+        .map_err(|e| scene_error(format!("cannot load {}: {e}", path.display())))?;
+    if scene.live().next().is_some() {
+        gltf_io::merge(scene, loaded);
+        return Ok(());
+    }
+    // The scene keeps its own file (untitled: saving must not overwrite the imported file in
+    // place) and render settings.
+    loaded.file_path = scene.file_path.take();
+    loaded.format = scene.format.take();
+    loaded.render = std::mem::take(&mut scene.render);
+    *scene = loaded;
+    Ok(())
+}
+
+/// Adds a BVH file's skeleton as a new armature (named after the file) and plays its motion from
+/// the scene's first frame. Joints rest aligned with the world, as BVH defines them. Most mocap
+/// BVH is in centimetres: a skeleton taller than 10 units is read as centimetres, else as metres.
+fn import_bvh(scene: &mut Scene, path: &Path, bytes: &[u8]) -> Result<(), DccFailure> {
+    let cannot = |why: String| {
+        scene_error(format!("cannot read {}: {why}", path.display()))
+            .with_details(json!({"file_path": path}))
+    };
+    let text = std::str::from_utf8(bytes).map_err(|e| cannot(format!("not UTF-8 text ({e})")))?;
+    let parsed = crate::motion::bvh::read(text).map_err(|e| cannot(e.to_string()))?;
+    let scale = if parsed.rest_height() > 10.0 {
+        0.01
+    } else {
+        1.0
+    };
+    let take = parsed.to_take(scale);
+    let stem = path
+        .file_stem()
+        .map_or("bvh".to_string(), |s| s.to_string_lossy().into_owned());
+    let arm = scene.add(Node::new(stem, Kind::Armature), None);
+    let arm_name = scene.node(arm).name.clone();
+    let mut ids: Vec<NodeId> = Vec::with_capacity(take.skeleton.joints.len());
+    for joint in &take.skeleton.joints {
+        let parent = joint
+            .parent
+            .and_then(|p| ids.get(p).copied())
+            .unwrap_or(arm);
+        let mut node = Node::new(joint.name.clone(), Kind::Joint);
+        node.t = Vec3::from(joint.rest_translation);
+        ids.push(scene.add(node, Some(parent)));
+    }
+    scene.skins.push(scene::Skin {
+        name: Some(arm_name.clone()),
+        joints: ids.clone(),
+        skeleton: ids.first().copied(),
+        inverse_bind_matrices: None,
+    });
+    let Some(sample) = take.samples.first().filter(|_| take.num_frames > 0) else {
+        return Ok(());
+    };
+    let (frames, joints) = (take.num_frames, ids.len());
+    let translations = sample
+        .joint_translations
+        .iter()
+        .map(|(j, track)| {
+            let values: Vec<f32> = track.iter().flatten().copied().collect();
+            (
+                scene.node(ids[*j]).name.clone(),
+                F32Array::encode(vec![frames, 3], &values),
+            )
+        })
+        .collect::<std::collections::BTreeMap<_, _>>();
+    let rotations: Vec<f32> = sample.rotations.iter().flatten().copied().collect();
+    let roots: Vec<f32> = sample.root_positions.iter().flatten().copied().collect();
+    let motion = ApplyMotionParams {
+        armature: arm_name.clone(),
+        fps: take.fps as f64,
+        // The names the joints got here (a name already taken in the scene gets a suffix).
+        joint_names: ids.iter().map(|id| scene.node(*id).name.clone()).collect(),
+        rotations: F32Array::encode(vec![frames, joints, 4], &rotations),
+        root_positions: F32Array::encode(vec![frames, 3], &roots),
+        joint_translations: (!translations.is_empty()).then_some(translations),
+        start_frame: Some(scene.frames.start as i64),
+        action_name: Some(arm_name),
+        in_place: false,
+    };
+    anim::apply_motion(scene, &motion)?;
+    Ok(())
 }
 
 fn write_scene(
@@ -931,8 +1196,9 @@ impl RenderCapture for StageAdapter {
         }
         let width = p.width.unwrap_or(640);
         let height = p.height.unwrap_or(480);
+        let frames = p.frames.clone();
         let (png, viewport) = self
-            .blocking(move |scene| Self::render_png(scene, p.viewport.as_deref(), width, height))
+            .blocking(move |scene| Self::render_png(scene, &p, width, height))
             .await?;
         Ok(CaptureResult {
             data_b64: base64::engine::general_purpose::STANDARD.encode(png),
@@ -940,6 +1206,7 @@ impl RenderCapture for StageAdapter {
             height,
             format,
             viewport: Some(viewport.unwrap_or_else(|| "default".into())),
+            frames,
         })
     }
 
@@ -972,7 +1239,7 @@ impl RenderCapture for StageAdapter {
             let height = p
                 .height
                 .unwrap_or_else(|| Self::size_setting(scene, "resolution_y", 480));
-            let (png, _) = Self::render_png(scene, None, width, height)?;
+            let (png, _) = Self::render_png(scene, &CaptureParams::default(), width, height)?;
             std::fs::write(&path, png)
                 .map_err(|e| scene_error(format!("cannot write {}: {e}", path.display())))?;
             Ok(RenderOutput {

@@ -26,81 +26,137 @@ pub struct View {
 
 /// The overrides of every armature's action on the current frame.
 pub fn current_overrides(scene: &Scene) -> Overrides {
+    overrides_on(scene, scene.frames.current)
+}
+
+/// The overrides of every armature's action on timeline frame `frame`.
+pub fn overrides_on(scene: &Scene, frame: f64) -> Overrides {
     let mut out = Overrides::new();
     for (arm, _) in scene.armatures() {
-        out.extend(armature_overrides(scene, arm, scene.frames.current));
+        out.extend(armature_overrides(scene, arm, frame));
     }
     out
 }
 
-/// A camera object's view, or a default three-quarter view framing everything visible.
-pub fn view_for(scene: &Scene, camera: Option<NodeId>, aspect: f32) -> View {
-    if let Some(cam) = camera {
-        let world = scene.world(cam);
-        let (_, r, t) = world.to_scale_rotation_translation();
-        let mut yfov = 0.8f32;
-        let mut znear = 0.01f32;
-        if let Some(c) = scene
-            .node(cam)
-            .camera
-            .and_then(|c| scene.doc.cameras.get(c as usize))
-            && let Some(p) = &c.perspective
-        {
-            yfov = p.yfov.clamp(0.01, 3.0);
-            znear = p.znear.max(1e-4);
-        }
-        let view = Mat4::from_rotation_translation(r, t).inverse();
-        return View {
-            view,
-            proj: Mat4::perspective_rh(yfov, aspect, znear, 1e4),
-            eye: t,
-        };
+/// Where a capture looks from.
+pub enum Shot {
+    /// Through a camera object.
+    Camera(NodeId),
+    /// From `direction` (pointing from the subject toward the eye, Y-up world) with `up` at the
+    /// top of the picture, framing `points` (world positions of what must be in the picture).
+    Framed {
+        direction: Vec3,
+        up: Vec3,
+        points: Vec<Vec3>,
+    },
+}
+
+/// The default three-quarter direction: in front of a character facing +Z, to its left (+X), above.
+pub const THREE_QUARTER: Vec3 = Vec3::new(0.55, 0.35, 1.0);
+/// Vertical field of view of framed shots, radians.
+const FRAMED_YFOV: f32 = 0.7;
+/// Space left around framed points: they fill about 1/1.1 of the picture's tighter side.
+const FRAMED_MARGIN: f32 = 1.1;
+
+/// A camera object's view, or a framed view.
+pub fn view_for(scene: &Scene, shot: &Shot, aspect: f32) -> View {
+    match shot {
+        Shot::Camera(cam) => camera_view(scene, *cam, aspect),
+        Shot::Framed {
+            direction,
+            up,
+            points,
+        } => framed_view(*direction, *up, points, aspect),
     }
-    let (min, max) = scene_bounds(scene);
+}
+
+/// A view from `direction` that fits every point: the camera backs off until the points' extent
+/// across the picture fits the field of view, plus the margin, in front of the nearest point.
+fn framed_view(direction: Vec3, up: Vec3, points: &[Vec3], aspect: f32) -> View {
+    let back = direction.normalize_or(Vec3::Z);
+    let right = up.cross(back).normalize_or(Vec3::X);
+    let up = back.cross(right);
+    // Nothing to frame: a 2 m box around the origin.
+    let fallback = [Vec3::splat(-1.0), Vec3::splat(1.0)];
+    let points = if points.is_empty() {
+        &fallback[..]
+    } else {
+        points
+    };
+    let (min, max) = points.iter().fold(
+        (Vec3::splat(f32::INFINITY), Vec3::splat(f32::NEG_INFINITY)),
+        |(lo, hi), p| (lo.min(*p), hi.max(*p)),
+    );
     let center = (min + max) * 0.5;
-    let radius = ((max - min).length() * 0.5).max(0.5);
-    let yfov = 0.7f32;
-    let dist = radius / (yfov * 0.5).sin() * 1.05;
-    let dir = Vec3::new(0.55, 0.35, 1.0).normalize();
-    let eye = center + dir * dist;
+    let extent = |axis: Vec3| {
+        points
+            .iter()
+            .map(|p| (*p - center).dot(axis).abs())
+            .fold(0.0f32, f32::max)
+    };
+    // Half extents across the picture; at least 10 cm so a lone point still gets a sane view.
+    let (half_right, half_up, half_depth) =
+        (extent(right).max(0.1), extent(up).max(0.1), extent(back));
+    let tan = (FRAMED_YFOV * 0.5).tan();
+    let dist = (half_up / tan).max(half_right / (tan * aspect)) * FRAMED_MARGIN + half_depth;
+    let eye = center + back * dist;
     View {
-        view: Mat4::look_at_rh(eye, center, Vec3::Y),
+        view: Mat4::look_at_rh(eye, center, up),
         proj: Mat4::perspective_rh(
-            yfov,
+            FRAMED_YFOV,
             aspect,
-            (dist - radius * 2.0).max(0.01),
-            dist + radius * 4.0,
+            (dist - half_depth * 2.0).max(0.01),
+            dist + half_depth * 2.0 + 100.0,
         ),
         eye,
     }
 }
 
-/// World bounds of everything visible (mesh vertices, object origins), posed on the current frame.
-pub fn scene_bounds(scene: &Scene) -> (Vec3, Vec3) {
-    let mut posed = Posed::new(scene, current_overrides(scene));
-    let mut min = Vec3::splat(f32::INFINITY);
-    let mut max = Vec3::splat(f32::NEG_INFINITY);
-    let ids: Vec<NodeId> = scene
-        .live()
-        .filter(|(_, n)| n.visible)
-        .map(|(i, _)| i)
-        .collect();
-    for id in ids {
-        let world = posed.world(id);
-        let p = world.w_axis.truncate();
-        min = min.min(p);
-        max = max.max(p);
-        for tri in world_triangles(scene, id, &mut posed) {
-            for v in tri {
-                min = min.min(v);
-                max = max.max(v);
+fn camera_view(scene: &Scene, cam: NodeId, aspect: f32) -> View {
+    let world = scene.world(cam);
+    let (_, r, t) = world.to_scale_rotation_translation();
+    let mut yfov = 0.8f32;
+    let mut znear = 0.01f32;
+    if let Some(c) = scene
+        .node(cam)
+        .camera
+        .and_then(|c| scene.doc.cameras.get(c as usize))
+        && let Some(p) = &c.perspective
+    {
+        yfov = p.yfov.clamp(0.01, 3.0);
+        znear = p.znear.max(1e-4);
+    }
+    let view = Mat4::from_rotation_translation(r, t).inverse();
+    View {
+        view,
+        proj: Mat4::perspective_rh(yfov, aspect, znear, 1e4),
+        eye: t,
+    }
+}
+
+/// World positions of `ids` (object origins and mesh vertices) posed on each of `frames`: what a
+/// framed shot must fit. `None`: everything visible.
+pub fn points_on(scene: &Scene, ids: Option<&[NodeId]>, frames: &[f64]) -> Vec<Vec3> {
+    let ids: Vec<NodeId> = match ids {
+        Some(ids) => ids.to_vec(),
+        None => scene
+            .live()
+            .filter(|(_, n)| n.visible)
+            .map(|(i, _)| i)
+            .collect(),
+    };
+    let mut points = Vec::new();
+    for frame in frames {
+        let mut posed = Posed::new(scene, overrides_on(scene, *frame));
+        for &id in &ids {
+            points.push(posed.world(id).w_axis.truncate());
+            for tri in world_triangles(scene, id, &mut posed) {
+                points.extend(tri);
             }
         }
     }
-    if !min.is_finite() || !max.is_finite() {
-        return (Vec3::splat(-1.0), Vec3::splat(1.0));
-    }
-    (min, max)
+    points.retain(|p| p.is_finite());
+    points
 }
 
 /// A mesh node's triangles in world space; skinned meshes are posed by their joints.
@@ -224,21 +280,32 @@ fn parse_color(text: &str) -> Color {
     }
 }
 
-/// Renders the scene to a pixmap.
+/// The picture's background colour (render setting `background`, `#rrggbb`).
+pub fn background(scene: &Scene) -> Color {
+    parse_color(
+        scene
+            .render
+            .get("background")
+            .map_or("#30343a", String::as_str),
+    )
+}
+
+/// Renders the scene on timeline frame `frame` to a pixmap.
 pub fn render(
     scene: &Scene,
-    camera: Option<NodeId>,
+    shot: &Shot,
+    frame: f64,
     width: u32,
     height: u32,
 ) -> Result<Pixmap, String> {
     let mut pixmap = Pixmap::new(width, height).ok_or("width and height must be at least 1")?;
-    let background = scene
-        .render
-        .get("background")
-        .map_or("#30343a", String::as_str);
-    pixmap.fill(parse_color(background));
+    pixmap.fill(background(scene));
     let aspect = width as f32 / height as f32;
-    let view = view_for(scene, camera, aspect);
+    let view = view_for(scene, shot, aspect);
+    let camera = match shot {
+        Shot::Camera(cam) => Some(*cam),
+        Shot::Framed { .. } => None,
+    };
     let vp = view.proj * view.view;
     let (w, h) = (width as f32, height as f32);
     let project = |p: Vec3| -> Option<(f32, f32, f32)> {
@@ -249,7 +316,7 @@ pub fn render(
         let n = c.truncate() / c.w;
         Some(((n.x * 0.5 + 0.5) * w, (0.5 - n.y * 0.5) * h, c.w))
     };
-    let mut posed = Posed::new(scene, current_overrides(scene));
+    let mut posed = Posed::new(scene, overrides_on(scene, frame));
 
     // Ground grid on y = 0, 1 m cells around the origin.
     let mut grid = PathBuilder::new();

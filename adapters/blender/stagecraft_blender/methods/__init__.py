@@ -12,6 +12,7 @@ MUTATING = {
     "scene.create_object",
     "scene.delete_objects",
     "scene.set_visibility",
+    "scene.import_file",
     "transform.set_transform",
     "transform.rename_object",
     "hierarchy.group_objects",

@@ -6,11 +6,13 @@ import math
 import os
 import tempfile
 import time
+from array import array
 
 import bpy
-from mathutils import Vector
+from mathutils import Matrix, Vector
 
-from ..protocol import DccError, get_int, get_str, invalid, scene_error
+from ..protocol import DccError, check_number, get_int, get_str, get_str_list, invalid, scene_error
+from .common import find_object
 
 # Friendly renderer names -> engine ids; EEVEE's id changed in 4.2 and back in 5.0.
 _ENGINES = {
@@ -68,6 +70,7 @@ class _Saved:
             r.image_settings.file_format,
             scene.camera,
         )
+        self.frame = scene.frame_current
         self.samples = scene.cycles.samples if hasattr(scene, "cycles") else None
         self.temp_camera = None
         self.temp_objects = []
@@ -93,13 +96,19 @@ class _Saved:
             data = self.temp_camera.data
             bpy.data.objects.remove(self.temp_camera, do_unlink=True)
             bpy.data.cameras.remove(data)
+        self.remove_temp_objects()
+        if self.scene.frame_current != self.frame:
+            self.scene.frame_set(self.frame)
+        return False
+
+    def remove_temp_objects(self):
         for obj in self.temp_objects:
             mesh, materials = obj.data, [m for m in obj.data.materials if m]
             bpy.data.objects.remove(obj, do_unlink=True)
             bpy.data.meshes.remove(mesh)
             for material in materials:
                 bpy.data.materials.remove(material)
-        return False
+        self.temp_objects = []
 
 
 def _bone_sticks(saved):
@@ -155,45 +164,179 @@ def _bone_sticks(saved):
     saved.temp_objects.append(obj)
 
 
-def _auto_camera(saved, width, height):
-    """A temporary camera framing everything visible, looking from front-left-above."""
-    scene = saved.scene
+# Where framed shots look from (from the subject toward the eye) and which way is up, in Blender's
+# axes (Z-up; a character faces -Y, the bridge's +Z): docs/bridge-protocol.md#methods.
+_VIEWS = {
+    "current": ((0.45, -1.0, 0.45), (0.0, 0.0, 1.0)),  # three-quarter, front-left-above
+    "front": ((0.0, -1.0, 0.0), (0.0, 0.0, 1.0)),
+    "side": ((1.0, 0.0, 0.0), (0.0, 0.0, 1.0)),
+    "top": ((0.0, 0.0, 1.0), (0.0, 1.0, 0.0)),
+}
+_FRAMED_ANGLE = 0.7  # vertical field of view of framed shots, radians
+_FRAMED_MARGIN = 1.1  # the points fill about 1/1.1 of the picture's tighter side
+_FRAMED_TYPES = ("MESH", "ARMATURE", "CURVE", "FONT", "EMPTY")
+
+
+def _focus_objects(names):
+    """The objects a focus on `names` must fit: each with its children, and for an armature the
+    meshes it deforms (they need not be its children)."""
+    chosen = []
+    for name in names:
+        obj = find_object(name, "focus")
+        chosen += [obj, *obj.children_recursive]
+        if obj.type == "ARMATURE":
+            chosen += [
+                o
+                for o in bpy.context.scene.objects
+                if any(m.type == "ARMATURE" and m.object == obj for m in getattr(o, "modifiers", []))
+            ]
+    return list(dict.fromkeys(chosen))
+
+
+def _points_on(objects, frames):
+    """World points of `objects` (None: everything visible) posed on each frame: bone heads and
+    tails of armatures, evaluated bounding boxes of the rest."""
+    scene = bpy.context.scene
+    if objects is None:
+        objects = [o for o in scene.objects if o.type in _FRAMED_TYPES and o.visible_get()]
     points = []
-    for obj in scene.objects:
-        if obj.type in ("MESH", "ARMATURE", "CURVE", "FONT", "EMPTY") and obj.visible_get():
-            points.extend(obj.matrix_world @ Vector(c) for c in obj.bound_box)
-    if points:
-        lo = Vector([min(p[i] for p in points) for i in range(3)])
-        hi = Vector([max(p[i] for p in points) for i in range(3)])
-        center, radius = (lo + hi) / 2, max((hi - lo).length / 2, 0.1)
-    else:
-        center, radius = Vector((0.0, 0.0, 0.0)), 1.0
+    for frame in frames:
+        if scene.frame_current != frame:
+            scene.frame_set(frame)
+        depsgraph = bpy.context.evaluated_depsgraph_get()
+        for obj in objects:
+            evaluated = obj.evaluated_get(depsgraph)
+            world = evaluated.matrix_world
+            if obj.type == "ARMATURE" and evaluated.pose is not None:
+                for pb in evaluated.pose.bones:
+                    points += [world @ pb.head, world @ pb.tail]
+            elif obj.type == "EMPTY":
+                points.append(world.translation.copy())
+            else:
+                points += [world @ Vector(c) for c in evaluated.bound_box]
+    return points
+
+
+def _framed_camera(saved, points, view, width, height):
+    """A temporary camera looking from `view` that fits every point: it backs off until the
+    points' extent across the picture fits the field of view, plus the margin, in front of the
+    nearest point."""
+    back_dir, up_dir = _VIEWS[view]
+    back = Vector(back_dir).normalized()
+    right = Vector(up_dir).cross(back).normalized()
+    up = back.cross(right)
+    if not points:
+        points = [Vector((-1.0, -1.0, -1.0)), Vector((1.0, 1.0, 1.0))]
+    lo = Vector([min(p[i] for p in points) for i in range(3)])
+    hi = Vector([max(p[i] for p in points) for i in range(3)])
+    center = (lo + hi) / 2
+
+    def extent(axis):
+        return max(abs((p - center).dot(axis)) for p in points)
+
+    # At least 10 cm across, so that a lone point still gets a sane view.
+    half_right, half_up, half_depth = max(extent(right), 0.1), max(extent(up), 0.1), extent(back)
+    tan = math.tan(_FRAMED_ANGLE / 2)
+    aspect = width / max(height, 1)
+    distance = max(half_up / tan, half_right / (tan * aspect)) * _FRAMED_MARGIN + half_depth
     cam_data = bpy.data.cameras.new("stagecraft_capture")
+    cam_data.sensor_fit = "VERTICAL"
+    cam_data.angle_y = _FRAMED_ANGLE
+    cam_data.clip_start = max(0.01, distance - 2 * half_depth - 0.1)
+    cam_data.clip_end = distance + 2 * half_depth + 100.0
     cam = bpy.data.objects.new("stagecraft_capture", cam_data)
-    scene.collection.objects.link(cam)
+    saved.scene.collection.objects.link(cam)
     saved.temp_camera = cam
-    fov = min(cam_data.angle_x, cam_data.angle_x * height / max(width, 1))
-    distance = radius / math.sin(fov / 2) * 1.05
-    direction = Vector((0.45, -1.0, 0.45)).normalized()
-    cam.location = center + direction * distance
-    cam.rotation_euler = (-direction).to_track_quat("-Z", "Y").to_euler()
-    cam_data.clip_end = max(100.0, distance + radius * 2)
-    scene.camera = cam
+    # A camera looks down its local -Z with +Y up: its axes are (right, up, back).
+    cam.matrix_world = Matrix.Translation(center + back * distance) @ Matrix(
+        (right, up, back)
+    ).transposed().to_4x4()
+    saved.scene.camera = cam
     return cam
 
 
-def _choose_camera(saved, viewport, width, height):
+def _auto_camera(saved, width, height):
+    """A temporary camera framing everything visible, looking from front-left-above."""
+    points = _points_on(None, [saved.scene.frame_current])
+    return _framed_camera(saved, points, "current", width, height)
+
+
+def _choose_camera(saved, params, frames, width, height):
+    """The camera of a capture: a camera object for `view: camera` (or `current` with no focus),
+    else a temporary one framing the focus (or everything visible) over all frames."""
     scene = saved.scene
+    view = get_str(params, "view") or "current"
+    if view not in (*_VIEWS, "camera"):
+        raise invalid(f"view {view!r} is not one of current, front, side, top, camera")
+    viewport = get_str(params, "viewport")
+    focus = get_str_list(params, "focus", required=False)
+    camera = None
     if viewport:
-        obj = scene.objects.get(viewport)
-        if obj is None or obj.type != "CAMERA":
+        camera = scene.objects.get(viewport)
+        if camera is None or camera.type != "CAMERA":
             raise scene_error(f"viewport {viewport!r} is not a camera in the scene")
-        scene.camera = obj
-        return obj.name
-    if scene.camera is not None:
-        return scene.camera.name
-    _auto_camera(saved, width, height)
+    elif view == "camera" or not focus:
+        camera = scene.camera
+    if view == "camera" or (view == "current" and not focus and camera is not None):
+        if camera is None:
+            raise scene_error("view camera needs a camera: pass viewport or give the scene a camera")
+        scene.camera = camera
+        return camera.name
+    objects = _focus_objects(focus) if focus else None
+    _framed_camera(saved, _points_on(objects, frames), view, width, height)
     return "auto"
+
+
+def _frames(params):
+    frames = params.get("frames")
+    if frames is None:
+        return None
+    if not isinstance(frames, list) or not 1 <= len(frames) <= 64:
+        raise invalid("parameter 'frames' must be an array of 1 to 64 frame numbers")
+    return [int(round(check_number(f, "frames"))) for f in frames]
+
+
+def _grid(count, width, height):
+    """Columns, rows and cell size of a contact sheet of `count` cells."""
+    columns = math.ceil(math.sqrt(count))
+    rows = math.ceil(count / columns)
+    cell_w, cell_h = width // columns, height // rows
+    if cell_w < 16 or cell_h < 16:
+        raise invalid(
+            f"{width}x{height} is too small for {count} frames (cells of {cell_w}x{cell_h})"
+        )
+    return columns, rows, cell_w, cell_h
+
+
+def _contact_sheet(cells, columns, cell_w, cell_h, width, height, path, file_format):
+    """Writes the cell images (files, in order) side by side, left to right and top to bottom,
+    into one image at `path`. Blender's image rows run bottom-up."""
+    sheet = None
+    for i, cell_path in enumerate(cells):
+        image = bpy.data.images.load(cell_path)
+        try:
+            pixels = array("f", [0.0]) * (cell_w * cell_h * 4)
+            image.pixels.foreach_get(pixels)
+        finally:
+            bpy.data.images.remove(image)
+        if sheet is None:
+            # Cells left over in the last row show the first cell's top-left (background) pixel.
+            top_left = (cell_h - 1) * cell_w * 4
+            sheet = array("f", pixels[top_left : top_left + 4]) * (width * height)
+        column, row = i % columns, i // columns
+        x0, y0 = column * cell_w, height - (row + 1) * cell_h
+        for y in range(cell_h):
+            src = y * cell_w * 4
+            dst = ((y0 + y) * width + x0) * 4
+            sheet[dst : dst + cell_w * 4] = pixels[src : src + cell_w * 4]
+    image = bpy.data.images.new("stagecraft_sheet", width, height, alpha=True)
+    try:
+        image.pixels.foreach_set(sheet)
+        image.filepath_raw = path
+        image.file_format = file_format
+        image.save()
+    finally:
+        bpy.data.images.remove(image)
 
 
 def _render_to(path, req):
@@ -226,29 +369,46 @@ def capture_viewport(params, req):
     if fmt not in ("png", "jpeg", "jpg"):
         raise DccError("UNSUPPORTED", f"capture format {fmt!r} not supported; use png or jpeg")
     ext = ".png" if fmt == "png" else ".jpg"
+    frames = _frames(params)
+    shown = frames or [scene.frame_current]
+    columns, _, cell_w, cell_h = _grid(len(shown), width, height)
     with _Saved(scene) as saved, tempfile.TemporaryDirectory(prefix="stagecraft-") as tmp:
-        path = os.path.join(tmp, "capture" + ext)
-        _bone_sticks(saved)
-        viewport = _choose_camera(saved, get_str(params, "viewport"), width, height)
+        viewport = _choose_camera(saved, params, shown, cell_w, cell_h)
         r = scene.render
         if _gl_available():
             r.engine = "BLENDER_WORKBENCH"
         else:
             r.engine = "CYCLES"
             scene.cycles.samples = 8
-        r.resolution_x, r.resolution_y, r.resolution_percentage = width, height, 100
-        r.filepath, r.use_file_extension = path, False
-        r.image_settings.file_format = _FORMATS[ext]
-        _render_to(path, req)
+        r.resolution_x, r.resolution_y, r.resolution_percentage = cell_w, cell_h, 100
+        r.use_file_extension = False
+        r.image_settings.file_format = _FORMATS[ext] if len(shown) == 1 else "PNG"
+        cells = []
+        for i, frame in enumerate(shown):
+            if scene.frame_current != frame:
+                scene.frame_set(frame)
+            # Bones are drawn as a temporary mesh in the pose of this frame.
+            saved.remove_temp_objects()
+            _bone_sticks(saved)
+            r.filepath = os.path.join(tmp, f"cell{i}" + (ext if len(shown) == 1 else ".png"))
+            _render_to(r.filepath, req)
+            cells.append(r.filepath)
+        path = cells[0]
+        if len(shown) > 1:
+            path = os.path.join(tmp, "sheet" + ext)
+            _contact_sheet(cells, columns, cell_w, cell_h, width, height, path, _FORMATS[ext])
         with open(path, "rb") as f:
             data = f.read()
-    return {
+    result = {
         "data_b64": base64.b64encode(data).decode("ascii"),
         "width": width,
         "height": height,
         "format": "png" if fmt == "png" else "jpeg",
         "viewport": viewport,
     }
+    if frames is not None:
+        result["frames"] = frames
+    return result
 
 
 def render_scene(params, req):

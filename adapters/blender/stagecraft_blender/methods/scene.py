@@ -285,6 +285,84 @@ def export_file(params, req):
     return path
 
 
+IMPORT_FORMATS = ("fbx", "glb", "gltf", "bvh", "usd", "usda", "usdc", "usdz", "obj")
+
+
+def _bvh_height(path):
+    """Height of a BVH skeleton at rest (highest minus lowest joint), in the file's units: the
+    OFFSETs are summed down the hierarchy until MOTION. None when the file is not BVH."""
+    heights, stack = [], [0.0]
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            words = line.split()
+            if not words:
+                continue
+            if words[0].upper() == "MOTION":
+                break
+            if words[0] == "}" and len(stack) > 1:
+                stack.pop()
+            elif words[0].upper() == "OFFSET" and len(words) == 4:
+                try:
+                    y = stack[-1] + float(words[2])
+                except ValueError:
+                    return None
+                stack.append(y)
+                heights.append(y)
+    return max(heights) - min(heights) if heights else None
+
+
+def _import_op(fmt, path):
+    if fmt == "fbx":
+        return bpy.ops.import_scene.fbx, {"filepath": path}
+    if fmt in ("glb", "gltf"):
+        return bpy.ops.import_scene.gltf, {"filepath": path}
+    if fmt == "bvh":
+        # Most mocap BVH is in centimetres, and the importer takes units as metres: a skeleton
+        # taller than 10 units is read as centimetres. The timeline follows the motion.
+        height = _bvh_height(path)
+        scale = 0.01 if height is not None and height > 10.0 else 1.0
+        return bpy.ops.import_anim.bvh, {
+            "filepath": path,
+            "global_scale": scale,
+            "update_scene_fps": True,
+            "update_scene_duration": True,
+        }
+    if fmt in ("usd", "usda", "usdc", "usdz"):
+        return bpy.ops.wm.usd_import, {"filepath": path}
+    if fmt == "obj":
+        return bpy.ops.wm.obj_import, {"filepath": path}
+    raise DccError("UNSUPPORTED", f"import format {fmt!r} is not supported")
+
+
+def import_file(params, req):
+    path = os.path.abspath(get_str(params, "file_path", required=True))
+    fmt = get_str(params, "format")
+    fmt = (fmt or os.path.splitext(path)[1]).lower().lstrip(".")
+    if fmt not in IMPORT_FORMATS:
+        raise DccError(
+            "UNSUPPORTED",
+            f"import format {fmt!r} is not supported; use one of {', '.join(IMPORT_FORMATS)}",
+        )
+    if not os.path.isfile(path):
+        raise scene_error(f"cannot read {path}: no such file")
+    op, kwargs = _import_op(fmt, path)
+    before = set(bpy.data.objects)
+    try:
+        outcome = op(**kwargs)
+    except (RuntimeError, AttributeError) as exc:
+        raise scene_error(f"{fmt} import of {path} failed: {exc}") from None
+    if "FINISHED" not in outcome:
+        raise scene_error(f"{fmt} import of {path} did not finish ({', '.join(outcome)})")
+    update()
+    created = sorted((o for o in bpy.data.objects if o not in before), key=lambda o: o.name)
+    return {
+        "file_path": path,
+        "format": fmt,
+        "objects": [o.name for o in created],
+        "armatures": [o.name for o in created if o.type == "ARMATURE"],
+    }
+
+
 METHODS = {
     "scene.get_scene_info": get_scene_info,
     "scene.list_objects": list_objects,
@@ -298,4 +376,5 @@ METHODS = {
     "scene.open_file": open_file,
     "scene.save_file": save_file,
     "scene.export_file": export_file,
+    "scene.import_file": import_file,
 }

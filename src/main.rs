@@ -47,7 +47,7 @@ struct Common {
 enum Command {
     /// Run the MCP server on stdio (what Claude Desktop runs), or on Streamable HTTP with --http.
     Serve(ServeArgs),
-    /// Generate motion from a prompt and write it to a .glb/.gltf file (no config needed).
+    /// Generate motion from a prompt and write it to a .glb, .gltf or .bvh file (no config needed).
     Generate(GenerateArgs),
     /// Serve the built-in procedural motion model as an MMCP 1.4 HTTP server.
     MotionServer(MotionServerArgs),
@@ -82,7 +82,7 @@ struct GenerateArgs {
     /// Length in seconds.
     #[arg(long, default_value_t = 4.0)]
     seconds: f64,
-    /// Output file: .glb or .gltf.
+    /// Output file: .glb, .gltf or .bvh.
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
     /// Also write a PNG contact sheet of the take.

@@ -277,7 +277,12 @@ def test_mixamo_fbx_import_generate_and_save_bvh(mcp, assets, tmp_path):
 
     take = mcp.tool(
         "generate_motion",
-        {"prompt": "a person walks forward", "seconds": 1, "armature": "Armature"},
+        {
+            "prompt": "a person walks forward",
+            "seconds": 1,
+            "armature": "Armature",
+            "save_path": str(tmp_path / "generated.bvh"),
+        },
     )
     assert take["applied"], take
     assert len(take["joints_applied"]) == len(MIXAMO), take["joints_applied"]
@@ -285,6 +290,8 @@ def test_mixamo_fbx_import_generate_and_save_bvh(mcp, assets, tmp_path):
     # The take as BVH: an independent parser reads the motion the take holds.
     saved = mcp.tool("save_motion", {"take_id": take["take_id"], "path": str(tmp_path / "walk.bvh")})
     assert saved["path"] == str(tmp_path / "walk.bvh"), saved
+    # generate_motion's save_path writes the same file.
+    assert (tmp_path / "generated.bvh").read_bytes() == (tmp_path / "walk.bvh").read_bytes()
     mcp.tool("save_motion", {"take_id": take["take_id"], "path": str(tmp_path / "walk.gltf")})
     motion = read_take(tmp_path / "walk.gltf")
     frames = [0, motion["frames"] // 2, motion["frames"] - 1]

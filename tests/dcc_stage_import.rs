@@ -296,6 +296,11 @@ async fn bad_files_are_scene_errors() {
     .await
     .expect_err("fbx");
     assert_eq!(fbx.code, "UNSUPPORTED");
+    assert!(
+        fbx.message.contains(".glb, .gltf, .bvh") && fbx.message.contains("\"fbx\""),
+        "the refusal lists what the stage imports: {}",
+        fbx.message
+    );
     let info = ok(&hub, "scene.get_scene_info", json!({})).await;
     assert_eq!(
         info["statistics"]["object_count"], 0,

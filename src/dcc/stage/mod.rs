@@ -130,24 +130,33 @@ fn resolve(path: &str) -> Result<PathBuf, DccFailure> {
         .map_err(|e| DccFailure::internal(format!("cannot resolve {path:?}: {e}")))
 }
 
-fn glb_or_gltf(path: &Path, format: Option<&str>) -> Result<&'static str, DccFailure> {
+/// The file formats the stage DCC opens, saves and exports.
+const SCENE_FORMATS: &[&str] = &["glb", "gltf"];
+/// What it imports besides: BVH motion capture, as an armature playing it.
+const IMPORT_FORMATS: &[&str] = &["glb", "gltf", "bvh"];
+
+/// A file's format, one of `known`: `format` when given, else the path's extension (any case).
+fn file_format(
+    path: &Path,
+    format: Option<&str>,
+    known: &[&'static str],
+) -> Result<&'static str, DccFailure> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
-    match format
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-        .unwrap_or(ext.as_str())
-    {
-        "glb" => Ok("glb"),
-        "gltf" => Ok("gltf"),
-        other => Err(DccFailure::new(
+    let wanted = format.map(str::to_ascii_lowercase).unwrap_or(ext);
+    known.iter().copied().find(|k| *k == wanted).ok_or_else(|| {
+        let listed: Vec<String> = known.iter().map(|k| format!(".{k}")).collect();
+        DccFailure::new(
             DccErrorCode::Unsupported,
-            format!("the stage DCC reads and writes .glb and .gltf only, not {other:?}"),
-        )),
-    }
+            format!(
+                "the stage DCC takes {} files here, not {wanted:?}",
+                listed.join(", ")
+            ),
+        )
+    })
 }
 
 impl StageAdapter {
@@ -791,7 +800,7 @@ impl SceneManager for StageAdapter {
 
     async fn open_file(&self, p: OpenFileParams, _call: &DccCall) -> DccResult<SceneInfo> {
         let path = resolve(&p.file_path)?;
-        let format = glb_or_gltf(&path, None)?;
+        let format = file_format(&path, None, SCENE_FORMATS)?;
         // Check, load and replace under one lock: an edit that slipped in between the check for
         // unsaved changes and the replacement would be silently thrown away.
         self.blocking(move |scene| {
@@ -825,7 +834,7 @@ impl SceneManager for StageAdapter {
                     )
                 })?,
             };
-            let format = glb_or_gltf(&path, None)?;
+            let format = file_format(&path, None, SCENE_FORMATS)?;
             write_scene(scene, &path, format, false)?;
             scene.file_path = Some(path.clone());
             scene.format = Some(format.into());
@@ -837,7 +846,7 @@ impl SceneManager for StageAdapter {
 
     async fn import_file(&self, p: ImportFileParams, _call: &DccCall) -> DccResult<ImportResult> {
         let path = resolve(&p.file_path)?;
-        let format = import_format(&path, p.format.as_deref())?;
+        let format = file_format(&path, p.format.as_deref(), IMPORT_FORMATS)?;
         self.blocking(move |scene| {
             let bytes = std::fs::read(&path).map_err(|e| {
                 scene_error(format!("cannot read {}: {e}", path.display()))
@@ -877,34 +886,12 @@ impl SceneManager for StageAdapter {
 
     async fn export_file(&self, p: ExportFileParams, _call: &DccCall) -> DccResult<String> {
         let path = resolve(&p.file_path)?;
-        let format = glb_or_gltf(&path, Some(&p.format))?;
+        let format = file_format(&path, Some(&p.format), SCENE_FORMATS)?;
         self.blocking(move |scene| {
             write_scene(scene, &path, format, p.selection_only)?;
             Ok(path.display().to_string())
         })
         .await
-    }
-}
-
-/// The format of a file to import: `format` when given, else the extension.
-fn import_format(path: &Path, format: Option<&str>) -> Result<&'static str, DccFailure> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    match format
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-        .unwrap_or(ext.as_str())
-    {
-        "glb" => Ok("glb"),
-        "gltf" => Ok("gltf"),
-        "bvh" => Ok("bvh"),
-        other => Err(DccFailure::new(
-            DccErrorCode::Unsupported,
-            format!("the stage DCC imports .glb, .gltf and .bvh files, not {other:?}"),
-        )),
     }
 }
 

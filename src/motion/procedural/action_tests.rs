@@ -5,6 +5,7 @@
 use glam::{Quat, Vec3};
 
 use super::prompt::ALL_ACTIONS;
+use super::tests::{assert_on_root_path, root_keys};
 use super::*;
 use crate::motion::take::Sample;
 
@@ -733,25 +734,10 @@ fn notes_say_how_the_prompt_was_read() {
 #[test]
 fn constraints_apply_on_top_of_a_sentence() {
     let mut plan = Plan::text("walks forward, then sits down, then waves", 6.0, 2);
-    plan.root_path = vec![
-        RootKey {
-            frame: 0,
-            xz: [0.0, 0.0],
-            heading: None,
-        },
-        RootKey {
-            frame: 60,
-            xz: [1.0, 2.0],
-            heading: None,
-        },
-    ];
+    plan.root_path = root_keys(&[(0, [0.0, 0.0]), (60, [1.0, 2.0])]);
     let take = generate(&plan).expect("take");
     let s = &take.samples[0];
-    for k in &plan.root_path {
-        let p = s.root_positions[k.frame];
-        let d = ((p[0] - k.xz[0]).powi(2) + (p[2] - k.xz[1]).powi(2)).sqrt();
-        assert!(d < 0.1, "frame {}: {d} m off the path", k.frame);
-    }
+    assert_on_root_path(s, &plan.root_path);
     let hips = take.world_positions(s, take.num_frames - 1)[0];
     assert!(hips.y < 0.6, "still seated at the end: {hips:?}");
 }

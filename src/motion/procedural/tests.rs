@@ -133,30 +133,10 @@ fn loop_ends_on_the_first_pose_advanced() {
 #[test]
 fn root_path_is_followed_within_10_cm_facing_along_it() {
     let mut plan = Plan::text("walk", 4.0, 3);
-    plan.root_path = vec![
-        RootKey {
-            frame: 0,
-            xz: [0.0, 0.0],
-            heading: None,
-        },
-        RootKey {
-            frame: 60,
-            xz: [1.5, 1.5],
-            heading: None,
-        },
-        RootKey {
-            frame: 119,
-            xz: [3.0, 1.5],
-            heading: None,
-        },
-    ];
+    plan.root_path = root_keys(&[(0, [0.0, 0.0]), (60, [1.5, 1.5]), (119, [3.0, 1.5])]);
     let take = generate(&plan).expect("take");
     let s = &take.samples[0];
-    for k in &plan.root_path {
-        let p = s.root_positions[k.frame];
-        let d = ((p[0] - k.xz[0]).powi(2) + (p[2] - k.xz[1]).powi(2)).sqrt();
-        assert!(d < 0.1, "frame {}: {d} m off the path", k.frame);
-    }
+    assert_on_root_path(s, &plan.root_path);
     // Around the last stretch the path runs along +X: heading atan2(dx, dz) = +90°.
     let hips = Quat::from_array(s.rotations[110 * take.skeleton.joints.len()]);
     let fwd = hips * Vec3::Z;
@@ -582,5 +562,26 @@ fn a_turned_rig_walks_the_way_it_faces_with_knees_forward() {
                 );
             }
         }
+    }
+}
+
+/// Root path keys without headings: (frame, [x, z]).
+pub(super) fn root_keys(points: &[(usize, [f32; 2])]) -> Vec<RootKey> {
+    points
+        .iter()
+        .map(|&(frame, xz)| RootKey {
+            frame,
+            xz,
+            heading: None,
+        })
+        .collect()
+}
+
+/// The hips pass within 10 cm of every key of the root path.
+pub(super) fn assert_on_root_path(s: &crate::motion::take::Sample, keys: &[RootKey]) {
+    for k in keys {
+        let p = s.root_positions[k.frame];
+        let d = ((p[0] - k.xz[0]).powi(2) + (p[2] - k.xz[1]).powi(2)).sqrt();
+        assert!(d < 0.1, "frame {}: {d} m off the path", k.frame);
     }
 }

@@ -10,8 +10,10 @@
 //! - [`motion`]: the MMCP client and server sides, glTF takes, the built-in procedural model.
 //! - [`dcc`]: adapter traits and data types, `RemoteAdapter`, the built-in `stage` DCC.
 //! - [`bridge`]: the four bridge transports, JSON-RPC framing and the handshake.
+//! - [`call`]: one call's deadline, cancellation, progress and id, passed from `mcp` down to `bridge`.
 
 pub mod bridge;
+pub mod call;
 pub mod config;
 pub mod dcc;
 pub mod dispatch;

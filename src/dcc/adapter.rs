@@ -8,8 +8,9 @@
 
 use async_trait::async_trait;
 
+use super::DccFailure;
 use super::types::*;
-use super::{DccCall, DccFailure};
+use crate::call::CallContext;
 
 pub type DccResult<T> = Result<T, DccFailure>;
 
@@ -26,9 +27,9 @@ pub struct ConnectionStatus {
 #[async_trait]
 pub trait DccAdapter: Send + Sync {
     /// Opens the session if needed (`dcc.hello`) and returns what the DCC said about itself.
-    async fn hello(&self, call: &DccCall) -> DccResult<Hello>;
+    async fn hello(&self, call: &CallContext) -> DccResult<Hello>;
     /// `dcc.ping`: answered off the DCC's main thread, so busy and dead can be told apart.
-    async fn ping(&self, call: &DccCall) -> DccResult<Ping>;
+    async fn ping(&self, call: &CallContext) -> DccResult<Ping>;
     /// The last handshake's DccInfo, if a session was ever opened.
     fn info(&self) -> Option<DccInfo>;
     /// The last handshake's capabilities, if a session was ever opened.
@@ -73,63 +74,71 @@ fn unsupported<T>(method: &str) -> DccResult<T> {
 
 #[async_trait]
 pub trait SceneManager: Send + Sync {
-    async fn get_scene_info(&self, _call: &DccCall) -> DccResult<SceneInfo> {
+    async fn get_scene_info(&self, _call: &CallContext) -> DccResult<SceneInfo> {
         unsupported("scene.get_scene_info")
     }
     async fn list_objects(
         &self,
         _p: ListObjectsParams,
-        _call: &DccCall,
+        _call: &CallContext,
     ) -> DccResult<Vec<SceneObject>> {
         unsupported("scene.list_objects")
     }
     async fn create_object(
         &self,
         _p: CreateObjectParams,
-        _call: &DccCall,
+        _call: &CallContext,
     ) -> DccResult<SceneObject> {
         unsupported("scene.create_object")
     }
     async fn delete_objects(
         &self,
         _p: ObjectNamesParams,
-        _call: &DccCall,
+        _call: &CallContext,
     ) -> DccResult<Vec<String>> {
         unsupported("scene.delete_objects")
     }
-    async fn get_selection(&self, _call: &DccCall) -> DccResult<Vec<String>> {
+    async fn get_selection(&self, _call: &CallContext) -> DccResult<Vec<String>> {
         unsupported("scene.get_selection")
     }
     async fn set_selection(
         &self,
         _p: ObjectNamesParams,
-        _call: &DccCall,
+        _call: &CallContext,
     ) -> DccResult<Vec<String>> {
         unsupported("scene.set_selection")
     }
     async fn select_by_type(
         &self,
         _p: ObjectTypeParams,
-        _call: &DccCall,
+        _call: &CallContext,
     ) -> DccResult<Vec<String>> {
         unsupported("scene.select_by_type")
     }
-    async fn set_visibility(&self, _p: SetVisibilityParams, _call: &DccCall) -> DccResult<bool> {
+    async fn set_visibility(
+        &self,
+        _p: SetVisibilityParams,
+        _call: &CallContext,
+    ) -> DccResult<bool> {
         unsupported("scene.set_visibility")
     }
-    async fn new_scene(&self, _p: NewSceneParams, _call: &DccCall) -> DccResult<SceneInfo> {
+    async fn new_scene(&self, _p: NewSceneParams, _call: &CallContext) -> DccResult<SceneInfo> {
         unsupported("scene.new_scene")
     }
-    async fn open_file(&self, _p: OpenFileParams, _call: &DccCall) -> DccResult<SceneInfo> {
+    async fn open_file(&self, _p: OpenFileParams, _call: &CallContext) -> DccResult<SceneInfo> {
         unsupported("scene.open_file")
     }
-    async fn save_file(&self, _p: SaveFileParams, _call: &DccCall) -> DccResult<String> {
+    async fn save_file(&self, _p: SaveFileParams, _call: &CallContext) -> DccResult<String> {
         unsupported("scene.save_file")
     }
-    async fn export_file(&self, _p: ExportFileParams, _call: &DccCall) -> DccResult<String> {
+    async fn export_file(&self, _p: ExportFileParams, _call: &CallContext) -> DccResult<String> {
         unsupported("scene.export_file")
     }
-    async fn import_file(&self, _p: ImportFileParams, _call: &DccCall) -> DccResult<ImportResult> {
+    async fn import_file(
+        &self,
+        _p: ImportFileParams,
+        _call: &CallContext,
+    ) -> DccResult<ImportResult> {
         unsupported("scene.import_file")
     }
 }
@@ -139,51 +148,55 @@ pub trait Transform: Send + Sync {
     async fn get_transform(
         &self,
         _p: ObjectNameParams,
-        _call: &DccCall,
+        _call: &CallContext,
     ) -> DccResult<ObjectTransform> {
         unsupported("transform.get_transform")
     }
     async fn set_transform(
         &self,
         _p: SetTransformParams,
-        _call: &DccCall,
+        _call: &CallContext,
     ) -> DccResult<ObjectTransform> {
         unsupported("transform.set_transform")
     }
     async fn get_bounding_box(
         &self,
         _p: ObjectNameParams,
-        _call: &DccCall,
+        _call: &CallContext,
     ) -> DccResult<BoundingBox> {
         unsupported("transform.get_bounding_box")
     }
-    async fn rename_object(&self, _p: RenameParams, _call: &DccCall) -> DccResult<String> {
+    async fn rename_object(&self, _p: RenameParams, _call: &CallContext) -> DccResult<String> {
         unsupported("transform.rename_object")
     }
 }
 
 #[async_trait]
 pub trait Hierarchy: Send + Sync {
-    async fn get_hierarchy(&self, _call: &DccCall) -> DccResult<Vec<SceneNode>> {
+    async fn get_hierarchy(&self, _call: &CallContext) -> DccResult<Vec<SceneNode>> {
         unsupported("hierarchy.get_hierarchy")
     }
     async fn get_children(
         &self,
         _p: OptionalObjectParams,
-        _call: &DccCall,
+        _call: &CallContext,
     ) -> DccResult<Vec<SceneObject>> {
         unsupported("hierarchy.get_children")
     }
-    async fn get_parent(&self, _p: ObjectNameParams, _call: &DccCall) -> DccResult<Option<String>> {
+    async fn get_parent(
+        &self,
+        _p: ObjectNameParams,
+        _call: &CallContext,
+    ) -> DccResult<Option<String>> {
         unsupported("hierarchy.get_parent")
     }
-    async fn group_objects(&self, _p: GroupParams, _call: &DccCall) -> DccResult<SceneObject> {
+    async fn group_objects(&self, _p: GroupParams, _call: &CallContext) -> DccResult<SceneObject> {
         unsupported("hierarchy.group_objects")
     }
-    async fn ungroup(&self, _p: UngroupParams, _call: &DccCall) -> DccResult<Vec<String>> {
+    async fn ungroup(&self, _p: UngroupParams, _call: &CallContext) -> DccResult<Vec<String>> {
         unsupported("hierarchy.ungroup")
     }
-    async fn reparent(&self, _p: ReparentParams, _call: &DccCall) -> DccResult<SceneObject> {
+    async fn reparent(&self, _p: ReparentParams, _call: &CallContext) -> DccResult<SceneObject> {
         unsupported("hierarchy.reparent")
     }
 }
@@ -196,24 +209,24 @@ pub trait RenderCapture: Send + Sync {
     async fn capture_viewport(
         &self,
         _p: CaptureParams,
-        _call: &DccCall,
+        _call: &CallContext,
     ) -> DccResult<CaptureResult> {
         unsupported("render.capture_viewport")
     }
     async fn render_scene(
         &self,
         _p: RenderSceneParams,
-        _call: &DccCall,
+        _call: &CallContext,
     ) -> DccResult<RenderOutput> {
         unsupported("render.render_scene")
     }
-    async fn get_render_settings(&self, _call: &DccCall) -> DccResult<RenderSettings> {
+    async fn get_render_settings(&self, _call: &CallContext) -> DccResult<RenderSettings> {
         unsupported("render.get_render_settings")
     }
     async fn set_render_settings(
         &self,
         _p: RenderSettingsParams,
-        _call: &DccCall,
+        _call: &CallContext,
     ) -> DccResult<RenderSettings> {
         unsupported("render.set_render_settings")
     }
@@ -221,39 +234,39 @@ pub trait RenderCapture: Send + Sync {
 
 #[async_trait]
 pub trait ScriptEngine: Send + Sync {
-    async fn execute(&self, _p: ScriptParams, _call: &DccCall) -> DccResult<ScriptResult> {
+    async fn execute(&self, _p: ScriptParams, _call: &CallContext) -> DccResult<ScriptResult> {
         unsupported("script.execute")
     }
-    async fn supported_languages(&self, _call: &DccCall) -> DccResult<Vec<String>> {
+    async fn supported_languages(&self, _call: &CallContext) -> DccResult<Vec<String>> {
         unsupported("script.supported_languages")
     }
 }
 
 #[async_trait]
 pub trait Animation: Send + Sync {
-    async fn list_armatures(&self, _call: &DccCall) -> DccResult<Vec<ArmatureSummary>> {
+    async fn list_armatures(&self, _call: &CallContext) -> DccResult<Vec<ArmatureSummary>> {
         unsupported("animation.list_armatures")
     }
-    async fn get_skeleton(&self, _p: ArmatureParams, _call: &DccCall) -> DccResult<Skeleton> {
+    async fn get_skeleton(&self, _p: ArmatureParams, _call: &CallContext) -> DccResult<Skeleton> {
         unsupported("animation.get_skeleton")
     }
     async fn apply_motion(
         &self,
         _p: ApplyMotionParams,
-        _call: &DccCall,
+        _call: &CallContext,
     ) -> DccResult<ApplyMotionResult> {
         unsupported("animation.apply_motion")
     }
-    async fn sample_pose(&self, _p: SamplePoseParams, _call: &DccCall) -> DccResult<Pose> {
+    async fn sample_pose(&self, _p: SamplePoseParams, _call: &CallContext) -> DccResult<Pose> {
         unsupported("animation.sample_pose")
     }
-    async fn get_frame_range(&self, _call: &DccCall) -> DccResult<FrameRange> {
+    async fn get_frame_range(&self, _call: &CallContext) -> DccResult<FrameRange> {
         unsupported("animation.get_frame_range")
     }
     async fn set_frame_range(
         &self,
         _p: SetFrameRangeParams,
-        _call: &DccCall,
+        _call: &CallContext,
     ) -> DccResult<FrameRange> {
         unsupported("animation.set_frame_range")
     }

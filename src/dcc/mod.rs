@@ -23,6 +23,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+use crate::call::CallContext;
 use crate::config::Config;
 pub use adapter::DccAdapter;
 pub use check::{AdapterCheckOptions, adapter_check, adapter_check_stage};
@@ -76,27 +77,6 @@ pub const STAGE_NAME: &str = "stage";
 pub enum DccError {
     #[error("{0}")]
     Config(String),
-}
-
-/// Progress callback for long DCC calls (`$/progress` from the adapter): progress, total, message.
-pub type ProgressFn = crate::bridge::ProgressFn;
-
-/// Per-call settings: deadline, cancellation, and where progress goes.
-#[derive(Clone)]
-pub struct DccCall {
-    pub timeout: Duration,
-    pub cancel: CancellationToken,
-    pub progress: Option<ProgressFn>,
-}
-
-impl DccCall {
-    pub fn new(timeout: Duration) -> Self {
-        Self {
-            timeout,
-            cancel: CancellationToken::new(),
-            progress: None,
-        }
-    }
 }
 
 /// A failed DCC call: a DccErrorCode (`CONNECTION_FAILED`, `TIMEOUT`, `UNSUPPORTED`, ...) or one of
@@ -314,14 +294,15 @@ impl DccHub {
         dcc: Option<&str>,
         method: &str,
         params: Value,
-        call: &DccCall,
+        call: &CallContext,
     ) -> Result<Value, DccFailure> {
         let conn = self.find(dcc)?;
         if !BRIDGE_METHODS.contains(&method) {
             return Err(DccFailure::unsupported(method));
         }
+        let budget = call.remaining();
         // Remote calls carry their own deadline (and send `$/cancel` at it, then a liveness ping);
-        // this outer bound is a safety net a little later, so that nothing can hang a call.
+        // this outer limit is a safety net a little later, so that nothing can hang a call.
         let grace = if conn.bridge == "in_process" {
             Duration::ZERO
         } else {
@@ -330,20 +311,17 @@ impl DccHub {
         // The work gets a child of the caller's token, so that the outer limit can cancel it
         // alone: the bridge then sends `$/cancel` and forgets the request, where dropping the
         // future would skip both.
-        let inner = DccCall {
-            cancel: call.cancel.child_token(),
-            ..call.clone()
-        };
+        let inner = call.child();
         let work = route::route(conn.adapter.as_ref(), method, params, &inner);
         let mut work = std::pin::pin!(work);
         tokio::select! {
             r = &mut work => r,
-            _ = tokio::time::sleep(call.timeout + grace) => {
+            _ = tokio::time::sleep_until(call.backstop(grace)) => {
                 inner.cancel.cancel();
                 let _ = tokio::time::timeout(CANCEL_CLEANUP, &mut work).await;
                 Err(DccFailure::new(
                     DccErrorCode::Timeout,
-                    format!("{method} on {:?} did not finish within {:.1} s", conn.name, call.timeout.as_secs_f64()),
+                    format!("{method} on {:?} did not finish within {:.1} s", conn.name, budget.as_secs_f64()),
                 ))
             }
             _ = call.cancel.cancelled() => {
@@ -363,7 +341,7 @@ impl DccHub {
     /// Every connection with its state; tries a handshake on each (bounded by `timeout`).
     pub async fn list_connections(&self, timeout: Duration) -> Vec<ConnectionReport> {
         let probes = self.conns.iter().enumerate().map(|(i, conn)| async move {
-            let call = DccCall::new(timeout.min(conn.timeout));
+            let call = CallContext::new(timeout.min(conn.timeout));
             let running = conn
                 .adapter
                 .as_connection()
@@ -442,10 +420,10 @@ mod tests {
 
     #[async_trait]
     impl DccAdapter for AnswersOnlyToCancel {
-        async fn hello(&self, _call: &DccCall) -> DccResult<Hello> {
+        async fn hello(&self, _call: &CallContext) -> DccResult<Hello> {
             Err(DccFailure::unsupported("dcc.hello"))
         }
-        async fn ping(&self, call: &DccCall) -> DccResult<Ping> {
+        async fn ping(&self, call: &CallContext) -> DccResult<Ping> {
             call.cancel.cancelled().await;
             self.saw_cancel.store(true, Ordering::SeqCst);
             Err(DccFailure::new(DccErrorCode::Timeout, "cancelled"))
@@ -474,7 +452,7 @@ mod tests {
             }],
             shutdown: CancellationToken::new(),
         };
-        let call = DccCall::new(Duration::from_millis(50));
+        let call = CallContext::new(Duration::from_millis(50));
         let failure = hub
             .call(None, "dcc.ping", json!({}), &call)
             .await

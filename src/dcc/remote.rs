@@ -12,21 +12,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::adapter::*;
 use super::types::*;
-use super::{DccCall, DccError, DccFailure, HubOptions};
-use crate::bridge::{self, Bridge, BridgeConfig, BridgeError, RequestOptions};
+use super::{DccError, DccFailure, HubOptions};
+use crate::bridge::{self, Bridge, BridgeConfig, BridgeError};
+use crate::call::CallContext;
 use crate::config::DccConfig;
 
 pub struct RemoteAdapter {
     bridge: Arc<dyn Bridge>,
     hello: Mutex<Option<Hello>>,
-}
-
-fn options(call: &DccCall) -> RequestOptions {
-    RequestOptions {
-        deadline: tokio::time::Instant::now() + call.timeout,
-        cancel: call.cancel.clone(),
-        progress: call.progress.clone(),
-    }
 }
 
 /// A bridge failure as the DccErrorCode the agent sees.
@@ -130,12 +123,8 @@ impl RemoteAdapter {
         &self.bridge
     }
 
-    async fn ensure_hello(&self, options: &RequestOptions) -> DccResult<Hello> {
-        let answer = self
-            .bridge
-            .hello(options)
-            .await
-            .map_err(failure_from_bridge)?;
+    async fn ensure_hello(&self, call: &CallContext) -> DccResult<Hello> {
+        let answer = self.bridge.hello(call).await.map_err(failure_from_bridge)?;
         let hello: Hello = serde_json::from_value(answer).map_err(|e| {
             DccFailure::internal(format!("the adapter's dcc.hello answer is malformed: {e}"))
         })?;
@@ -149,11 +138,10 @@ impl RemoteAdapter {
         &self,
         method: &str,
         params: P,
-        call: &DccCall,
+        call: &CallContext,
     ) -> DccResult<R> {
         // One deadline for the whole call, handshake included.
-        let options = options(call);
-        let hello = self.ensure_hello(&options).await?;
+        let hello = self.ensure_hello(call).await?;
         if !hello.methods.iter().any(|m| m == method) {
             return Err(DccFailure::unsupported(method));
         }
@@ -161,7 +149,7 @@ impl RemoteAdapter {
             .map_err(|e| DccFailure::internal(format!("cannot encode {method} params: {e}")))?;
         let answer = self
             .bridge
-            .request(method, params, &options)
+            .request(method, params, call)
             .await
             .map_err(failure_from_bridge)?;
         serde_json::from_value(answer).map_err(|e| {
@@ -186,16 +174,15 @@ fn empty() -> Value {
 
 #[async_trait]
 impl DccAdapter for RemoteAdapter {
-    async fn hello(&self, call: &DccCall) -> DccResult<Hello> {
-        self.ensure_hello(&options(call)).await
+    async fn hello(&self, call: &CallContext) -> DccResult<Hello> {
+        self.ensure_hello(call).await
     }
-    async fn ping(&self, call: &DccCall) -> DccResult<Ping> {
-        let options = options(call);
-        self.ensure_hello(&options).await?;
+    async fn ping(&self, call: &CallContext) -> DccResult<Ping> {
+        self.ensure_hello(call).await?;
         // dcc.ping is answered off the main thread; it is sent even if `methods` forgot it.
         let answer = self
             .bridge
-            .request("dcc.ping", empty(), &options)
+            .request("dcc.ping", empty(), call)
             .await
             .map_err(failure_from_bridge)?;
         serde_json::from_value(answer)
@@ -272,47 +259,67 @@ impl Connection for RemoteAdapter {
 
 #[async_trait]
 impl SceneManager for RemoteAdapter {
-    async fn get_scene_info(&self, call: &DccCall) -> DccResult<SceneInfo> {
+    async fn get_scene_info(&self, call: &CallContext) -> DccResult<SceneInfo> {
         self.rpc("scene.get_scene_info", empty(), call).await
     }
     async fn list_objects(
         &self,
         p: ListObjectsParams,
-        call: &DccCall,
+        call: &CallContext,
     ) -> DccResult<Vec<SceneObject>> {
         self.rpc("scene.list_objects", p, call).await
     }
-    async fn create_object(&self, p: CreateObjectParams, call: &DccCall) -> DccResult<SceneObject> {
+    async fn create_object(
+        &self,
+        p: CreateObjectParams,
+        call: &CallContext,
+    ) -> DccResult<SceneObject> {
         self.rpc("scene.create_object", p, call).await
     }
-    async fn delete_objects(&self, p: ObjectNamesParams, call: &DccCall) -> DccResult<Vec<String>> {
+    async fn delete_objects(
+        &self,
+        p: ObjectNamesParams,
+        call: &CallContext,
+    ) -> DccResult<Vec<String>> {
         self.rpc("scene.delete_objects", p, call).await
     }
-    async fn get_selection(&self, call: &DccCall) -> DccResult<Vec<String>> {
+    async fn get_selection(&self, call: &CallContext) -> DccResult<Vec<String>> {
         self.rpc("scene.get_selection", empty(), call).await
     }
-    async fn set_selection(&self, p: ObjectNamesParams, call: &DccCall) -> DccResult<Vec<String>> {
+    async fn set_selection(
+        &self,
+        p: ObjectNamesParams,
+        call: &CallContext,
+    ) -> DccResult<Vec<String>> {
         self.rpc("scene.set_selection", p, call).await
     }
-    async fn select_by_type(&self, p: ObjectTypeParams, call: &DccCall) -> DccResult<Vec<String>> {
+    async fn select_by_type(
+        &self,
+        p: ObjectTypeParams,
+        call: &CallContext,
+    ) -> DccResult<Vec<String>> {
         self.rpc("scene.select_by_type", p, call).await
     }
-    async fn set_visibility(&self, p: SetVisibilityParams, call: &DccCall) -> DccResult<bool> {
+    async fn set_visibility(&self, p: SetVisibilityParams, call: &CallContext) -> DccResult<bool> {
         self.rpc("scene.set_visibility", p, call).await
     }
-    async fn new_scene(&self, p: NewSceneParams, call: &DccCall) -> DccResult<SceneInfo> {
+    async fn new_scene(&self, p: NewSceneParams, call: &CallContext) -> DccResult<SceneInfo> {
         self.rpc("scene.new_scene", p, call).await
     }
-    async fn open_file(&self, p: OpenFileParams, call: &DccCall) -> DccResult<SceneInfo> {
+    async fn open_file(&self, p: OpenFileParams, call: &CallContext) -> DccResult<SceneInfo> {
         self.rpc("scene.open_file", p, call).await
     }
-    async fn save_file(&self, p: SaveFileParams, call: &DccCall) -> DccResult<String> {
+    async fn save_file(&self, p: SaveFileParams, call: &CallContext) -> DccResult<String> {
         self.rpc("scene.save_file", p, call).await
     }
-    async fn export_file(&self, p: ExportFileParams, call: &DccCall) -> DccResult<String> {
+    async fn export_file(&self, p: ExportFileParams, call: &CallContext) -> DccResult<String> {
         self.rpc("scene.export_file", p, call).await
     }
-    async fn import_file(&self, p: ImportFileParams, call: &DccCall) -> DccResult<ImportResult> {
+    async fn import_file(
+        &self,
+        p: ImportFileParams,
+        call: &CallContext,
+    ) -> DccResult<ImportResult> {
         self.rpc("scene.import_file", p, call).await
     }
 }
@@ -322,64 +329,76 @@ impl Transform for RemoteAdapter {
     async fn get_transform(
         &self,
         p: ObjectNameParams,
-        call: &DccCall,
+        call: &CallContext,
     ) -> DccResult<ObjectTransform> {
         self.rpc("transform.get_transform", p, call).await
     }
     async fn set_transform(
         &self,
         p: SetTransformParams,
-        call: &DccCall,
+        call: &CallContext,
     ) -> DccResult<ObjectTransform> {
         self.rpc("transform.set_transform", p, call).await
     }
     async fn get_bounding_box(
         &self,
         p: ObjectNameParams,
-        call: &DccCall,
+        call: &CallContext,
     ) -> DccResult<BoundingBox> {
         self.rpc("transform.get_bounding_box", p, call).await
     }
-    async fn rename_object(&self, p: RenameParams, call: &DccCall) -> DccResult<String> {
+    async fn rename_object(&self, p: RenameParams, call: &CallContext) -> DccResult<String> {
         self.rpc("transform.rename_object", p, call).await
     }
 }
 
 #[async_trait]
 impl Hierarchy for RemoteAdapter {
-    async fn get_hierarchy(&self, call: &DccCall) -> DccResult<Vec<SceneNode>> {
+    async fn get_hierarchy(&self, call: &CallContext) -> DccResult<Vec<SceneNode>> {
         self.rpc("hierarchy.get_hierarchy", empty(), call).await
     }
     async fn get_children(
         &self,
         p: OptionalObjectParams,
-        call: &DccCall,
+        call: &CallContext,
     ) -> DccResult<Vec<SceneObject>> {
         self.rpc("hierarchy.get_children", p, call).await
     }
-    async fn get_parent(&self, p: ObjectNameParams, call: &DccCall) -> DccResult<Option<String>> {
+    async fn get_parent(
+        &self,
+        p: ObjectNameParams,
+        call: &CallContext,
+    ) -> DccResult<Option<String>> {
         self.rpc("hierarchy.get_parent", p, call).await
     }
-    async fn group_objects(&self, p: GroupParams, call: &DccCall) -> DccResult<SceneObject> {
+    async fn group_objects(&self, p: GroupParams, call: &CallContext) -> DccResult<SceneObject> {
         self.rpc("hierarchy.group_objects", p, call).await
     }
-    async fn ungroup(&self, p: UngroupParams, call: &DccCall) -> DccResult<Vec<String>> {
+    async fn ungroup(&self, p: UngroupParams, call: &CallContext) -> DccResult<Vec<String>> {
         self.rpc("hierarchy.ungroup", p, call).await
     }
-    async fn reparent(&self, p: ReparentParams, call: &DccCall) -> DccResult<SceneObject> {
+    async fn reparent(&self, p: ReparentParams, call: &CallContext) -> DccResult<SceneObject> {
         self.rpc("hierarchy.reparent", p, call).await
     }
 }
 
 #[async_trait]
 impl RenderCapture for RemoteAdapter {
-    async fn capture_viewport(&self, p: CaptureParams, call: &DccCall) -> DccResult<CaptureResult> {
+    async fn capture_viewport(
+        &self,
+        p: CaptureParams,
+        call: &CallContext,
+    ) -> DccResult<CaptureResult> {
         self.rpc("render.capture_viewport", p, call).await
     }
-    async fn render_scene(&self, p: RenderSceneParams, call: &DccCall) -> DccResult<RenderOutput> {
+    async fn render_scene(
+        &self,
+        p: RenderSceneParams,
+        call: &CallContext,
+    ) -> DccResult<RenderOutput> {
         self.rpc("render.render_scene", p, call).await
     }
-    async fn get_render_settings(&self, call: &DccCall) -> DccResult<RenderSettings> {
+    async fn get_render_settings(&self, call: &CallContext) -> DccResult<RenderSettings> {
         let raw: std::collections::BTreeMap<String, Value> = self
             .rpc("render.get_render_settings", empty(), call)
             .await?;
@@ -388,7 +407,7 @@ impl RenderCapture for RemoteAdapter {
     async fn set_render_settings(
         &self,
         p: RenderSettingsParams,
-        call: &DccCall,
+        call: &CallContext,
     ) -> DccResult<RenderSettings> {
         let raw: std::collections::BTreeMap<String, Value> =
             self.rpc("render.set_render_settings", p, call).await?;
@@ -411,39 +430,39 @@ fn stringify(raw: std::collections::BTreeMap<String, Value>) -> RenderSettings {
 
 #[async_trait]
 impl ScriptEngine for RemoteAdapter {
-    async fn execute(&self, p: ScriptParams, call: &DccCall) -> DccResult<ScriptResult> {
+    async fn execute(&self, p: ScriptParams, call: &CallContext) -> DccResult<ScriptResult> {
         self.rpc("script.execute", p, call).await
     }
-    async fn supported_languages(&self, call: &DccCall) -> DccResult<Vec<String>> {
+    async fn supported_languages(&self, call: &CallContext) -> DccResult<Vec<String>> {
         self.rpc("script.supported_languages", empty(), call).await
     }
 }
 
 #[async_trait]
 impl Animation for RemoteAdapter {
-    async fn list_armatures(&self, call: &DccCall) -> DccResult<Vec<ArmatureSummary>> {
+    async fn list_armatures(&self, call: &CallContext) -> DccResult<Vec<ArmatureSummary>> {
         self.rpc("animation.list_armatures", empty(), call).await
     }
-    async fn get_skeleton(&self, p: ArmatureParams, call: &DccCall) -> DccResult<Skeleton> {
+    async fn get_skeleton(&self, p: ArmatureParams, call: &CallContext) -> DccResult<Skeleton> {
         self.rpc("animation.get_skeleton", p, call).await
     }
     async fn apply_motion(
         &self,
         p: ApplyMotionParams,
-        call: &DccCall,
+        call: &CallContext,
     ) -> DccResult<ApplyMotionResult> {
         self.rpc("animation.apply_motion", p, call).await
     }
-    async fn sample_pose(&self, p: SamplePoseParams, call: &DccCall) -> DccResult<Pose> {
+    async fn sample_pose(&self, p: SamplePoseParams, call: &CallContext) -> DccResult<Pose> {
         self.rpc("animation.sample_pose", p, call).await
     }
-    async fn get_frame_range(&self, call: &DccCall) -> DccResult<FrameRange> {
+    async fn get_frame_range(&self, call: &CallContext) -> DccResult<FrameRange> {
         self.rpc("animation.get_frame_range", empty(), call).await
     }
     async fn set_frame_range(
         &self,
         p: SetFrameRangeParams,
-        call: &DccCall,
+        call: &CallContext,
     ) -> DccResult<FrameRange> {
         self.rpc("animation.set_frame_range", p, call).await
     }

@@ -8,8 +8,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::DccFailure;
 use super::adapter::DccAdapter;
-use super::{DccCall, DccFailure};
+use crate::call::CallContext;
 
 fn params<T: DeserializeOwned>(method: &str, params: Value) -> Result<T, DccFailure> {
     // `null` and a missing object mean "no parameters".
@@ -50,7 +51,7 @@ pub async fn route(
     adapter: &dyn DccAdapter,
     method: &str,
     p: Value,
-    call: &DccCall,
+    call: &CallContext,
 ) -> Result<Value, DccFailure> {
     let m = method;
     match method.split_once('.').map(|(area, _)| area) {

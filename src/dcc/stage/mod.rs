@@ -19,9 +19,10 @@ use base64::Engine as _;
 use glam::{EulerRot, Mat4, Quat, Vec3};
 use serde_json::{Map, Value, json};
 
+use super::DccFailure;
 use super::adapter::*;
 use super::types::*;
-use super::{DccCall, DccFailure};
+use crate::call::CallContext;
 use scene::{Kind, Node, NodeId, Scene, scene_error};
 
 pub const PROTOCOL: &str = "stagecraft-bridge/1";
@@ -621,7 +622,7 @@ fn sphere_mesh(segments: u32, rings: u32) -> (Vec<f32>, Vec<f32>, Vec<u32>) {
 
 #[async_trait]
 impl DccAdapter for StageAdapter {
-    async fn hello(&self, _call: &DccCall) -> DccResult<Hello> {
+    async fn hello(&self, _call: &CallContext) -> DccResult<Hello> {
         Ok(Hello {
             protocol: PROTOCOL.into(),
             info: stage_info(),
@@ -629,7 +630,7 @@ impl DccAdapter for StageAdapter {
             methods: stage_methods(),
         })
     }
-    async fn ping(&self, _call: &DccCall) -> DccResult<Ping> {
+    async fn ping(&self, _call: &CallContext) -> DccResult<Ping> {
         Ok(Ping { busy: false })
     }
     fn info(&self) -> Option<DccInfo> {
@@ -660,14 +661,14 @@ impl DccAdapter for StageAdapter {
 
 #[async_trait]
 impl SceneManager for StageAdapter {
-    async fn get_scene_info(&self, _call: &DccCall) -> DccResult<SceneInfo> {
+    async fn get_scene_info(&self, _call: &CallContext) -> DccResult<SceneInfo> {
         Ok(Self::scene_info(&*self.lock().await))
     }
 
     async fn list_objects(
         &self,
         p: ListObjectsParams,
-        _call: &DccCall,
+        _call: &CallContext,
     ) -> DccResult<Vec<SceneObject>> {
         let scene = self.lock().await;
         if let Some(t) = &p.object_type
@@ -692,7 +693,7 @@ impl SceneManager for StageAdapter {
     async fn create_object(
         &self,
         p: CreateObjectParams,
-        _call: &DccCall,
+        _call: &CallContext,
     ) -> DccResult<SceneObject> {
         let mut scene = self.lock().await;
         let id = Self::create(&mut scene, &p)?;
@@ -702,7 +703,7 @@ impl SceneManager for StageAdapter {
     async fn delete_objects(
         &self,
         p: ObjectNamesParams,
-        _call: &DccCall,
+        _call: &CallContext,
     ) -> DccResult<Vec<String>> {
         let mut scene = self.lock().await;
         let ids = Self::find_all(&scene, &p.object_names)?;
@@ -742,7 +743,7 @@ impl SceneManager for StageAdapter {
         Ok(deleted)
     }
 
-    async fn get_selection(&self, _call: &DccCall) -> DccResult<Vec<String>> {
+    async fn get_selection(&self, _call: &CallContext) -> DccResult<Vec<String>> {
         let scene = self.lock().await;
         Ok(scene
             .selection
@@ -751,7 +752,11 @@ impl SceneManager for StageAdapter {
             .collect())
     }
 
-    async fn set_selection(&self, p: ObjectNamesParams, _call: &DccCall) -> DccResult<Vec<String>> {
+    async fn set_selection(
+        &self,
+        p: ObjectNamesParams,
+        _call: &CallContext,
+    ) -> DccResult<Vec<String>> {
         let mut scene = self.lock().await;
         let mut ids = Self::find_all(&scene, &p.object_names)?;
         ids.dedup();
@@ -763,7 +768,11 @@ impl SceneManager for StageAdapter {
             .collect())
     }
 
-    async fn select_by_type(&self, p: ObjectTypeParams, _call: &DccCall) -> DccResult<Vec<String>> {
+    async fn select_by_type(
+        &self,
+        p: ObjectTypeParams,
+        _call: &CallContext,
+    ) -> DccResult<Vec<String>> {
         let mut scene = self.lock().await;
         if !Kind::ALL.contains(&p.object_type.as_str()) {
             return Err(DccFailure::invalid(format!(
@@ -784,7 +793,7 @@ impl SceneManager for StageAdapter {
             .collect())
     }
 
-    async fn set_visibility(&self, p: SetVisibilityParams, _call: &DccCall) -> DccResult<bool> {
+    async fn set_visibility(&self, p: SetVisibilityParams, _call: &CallContext) -> DccResult<bool> {
         let mut scene = self.lock().await;
         let id = scene.find(&p.object_name)?;
         scene.node_mut(id).visible = p.visible;
@@ -792,13 +801,13 @@ impl SceneManager for StageAdapter {
         Ok(p.visible)
     }
 
-    async fn new_scene(&self, _p: NewSceneParams, _call: &DccCall) -> DccResult<SceneInfo> {
+    async fn new_scene(&self, _p: NewSceneParams, _call: &CallContext) -> DccResult<SceneInfo> {
         let mut scene = self.lock().await;
         *scene = Scene::new();
         Ok(Self::scene_info(&scene))
     }
 
-    async fn open_file(&self, p: OpenFileParams, _call: &DccCall) -> DccResult<SceneInfo> {
+    async fn open_file(&self, p: OpenFileParams, _call: &CallContext) -> DccResult<SceneInfo> {
         let path = resolve(&p.file_path)?;
         let format = file_format(&path, None, SCENE_FORMATS)?;
         // Check, load and replace under one lock: an edit that slipped in between the check for
@@ -824,7 +833,7 @@ impl SceneManager for StageAdapter {
         .await
     }
 
-    async fn save_file(&self, p: SaveFileParams, _call: &DccCall) -> DccResult<String> {
+    async fn save_file(&self, p: SaveFileParams, _call: &CallContext) -> DccResult<String> {
         self.blocking(move |scene| {
             let path = match p.file_path.as_deref() {
                 Some(path) => resolve(path)?,
@@ -844,7 +853,11 @@ impl SceneManager for StageAdapter {
         .await
     }
 
-    async fn import_file(&self, p: ImportFileParams, _call: &DccCall) -> DccResult<ImportResult> {
+    async fn import_file(
+        &self,
+        p: ImportFileParams,
+        _call: &CallContext,
+    ) -> DccResult<ImportResult> {
         let path = resolve(&p.file_path)?;
         let format = file_format(&path, p.format.as_deref(), IMPORT_FORMATS)?;
         self.blocking(move |scene| {
@@ -884,7 +897,7 @@ impl SceneManager for StageAdapter {
         .await
     }
 
-    async fn export_file(&self, p: ExportFileParams, _call: &DccCall) -> DccResult<String> {
+    async fn export_file(&self, p: ExportFileParams, _call: &CallContext) -> DccResult<String> {
         let path = resolve(&p.file_path)?;
         let format = file_format(&path, Some(&p.format), SCENE_FORMATS)?;
         self.blocking(move |scene| {
@@ -1011,7 +1024,7 @@ impl Transform for StageAdapter {
     async fn get_transform(
         &self,
         p: ObjectNameParams,
-        _call: &DccCall,
+        _call: &CallContext,
     ) -> DccResult<ObjectTransform> {
         let scene = self.lock().await;
         let id = scene.find(&p.object_name)?;
@@ -1021,7 +1034,7 @@ impl Transform for StageAdapter {
     async fn set_transform(
         &self,
         p: SetTransformParams,
-        _call: &DccCall,
+        _call: &CallContext,
     ) -> DccResult<ObjectTransform> {
         let mut scene = self.lock().await;
         let id = scene.find(&p.object_name)?;
@@ -1054,7 +1067,7 @@ impl Transform for StageAdapter {
     async fn get_bounding_box(
         &self,
         p: ObjectNameParams,
-        _call: &DccCall,
+        _call: &CallContext,
     ) -> DccResult<BoundingBox> {
         self.blocking(move |scene| {
             let id = scene.find(&p.object_name)?;
@@ -1063,7 +1076,7 @@ impl Transform for StageAdapter {
         .await
     }
 
-    async fn rename_object(&self, p: RenameParams, _call: &DccCall) -> DccResult<String> {
+    async fn rename_object(&self, p: RenameParams, _call: &CallContext) -> DccResult<String> {
         let mut scene = self.lock().await;
         let id = scene.find(&p.old_name)?;
         let name = scene.rename(id, &p.new_name)?;
@@ -1074,7 +1087,7 @@ impl Transform for StageAdapter {
 
 #[async_trait]
 impl Hierarchy for StageAdapter {
-    async fn get_hierarchy(&self, _call: &DccCall) -> DccResult<Vec<SceneNode>> {
+    async fn get_hierarchy(&self, _call: &CallContext) -> DccResult<Vec<SceneNode>> {
         let scene = self.lock().await;
         fn tree(scene: &Scene, id: NodeId) -> SceneNode {
             SceneNode {
@@ -1093,7 +1106,7 @@ impl Hierarchy for StageAdapter {
     async fn get_children(
         &self,
         p: OptionalObjectParams,
-        _call: &DccCall,
+        _call: &CallContext,
     ) -> DccResult<Vec<SceneObject>> {
         let scene = self.lock().await;
         let ids = match p.object_name.as_deref() {
@@ -1103,13 +1116,17 @@ impl Hierarchy for StageAdapter {
         Ok(ids.into_iter().map(|i| scene.object(i)).collect())
     }
 
-    async fn get_parent(&self, p: ObjectNameParams, _call: &DccCall) -> DccResult<Option<String>> {
+    async fn get_parent(
+        &self,
+        p: ObjectNameParams,
+        _call: &CallContext,
+    ) -> DccResult<Option<String>> {
         let scene = self.lock().await;
         let id = scene.find(&p.object_name)?;
         Ok(scene.node(id).parent.map(|p| scene.node(p).name.clone()))
     }
 
-    async fn group_objects(&self, p: GroupParams, _call: &DccCall) -> DccResult<SceneObject> {
+    async fn group_objects(&self, p: GroupParams, _call: &CallContext) -> DccResult<SceneObject> {
         let mut scene = self.lock().await;
         if p.object_names.is_empty() {
             return Err(DccFailure::invalid(
@@ -1137,7 +1154,7 @@ impl Hierarchy for StageAdapter {
         Ok(scene.object(group))
     }
 
-    async fn ungroup(&self, p: UngroupParams, _call: &DccCall) -> DccResult<Vec<String>> {
+    async fn ungroup(&self, p: UngroupParams, _call: &CallContext) -> DccResult<Vec<String>> {
         let mut scene = self.lock().await;
         let id = scene.find(&p.group_name)?;
         if scene.node(id).kind != Kind::Empty {
@@ -1157,7 +1174,7 @@ impl Hierarchy for StageAdapter {
         Ok(names)
     }
 
-    async fn reparent(&self, p: ReparentParams, _call: &DccCall) -> DccResult<SceneObject> {
+    async fn reparent(&self, p: ReparentParams, _call: &CallContext) -> DccResult<SceneObject> {
         let mut scene = self.lock().await;
         let id = scene.find(&p.object_name)?;
         let parent = p.new_parent.as_deref().map(|n| scene.find(n)).transpose()?;
@@ -1172,7 +1189,7 @@ impl RenderCapture for StageAdapter {
     async fn capture_viewport(
         &self,
         p: CaptureParams,
-        _call: &DccCall,
+        _call: &CallContext,
     ) -> DccResult<CaptureResult> {
         let format = p.format.as_deref().unwrap_or("png").to_ascii_lowercase();
         if format != "png" {
@@ -1197,7 +1214,11 @@ impl RenderCapture for StageAdapter {
         })
     }
 
-    async fn render_scene(&self, p: RenderSceneParams, _call: &DccCall) -> DccResult<RenderOutput> {
+    async fn render_scene(
+        &self,
+        p: RenderSceneParams,
+        _call: &CallContext,
+    ) -> DccResult<RenderOutput> {
         if let Some(r) = p.renderer.as_deref()
             && r != "stage_software"
         {
@@ -1240,14 +1261,14 @@ impl RenderCapture for StageAdapter {
         .await
     }
 
-    async fn get_render_settings(&self, _call: &DccCall) -> DccResult<RenderSettings> {
+    async fn get_render_settings(&self, _call: &CallContext) -> DccResult<RenderSettings> {
         Ok(self.lock().await.render.clone())
     }
 
     async fn set_render_settings(
         &self,
         p: RenderSettingsParams,
-        _call: &DccCall,
+        _call: &CallContext,
     ) -> DccResult<RenderSettings> {
         let mut scene = self.lock().await;
         let mut next = scene.render.clone();
@@ -1300,7 +1321,7 @@ impl RenderCapture for StageAdapter {
 
 #[async_trait]
 impl Animation for StageAdapter {
-    async fn list_armatures(&self, _call: &DccCall) -> DccResult<Vec<ArmatureSummary>> {
+    async fn list_armatures(&self, _call: &CallContext) -> DccResult<Vec<ArmatureSummary>> {
         let scene = self.lock().await;
         Ok(scene
             .armatures()
@@ -1317,7 +1338,7 @@ impl Animation for StageAdapter {
             .collect())
     }
 
-    async fn get_skeleton(&self, p: ArmatureParams, _call: &DccCall) -> DccResult<Skeleton> {
+    async fn get_skeleton(&self, p: ArmatureParams, _call: &CallContext) -> DccResult<Skeleton> {
         let scene = self.lock().await;
         let (arm, joints) = scene.find_armature(&p.armature)?;
         let order = scene.ordered_joints(arm, &joints)?;
@@ -1344,25 +1365,25 @@ impl Animation for StageAdapter {
     async fn apply_motion(
         &self,
         p: ApplyMotionParams,
-        _call: &DccCall,
+        _call: &CallContext,
     ) -> DccResult<ApplyMotionResult> {
         self.blocking(move |scene| anim::apply_motion(scene, &p))
             .await
     }
 
-    async fn sample_pose(&self, p: SamplePoseParams, _call: &DccCall) -> DccResult<Pose> {
+    async fn sample_pose(&self, p: SamplePoseParams, _call: &CallContext) -> DccResult<Pose> {
         self.blocking(move |scene| anim::sample_pose(scene, &p))
             .await
     }
 
-    async fn get_frame_range(&self, _call: &DccCall) -> DccResult<FrameRange> {
+    async fn get_frame_range(&self, _call: &CallContext) -> DccResult<FrameRange> {
         Ok(Self::frame_range(&*self.lock().await))
     }
 
     async fn set_frame_range(
         &self,
         p: SetFrameRangeParams,
-        _call: &DccCall,
+        _call: &CallContext,
     ) -> DccResult<FrameRange> {
         let mut scene = self.lock().await;
         let mut f = scene.frames;

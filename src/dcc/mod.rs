@@ -1,7 +1,9 @@
 //! Adapter traits, data types, `RemoteAdapter` (the traits over any Bridge), and built-in adapters.
 //!
 //! - [`types`]: the data types and typed method parameters of docs/bridge-protocol.md.
-//! - [`adapter`]: `DccAdapter` and one trait per capability; default answers are `UNSUPPORTED`.
+//! - [`adapter`]: `DccAdapter` and one trait per capability; default answers are `UNSUPPORTED`;
+//!   `bridge_methods!`, the one table of bridge methods the traits, [`BRIDGE_METHODS`], `route`
+//!   and `RemoteAdapter` are generated from.
 //! - `route`: a method name + JSON params → the typed trait method → JSON.
 //! - [`remote`]: `RemoteAdapter`, the traits over a [`crate::bridge::Bridge`].
 //! - [`stage`]: the built-in `stage` DCC (a glTF scene in memory).
@@ -29,46 +31,20 @@ pub use adapter::DccAdapter;
 pub use check::{AdapterCheckOptions, adapter_check, adapter_check_stage};
 pub use types::DccErrorCode;
 
-/// Every method of docs/bridge-protocol.md#methods, as written after `call:` in a SKILL.md.
-pub const BRIDGE_METHODS: &[&str] = &[
-    "dcc.hello",
-    "dcc.ping",
-    "scene.get_scene_info",
-    "scene.list_objects",
-    "scene.create_object",
-    "scene.delete_objects",
-    "scene.get_selection",
-    "scene.set_selection",
-    "scene.select_by_type",
-    "scene.set_visibility",
-    "scene.new_scene",
-    "scene.open_file",
-    "scene.save_file",
-    "scene.export_file",
-    "scene.import_file",
-    "transform.get_transform",
-    "transform.set_transform",
-    "transform.get_bounding_box",
-    "transform.rename_object",
-    "hierarchy.get_hierarchy",
-    "hierarchy.get_children",
-    "hierarchy.get_parent",
-    "hierarchy.group_objects",
-    "hierarchy.ungroup",
-    "hierarchy.reparent",
-    "render.capture_viewport",
-    "render.render_scene",
-    "render.get_render_settings",
-    "render.set_render_settings",
-    "script.execute",
-    "script.supported_languages",
-    "animation.list_armatures",
-    "animation.get_skeleton",
-    "animation.apply_motion",
-    "animation.sample_pose",
-    "animation.get_frame_range",
-    "animation.set_frame_range",
-];
+macro_rules! method_names {
+    ($($area_trait:ident $accessor:ident $area:literal {
+        $($method:ident($($params:ty)?) -> $result:ty;)*
+    })*) => {
+        /// Every method of docs/bridge-protocol.md#methods, as written after `call:` in a SKILL.md.
+        pub const BRIDGE_METHODS: &[&str] = &[
+            "dcc.hello",
+            "dcc.ping",
+            $($(concat!($area, ".", stringify!($method)),)*)*
+        ];
+    };
+}
+
+adapter::bridge_methods!(method_names);
 
 /// Name of the built-in DCC, always available (and the default when no `[[dcc]]` is configured).
 pub const STAGE_NAME: &str = "stage";
@@ -466,5 +442,123 @@ mod tests {
             !call.cancel.is_cancelled(),
             "the caller's own token is not cancelled for it"
         );
+    }
+
+    /// An adapter that implements nothing itself: every answer is a default body.
+    struct OffersEveryArea;
+
+    #[async_trait]
+    impl DccAdapter for OffersEveryArea {
+        async fn hello(&self, _call: &CallContext) -> DccResult<Hello> {
+            Err(DccFailure::unsupported("dcc.hello"))
+        }
+        async fn ping(&self, _call: &CallContext) -> DccResult<Ping> {
+            Err(DccFailure::unsupported("dcc.ping"))
+        }
+        fn info(&self) -> Option<DccInfo> {
+            None
+        }
+        fn capabilities(&self) -> Option<DccCapabilities> {
+            None
+        }
+        fn implements(&self, _method: &str) -> bool {
+            true
+        }
+        fn as_scene_manager(&self) -> Option<&dyn adapter::SceneManager> {
+            Some(self)
+        }
+        fn as_transform(&self) -> Option<&dyn adapter::Transform> {
+            Some(self)
+        }
+        fn as_hierarchy(&self) -> Option<&dyn adapter::Hierarchy> {
+            Some(self)
+        }
+        fn as_render_capture(&self) -> Option<&dyn adapter::RenderCapture> {
+            Some(self)
+        }
+        fn as_script_engine(&self) -> Option<&dyn adapter::ScriptEngine> {
+            Some(self)
+        }
+        fn as_animation(&self) -> Option<&dyn adapter::Animation> {
+            Some(self)
+        }
+    }
+    impl adapter::SceneManager for OffersEveryArea {}
+    impl adapter::Transform for OffersEveryArea {}
+    impl adapter::Hierarchy for OffersEveryArea {}
+    impl adapter::RenderCapture for OffersEveryArea {}
+    impl adapter::ScriptEngine for OffersEveryArea {}
+    impl adapter::Animation for OffersEveryArea {}
+
+    #[test]
+    fn the_method_list_is_the_documented_one() {
+        let doc = include_str!("../../docs/bridge-protocol.md");
+        let table = doc
+            .split_once("\n## Methods\n")
+            .and_then(|(_, rest)| rest.split_once("\n\n**"))
+            .map(|(table, _)| table)
+            .expect("docs/bridge-protocol.md has a Methods table");
+        let documented: Vec<&str> = table
+            .lines()
+            .filter_map(|line| line.strip_prefix("| `")?.split_once("` |"))
+            .map(|(method, _)| method)
+            .filter(|method| method.contains('.'))
+            .collect();
+        assert_eq!(BRIDGE_METHODS, documented.as_slice());
+    }
+
+    #[tokio::test]
+    async fn every_method_is_routed_to_the_trait_method_of_its_name() {
+        // The default body of each trait method names its own wire method, and so do the params
+        // errors of the router: a method the router does not know, or sends to the trait method of
+        // another name, would fail naming another method or none.
+        let adapter = OffersEveryArea;
+        let call = CallContext::new(Duration::from_secs(5));
+        for method in BRIDGE_METHODS {
+            assert!(route::has_trait_for(&adapter, method), "{method}");
+            let failure = route::route(&adapter, method, Value::Null, &call)
+                .await
+                .expect_err("nothing is implemented");
+            let names_it = match failure.dcc_code() {
+                Some(DccErrorCode::Unsupported) => {
+                    failure.details == DccFailure::unsupported(method).details
+                }
+                // A method with required params is refused before it reaches the adapter.
+                Some(DccErrorCode::InvalidInput) => {
+                    failure.message.starts_with(&format!("{method}: "))
+                }
+                _ => false,
+            };
+            assert!(names_it, "{method}: {failure}");
+        }
+    }
+
+    #[test]
+    fn every_capability_flag_is_declared_once_and_readable_by_name() {
+        let serialized = serde_json::to_value(DccCapabilities::default()).expect("encodes");
+        let fields = serialized.as_object().expect("an object");
+        let flags: std::collections::BTreeSet<&str> = fields
+            .iter()
+            .filter(|(_, value)| value.is_boolean())
+            .map(|(name, _)| name.as_str())
+            .collect();
+        let declared = DccCapabilities::FLAGS.iter().copied().collect();
+        assert_eq!(
+            flags, declared,
+            "every boolean field is a flag, and only those"
+        );
+        assert_eq!(
+            declared.len(),
+            DccCapabilities::FLAGS.len(),
+            "declared once"
+        );
+        let all = DccCapabilities {
+            animation: true,
+            ..DccCapabilities::default()
+        };
+        for name in DccCapabilities::FLAGS {
+            assert_eq!(all.flag(name), Some(*name == "animation"), "{name}");
+        }
+        assert_eq!(all.flag("bridge_kind"), None);
     }
 }

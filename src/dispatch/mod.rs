@@ -57,6 +57,7 @@ pub fn binding_rules() -> crate::skills::BindingRules {
     crate::skills::BindingRules {
         is_known_method,
         is_dcc_binding,
+        capabilities: crate::dcc::types::DccCapabilities::FLAGS,
     }
 }
 

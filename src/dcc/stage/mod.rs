@@ -1262,7 +1262,7 @@ impl RenderCapture for StageAdapter {
     }
 
     async fn get_render_settings(&self, _call: &CallContext) -> DccResult<RenderSettings> {
-        Ok(self.lock().await.render.clone())
+        Ok(RenderSettings(self.lock().await.render.clone()))
     }
 
     async fn set_render_settings(
@@ -1315,7 +1315,7 @@ impl RenderCapture for StageAdapter {
             next.insert(key, text);
         }
         scene.render = next;
-        Ok(scene.render.clone())
+        Ok(RenderSettings(scene.render.clone()))
     }
 }
 

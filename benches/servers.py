@@ -158,19 +158,7 @@ def start_http(cmd, port, env, cwd, load_skills=None):
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL, env=env, cwd=cwd)  # fmt: skip
-    deadline = t0 + 20
-    while True:
-        try:
-            s = socket.create_connection(("127.0.0.1", port), timeout=1)
-            s.close()
-            break
-        except OSError:
-            if p.poll() is not None:
-                raise RuntimeError(f"{cmd[0]} exited with {p.returncode}")
-            if time.perf_counter() > deadline:
-                p.kill()
-                raise RuntimeError(f"{cmd[0]} did not listen on {port}")
-            time.sleep(0.0005)
+    wait_for_port(p, port, t0 + 20, cmd[0])
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
     _, sid = post(conn, INIT)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
@@ -201,6 +189,50 @@ def context_cost(tools):
     listed = sum(compact_bytes({"name": t.get("name"), "description": t.get("description"),
                                 "inputSchema": t.get("inputSchema")}) for t in tools)  # fmt: skip
     return {"context_bytes": listed, "result_bytes": compact_bytes({"tools": tools})}
+
+
+MODERN = "2026-07-28"
+MODERN_META = {"io.modelcontextprotocol/protocolVersion": MODERN,
+               "io.modelcontextprotocol/clientInfo": {"name": "stagecraft-bench", "version": "1"},
+               "io.modelcontextprotocol/clientCapabilities": {}}  # fmt: skip
+
+
+def start_http_modern(cmd, port, env, cwd):
+    """The same clock for a 2026-07-28 client: no handshake, `server/discover` then `tools/list`,
+    each a stateless POST on one keep-alive connection (what the Python client sends in `auto` mode)."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, env=env, cwd=cwd)  # fmt: skip
+    wait_for_port(p, port, t0 + 20, cmd[0])
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    answer = None
+    for rid, method in ((1, "server/discover"), (2, "tools/list")):
+        body = {"jsonrpc": "2.0", "id": rid, "method": method, "params": {"_meta": MODERN_META}}
+        headers = dict(HEADERS, **{"MCP-Protocol-Version": MODERN, "Mcp-Method": method})
+        conn.request("POST", "/mcp", json.dumps(body), headers)
+        r = conn.getresponse()
+        data = r.read()
+        if r.status != 200 or not (r.getheader("Content-Type") or "").startswith("application/json"):
+            raise RuntimeError(f"{method}: HTTP {r.status} {r.getheader('Content-Type')}: {data[:200]!r}")
+        answer = json.loads(data)
+        if "error" in answer:
+            raise RuntimeError(answer["error"])
+    elapsed = time.perf_counter() - t0
+    return elapsed, p, answer["result"]["tools"]
+
+
+def wait_for_port(p, port, deadline, name):
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if p.poll() is not None:
+                raise RuntimeError(f"{name} exited with {p.returncode}")
+            if time.perf_counter() > deadline:
+                p.kill()
+                raise RuntimeError(f"{name} did not listen on {port}")
+            time.sleep(0.0005)
 
 
 def stop(p):
@@ -238,6 +270,13 @@ def contenders(args, home):
         return start_http(cmd, port, env, home)
 
     out["stagecraft http"] = sc_http
+
+    def sc_http_modern():
+        port = free_port()
+        cmd = [args.stagecraft, "serve", "--http", f"127.0.0.1:{port}"]
+        return start_http_modern(cmd, port, env, home)
+
+    out["stagecraft http, 2026-07-28"] = sc_http_modern
     if args.dcc_mcp:
         def dcc_http():
             port = free_port()

@@ -10,6 +10,7 @@
 //! - [`motion`]: the MMCP client and server sides, glTF takes, the built-in procedural model.
 //! - [`dcc`]: adapter traits and data types, `RemoteAdapter`, the built-in `stage` DCC.
 //! - [`bridge`]: the four bridge transports, JSON-RPC framing and the handshake.
+//! - [`skeleton`]: the MMCP skeleton both `motion` and `dcc` carry (a leaf: it imports neither).
 
 pub mod bridge;
 pub mod config;
@@ -18,4 +19,5 @@ pub mod dispatch;
 pub mod mcp;
 pub mod motion;
 pub mod setup;
+pub mod skeleton;
 pub mod skills;

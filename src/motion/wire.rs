@@ -5,10 +5,12 @@
 //!
 //! - Reading capabilities is lenient: every field but `id`, `fps` and `canonical_skeleton` has the
 //!   default of docs/mmcp.md#capabilities, and unknown keys are ignored (old and new servers both parse).
-//! - Request types ([`GenerateRequest`] and everything inside it) are strict on deserialisation
-//!   (`deny_unknown_fields`, like the reference server's `extra="forbid"`), so a Rust server built on
-//!   them answers `422 schema_validation` for the same bodies as the Python one. Serialisation skips
-//!   every `None`, so the client sends only what it set — and it sets only what the model advertises.
+//! - Request types ([`GenerateRequest`] and everything inside it but the skeleton) are strict on
+//!   deserialisation (`deny_unknown_fields`, like the reference server's `extra="forbid"`). The
+//!   skeleton is [`crate::skeleton::Skeleton`], shared with the DCC side and lenient; the server's
+//!   `422 schema_validation` for unknown keys anywhere in a body comes from the raw-body check before
+//!   typing (docs/mmcp.md#server-checks, `backbone::schema`). Serialisation skips every `None`, so the
+//!   client sends only what it set — and it sets only what the model advertises.
 //! - [`MmcpError`] is the error envelope with its HTTP status; [`MmcpError::status_for`] maps the
 //!   closed code set of docs/mmcp.md#errors to statuses.
 //! - Numbers are `f64` on the wire (JSON), `f32` inside a [`super::take::Take`].
@@ -16,13 +18,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::take::{Joint, Skeleton};
+use crate::skeleton::{self, Skeleton};
 
 /// The protocol version this crate implements and stamps.
 pub const PROTOCOL_VERSION: &str = "1.4";
-
-pub const COORDINATE_SYSTEM: &str = "right_handed_y_up";
-pub const UNITS: &str = "meters";
 
 // ---------------------------------------------------------------------------------------------
 // Capabilities
@@ -72,7 +71,7 @@ impl Capabilities {
 pub struct ModelSpec {
     pub id: String,
     pub fps: f64,
-    pub canonical_skeleton: WireSkeleton,
+    pub canonical_skeleton: Skeleton,
     #[serde(default)]
     pub supports_retargeting: bool,
     #[serde(default)]
@@ -114,7 +113,7 @@ pub struct ModelSpec {
 
 impl ModelSpec {
     /// A spec with every optional field at its protocol default (for backbone authors to fill in).
-    pub fn new(id: impl Into<String>, fps: f64, canonical_skeleton: WireSkeleton) -> Self {
+    pub fn new(id: impl Into<String>, fps: f64, canonical_skeleton: Skeleton) -> Self {
         Self {
             id: id.into(),
             fps,
@@ -207,126 +206,6 @@ pub struct ModelOption {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Skeleton
-// ---------------------------------------------------------------------------------------------
-
-/// `Skeleton` on the wire: joints reference parents by name.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WireSkeleton {
-    pub joints: Vec<WireJoint>,
-    #[serde(default = "default_coordinate_system")]
-    pub coordinate_system: String,
-    #[serde(default = "default_units")]
-    pub units: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WireJoint {
-    pub name: String,
-    pub parent: Option<String>,
-    pub rest_translation: [f64; 3],
-    #[serde(default = "identity_quat")]
-    pub rest_rotation: [f64; 4],
-    /// Echo-only label; the SDK writes `null`, so reading accepts it and writing omits it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
-}
-
-/// Topology fault of a wire skeleton (→ `400 invalid_skeleton`).
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{0}")]
-pub struct SkeletonError(pub String);
-
-impl WireSkeleton {
-    /// Checks the topology rules of docs/mmcp.md#skeleton and converts to index-linked joints.
-    pub fn to_skeleton(&self) -> Result<Skeleton, SkeletonError> {
-        if self.joints.is_empty() {
-            return Err(SkeletonError("a skeleton needs at least one joint".into()));
-        }
-        let mut joints: Vec<Joint> = Vec::with_capacity(self.joints.len());
-        let mut index = std::collections::HashMap::with_capacity(self.joints.len());
-        let mut roots = 0usize;
-        for (i, j) in self.joints.iter().enumerate() {
-            if j.name.is_empty() {
-                return Err(SkeletonError(format!("joint {i} has an empty name")));
-            }
-            if index.insert(j.name.as_str(), i).is_some() {
-                return Err(SkeletonError(format!(
-                    "joint name {:?} is used twice",
-                    j.name
-                )));
-            }
-            let parent = match &j.parent {
-                None => {
-                    roots += 1;
-                    None
-                }
-                Some(p) => match index.get(p.as_str()) {
-                    Some(&pi) if pi != i => Some(pi),
-                    _ => {
-                        return Err(SkeletonError(format!(
-                            "joint {:?}: parent {:?} must be listed before it",
-                            j.name, p
-                        )));
-                    }
-                },
-            };
-            let finite = j
-                .rest_translation
-                .iter()
-                .chain(&j.rest_rotation)
-                .all(|v| v.is_finite());
-            if !finite {
-                return Err(SkeletonError(format!(
-                    "joint {:?} has a non-finite rest value",
-                    j.name
-                )));
-            }
-            joints.push(Joint {
-                name: j.name.clone(),
-                parent,
-                rest_translation: j.rest_translation.map(|v| v as f32),
-                rest_rotation: j.rest_rotation.map(|v| v as f32),
-            });
-        }
-        if roots != 1 {
-            return Err(SkeletonError(format!(
-                "a skeleton needs exactly one root (parent null); this one has {roots}"
-            )));
-        }
-        Ok(Skeleton { joints })
-    }
-
-    pub fn from_skeleton(skeleton: &Skeleton) -> Self {
-        let joints = skeleton
-            .joints
-            .iter()
-            .map(|j| WireJoint {
-                name: j.name.clone(),
-                parent: j
-                    .parent
-                    .and_then(|p| skeleton.joints.get(p))
-                    .map(|p| p.name.clone()),
-                rest_translation: j.rest_translation.map(f64::from),
-                rest_rotation: j.rest_rotation.map(f64::from),
-                display_name: None,
-            })
-            .collect();
-        Self {
-            joints,
-            coordinate_system: default_coordinate_system(),
-            units: default_units(),
-        }
-    }
-
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.joints.iter().map(|j| j.name.as_str())
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // GenerateRequest
 // ---------------------------------------------------------------------------------------------
 
@@ -336,7 +215,7 @@ impl WireSkeleton {
 pub struct GenerateRequest {
     pub protocol_version: String,
     pub model: String,
-    pub skeleton: WireSkeleton,
+    pub skeleton: Skeleton,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub segments: Vec<Segment>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -477,7 +356,7 @@ pub struct MotionReferenceSegment {
     pub root_positions: Vec<[f64; 3]>,
     pub fps: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub skeleton: Option<WireSkeleton>,
+    pub skeleton: Option<Skeleton>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
 }
@@ -752,10 +631,10 @@ fn default_rotation_format() -> String {
     "quaternion_xyzw".into()
 }
 fn default_coordinate_system() -> String {
-    COORDINATE_SYSTEM.into()
+    skeleton::COORDINATE_SYSTEM.into()
 }
 fn default_units() -> String {
-    UNITS.into()
+    skeleton::UNITS.into()
 }
 fn default_response_formats() -> Vec<String> {
     vec!["gltf_2.0_json".into()]
@@ -774,9 +653,6 @@ fn default_chunking() -> String {
 }
 fn default_recommended_max() -> f64 {
     12.0
-}
-fn identity_quat() -> [f64; 4] {
-    [0.0, 0.0, 0.0, 1.0]
 }
 
 /// Compares `"<major>.<minor>"` versions numerically (`1.10 > 1.2`); `None` if either is malformed.
@@ -824,9 +700,7 @@ mod tests {
         assert_eq!(null.id, "null");
         assert_eq!(null.canonical_skeleton.joints.len(), 5);
         assert!(null.supports_batch && !null.supports_loop);
-        let sk = null
-            .canonical_skeleton
-            .to_skeleton()
+        let sk = crate::motion::take::Skeleton::from_wire(&null.canonical_skeleton)
             .expect("valid skeleton");
         assert_eq!(sk.joints[3].parent, Some(0));
 
@@ -891,20 +765,5 @@ mod tests {
         assert_eq!(MmcpError::new("rate_limited", "x").status, 429);
         assert_eq!(parse_version("1.10"), Some((1, 10)));
         assert_eq!(parse_version("1"), None);
-    }
-
-    #[test]
-    fn skeleton_topology_errors() {
-        let mk = |joints: &str| -> WireSkeleton {
-            serde_json::from_str(&format!(r#"{{"joints":{joints}}}"#)).expect("wire")
-        };
-        let two_roots = mk(
-            r#"[{"name":"A","parent":null,"rest_translation":[0,0,0]},{"name":"B","parent":null,"rest_translation":[0,0,0]}]"#,
-        );
-        assert!(two_roots.to_skeleton().is_err());
-        let late_parent = mk(
-            r#"[{"name":"A","parent":"B","rest_translation":[0,0,0]},{"name":"B","parent":null,"rest_translation":[0,0,0]}]"#,
-        );
-        assert!(late_parent.to_skeleton().is_err());
     }
 }

@@ -16,22 +16,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use glam::{Quat, Vec3};
+use gltf_json as gj;
+use gltf_json::accessor::Type;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::take::{Joint, Sample, Skeleton, Take};
 use super::wire::PROTOCOL_VERSION;
-
-const GLB_MAGIC: &[u8; 4] = b"glTF";
-const CHUNK_JSON: u32 = 0x4E4F_534A;
-const CHUNK_BIN: u32 = 0x004E_4942;
-const FLOAT: u32 = 5126;
-/// Upper bound on decoded values (frames × joints × samples quaternions, an accessor without data):
-/// 16 samples × 120 fps × 30 s × 77 joints is 4.4 M; a hostile `num_frames` must not exhaust memory.
-const MAX_VALUES: usize = 32 * 1024 * 1024;
+use crate::gltf_buffers::{self, AccessorError, MAX_VALUES, Source};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum GltfError {
@@ -51,6 +44,17 @@ pub enum GltfError {
     Invalid(String),
 }
 
+impl From<AccessorError> for GltfError {
+    fn from(e: AccessorError) -> Self {
+        match e {
+            AccessorError::Invalid { index, message } => GltfError::Accessor { index, message },
+            AccessorError::NonFinite { index, element } => {
+                GltfError::NonFinite(format!("accessor {index}, element {element}"))
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The subset of glTF that motion needs (lenient: unknown keys ignored, optional things defaulted)
 // ---------------------------------------------------------------------------------------------
@@ -64,9 +68,9 @@ struct Doc<'a> {
     #[serde(default)]
     animations: Vec<Animation>,
     #[serde(default)]
-    accessors: Vec<Accessor>,
+    accessors: Vec<gj::Accessor>,
     #[serde(default, rename = "bufferViews")]
-    buffer_views: Vec<BufferView>,
+    buffer_views: Vec<gj::buffer::View>,
     #[serde(default, borrow)]
     buffers: Vec<Buffer<'a>>,
     #[serde(default)]
@@ -123,32 +127,6 @@ struct SamplerDef {
 }
 
 #[derive(Deserialize)]
-struct Accessor {
-    #[serde(default, rename = "bufferView")]
-    buffer_view: Option<usize>,
-    #[serde(default, rename = "byteOffset")]
-    byte_offset: usize,
-    #[serde(rename = "componentType")]
-    component_type: u32,
-    #[serde(default)]
-    normalized: bool,
-    count: usize,
-    #[serde(rename = "type")]
-    kind: String,
-}
-
-#[derive(Deserialize)]
-struct BufferView {
-    buffer: usize,
-    #[serde(default, rename = "byteOffset")]
-    byte_offset: usize,
-    #[serde(rename = "byteLength")]
-    byte_length: usize,
-    #[serde(default, rename = "byteStride")]
-    byte_stride: Option<usize>,
-}
-
-#[derive(Deserialize)]
 struct Buffer<'a> {
     #[serde(rename = "byteLength")]
     byte_length: usize,
@@ -162,14 +140,9 @@ struct Buffer<'a> {
 // Decoding
 // ---------------------------------------------------------------------------------------------
 
-/// True when `bytes` starts like a GLB container.
-pub fn is_glb(bytes: &[u8]) -> bool {
-    bytes.len() >= 4 && &bytes[..4] == GLB_MAGIC
-}
-
 /// Decodes a glTF JSON document or a GLB container (sniffed by its magic) into a take.
 pub fn decode(bytes: &[u8]) -> Result<Take, GltfError> {
-    if is_glb(bytes) {
+    if gltf_buffers::is_glb(bytes) {
         decode_glb(bytes)
     } else {
         decode_gltf_json(bytes)
@@ -191,54 +164,11 @@ pub fn decode_value(value: &Value) -> Result<Take, GltfError> {
 }
 
 /// Decodes a GLB container: JSON chunk, optional BIN chunk (buffer 0 without `uri`).
-///
-/// Read by hand rather than with `gltf::binary::Glb::from_slice`, which refuses unknown chunk
-/// types (the glTF spec says to skip them) and subtracts from the declared length unchecked.
 pub fn decode_glb(bytes: &[u8]) -> Result<Take, GltfError> {
-    let glb = |m: &str| GltfError::Glb(m.to_string());
-    let u32_at = |at: usize| -> Result<u32, GltfError> {
-        bytes
-            .get(at..at + 4)
-            .and_then(|s| s.try_into().ok())
-            .map(u32::from_le_bytes)
-            .ok_or_else(|| glb("truncated header"))
-    };
-    if !is_glb(bytes) {
-        return Err(glb("missing the glTF magic"));
-    }
-    let version = u32_at(4)?;
-    if version != 2 {
-        return Err(GltfError::Glb(format!("version {version}, expected 2")));
-    }
-    let total = u32_at(8)? as usize;
-    if total > bytes.len() {
-        return Err(GltfError::Glb(format!(
-            "header says {total} bytes, only {} present",
-            bytes.len()
-        )));
-    }
-    let bytes = &bytes[..total];
-    let mut at = 12usize;
-    let mut json: Option<&[u8]> = None;
-    let mut bin: Option<&[u8]> = None;
-    while at + 8 <= bytes.len() {
-        let len = u32_at(at)? as usize;
-        let kind = u32_at(at + 4)?;
-        let start = at + 8;
-        let end = start
-            .checked_add(len)
-            .filter(|&e| e <= bytes.len())
-            .ok_or_else(|| glb("a chunk runs past the end"))?;
-        match kind {
-            CHUNK_JSON if json.is_none() => json = Some(&bytes[start..end]),
-            CHUNK_BIN if bin.is_none() => bin = Some(&bytes[start..end]),
-            _ => {} // unknown chunks are skipped, as the spec asks
-        }
-        at = end;
-    }
-    let json = json.ok_or_else(|| glb("no JSON chunk"))?;
-    let doc: Doc = serde_json::from_slice(json).map_err(|e| GltfError::Json(e.to_string()))?;
-    let buffers = load_buffers(&doc, bin)?;
+    let chunks = gltf_buffers::split_glb(bytes).map_err(GltfError::Glb)?;
+    let doc: Doc =
+        serde_json::from_slice(chunks.json).map_err(|e| GltfError::Json(e.to_string()))?;
+    let buffers = load_buffers(&doc, chunks.bin)?;
     decode_doc(&doc, &buffers)
 }
 
@@ -248,20 +178,11 @@ fn load_buffers(doc: &Doc<'_>, bin: Option<&[u8]>) -> Result<Vec<Vec<u8>>, GltfE
     for (index, b) in doc.buffers.iter().enumerate() {
         let err = |message: String| GltfError::Buffer { index, message };
         let mut data = match (&b.uri, bin) {
-            (Some(uri), _) => {
-                let payload = uri
-                    .strip_prefix("data:")
-                    .and_then(|rest| rest.split_once(";base64,"))
-                    .map(|(_, p)| p)
-                    .ok_or_else(|| {
-                        err(
-                            "only embedded base64 data URIs are supported (no external files)"
-                                .into(),
-                        )
-                    })?;
-                B64.decode(payload.trim_end())
-                    .map_err(|e| err(format!("bad base64: {e}")))?
-            }
+            (Some(uri), _) => gltf_buffers::decode_data_uri(uri)
+                .ok_or_else(|| {
+                    err("only embedded base64 data URIs are supported (no external files)".into())
+                })?
+                .map_err(err)?,
             (None, Some(bin)) if index == 0 => bin.to_vec(),
             (None, _) => return Err(err("has no uri and there is no GLB BIN chunk".into())),
         };
@@ -278,140 +199,14 @@ fn load_buffers(doc: &Doc<'_>, bin: Option<&[u8]>) -> Result<Vec<Vec<u8>>, GltfE
     Ok(out)
 }
 
-fn components(kind: &str) -> Option<usize> {
-    Some(match kind {
-        "SCALAR" => 1,
-        "VEC2" => 2,
-        "VEC3" => 3,
-        "VEC4" => 4,
-        "MAT2" => 4,
-        "MAT3" => 9,
-        "MAT4" => 16,
-        _ => return None,
-    })
-}
-
 /// Reads accessor `index` as flat `f32`s (float32, or normalised/plain integers), bounds-checked.
 fn read_accessor(doc: &Doc<'_>, buffers: &[Vec<u8>], index: usize) -> Result<Vec<f32>, GltfError> {
-    let err = |message: String| GltfError::Accessor { index, message };
-    let acc = doc
-        .accessors
-        .get(index)
-        .ok_or_else(|| err("does not exist".into()))?;
-    let comps = components(&acc.kind).ok_or_else(|| err(format!("unknown type {:?}", acc.kind)))?;
-    let comp_size = match acc.component_type {
-        5120 | 5121 => 1,
-        5122 | 5123 => 2,
-        5125 | FLOAT => 4,
-        other => return Err(err(format!("unsupported componentType {other}"))),
+    let source = Source {
+        accessors: &doc.accessors,
+        views: &doc.buffer_views,
+        buffers,
     };
-    let n = acc
-        .count
-        .checked_mul(comps)
-        .ok_or_else(|| err("count overflows".into()))?;
-    let Some(view_index) = acc.buffer_view else {
-        // No bufferView: all zeros by the glTF rules. Bounded, so a hostile count cannot make us
-        // allocate more than a real motion would ever need.
-        if n > MAX_VALUES {
-            return Err(err(format!(
-                "count {} without a bufferView is implausible",
-                acc.count
-            )));
-        }
-        return Ok(vec![0.0; n]);
-    };
-    let view = doc
-        .buffer_views
-        .get(view_index)
-        .ok_or_else(|| err(format!("bufferView {view_index} does not exist")))?;
-    let buffer = buffers
-        .get(view.buffer)
-        .ok_or_else(|| err(format!("buffer {} does not exist", view.buffer)))?;
-    let view_end = view
-        .byte_offset
-        .checked_add(view.byte_length)
-        .filter(|&e| e <= buffer.len())
-        .ok_or_else(|| {
-            err(format!(
-                "bufferView {view_index} [{}..+{}] is outside buffer {} ({} bytes)",
-                view.byte_offset,
-                view.byte_length,
-                view.buffer,
-                buffer.len()
-            ))
-        })?;
-    let view_bytes = &buffer[view.byte_offset..view_end];
-    let elem = comps * comp_size;
-    let stride = view.byte_stride.filter(|&s| s > 0).unwrap_or(elem);
-    if stride < elem {
-        return Err(err(format!(
-            "byteStride {stride} is smaller than an element ({elem})"
-        )));
-    }
-    if acc.count == 0 {
-        return Ok(Vec::new());
-    }
-    let needed = (acc.count - 1)
-        .checked_mul(stride)
-        .and_then(|v| v.checked_add(elem))
-        .and_then(|v| v.checked_add(acc.byte_offset))
-        .ok_or_else(|| err("size overflows".into()))?;
-    if needed > view_bytes.len() {
-        return Err(err(format!(
-            "needs {needed} bytes but bufferView {view_index} has {}",
-            view_bytes.len()
-        )));
-    }
-    let data = &view_bytes[acc.byte_offset..needed];
-    let mut out = Vec::with_capacity(n);
-    let read_elem = |e: &[u8], out: &mut Vec<f32>| match acc.component_type {
-        FLOAT => out.extend(
-            e.chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-        ),
-        5125 => out.extend(
-            e.chunks_exact(4)
-                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32),
-        ),
-        5120 => out.extend(e.iter().map(|&b| {
-            let v = b as i8 as f32;
-            if acc.normalized {
-                (v / 127.0).max(-1.0)
-            } else {
-                v
-            }
-        })),
-        5121 => out.extend(e.iter().map(|&b| {
-            let v = b as f32;
-            if acc.normalized { v / 255.0 } else { v }
-        })),
-        5122 => out.extend(e.chunks_exact(2).map(|c| {
-            let v = i16::from_le_bytes([c[0], c[1]]) as f32;
-            if acc.normalized {
-                (v / 32767.0).max(-1.0)
-            } else {
-                v
-            }
-        })),
-        _ => out.extend(e.chunks_exact(2).map(|c| {
-            let v = u16::from_le_bytes([c[0], c[1]]) as f32;
-            if acc.normalized { v / 65535.0 } else { v }
-        })),
-    };
-    if stride == elem {
-        read_elem(data, &mut out);
-    } else {
-        for i in 0..acc.count {
-            read_elem(&data[i * stride..i * stride + elem], &mut out);
-        }
-    }
-    if let Some(bad) = out.iter().position(|v| !v.is_finite()) {
-        return Err(GltfError::NonFinite(format!(
-            "accessor {index}, element {}",
-            bad / comps
-        )));
-    }
-    Ok(out)
+    Ok(source.read::<f32>(index)?.0)
 }
 
 /// One keyed track, evaluated glTF-style on the frame grid.
@@ -989,46 +784,21 @@ fn short(v: f32) -> Value {
         .unwrap_or(Value::from(0.0))
 }
 
+/// The accessors and buffer views of a document being built, and the bytes behind them.
 struct BinBuilder {
+    parts: gj::Root,
     bytes: Vec<u8>,
-    views: Vec<Value>,
-    accessors: Vec<Value>,
 }
 
 impl BinBuilder {
+    /// One float32 accessor of `type_` elements; `bounds` for the min/max that inputs need.
     fn push(
         &mut self,
         values: impl Iterator<Item = f32>,
-        kind: &str,
-        count: usize,
-        minmax: bool,
+        type_: gj::accessor::Type,
+        bounds: bool,
     ) -> usize {
-        let start = self.bytes.len();
-        let mut min = f32::INFINITY;
-        let mut max = f32::NEG_INFINITY;
-        for v in values {
-            // Non-finite numbers never leave stagecraft (check_take refuses them earlier).
-            let v = if v.is_finite() { v } else { 0.0 };
-            min = min.min(v);
-            max = max.max(v);
-            self.bytes.extend_from_slice(&v.to_le_bytes());
-        }
-        let len = self.bytes.len() - start;
-        self.views
-            .push(json!({"buffer": 0, "byteOffset": start, "byteLength": len}));
-        let mut acc = json!({
-            "bufferView": self.views.len() - 1,
-            "componentType": FLOAT,
-            "count": count,
-            "type": kind,
-        });
-        if minmax && count > 0 {
-            // Exact float32 values widened to f64, so validators comparing min/max agree.
-            acc["min"] = json!([f64::from(min)]);
-            acc["max"] = json!([f64::from(max)]);
-        }
-        self.accessors.push(acc);
-        self.accessors.len() - 1
+        gltf_buffers::push_f32(&mut self.parts, &mut self.bytes, values, type_, bounds) as usize
     }
 }
 
@@ -1068,6 +838,7 @@ fn build(take: &Take) -> (Value, Vec<u8>) {
         .collect();
 
     let mut bin = BinBuilder {
+        parts: gj::Root::default(),
         bytes: Vec::with_capacity(
             frames
                 .saturating_mul(4)
@@ -1079,10 +850,8 @@ fn build(take: &Take) -> (Value, Vec<u8>) {
                 )
                 .min(1 << 30),
         ),
-        views: Vec::new(),
-        accessors: Vec::new(),
     };
-    let clock = bin.push((0..frames).map(|i| i as f32 / fps), "SCALAR", frames, true);
+    let clock = bin.push((0..frames).map(|i| i as f32 / fps), Type::Scalar, true);
 
     let identity = [0.0, 0.0, 0.0, 1.0];
     let mut animations = Vec::with_capacity(take.samples.len());
@@ -1114,7 +883,7 @@ fn build(take: &Take) -> (Value, Vec<u8>) {
                     q.to_array()
                 })
                 .collect();
-            let out = bin.push(track.into_iter(), "VEC4", frames, false);
+            let out = bin.push(track.into_iter(), Type::Vec4, false);
             add(j, "rotation", out);
         }
         let rest_root = joints
@@ -1123,8 +892,7 @@ fn build(take: &Take) -> (Value, Vec<u8>) {
             .unwrap_or([0.0; 3]);
         let out = bin.push(
             (0..frames).flat_map(|t| sample.root_positions.get(t).copied().unwrap_or(rest_root)),
-            "VEC3",
-            frames,
+            Type::Vec3,
             false,
         );
         add(root, "translation", out);
@@ -1135,8 +903,7 @@ fn build(take: &Take) -> (Value, Vec<u8>) {
             let rest = joints[j].rest_translation;
             let out = bin.push(
                 (0..frames).flat_map(|t| track.get(t).copied().unwrap_or(rest)),
-                "VEC3",
-                frames,
+                Type::Vec3,
                 false,
             );
             add(j, "translation", out);
@@ -1179,8 +946,8 @@ fn build(take: &Take) -> (Value, Vec<u8>) {
         "scene": 0,
         "skins": [{"name": "skin", "joints": (0..jn).collect::<Vec<_>>()}],
         "animations": animations,
-        "accessors": bin.accessors,
-        "bufferViews": bin.views,
+        "accessors": bin.parts.accessors,
+        "bufferViews": bin.parts.buffer_views,
         "buffers": [{"byteLength": bin.bytes.len()}],
         "extensionsUsed": ["MMCP_motion"],
         "extensions": {"MMCP_motion": ext},
@@ -1207,11 +974,7 @@ fn normalized(q: [f32; 4]) -> [f32; 4] {
 /// The glTF document as JSON (buffer embedded as a data URI): what an MMCP server answers.
 pub fn encode_document(take: &Take) -> Value {
     let (mut doc, bytes) = build(take);
-    let uri = format!(
-        "data:application/octet-stream;base64,{}",
-        B64.encode(&bytes)
-    );
-    doc["buffers"][0]["uri"] = Value::String(uri);
+    doc["buffers"][0]["uri"] = Value::String(gltf_buffers::data_uri(&bytes));
     doc
 }
 
@@ -1224,18 +987,8 @@ pub fn encode_gltf_json(take: &Take) -> Vec<u8> {
 pub fn encode_glb(take: &Take) -> Vec<u8> {
     let (doc, bytes) = build(take);
     let json = serde_json::to_vec(&doc).unwrap_or_default();
-    let glb = gltf::binary::Glb {
-        // `to_vec` computes the length itself.
-        header: gltf::binary::Header {
-            magic: *GLB_MAGIC,
-            version: 2,
-            length: 0,
-        },
-        json: json.into(),
-        bin: (!bytes.is_empty()).then(|| bytes.into()),
-    };
     // Writing into a Vec cannot fail.
-    glb.to_vec().unwrap_or_default()
+    gltf_buffers::write_glb(json, bytes).unwrap_or_default()
 }
 
 /// World positions of every joint of `sample` at frame `t` (re-exported helper for previews).
@@ -1249,6 +1002,7 @@ pub fn world_positions(take: &Take, sample: usize, t: usize) -> Vec<Vec3> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use base64::Engine as _;
 
     /// The reference server's answers, kept in the repository (tests/fixtures/mmcp-captures/README.md).
     const CAPTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mmcp-captures");
@@ -1448,7 +1202,7 @@ pub(crate) mod tests {
         let json_bytes = encode_gltf_json(&take);
         assert_same(&take, &decode(&json_bytes).expect("json"));
         let glb = encode_glb(&take);
-        assert!(is_glb(&glb) && glb.len().is_multiple_of(4));
+        assert!(gltf_buffers::is_glb(&glb) && glb.len().is_multiple_of(4));
         // For checking with the Khronos validator: STAGECRAFT_GLTF_OUT=/dir cargo test ...
         if let Some(dir) = std::env::var_os("STAGECRAFT_GLTF_OUT") {
             let dir = std::path::PathBuf::from(dir);
@@ -1505,7 +1259,7 @@ pub(crate) mod tests {
         bin[off..off + 4].copy_from_slice(&f32::NAN.to_le_bytes());
         doc["buffers"][0]["uri"] = json!(format!(
             "data:application/gltf-buffer;base64,{}",
-            B64.encode(&bin)
+            base64::engine::general_purpose::STANDARD.encode(&bin)
         ));
         let err = decode(&serde_json::to_vec(&doc).expect("json")).unwrap_err();
         assert!(matches!(err, GltfError::NonFinite(_)), "{err}");
@@ -1550,21 +1304,8 @@ pub(crate) mod tests {
         s0["foot_contacts"] = json!({"$accessor": acc});
         s0["foot_contact_joints"] = json!(["LeftLeg", "Spine"]);
         // Ship it as GLB: JSON chunk + BIN chunk, buffer 0 without uri.
-        let mut json_bytes = serde_json::to_vec(&doc).expect("json");
-        while json_bytes.len() % 4 != 0 {
-            json_bytes.push(b' ');
-        }
-        let total = 12 + 8 + json_bytes.len() + 8 + bin.len();
-        let mut glb = Vec::new();
-        glb.extend_from_slice(b"glTF");
-        glb.extend_from_slice(&2u32.to_le_bytes());
-        glb.extend_from_slice(&(total as u32).to_le_bytes());
-        glb.extend_from_slice(&(json_bytes.len() as u32).to_le_bytes());
-        glb.extend_from_slice(&CHUNK_JSON.to_le_bytes());
-        glb.extend_from_slice(&json_bytes);
-        glb.extend_from_slice(&(bin.len() as u32).to_le_bytes());
-        glb.extend_from_slice(&CHUNK_BIN.to_le_bytes());
-        glb.extend_from_slice(&bin);
+        let json_bytes = serde_json::to_vec(&doc).expect("json");
+        let glb = gltf_buffers::write_glb(json_bytes, bin).expect("glb");
         let back = decode(&glb).expect("glb with accessor contacts");
         let fc = &back.samples[0].foot_contacts;
         assert_eq!(fc["LeftLeg"], vec![true, true, false, false, true]);

@@ -12,7 +12,6 @@
 use gltf_json as gj;
 use gltf_json::accessor::{ComponentType, GenericComponentType, IndexComponentType, Type};
 use gltf_json::validation::{Checked, USize64};
-use serde::Deserialize as _;
 
 /// The first four bytes of a GLB container.
 pub const GLB_MAGIC: &[u8; 4] = b"glTF";
@@ -501,23 +500,15 @@ fn push_accessor(
     accessor.value() as u32
 }
 
-/// A buffer of `byte_length` bytes: the GLB BIN chunk, or, with `uri`, a file or data URI.
-pub fn buffer(byte_length: usize, uri: Option<String>) -> gj::Buffer {
+/// A buffer of `byte_length` bytes without a `uri`: the GLB BIN chunk (a `.gltf` writer sets the
+/// `uri` to a [`data_uri`]).
+pub fn bin_buffer(byte_length: usize) -> gj::Buffer {
     gj::Buffer {
         byte_length: USize64(byte_length as u64),
         name: None,
-        uri,
+        uri: None,
         extensions: None,
         extras: None,
-    }
-}
-
-/// The component type of a `componentType` code, as gltf-json reads it.
-pub fn component_type(code: u32) -> Option<ComponentType> {
-    let de = serde::de::value::U32Deserializer::<serde::de::value::Error>::new(code);
-    match Checked::<GenericComponentType>::deserialize(de) {
-        Ok(Checked::Valid(GenericComponentType(c))) => Some(c),
-        _ => None,
     }
 }
 
@@ -629,7 +620,5 @@ mod tests {
         let uri = data_uri(&[1, 2, 3]);
         assert_eq!(decode_data_uri(&uri), Some(Ok(vec![1, 2, 3])));
         assert_eq!(decode_data_uri("scene.bin"), None);
-        assert_eq!(component_type(5126), Some(ComponentType::F32));
-        assert_eq!(component_type(5130), None);
     }
 }

@@ -1,6 +1,6 @@
 //! glTF binary plumbing shared by motion takes (`motion::gltf`) and the stage DCC's scenes
-//! (`dcc::stage::gltf_io`): the GLB container, base64 data URIs, and accessors read from and written
-//! to buffer views. A neutral leaf (it imports neither `motion` nor `dcc`). The JSON side is the
+//! (`dcc::stage::gltf_io`): the GLB container, base64 data URIs, accessors read from and written
+//! to buffer views, and animation samplers evaluated at a time. A neutral leaf (it imports neither `motion` nor `dcc`). The JSON side is the
 //! `gltf-json` crate's types; what is here is what that crate leaves to its users: bytes.
 //!
 //! Reading is strict about content and lenient about layout: every index and byte range is
@@ -9,8 +9,10 @@
 //! and a non-finite number refuses the accessor, because a NaN that reaches a rig corrupts the
 //! user's scene silently.
 
+use glam::Quat;
 use gltf_json as gj;
 use gltf_json::accessor::{ComponentType, GenericComponentType, IndexComponentType, Type};
+pub use gltf_json::animation::Interpolation;
 use gltf_json::validation::{Checked, USize64};
 
 /// The first four bytes of a GLB container.
@@ -395,6 +397,106 @@ impl Layout {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Animation samplers
+// ---------------------------------------------------------------------------------------------
+
+/// One animation sampler's keys: `times` and the output values, `width` components per value
+/// (a CUBICSPLINE output holds in-tangent, value, out-tangent per key).
+#[derive(Debug, Clone, Copy)]
+pub struct Sampler<'a> {
+    pub times: &'a [f32],
+    pub values: &'a [f32],
+    pub width: usize,
+    pub interpolation: Interpolation,
+}
+
+impl Sampler<'_> {
+    /// The value of key `k` (empty when the output is shorter than the keys).
+    pub fn key(&self, k: usize) -> &[f32] {
+        let w = self.width;
+        let (stride, skip) = match self.interpolation {
+            Interpolation::CubicSpline => (3 * w, w),
+            _ => (w, 0),
+        };
+        let start = k * stride + skip;
+        self.values.get(start..start + w).unwrap_or(&[])
+    }
+
+    /// Writes the value at time `t` into `out` (`width` values) by the glTF rules: the first and
+    /// last keys hold outside the keyed range, STEP holds each key, LINEAR interpolates, and
+    /// rotations (`width` 4) slerp along the shorter arc. CUBICSPLINE is read as LINEAR through its
+    /// key values, the tangents dropped: MMCP servers never send cubic curves, and the stage DCC
+    /// writes none. `cursor` is the key the previous call ended on: evaluating increasing times
+    /// walks forward instead of searching.
+    pub fn eval(&self, t: f32, cursor: &mut usize, out: &mut [f32]) {
+        let n = self.times.len();
+        if n == 0 {
+            return;
+        }
+        let copy = |k: usize, out: &mut [f32]| {
+            for (o, v) in out.iter_mut().zip(self.key(k)) {
+                *o = *v;
+            }
+        };
+        if t <= self.times[0] {
+            return copy(0, out);
+        }
+        if t >= self.times[n - 1] {
+            return copy(n - 1, out);
+        }
+        // Here n >= 2 and times[0] < t < times[n - 1]: find k with times[k] <= t < times[k + 1],
+        // usually the cursor's key or the next one, else by binary search.
+        let brackets = |k: usize| self.times[k] <= t && t < self.times[k + 1];
+        let mut k = (*cursor).min(n - 2);
+        if !brackets(k) {
+            k = if k < n - 2 && brackets(k + 1) {
+                k + 1
+            } else {
+                let after = self.times.partition_point(|x| *x <= t);
+                after.saturating_sub(1).min(n - 2)
+            };
+        }
+        *cursor = k;
+        let (t0, t1) = (self.times[k], self.times[k + 1]);
+        if self.interpolation == Interpolation::Step || t1 <= t0 {
+            return copy(k, out);
+        }
+        let s = (t - t0) / (t1 - t0);
+        let (a, b) = (self.key(k), self.key(k + 1));
+        if a.len() < self.width || b.len() < self.width {
+            return copy(k, out);
+        }
+        if self.width == 4 {
+            let qa = Quat::from_xyzw(a[0], a[1], a[2], a[3]);
+            let mut qb = Quat::from_xyzw(b[0], b[1], b[2], b[3]);
+            if qa.dot(qb) < 0.0 {
+                qb = -qb;
+            }
+            for (o, v) in out.iter_mut().zip(slerp(qa, qb, s).to_array()) {
+                *o = v;
+            }
+        } else {
+            for (o, (a, b)) in out.iter_mut().zip(a.iter().zip(b)) {
+                *o = a + (b - a) * s;
+            }
+        }
+    }
+}
+
+/// Slerp of two quaternions already on the same hemisphere; normalised lerp when nearly parallel.
+fn slerp(a: Quat, b: Quat, s: f32) -> Quat {
+    let d = a.dot(b).clamp(-1.0, 1.0);
+    if d > 0.9995 {
+        return (a + (b - a) * s).normalize();
+    }
+    let theta = d.acos();
+    let sin = theta.sin();
+    let wa = ((1.0 - s) * theta).sin() / sin;
+    let wb = (s * theta).sin() / sin;
+    (a * wa + b * wb).normalize()
+}
+
+// ---------------------------------------------------------------------------------------------
 // Writing accessors
 // ---------------------------------------------------------------------------------------------
 
@@ -606,6 +708,76 @@ mod tests {
         );
         assert!(source.read::<f32>(2).is_err());
         assert!(source.read::<f32>(3).is_err());
+    }
+
+    #[test]
+    fn samplers_hold_step_interpolate_and_slerp() {
+        let times = [0.0, 1.0, 2.0, 3.0];
+        let values = [0.0, 10.0, 20.0, 40.0];
+        let at = |interpolation, t: f32, cursor: &mut usize| {
+            let sampler = Sampler {
+                times: &times,
+                values: &values,
+                width: 1,
+                interpolation,
+            };
+            let mut out = [f32::NAN];
+            sampler.eval(t, cursor, &mut out);
+            out[0]
+        };
+        let mut cursor = 0;
+        // In increasing time, then jumping back: the cursor is only a hint.
+        let linear: Vec<f32> = [-1.0, 0.5, 1.5, 2.5, 9.0, 0.25]
+            .iter()
+            .map(|t| at(Interpolation::Linear, *t, &mut cursor))
+            .collect();
+        assert_eq!(linear, [0.0, 5.0, 15.0, 30.0, 40.0, 2.5]);
+        assert_eq!(at(Interpolation::Step, 2.9, &mut 0), 20.0);
+        // CUBICSPLINE keeps the middle of each (in-tangent, value, out-tangent) triple.
+        let cubic = Sampler {
+            times: &[0.0, 1.0],
+            values: &[9.0, 0.0, 9.0, 9.0, 2.0, 9.0],
+            width: 1,
+            interpolation: Interpolation::CubicSpline,
+        };
+        let mut out = [0.0];
+        cubic.eval(0.5, &mut 0, &mut out);
+        assert_eq!(out, [1.0]);
+    }
+
+    #[test]
+    fn held_outside_the_keys_and_the_shorter_arc() {
+        let track = Sampler {
+            times: &[0.1, 0.2],
+            values: &[1.0, 2.0],
+            width: 1,
+            interpolation: Interpolation::Linear,
+        };
+        let mut c = 0;
+        let mut out = [0.0];
+        track.eval(0.0, &mut c, &mut out);
+        assert_eq!(out[0], 1.0); // held before the first key
+        track.eval(0.15, &mut c, &mut out);
+        assert!((out[0] - 1.5).abs() < 1e-5);
+        track.eval(9.0, &mut c, &mut out);
+        assert_eq!(out[0], 2.0); // held after the last key
+        // Shortest arc: q and -q' interpolate through the near side.
+        let a = Quat::from_rotation_y(0.1);
+        let b = -Quat::from_rotation_y(0.3);
+        let values = [a.to_array(), b.to_array()].concat();
+        let rt = Sampler {
+            times: &[0.0, 1.0],
+            values: &values,
+            width: 4,
+            interpolation: Interpolation::Linear,
+        };
+        let mut q = [0.0; 4];
+        rt.eval(0.5, &mut 0, &mut q);
+        let got = Quat::from_array(q);
+        assert!(
+            got.dot(Quat::from_rotation_y(0.2)).abs() > 0.9999,
+            "{got:?}"
+        );
     }
 
     #[test]

@@ -24,7 +24,8 @@ use serde_json::{Map, Value, json};
 
 use super::take::{Joint, Sample, Skeleton, Take};
 use super::wire::PROTOCOL_VERSION;
-use crate::gltf_buffers::{self, AccessorError, MAX_VALUES, Source};
+use crate::gltf_buffers::{self, AccessorError, Interpolation, MAX_VALUES, Sampler, Source};
+use gltf_json::validation::Checked;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum GltfError {
@@ -122,8 +123,12 @@ struct Target {
 struct SamplerDef {
     input: usize,
     output: usize,
-    #[serde(default)]
-    interpolation: Option<String>,
+    #[serde(default = "linear")]
+    interpolation: Checked<Interpolation>,
+}
+
+fn linear() -> Checked<Interpolation> {
+    Checked::Valid(Interpolation::Linear)
 }
 
 #[derive(Deserialize)]
@@ -207,72 +212,6 @@ fn read_accessor(doc: &Doc<'_>, buffers: &[Vec<u8>], index: usize) -> Result<Vec
         buffers,
     };
     Ok(source.read::<f32>(index)?.0)
-}
-
-/// One keyed track, evaluated glTF-style on the frame grid.
-struct Track<'a> {
-    times: &'a [f32],
-    /// `times.len() × width` values (CUBICSPLINE already reduced to its key values); borrowed from
-    /// the accessor cache in the usual LINEAR case, so no channel is copied.
-    values: std::borrow::Cow<'a, [f32]>,
-    width: usize,
-    step: bool,
-}
-
-impl Track<'_> {
-    /// Writes the value at time `t` into `out` (len `width`): hold outside the keys, STEP or
-    /// LINEAR inside; rotations (`width == 4`) slerp along the shorter arc.
-    fn eval(&self, t: f32, cursor: &mut usize, out: &mut [f32]) {
-        let w = self.width;
-        let n = self.times.len();
-        let key = |k: usize| &self.values[k * w..k * w + w];
-        if t <= self.times[0] {
-            out.copy_from_slice(key(0));
-            return;
-        }
-        if t >= self.times[n - 1] {
-            out.copy_from_slice(key(n - 1));
-            return;
-        }
-        // Frames are evaluated in increasing time, so a forward cursor beats a binary search.
-        while *cursor + 1 < n && self.times[*cursor + 1] <= t {
-            *cursor += 1;
-        }
-        let k = *cursor;
-        let (t0, t1) = (self.times[k], self.times[k + 1]);
-        if self.step || t1 <= t0 {
-            out.copy_from_slice(key(k));
-            return;
-        }
-        let s = (t - t0) / (t1 - t0);
-        let (a, b) = (key(k), key(k + 1));
-        if w == 4 {
-            let qa = Quat::from_xyzw(a[0], a[1], a[2], a[3]);
-            let mut qb = Quat::from_xyzw(b[0], b[1], b[2], b[3]);
-            if qa.dot(qb) < 0.0 {
-                qb = -qb;
-            }
-            let q = slerp(qa, qb, s);
-            out.copy_from_slice(&q.to_array());
-        } else {
-            for i in 0..w {
-                out[i] = a[i] + (b[i] - a[i]) * s;
-            }
-        }
-    }
-}
-
-/// Slerp of two quaternions already on the same hemisphere; normalised lerp when nearly parallel.
-fn slerp(a: Quat, b: Quat, s: f32) -> Quat {
-    let d = a.dot(b).clamp(-1.0, 1.0);
-    if d > 0.9995 {
-        return (a + (b - a) * s).normalize();
-    }
-    let theta = d.acos();
-    let sin = theta.sin();
-    let wa = ((1.0 - s) * theta).sin() / sin;
-    let wb = (s * theta).sin() / sin;
-    (a * wa + b * wb).normalize()
 }
 
 fn decode_doc(doc: &Doc<'_>, buffers: &[Vec<u8>]) -> Result<Take, GltfError> {
@@ -483,43 +422,37 @@ fn decode_doc(doc: &Doc<'_>, buffers: &[Vec<u8>]) -> Result<Take, GltfError> {
                     ch.sampler
                 ))
             })?;
-            let interp = s.interpolation.as_deref().unwrap_or("LINEAR");
-            let times = &cache[&s.input];
-            let raw = &cache[&s.output];
-            let keys = times.len();
-            let values: std::borrow::Cow<[f32]> = match interp {
-                "CUBICSPLINE" => {
-                    // in-tangent, value, out-tangent per key; the tangents are dropped and the
-                    // values interpolated linearly — MMCP servers never send cubic curves.
-                    if raw.len() != keys * 3 * width {
-                        return Err(aerr(format!(
-                            "CUBICSPLINE output accessor {} has {} values for {keys} keys",
-                            s.output,
-                            raw.len()
-                        )));
-                    }
-                    std::borrow::Cow::Owned(
-                        raw.chunks_exact(3 * width)
-                            .flat_map(|c| c[width..2 * width].iter().copied())
-                            .collect(),
-                    )
-                }
-                _ => {
-                    if raw.len() != keys * width {
-                        return Err(aerr(format!(
-                            "output accessor {} has {} values, expected {keys} × {width}",
-                            s.output,
-                            raw.len()
-                        )));
-                    }
-                    std::borrow::Cow::Borrowed(raw.as_slice())
-                }
+            let interpolation = match s.interpolation {
+                Checked::Valid(i) => i,
+                Checked::Invalid => Interpolation::Linear,
             };
-            let track = Track {
-                times: times.as_slice(),
+            let times = &cache[&s.input];
+            let values = &cache[&s.output];
+            let keys = times.len();
+            // CUBICSPLINE: in-tangent, value, out-tangent per key.
+            let per_key = match interpolation {
+                Interpolation::CubicSpline => 3 * width,
+                _ => width,
+            };
+            if values.len() != keys * per_key {
+                return Err(aerr(match interpolation {
+                    Interpolation::CubicSpline => format!(
+                        "CUBICSPLINE output accessor {} has {} values for {keys} keys",
+                        s.output,
+                        values.len()
+                    ),
+                    _ => format!(
+                        "output accessor {} has {} values, expected {keys} × {width}",
+                        s.output,
+                        values.len()
+                    ),
+                }));
+            }
+            let sampler = Sampler {
+                times,
                 values,
                 width,
-                step: interp == "STEP",
+                interpolation,
             };
             // Dense fast path: one key per frame at the frame times (checked once per clock
             // accessor: every channel of the SDK layout shares one).
@@ -535,25 +468,24 @@ fn decode_doc(doc: &Doc<'_>, buffers: &[Vec<u8>]) -> Result<Take, GltfError> {
             if width == 4 {
                 any_rotation = true;
                 for t in 0..num_frames {
-                    let q = if dense {
-                        let v = &track.values[t * 4..t * 4 + 4];
-                        [v[0], v[1], v[2], v[3]]
+                    if dense {
+                        buf.copy_from_slice(sampler.key(t));
                     } else {
-                        track.eval(t as f32 / fps, &mut cursor, &mut buf[..4]);
-                        buf
-                    };
+                        sampler.eval(t as f32 / fps, &mut cursor, &mut buf);
+                    }
+                    let q = buf;
                     rotations[t * jn + j] = q;
                 }
             } else {
                 let mut track_out = Vec::with_capacity(num_frames);
                 for t in 0..num_frames {
-                    let v = if dense {
-                        let v = &track.values[t * 3..t * 3 + 3];
-                        [v[0], v[1], v[2]]
+                    let v = &mut buf[..3];
+                    if dense {
+                        v.copy_from_slice(sampler.key(t));
                     } else {
-                        track.eval(t as f32 / fps, &mut cursor, &mut buf[..3]);
-                        [buf[0], buf[1], buf[2]]
-                    };
+                        sampler.eval(t as f32 / fps, &mut cursor, v);
+                    }
+                    let v = [v[0], v[1], v[2]];
                     track_out.push(v);
                 }
                 if j == root {
@@ -1351,41 +1283,6 @@ pub(crate) mod tests {
             }
             let _ = decode(&j);
         }
-    }
-
-    #[test]
-    fn stepped_and_strided_and_held() {
-        let track = Track {
-            times: &[0.1, 0.2],
-            values: vec![1.0, 2.0].into(),
-            width: 1,
-            step: false,
-        };
-        let mut c = 0;
-        let mut out = [0.0];
-        track.eval(0.0, &mut c, &mut out);
-        assert_eq!(out[0], 1.0); // held before the first key
-        track.eval(0.15, &mut c, &mut out);
-        assert!(close(out[0], 1.5));
-        track.eval(9.0, &mut c, &mut out);
-        assert_eq!(out[0], 2.0); // held after the last key
-        // Shortest arc: q and -q' interpolate through the near side.
-        let a = Quat::from_rotation_y(0.1);
-        let b = -Quat::from_rotation_y(0.3);
-        let rt = Track {
-            times: &[0.0, 1.0],
-            values: [a.to_array(), b.to_array()].concat().into(),
-            width: 4,
-            step: false,
-        };
-        let mut q = [0.0; 4];
-        let mut c = 0;
-        rt.eval(0.5, &mut c, &mut q);
-        let got = Quat::from_array(q);
-        assert!(
-            got.dot(Quat::from_rotation_y(0.2)).abs() > 0.9999,
-            "{got:?}"
-        );
     }
 }
 

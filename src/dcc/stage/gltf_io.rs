@@ -12,7 +12,7 @@ use glam::{Mat4, Quat, Vec3};
 use gltf_json as gj;
 use serde_json::{Map, Value};
 
-use super::anim::{Action, Channel, Interp, Path as ChannelPath};
+use super::anim::{Action, Channel, Path as ChannelPath};
 use super::scene::{Kind, Node, NodeId, Scene, Skin};
 use crate::gltf_buffers::{self, Source, bin_buffer, push_f32};
 
@@ -179,9 +179,8 @@ pub fn load(bytes: &[u8], dir: &Path) -> IoResult<Scene> {
                 .get(ch.sampler.value())
                 .ok_or(format!("animation {a} names a missing sampler"))?;
             let interp = match sampler.interpolation {
-                Checked::Valid(gj::animation::Interpolation::Step) => Interp::Step,
-                Checked::Valid(gj::animation::Interpolation::CubicSpline) => Interp::CubicSpline,
-                _ => Interp::Linear,
+                Checked::Valid(i) => i,
+                Checked::Invalid => gj::animation::Interpolation::Linear,
             };
             let (times, _) = read_accessor(&doc, &bin, sampler.input.value())?;
             let (values, _) = read_accessor(&doc, &bin, sampler.output.value())?;
@@ -577,11 +576,7 @@ pub fn build(scene: &Scene, selection_only: bool) -> IoResult<(gj::Root, Vec<u8>
                 extensions: None,
                 extras: None,
                 input: gj::Index::new(input),
-                interpolation: Checked::Valid(match ch.interp {
-                    Interp::Linear => gj::animation::Interpolation::Linear,
-                    Interp::Step => gj::animation::Interpolation::Step,
-                    Interp::CubicSpline => gj::animation::Interpolation::CubicSpline,
-                }),
+                interpolation: Checked::Valid(ch.interp),
                 output: gj::Index::new(output),
             });
             channels.push(gj::animation::Channel {

@@ -119,6 +119,31 @@ fn two_samples_share_clock() {
     assert_eq!(take.num_frames, 10);
 }
 
+/// A batch item arrives parsed (`decode_value`); accessors with `extras` and a sparse accessor
+/// (glTF 2.0 allows one on any accessor) still decode.
+#[test]
+fn parsed_documents_with_extras_and_sparse_accessors() {
+    let take = test_take();
+    let mut doc = encode_document(&take);
+    doc["accessors"][0]["extras"] = json!({"note": "the frame clock"});
+    let back = decode_value(&doc).expect("decode a parsed document");
+    assert_eq!(back.num_frames, take.num_frames);
+    // Root translation of sample 0, frame 1, replaced through a sparse accessor over the same view.
+    let root_acc = 1 + take.skeleton.joints.len();
+    let view = doc["accessors"][root_acc]["bufferView"].clone();
+    doc["accessors"][root_acc]["sparse"] = json!({
+        "count": 1,
+        "indices": {"bufferView": view, "componentType": 5125},
+        "values": {"bufferView": view, "byteOffset": 12},
+    });
+    let back = decode_value(&doc).expect("decode with a sparse accessor");
+    // Index = the first u32 of the view (the bits of root x at frame 0, 0.0 → 0); value = frame 1.
+    assert_eq!(
+        back.samples[0].root_positions[0],
+        take.samples[0].root_positions[1]
+    );
+}
+
 pub(crate) fn test_take() -> Take {
     let joints = vec![
         Joint {

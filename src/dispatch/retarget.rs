@@ -69,9 +69,10 @@ pub(super) async fn rig_skeleton(
     };
     let mut wire: skeleton::Skeleton =
         serde_json::from_value(v).map_err(|e| bad(format!("not a skeleton: {e}")))?;
-    // A rig is sent on to retargeting models as it was read, and stagecraft always sends identity
-    // rest rotations (docs/mmcp.md#skeleton); an adapter is asked for nothing else
-    // (docs/bridge-protocol.md#animationapply_motion, the get_skeleton paragraph).
+    // The rig may go on to a retargeting model as it is, and stagecraft always sends identity rest
+    // rotations (docs/mmcp.md#skeleton). Adapters report identity (docs/bridge-protocol.md, the
+    // get_skeleton paragraph of #animationapply_motion); this keeps one that does not from leaking
+    // its own rest rotations into a request.
     for joint in &mut wire.joints {
         joint.rest_rotation = skeleton::IDENTITY_ROTATION;
     }

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use stagecraft::call::CallContext;
 use stagecraft::config::{BackendConfig, Config};
 use stagecraft::motion::client::HttpBackend;
-use stagecraft::motion::take::{Sample, Take};
+use stagecraft::motion::take::{Sample, Skeleton, Take};
 use stagecraft::motion::wire::GenerateRequest;
 use stagecraft::motion::{Backend, GenerateArgs, MotionError, MotionHub, gltf};
 
@@ -55,7 +55,7 @@ impl Fx {
 
 /// The request skeleton at rest, the root walking along +Z: a valid answer to any request.
 fn answer(req: &GenerateRequest) -> Vec<u8> {
-    let skeleton = req.skeleton.to_skeleton().expect("skeleton");
+    let skeleton = Skeleton::from_wire(&req.skeleton).expect("skeleton");
     let frames = req.total_frames() as usize;
     let jn = skeleton.joints.len();
     let take = Take {

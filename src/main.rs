@@ -707,7 +707,7 @@ async fn doctor(config: Config, common: &Common) -> Result<ExitCode> {
 
     // A ping makes every connection handshake (embedded DCCs are started), so the report is live.
     for name in dispatcher.dccs.names() {
-        let call = stagecraft::dcc::DccCall::new(Duration::from_secs(30));
+        let call = stagecraft::call::CallContext::new(Duration::from_secs(30));
         let _ = dispatcher
             .dccs
             .call(Some(&name), "dcc.ping", json!({}), &call)

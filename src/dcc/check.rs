@@ -17,7 +17,8 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::types::*;
-use super::{DccCall, DccError, DccFailure, DccHub, HubOptions};
+use super::{DccError, DccFailure, DccHub, HubOptions};
+use crate::call::CallContext;
 use crate::config::{BridgeKind, Config, DccConfig};
 
 /// Options of `stagecraft adapter-check`.
@@ -234,7 +235,7 @@ impl Suite<'_> {
     }
 
     async fn raw(&self, method: &str, params: Value) -> Result<Value, DccFailure> {
-        let call = DccCall::new(self.timeout);
+        let call = CallContext::new(self.timeout);
         self.hub.call(self.dcc, method, params, &call).await
     }
 

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::{
-    Bridge, BridgeConfig, BridgeError, BridgeStatus, check_hello, hello_params, remote_error,
+    Bridge, BridgeConfig, BridgeError, BridgeStatus, StatusCell, check_hello, hello_params,
+    remote_error,
 };
 use crate::call::CallContext;
 use crate::config::BridgeKind;
@@ -22,7 +23,7 @@ pub struct HttpBridge {
     max: usize,
     next_id: AtomicU64,
     hello: Mutex<Option<Value>>,
-    status: Mutex<BridgeStatus>,
+    status: StatusCell,
 }
 
 impl HttpBridge {
@@ -43,17 +44,8 @@ impl HttpBridge {
             max: config.max_message_bytes,
             next_id: AtomicU64::new(1),
             hello: Mutex::new(None),
-            status: Mutex::new(BridgeStatus::default()),
+            status: StatusCell::default(),
         })
-    }
-
-    fn set_status(&self, connected: bool, error: Option<String>) {
-        if let Ok(mut s) = self.status.lock() {
-            s.connected = connected;
-            if error.is_some() || connected {
-                s.last_error = error;
-            }
-        }
     }
 
     async fn post(
@@ -156,9 +148,9 @@ impl HttpBridge {
                 if let Ok(mut h) = self.hello.lock() {
                     *h = Some(hello.clone());
                 }
-                self.set_status(true, None);
+                self.status.set(true, None);
             }
-            Err(e) => self.set_status(false, Some(e.to_string())),
+            Err(e) => self.status.set(false, Some(e.to_string())),
         }
         result
     }
@@ -192,7 +184,7 @@ impl Bridge for HttpBridge {
             if let Ok(mut h) = self.hello.lock() {
                 *h = None;
             }
-            self.set_status(false, Some(reason.clone()));
+            self.status.set(false, Some(reason.clone()));
         }
         result
     }
@@ -202,7 +194,7 @@ impl Bridge for HttpBridge {
     }
 
     fn status(&self) -> BridgeStatus {
-        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+        self.status.get()
     }
 
     fn kind(&self) -> BridgeKind {
@@ -217,6 +209,6 @@ impl Bridge for HttpBridge {
         if let Ok(mut h) = self.hello.lock() {
             *h = None;
         }
-        self.set_status(false, None);
+        self.status.set(false, None);
     }
 }

@@ -83,6 +83,31 @@ pub struct BridgeStatus {
     pub last_error: Option<String>,
 }
 
+/// A bridge's [`BridgeStatus`], updated as its connection comes and goes.
+#[derive(Debug, Default)]
+pub(crate) struct StatusCell(std::sync::Mutex<BridgeStatus>);
+
+impl StatusCell {
+    /// Records the connection state; the last error stays until a new error or a connection
+    /// replaces it, so `list_dccs` can say why a connection went down.
+    pub(crate) fn set(&self, connected: bool, error: Option<String>) {
+        if let Ok(mut s) = self.0.lock() {
+            s.connected = connected;
+            if error.is_some() || connected {
+                s.last_error = error;
+            }
+        }
+    }
+
+    pub(crate) fn get(&self) -> BridgeStatus {
+        self.0.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    pub(crate) fn last_error(&self) -> Option<String> {
+        self.get().last_error
+    }
+}
+
 /// Everything needed to open a bridge.
 #[derive(Debug, Clone)]
 pub struct BridgeConfig {

@@ -9,7 +9,7 @@
 //! with the last error.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -20,8 +20,8 @@ use tokio_util::sync::CancellationToken;
 use super::link::Link;
 use super::session::Session;
 use super::{
-    Bridge, BridgeConfig, BridgeError, BridgeStatus, CONNECT_TIMEOUT, PING_TIMEOUT, check_hello,
-    hello_params,
+    Bridge, BridgeConfig, BridgeError, BridgeStatus, CONNECT_TIMEOUT, PING_TIMEOUT, StatusCell,
+    check_hello, hello_params,
 };
 use crate::call::CallContext;
 use crate::config::BridgeKind;
@@ -59,7 +59,7 @@ struct Inner<C: Connector> {
     kind: BridgeKind,
     token: Option<String>,
     state: tokio::sync::Mutex<ConnState>,
-    status: Mutex<BridgeStatus>,
+    status: StatusCell,
     shutdown: CancellationToken,
     /// Set by `close`: a session that ends after it is not restarted in the background.
     closing: AtomicBool,
@@ -73,7 +73,7 @@ impl<C: Connector> StreamBridge<C> {
                 kind: config.kind,
                 token: config.token,
                 state: tokio::sync::Mutex::new(ConnState::default()),
-                status: Mutex::new(BridgeStatus::default()),
+                status: StatusCell::default(),
                 shutdown,
                 closing: AtomicBool::new(false),
             }),
@@ -82,15 +82,6 @@ impl<C: Connector> StreamBridge<C> {
 }
 
 impl<C: Connector> Inner<C> {
-    fn set_status(&self, connected: bool, error: Option<String>) {
-        if let Ok(mut s) = self.status.lock() {
-            s.connected = connected;
-            if error.is_some() || connected {
-                s.last_error = error;
-            }
-        }
-    }
-
     /// The live session, opening one (link + handshake) if needed.
     async fn session(
         self: &Arc<Self>,
@@ -125,18 +116,13 @@ impl<C: Connector> Inner<C> {
             let reason = live.session.close_reason();
             live.session.join().await;
             state.live = None;
-            self.set_status(false, reason);
+            self.status.set(false, reason);
         }
         if let Some(at) = state.retry_at
             && at > Instant::now()
         {
             if at > call.deadline {
-                let last = self
-                    .status
-                    .lock()
-                    .ok()
-                    .and_then(|s| s.last_error.clone())
-                    .unwrap_or_default();
+                let last = self.status.last_error().unwrap_or_default();
                 return Err(BridgeError::ConnectionFailed(format!(
                     "{last} (next reconnection attempt in {:.1} s)",
                     at.saturating_duration_since(Instant::now()).as_secs_f64()
@@ -155,7 +141,7 @@ impl<C: Connector> Inner<C> {
                     session: session.clone(),
                     hello: hello.clone(),
                 });
-                self.set_status(true, None);
+                self.status.set(true, None);
                 if self.kind == BridgeKind::Embedded {
                     self.restart_when_dead(session.clone());
                 }
@@ -168,7 +154,7 @@ impl<C: Connector> Inner<C> {
                     .min(BACKOFF_MAX);
                 state.retry_at = Some(Instant::now() + delay);
                 if !matches!(e, BridgeError::Cancelled) {
-                    self.set_status(false, Some(e.to_string()));
+                    self.status.set(false, Some(e.to_string()));
                 }
                 Err(e)
             }
@@ -179,9 +165,7 @@ impl<C: Connector> Inner<C> {
     fn still_connecting(&self, waiting_since: Instant) -> BridgeError {
         let last = self
             .status
-            .lock()
-            .ok()
-            .and_then(|s| s.last_error.clone())
+            .last_error()
             .map(|e| format!("; the last error was: {e}"))
             .unwrap_or_default();
         BridgeError::ConnectionFailed(format!(
@@ -283,7 +267,7 @@ impl<C: Connector> Bridge for StreamBridge<C> {
             }
         }
         if let Err(BridgeError::ConnectionFailed(reason)) = &result {
-            inner.set_status(false, Some(reason.clone()));
+            inner.status.set(false, Some(reason.clone()));
         }
         result
     }
@@ -294,7 +278,7 @@ impl<C: Connector> Bridge for StreamBridge<C> {
 
     fn status(&self) -> BridgeStatus {
         let inner = &self.inner;
-        let mut status = inner.status.lock().map(|s| s.clone()).unwrap_or_default();
+        let mut status = inner.status.get();
         // A session that died since the last call is reported as such without waiting for one.
         if let Ok(state) = inner.state.try_lock()
             && let Some(live) = &state.live
@@ -322,6 +306,6 @@ impl<C: Connector> Bridge for StreamBridge<C> {
             live.session.close("closed by stagecraft");
             live.session.join().await;
         }
-        inner.set_status(false, None);
+        inner.status.set(false, None);
     }
 }

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use stagecraft::config::{BridgeKind, Config};
+use stagecraft::dcc::ConnectionState;
 use stagecraft::dispatch::{self, Dispatcher};
 use stagecraft::mcp::{HttpOptions, StagecraftServer};
 use stagecraft::skills::{SharedRegistry, SkillSources};
@@ -678,30 +679,29 @@ async fn doctor(config: Config, common: &Common) -> Result<ExitCode> {
     let shutdown = CancellationToken::new();
     let dispatcher = Dispatcher::new(Arc::new(config), shutdown.clone())?;
     let listing = dispatcher.motion.list_models(true, false).await;
-    for backend in listing["backends"].as_array().into_iter().flatten() {
-        let name = backend["name"].as_str().unwrap_or("?");
-        let place = backend["url"].as_str().unwrap_or("in process");
-        if backend["ok"] == json!(true) {
-            let models: Vec<String> = backend["models"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|m| {
-                    format!(
-                        "{} ({} joints, {} fps)",
-                        m["id"].as_str().unwrap_or("?"),
-                        m["joints"].as_array().map_or(0, Vec::len),
-                        m["fps"]
-                    )
-                })
-                .collect();
-            println!("motion   {name} [{place}]: ok: {}", models.join(", "));
-        } else {
-            ok = false;
-            println!(
-                "motion   {name} [{place}]: FAILED: {}",
-                summarize(&backend["error"])
-            );
+    for backend in &listing.backends {
+        let name = &backend.name;
+        let place = backend.url.as_deref().unwrap_or("in process");
+        match &backend.error {
+            None => {
+                let models: Vec<String> = backend
+                    .models
+                    .iter()
+                    .map(|m| {
+                        format!(
+                            "{} ({} joints, {} fps)",
+                            m["id"].as_str().unwrap_or("?"),
+                            m["joints"].as_array().map_or(0, Vec::len),
+                            m["fps"]
+                        )
+                    })
+                    .collect();
+                println!("motion   {name} [{place}]: ok: {}", models.join(", "));
+            }
+            Some(error) => {
+                ok = false;
+                println!("motion   {name} [{place}]: FAILED: {}", error.message);
+            }
         }
     }
 
@@ -723,7 +723,7 @@ async fn doctor(config: Config, common: &Common) -> Result<ExitCode> {
             Some(info) => format!("{} {}", info.dcc_type, info.version),
             None => "unknown DCC".into(),
         };
-        if conn.state == "connected" {
+        if conn.state == ConnectionState::Connected {
             println!(
                 "dcc      {} [{} {endpoint}]: ok: {what}, {} methods{}",
                 conn.name,
@@ -738,7 +738,7 @@ async fn doctor(config: Config, common: &Common) -> Result<ExitCode> {
                 "dcc      {} [{} {endpoint}]: {}: {error}",
                 conn.name,
                 conn.bridge,
-                conn.state.to_uppercase(),
+                conn.state.as_str().to_uppercase(),
             );
             let token_file = dcc_tokens.iter().find(|(n, _)| *n == conn.name);
             println!(
@@ -758,7 +758,8 @@ async fn doctor(config: Config, common: &Common) -> Result<ExitCode> {
 
 /// What to do about a DCC connection that failed, from its error.
 fn dcc_fix(error: &str, token_file: Option<&std::path::Path>) -> String {
-    if error.contains("PERMISSION_DENIED") || error.contains("token") {
+    // The code is `permission_denied` in a failure's text, and the bridge's own words name the token.
+    if error.contains("permission_denied") || error.contains("token") {
         return match token_file {
             Some(file) => format!(
                 "the bridge has another token: restart Blender so that the add-on reads {}, or run `stagecraft setup` again",
@@ -774,18 +775,5 @@ fn dcc_fix(error: &str, token_file: Option<&std::path::Path>) -> String {
              (or press Start in the 3D view's N panel > stagecraft); no extension: run `stagecraft setup`"
             .into(),
         None => "start the DCC with its stagecraft adapter listening at that endpoint".into(),
-    }
-}
-
-/// An error value from a listing as one line.
-fn summarize(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Object(map) => map
-            .get("message")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .unwrap_or_else(|| value.to_string()),
-        other => other.to_string(),
     }
 }

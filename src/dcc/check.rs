@@ -177,6 +177,15 @@ fn fail<T>(msg: impl Into<String>) -> Result<T, String> {
     Err(msg.into())
 }
 
+/// A failure's code as the adapter's author knows it: the bridge's wire name (`SCENE_ERROR`) for a
+/// DccErrorCode, stagecraft's own name (`no_dcc`) otherwise.
+fn wire_name(failure: &DccFailure) -> &'static str {
+    match failure.dcc_code() {
+        Some(code) => code.wire_name(),
+        None => failure.code.as_str(),
+    }
+}
+
 fn near3(a: [f64; 3], b: [f64; 3], tol: f64) -> bool {
     (0..3).all(|i| (a[i] - b[i]).abs() <= tol)
 }
@@ -242,7 +251,7 @@ impl Suite<'_> {
         let value = self
             .raw(method, params)
             .await
-            .map_err(|e| format!("{method}: {} {}", e.code, e.message))?;
+            .map_err(|e| format!("{method}: {} {}", wire_name(&e), e.message))?;
         serde_json::from_value(value).map_err(|e| format!("{method}: wrong result type: {e}"))
     }
 
@@ -251,19 +260,26 @@ impl Suite<'_> {
         &self,
         method: &str,
         params: Value,
-        codes: &[&str],
+        codes: &[DccErrorCode],
     ) -> Result<(), String> {
+        let expected = || {
+            codes
+                .iter()
+                .map(|c| c.wire_name())
+                .collect::<Vec<_>>()
+                .join(" or ")
+        };
         match self.raw(method, params).await {
             Ok(v) => fail(format!(
                 "{method} should fail ({}), but answered {v}",
-                codes.join(" or ")
+                expected()
             )),
-            Err(e) if codes.contains(&e.code.as_str()) => Ok(()),
+            Err(e) if e.dcc_code().is_some_and(|c| codes.contains(&c)) => Ok(()),
             Err(e) => fail(format!(
                 "{method} failed with {} ({}); expected {}",
-                e.code,
+                wire_name(&e),
                 e.message,
-                codes.join(" or ")
+                expected()
             )),
         }
     }
@@ -415,7 +431,7 @@ async fn check_create(s: &mut Suite<'_>) -> BTreeMap<String, String> {
         .expect_error(
             "scene.create_object",
             json!({"object_type": "teapot", "name": "sc_check_bad"}),
-            &["INVALID_INPUT", "UNSUPPORTED"],
+            &[DccErrorCode::InvalidInput, DccErrorCode::Unsupported],
         )
         .await;
     s.record(
@@ -529,7 +545,7 @@ async fn check_transforms(s: &mut Suite<'_>, created: &BTreeMap<String, String>)
         .expect_error(
             "transform.get_transform",
             json!({"object_name": "sc_check_missing"}),
-            &["SCENE_ERROR", "INVALID_INPUT"],
+            &[DccErrorCode::SceneError, DccErrorCode::InvalidInput],
         )
         .await;
     s.record(
@@ -577,7 +593,7 @@ async fn check_transforms(s: &mut Suite<'_>, created: &BTreeMap<String, String>)
                     .expect_error(
                         "transform.get_transform",
                         json!({"object_name": SPHERE}),
-                        &["SCENE_ERROR", "INVALID_INPUT"],
+                        &[DccErrorCode::SceneError, DccErrorCode::InvalidInput],
                     )
                     .await
                     .map(|_| "new name works, old name is gone".into()),
@@ -710,7 +726,7 @@ async fn check_hierarchy(s: &mut Suite<'_>, created: &BTreeMap<String, String>) 
         .expect_error(
             "hierarchy.reparent",
             json!({"object_name": EMPTY, "new_parent": "sc_check_missing"}),
-            &["SCENE_ERROR", "INVALID_INPUT"],
+            &[DccErrorCode::SceneError, DccErrorCode::InvalidInput],
         )
         .await;
     s.record(
@@ -809,7 +825,7 @@ async fn check_selection(s: &mut Suite<'_>, created: &BTreeMap<String, String>) 
             .expect_error(
                 "scene.set_selection",
                 json!({"object_names": ["sc_check_missing"]}),
-                &["SCENE_ERROR", "INVALID_INPUT"],
+                &[DccErrorCode::SceneError, DccErrorCode::InvalidInput],
             )
             .await;
         s.record(
@@ -1152,7 +1168,7 @@ async fn check_animation(s: &mut Suite<'_>, created: &BTreeMap<String, String>) 
 
     let bad = json!({"armature": ARMATURE, "fps": 30.0, "joint_names": names, "rotations": F32Array::encode(vec![1, joints + 1, 4], &vec![0.0; (joints + 1) * 4]), "root_positions": F32Array::encode(vec![1, 3], &[0.0; 3])});
     let outcome = s
-        .expect_error("animation.apply_motion", bad, &["INVALID_INPUT"])
+        .expect_error("animation.apply_motion", bad, &[DccErrorCode::InvalidInput])
         .await;
     s.record(
         "animation.apply_motion shape mismatch",
@@ -1162,7 +1178,7 @@ async fn check_animation(s: &mut Suite<'_>, created: &BTreeMap<String, String>) 
         .expect_error(
             "animation.get_skeleton",
             json!({"armature": "sc_check_missing"}),
-            &["SCENE_ERROR", "INVALID_INPUT"],
+            &[DccErrorCode::SceneError, DccErrorCode::InvalidInput],
         )
         .await;
     s.record(
@@ -1419,7 +1435,7 @@ async fn check_delete(s: &mut Suite<'_>, created: &BTreeMap<String, String>) {
             .expect_error(
                 "transform.get_transform",
                 json!({"object_name": SPHERE}),
-                &["SCENE_ERROR", "INVALID_INPUT"],
+                &[DccErrorCode::SceneError, DccErrorCode::InvalidInput],
             )
             .await
             .map(|_| "deleted, and gone".into()),

@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::progress::McpProgress;
-use crate::dispatch::{CANCEL_GRACE, CallContext, Dispatcher, ToolError};
+use crate::dispatch::{CANCEL_GRACE, CallContext, Dispatcher, ToolError, ToolErrorCode};
 use crate::skills::{Binding, SharedRegistry, ToolSpec};
 
 /// Extra time past a tool's own deadline before the server gives up on the binding itself:
@@ -223,7 +223,7 @@ impl StagecraftServer {
                 .map(|e| json!({"field": display_field(&e.field), "message": e.message}))
                 .collect();
             return error_result(
-                &ToolError::new("invalid_arguments", message)
+                &ToolError::new(ToolErrorCode::InvalidArguments, message)
                     .with_hint(format!(
                         "Fix the named field(s) and call {} again; its input schema is in tools/list.",
                         spec.name
@@ -301,7 +301,7 @@ impl StagecraftServer {
             }
             Err(_) => error_result(
                 &ToolError::new(
-                    "TIMEOUT",
+                    ToolErrorCode::Timeout,
                     format!("{} did not finish within {} s", spec.name, timeout.as_secs()),
                 )
                 .with_hint("The DCC or backend is busy or stuck; try again, or raise timeout_seconds in the tool's SKILL.md."),
@@ -579,7 +579,7 @@ impl ServerHandler for StagecraftServer {
             if registry.hidden.contains_key(name) {
                 return Ok(error_result(
                     &ToolError::new(
-                        "scripts_disabled",
+                        ToolErrorCode::ScriptsDisabled,
                         format!("{name} runs code inside the DCC and scripts are disabled"),
                     )
                     .with_hint("Ask the user to set `allow_scripts = true` under [skills] in stagecraft.toml if they trust this agent with scripts."),

@@ -36,7 +36,10 @@ pub use cli::{GenerateOptions, generate_cli, serve_builtin};
 pub use client::ProgressFn;
 pub use error::MotionError;
 pub use export::{millis, save_take, take_summary, trajectory_summary};
-pub use hub::{Backend, GenerateArgs, Generated, ModelChoice, MotionHub};
+pub use hub::{
+    Backend, BackendKind, BackendListing, DefaultModel, GenerateArgs, Generated, ListingError,
+    ModelChoice, ModelListing, MotionHub,
+};
 
 /// Name of the in-process backend in listings and `--backend`.
 pub const BUILTIN_BACKEND: &str = "builtin";

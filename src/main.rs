@@ -13,7 +13,6 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use stagecraft::config::{BridgeKind, Config};
-use stagecraft::dcc::ConnectionState;
 use stagecraft::dispatch::{self, Dispatcher};
 use stagecraft::mcp::{HttpOptions, StagecraftServer};
 use stagecraft::skills::{SharedRegistry, SkillSources};
@@ -647,133 +646,12 @@ fn print_listing(text: &str) -> std::io::Result<()> {
 }
 
 async fn doctor(config: Config, common: &Common) -> Result<ExitCode> {
-    let mut ok = true;
-    match &config.source {
-        Some(p) => println!("config   {} (ok)", p.display()),
-        None => println!("config   none found: built-in defaults"),
-    }
-    let registry = stagecraft::skills::Registry::load(
-        &skill_sources(&config, common),
-        dispatch::binding_rules(),
-    );
-    println!(
-        "skills   {} skills, {} tools ({} hidden: allow_scripts = {}), {} problems",
-        registry.skills.len(),
-        registry.tools.len() + registry.hidden.len(),
-        registry.hidden.len(),
-        config.skills.allow_scripts,
-        registry.diagnostics.len()
-    );
-    for d in &registry.diagnostics {
-        ok = false;
-        println!("  {d}");
-    }
-
-    ok &= stagecraft::setup::check_clients();
-    let dcc_tokens: Vec<(String, PathBuf)> = config
-        .dcc
-        .iter()
-        .filter_map(|d| Some((d.name.clone(), d.token_file.clone()?)))
-        .collect();
-
-    let shutdown = CancellationToken::new();
-    let dispatcher = Dispatcher::new(Arc::new(config), shutdown.clone())?;
-    let listing = dispatcher.motion.list_models(true, false).await;
-    for backend in &listing.backends {
-        let name = &backend.name;
-        let place = backend.url.as_deref().unwrap_or("in process");
-        match &backend.error {
-            None => {
-                let models: Vec<String> = backend
-                    .models
-                    .iter()
-                    .map(|m| {
-                        format!(
-                            "{} ({} joints, {} fps)",
-                            m["id"].as_str().unwrap_or("?"),
-                            m["joints"].as_array().map_or(0, Vec::len),
-                            m["fps"]
-                        )
-                    })
-                    .collect();
-                println!("motion   {name} [{place}]: ok: {}", models.join(", "));
-            }
-            Some(error) => {
-                ok = false;
-                println!("motion   {name} [{place}]: FAILED: {}", error.message);
-            }
-        }
-    }
-
-    // A ping makes every connection handshake (embedded DCCs are started), so the report is live.
-    for name in dispatcher.dccs.names() {
-        let call = stagecraft::dcc::DccCall::new(Duration::from_secs(30));
-        let _ = dispatcher
-            .dccs
-            .call(Some(&name), "dcc.ping", json!({}), &call)
-            .await;
-    }
-    for conn in dispatcher
-        .dccs
-        .list_connections(Duration::from_secs(10))
-        .await
-    {
-        let endpoint = conn.endpoint.as_deref().unwrap_or("-");
-        let what = match &conn.info {
-            Some(info) => format!("{} {}", info.dcc_type, info.version),
-            None => "unknown DCC".into(),
-        };
-        if conn.state == ConnectionState::Connected {
-            println!(
-                "dcc      {} [{} {endpoint}]: ok: {what}, {} methods{}",
-                conn.name,
-                conn.bridge,
-                conn.methods.len(),
-                if conn.default { " (default)" } else { "" }
-            );
-        } else {
-            ok = false;
-            let error = conn.last_error.as_deref().unwrap_or("no answer");
-            println!(
-                "dcc      {} [{} {endpoint}]: {}: {error}",
-                conn.name,
-                conn.bridge,
-                conn.state.as_str().to_uppercase(),
-            );
-            let token_file = dcc_tokens.iter().find(|(n, _)| *n == conn.name);
-            println!(
-                "  fix: {}",
-                dcc_fix(error, token_file.map(|(_, f)| f.as_path()))
-            );
-        }
-    }
-    dispatcher.shutdown().await;
-    shutdown.cancel();
-    Ok(if ok {
+    let sources = skill_sources(&config, common);
+    let report = stagecraft::doctor::DoctorReport::run(config, &sources).await?;
+    print!("{report}");
+    Ok(if report.passed() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
-}
-
-/// What to do about a DCC connection that failed, from its error.
-fn dcc_fix(error: &str, token_file: Option<&std::path::Path>) -> String {
-    // The code is `permission_denied` in a failure's text, and the bridge's own words name the token.
-    if error.contains("permission_denied") || error.contains("token") {
-        return match token_file {
-            Some(file) => format!(
-                "the bridge has another token: restart Blender so that the add-on reads {}, or run `stagecraft setup` again",
-                file.display()
-            ),
-            None => {
-                "give stagecraft and the adapter the same token (token_env or token_file)".into()
-            }
-        };
-    }
-    match token_file {
-        Some(_) => "start Blender: the stagecraft extension that `stagecraft setup` installed starts the bridge \
-             (or press Start in the 3D view's N panel > stagecraft); no extension: run `stagecraft setup`"
-            .into(),
-        None => "start the DCC with its stagecraft adapter listening at that endpoint".into(),
-    }
 }

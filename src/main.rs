@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
-use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use stagecraft::config::{BridgeKind, Config};
@@ -378,9 +377,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 dispatch::binding_rules(),
             );
             let listing = if json {
-                serde_json::to_string_pretty(&skills_json(&registry))? + "\n"
+                serde_json::to_string_pretty(&registry.to_json())? + "\n"
             } else {
-                skills_listing(&registry)
+                registry.listing()
             };
             print_listing(&listing)?;
             for d in &registry.diagnostics {
@@ -394,21 +393,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 sources.paths = paths;
             }
             let registry = stagecraft::skills::Registry::load(&sources, dispatch::binding_rules());
-            let mut report = String::new();
-            for d in &registry.diagnostics {
-                report.push_str(&format!("{d}\n"));
-            }
-            report.push_str(&format!(
-                "{} skills, {} tools loaded; {} problem{}\n",
-                registry.skills.len(),
-                registry.tools.len() + registry.hidden.len(),
-                registry.diagnostics.len(),
-                if registry.diagnostics.len() == 1 {
-                    ""
-                } else {
-                    "s"
-                }
-            ));
+            let report = registry.check_report();
             print_listing(&report)?;
             Ok(if registry.diagnostics.is_empty() {
                 ExitCode::SUCCESS
@@ -536,99 +521,6 @@ async fn serve(config: Config, common: &Common, args: ServeArgs) -> Result<ExitC
     let _ = tokio::time::timeout(Duration::from_secs(10), dispatcher.shutdown()).await;
     result?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn skills_json(registry: &stagecraft::skills::Registry) -> Value {
-    let tool = |t: &stagecraft::skills::ToolSpec, hidden: bool| {
-        let binding = match &t.binding {
-            stagecraft::skills::Binding::Call(m) => json!({"call": m}),
-            stagecraft::skills::Binding::Script { path, language } => {
-                json!({"script": path, "language": language})
-            }
-        };
-        json!({
-            "name": t.name,
-            "title": t.title,
-            "skill": t.skill,
-            "description": t.description,
-            "binding": binding,
-            "input_schema": *t.input_schema,
-            "read_only": t.read_only,
-            "destructive": t.destructive,
-            "idempotent": t.idempotent,
-            "open_world": t.open_world,
-            "timeout_seconds": t.timeout_seconds,
-            "ui_resource": t.ui_resource,
-            "hidden": hidden,
-            "context_bytes": t.context_bytes(),
-        })
-    };
-    json!({
-        "skills": registry.skills.values().map(|s| json!({
-            "name": s.name,
-            "description": s.description,
-            "uri": s.uri,
-            "dir": s.dir,
-            "tools": s.tools,
-        })).collect::<Vec<_>>(),
-        "tools": registry.tools.values().map(|t| tool(t, false))
-            .chain(registry.hidden.values().map(|t| tool(t, true)))
-            .collect::<Vec<_>>(),
-        "diagnostics": registry.diagnostics.iter().map(|d| json!({
-            "file": d.file,
-            "line": d.line,
-            "message": d.message,
-            "fix": d.fix,
-        })).collect::<Vec<_>>(),
-    })
-}
-
-fn skills_listing(registry: &stagecraft::skills::Registry) -> String {
-    let mut out = String::new();
-    for skill in registry.skills.values() {
-        let origin = match &skill.dir {
-            Some(dir) => dir.display().to_string(),
-            None => "built-in".into(),
-        };
-        out.push_str(&format!("{}  ({origin})\n", skill.name));
-        for name in &skill.tools {
-            let (tool, hidden) = match registry.tools.get(name) {
-                Some(t) => (t, false),
-                None => match registry.hidden.get(name) {
-                    Some(t) => (t, true),
-                    None => continue,
-                },
-            };
-            let binding = match &tool.binding {
-                stagecraft::skills::Binding::Call(m) => format!("call {m}"),
-                stagecraft::skills::Binding::Script { path, language } => {
-                    format!("script {} ({language})", path.display())
-                }
-            };
-            let mut flags = Vec::new();
-            if tool.read_only {
-                flags.push("read-only");
-            }
-            if tool.destructive {
-                flags.push("destructive");
-            }
-            if hidden {
-                flags.push("hidden: allow_scripts = false");
-            }
-            out.push_str(&format!(
-                "  {:<22} {:>6} B  {binding}  {}\n",
-                tool.name,
-                tool.context_bytes(),
-                flags.join(", ")
-            ));
-        }
-    }
-    let listed: usize = registry.tools.values().map(|t| t.context_bytes()).sum();
-    out.push_str(&format!(
-        "{listed} B of tools/list context (name, description, input schema) for the {} tools listed by default\n",
-        registry.tools.len()
-    ));
-    out
 }
 
 /// Writes a CLI listing to stdout. A reader that stops early (`stagecraft skills list | head`)

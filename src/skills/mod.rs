@@ -9,6 +9,7 @@
 //!
 //! A bad skill is skipped with diagnostics; every other skill still loads.
 
+mod listing;
 mod parse;
 mod watch;
 

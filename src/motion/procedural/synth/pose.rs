@@ -12,7 +12,7 @@ use super::path::RootPath;
 use super::pelvis::{Pelvis, lie_profile, sit_profile};
 use super::{Context, Frames, forward, mirror, yaw_q};
 use crate::motion::procedural::actions::{
-    Controls, Gesture, bump, gesture_arm, gesture_bend, gesture_head, lerp, loop_freq,
+    Controls, Gesture, Layer, bump, gesture_arm, gesture_bend, gesture_head, lerp, loop_freq,
 };
 use crate::motion::procedural::rig::{Arm, Leg, Rig, role};
 use crate::motion::procedural::style::Style;
@@ -127,7 +127,7 @@ pub(super) fn upper_body(
 
     // What the gestures add to the spine and the head.
     let (mut bend, mut head_yaw, mut head_pitch, mut chest_yaw) = (c.bend, 0.0, 0.0, 0.0);
-    for g in Gesture::ALL {
+    for g in Layer::ALL {
         let s = c.gesture(g);
         if s.weight > 0.0 {
             bend += s.weight * gesture_bend(g, s);
@@ -137,7 +137,7 @@ pub(super) fn upper_body(
             chest_yaw += s.weight * chest;
         }
     }
-    let shrug = c.gesture(Gesture::Shrug);
+    let shrug = c.gesture(Layer::Gesture(Gesture::Shrug));
     let raise = c.tense + 0.25 * shrug.weight * bump(shrug.t, shrug.dur.min(1.4), 0.4);
 
     // Spine: counter-rotate the pelvis twist, lean into a run / crouch / sit-down, breathe.
@@ -196,7 +196,7 @@ pub(super) fn upper_body(
             }
         };
         layer(reach_forward, c.arms_forward);
-        for g in Gesture::ALL {
+        for g in Layer::ALL {
             let s = c.gesture(g);
             let w = s.weight * s.arms[side];
             if w > 0.0

@@ -69,7 +69,7 @@ w(f"| date, commit | {env.get('date', '')}, `{env.get('commit', '')}` |")
 w(f"| machine | {env.get('cpu', '')}, {env.get('cores', '')} cores, {env.get('mem_gb', '')} GB, {env.get('kernel', '')} |")
 w(f"| load average (1/5/15 min) | before: {env.get('load_before', '')}; after: {env.get('load_after', '')} (shared machine: other agents were running tests) |")
 w(f"| stagecraft | release build (`lto = \"thin\"`), {env.get('rustc', '')} |")
-w(f"| peers and clients | {env.get('dcc_mcp_server', '')} (PyPI); Python `mcp` {env.get('mcp', '')}; motionmcp-sdk {env.get('motionmcp', '')}; {env.get('python', '')}; Blender (bpy) {env.get('bpy', '')} |")
+w(f"| peers and clients | {env.get('dcc_mcp_server', '')} (PyPI); mcp-for-blender {env.get('mcp_for_blender', '')} (PyPI); Python `mcp` {env.get('mcp', '')}; motionmcp-sdk {env.get('motionmcp', '')}; {env.get('python', '')}; Blender (bpy) {env.get('bpy', '')} |")
 w("")
 
 # ---- 1. start-up and RSS ---------------------------------------------------------------------
@@ -78,23 +78,27 @@ w("## 1. Server start to first `tools/list` answer, idle RSS")
 w("")
 w("One raw JSON-RPC client (Python standard library) for every server: the clock runs from spawning the")
 w("process to reading the `tools/list` answer (initialize, notifications/initialized, tools/list; over")
-w("HTTP the client connects as soon as the port accepts). Idle RSS: VmRSS of the process (and any")
+w("HTTP the client connects as soon as the port accepts; the `2026-07-28` row is the same client speaking")
+w("the newest protocol, which has no handshake: `server/discover`, then `tools/list`, as the Python `mcp`")
+w("client does by default; dcc-mcp-server does not speak it). Idle RSS: VmRSS of the process (and any")
 w("children) 1 s after that answer, client still connected. stagecraft loads all shipped skills")
-w("(8 skills, 38 tools; 37 listed, `execute_script` is hidden while scripts are off); dcc-mcp-server")
+w("(8 skills; `execute_script` is hidden while scripts are off); dcc-mcp-server")
 w("gets the same 8 skills converted to its format (`benches/dcc_mcp_skills.py`: same tools, schemas,")
-w("descriptions and bodies; `tools.yaml` beside each `SKILL.md`).")
+w("descriptions and bodies; `tools.yaml` beside each `SKILL.md`). mcp-for-blender 2.2.4 (PyPI) is a")
+w("stdio server with its own tools; it lists them without a running Blender.")
 w("")
 w("| server | start → tools/list (ms) | idle RSS (MB) | of which anonymous / file-backed (MB) | threads | tools listed | start: dcc-mcp ÷ this (plain / all skills loaded) | RSS: dcc-mcp ÷ this |")
 w("|---|---|---|---|---|---|---|---|")
 peer = st.get("dcc-mcp-server http", {})
+peer_loaded = st.get("dcc-mcp-server http + load_skill(all)", {})
 for name, r in st.items():
     if "error" in r:
         w(f"| {name} | failed: `{r['error']}` | | | | | | |")
         continue
-    pk = st.get("dcc-mcp-server http + load_skill(all)", {})
-    rs = "–" if name.startswith("dcc") else (ratio(peer.get("start_ms", {}).get("median"), r["start_ms"]["median"])
-                                              + " / " + ratio(pk.get("start_ms", {}).get("median"), r["start_ms"]["median"]))
-    rr = "–" if name.startswith("dcc") else ratio(peer.get("idle_rss_mb", {}).get("median"), r["idle_rss_mb"]["median"])
+    own = name.startswith("stagecraft")
+    rs = "–" if not own else (ratio(peer.get("start_ms", {}).get("median"), r["start_ms"]["median"])
+                              + " / " + ratio(peer_loaded.get("start_ms", {}).get("median"), r["start_ms"]["median"]))
+    rr = "–" if not own else ratio(peer.get("idle_rss_mb", {}).get("median"), r["idle_rss_mb"]["median"])
     split = f"{fmt(r.get('idle_rss_anon_mb', {}).get('median'), 1)} / {fmt(r.get('idle_rss_file_mb', {}).get('median'), 1)}"
     w(f"| {name} | {spread(r['start_ms'])} | {spread(r['idle_rss_mb'], 1)} | {split} | {r.get('threads')} | {r.get('tools')} | {rs} | {rr} |")
 w("")
@@ -105,43 +109,90 @@ if "start_ms" in sc:
     goals.append(("idle RSS", "≤ 12 MB", f"{fmt(sc['idle_rss_mb']['median'], 1)} MB (stdio; "
                   f"{fmt(sc.get('idle_rss_anon_mb', {}).get('median'), 1)} MB anonymous, the rest the binary's code pages)",
                   sc["idle_rss_mb"]["median"] <= 12))  # fmt: skip
+sh = st.get("stagecraft http", {})
+sm = st.get("stagecraft http, 2026-07-28", {})
+if "start_ms" in sh and "start_ms" in sm and "start_ms" in peer:
+    legacy_share = sh["start_ms"]["median"] / peer["start_ms"]["median"]
+    share = sm["start_ms"]["median"] / peer["start_ms"]["median"]
+    goals.append(("start to first tools/list over HTTP, bare client", "≤ 0.8× dcc-mcp-server's",
+                  f"{share:.2f}× speaking 2026-07-28 ({fmt(sm['start_ms']['median'])} vs "
+                  f"{fmt(peer['start_ms']['median'])} ms); {legacy_share:.2f}× with the 2025-11-25 handshake",
+                  share <= 0.8))  # fmt: skip
 cs = core.get("startup", {})
 if cs:
     w(f"In process (`benches/core.rs`, section `startup`), loading the skill registry (parse 8 SKILL.md, "
-      f"check 38 tools) takes {fmt(cs.get('registry_first_load_ms'))} ms the first time in a process and "
-      f"{spread(cs.get('registry_load_ms'))} ms warm; for reference, compiling all 38 argument validators "
-      f"takes {spread(cs.get('compile_validators_all_ms'))} ms and checking the 38 schemas against the "
+      f"check every tool) takes {fmt(cs.get('registry_first_load_ms'))} ms the first time in a process and "
+      f"{spread(cs.get('registry_load_ms'))} ms warm; for reference, compiling all argument validators "
+      f"takes {spread(cs.get('compile_validators_all_ms'))} ms and checking the schemas against the "
       f"meta-schema {spread(cs.get('meta_validate_all_ms'))} ms once the meta-schema itself is compiled "
       f"(its one-time compile: {fmt(cs.get('meta_schema_first_use_ms'))} ms). `serve` does neither for the "
       f"shipped skills at start-up (unit tests do; validators compile on a tool's first call).")  # fmt: skip
     w("")
 
+# ---- context --------------------------------------------------------------------------------------
+w("### What the tool list costs every conversation")
+w("")
+w("From the same `tools/list` answers: the name, description and input schema of every listed tool as")
+w("compact JSON (what MCP clients put before the model in every conversation; the measure of")
+w("`tests/python/test_context_budget.py`), and the whole `tools/list` result (titles, annotations, `_meta`")
+w("as well). Tokens ≈ bytes ÷ 4.")
+w("")
+w("| server | tools listed | context bytes | ≈ tokens | bytes per tool | whole result (bytes) |")
+w("|---|---|---|---|---|---|")
+for name, r in st.items():
+    if "context_bytes" not in r or (name.startswith("stagecraft http")):
+        continue
+    label = "stagecraft (stdio and http)" if name == "stagecraft stdio" else name
+    w(f"| {label} | {r['tools']} | {fmt(r['context_bytes'])} | {fmt(r['context_bytes'] / 4)} | "
+      f"{fmt(r['context_bytes'] / max(r['tools'], 1))} | {fmt(r['result_bytes'])} |")  # fmt: skip
+w("")
+if "context_bytes" in sc:
+    goals.append(("default tools' tools/list context", "≤ 20,000 bytes",
+                  f"{fmt(sc['context_bytes'])} bytes (≈ {fmt(sc['context_bytes'] / 4)} tokens, {sc['tools']} tools)",
+                  sc["context_bytes"] <= 20000))  # fmt: skip
+
 # ---- 2. latency through a real client ---------------------------------------------------------
 lat = servers.get("latency", {})
 w("## 2. `tools/list` and `tools/call` through a real MCP client")
 w("")
-w("The official Python `mcp` SDK client (2025-11-25 session), 1,000 sequential round trips after a")
-w("warm-up, then 8 concurrent callers on the same session. `tools/call` is `get_selection` on the")
-w("built-in `stage` DCC (in memory, so the figure is the server plus the client). dcc-mcp-server has no")
-w("DCC attached in this setup: its call is `list_skills` (its skill catalog, no arguments), the nearest")
-w("cheap in-memory tool it has; its `tools/list` lists its 23 discovery tools (skills not loaded).")
+w("The official Python `mcp` SDK client as it connects by default (`mode=\"auto\"`: it asks `server/discover`")
+w("and falls back to the `initialize` handshake, so each server speaks the newest protocol it supports;")
+w("the protocol column says which), plus stagecraft in a 2025-11-25 session. 1,000 sequential round")
+w("trips after a warm-up, then 8 concurrent callers on the same connection; the HTTP servers take turns")
+w("twice and each row pools both runs. `tools/list` is a round trip every time (`cache_mode=\"refresh\"`);")
+w("the next column is the client's default (`\"use\"`), which serves a 2026-07-28 server's listing from its")
+w("SEP-2549 cache while the listing's `ttlMs` lasts (docs/architecture.md#caching). `tools/call` is")
+w("`get_selection` on the built-in `stage` DCC (in memory, so the figure is the server plus the client).")
+w("dcc-mcp-server has no DCC attached in this setup: its call is `list_skills` (its skill catalog, no")
+w("arguments), the nearest cheap in-memory tool it has; its `tools/list` lists its discovery tools")
+w("(skills not loaded). mcp-for-blender's tools all need a running Blender: `tools/list` only.")
 w("")
-w("| server | tools/list (µs) | tools/call (µs) | calls/s sequential | calls/s 8 concurrent | tools/list: dcc-mcp ÷ this | tools/call: dcc-mcp ÷ this |")
-w("|---|---|---|---|---|---|---|")
-peer_l = lat.get("dcc-mcp-server http", {}).get("tools/list_us", {}).get("median")
-peer_c = lat.get("dcc-mcp-server http", {}).get("tools/call_us", {}).get("median")
+w("| server | protocol | tools/list round trip (µs) | tools/list, client default (µs) | tools/call (µs) | calls/s sequential | calls/s 8 concurrent | tools/list: dcc-mcp ÷ this | tools/call: dcc-mcp ÷ this |")
+w("|---|---|---|---|---|---|---|---|---|")
+peer_r = lat.get("dcc-mcp-server http", {})
+peer_l = peer_r.get("tools/list_us", {}).get("median")
+peer_c = peer_r.get("tools/call_us", {}).get("median")
 for name, r in lat.items():
     if "error" in r:
-        w(f"| {name} | failed: `{r['error'][:300]}` | | | | | |")
+        w(f"| {name} | failed: `{r['error'][:300]}` | | | | | | | |")
         continue
     conc = next((v for k, v in r.items() if k.endswith("concurrent")), None)
-    rl = "–" if name.startswith("dcc") else ratio(peer_l, r["tools/list_us"]["median"])
-    rc = "–" if name.startswith("dcc") else ratio(peer_c, r.get("tools/call_us", {}).get("median"))
-    w(f"| {name} | {spread(r['tools/list_us'])} | {spread(r.get('tools/call_us'))} | "
-      f"{fmt(r.get('tools/call_per_s_sequential'))} | {fmt(conc)} | {rl} | {rc} |")  # fmt: skip
+    own = name.startswith("stagecraft")
+    rl = "–" if not own else ratio(peer_l, r["tools/list_us"]["median"])
+    rc = "–" if not own else ratio(peer_c, r.get("tools/call_us", {}).get("median"))
+    w(f"| {name} | {r.get('protocol', '')} | {spread(r['tools/list_us'])} | {spread(r.get('tools/list_default_us'))} | "
+      f"{spread(r.get('tools/call_us'))} | {fmt(r.get('tools/call_per_s_sequential'))} | {fmt(conc)} | {rl} | {rc} |")  # fmt: skip
 w("")
 w("The Python client itself costs most of these microseconds (compare the in-process figures below).")
 w("")
+sl = lat.get("stagecraft http", {})
+if "tools/list_us" in sl and peer_l and peer_c:
+    for what, mine, theirs in (("tools/list round trip", sl["tools/list_us"]["median"], peer_l),
+                               ("tools/call", sl.get("tools/call_us", {}).get("median"), peer_c)):  # fmt: skip
+        if mine is None:
+            continue
+        goals.append((f"{what} over HTTP, Python client", "≤ dcc-mcp-server's",
+                      f"{fmt(mine)} vs {fmt(theirs)} µs", mine <= theirs))  # fmt: skip
 
 # ---- 3. per-call server overhead ---------------------------------------------------------------
 ov = core.get("overhead", {})

@@ -11,9 +11,15 @@ Start-up (one raw JSON-RPC client, standard library only, the same for every ser
   Idle RSS: /proc/<pid>/status VmRSS (plus any child processes) 1 s after that answer, the client
   still connected.
 
+Context: what each server's `tools/list` puts before the model, measured on the start-up answer: the
+  name, description and input schema of every tool as compact JSON (what tests/python/
+  test_context_budget.py budgets), and the whole `tools/list` result.
+
 Latency / throughput (the official Python `mcp` SDK client, a real MCP client): after a warm-up,
   N sequential `tools/list` and `tools/call` round trips per server; throughput = calls per second
-  for the sequential loop and for C concurrent callers.
+  for the sequential loop and for C concurrent callers. The client connects as it does by default
+  (`mode="auto"`: `server/discover`, falling back to the `initialize` handshake), so each server
+  speaks the newest protocol it supports; stagecraft is also measured in a 2025-11-25 session.
 """
 
 import argparse
@@ -86,7 +92,7 @@ def threads(pid):
 
 
 def start_stdio(cmd, env, cwd):
-    """Returns (elapsed seconds to the tools/list answer, process, tool count)."""
+    """Returns (elapsed seconds to the tools/list answer, process, the listed tools)."""
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL, env=env, cwd=cwd)  # fmt: skip
@@ -97,7 +103,7 @@ def start_stdio(cmd, env, cwd):
     p.stdin.flush()
     answer = read_answer(p.stdout, 2)
     elapsed = time.perf_counter() - t0
-    return elapsed, p, len(answer["result"]["tools"])
+    return elapsed, p, answer["result"]["tools"]
 
 
 def read_answer(stream, want_id):
@@ -152,19 +158,7 @@ def start_http(cmd, port, env, cwd, load_skills=None):
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL, env=env, cwd=cwd)  # fmt: skip
-    deadline = t0 + 20
-    while True:
-        try:
-            s = socket.create_connection(("127.0.0.1", port), timeout=1)
-            s.close()
-            break
-        except OSError:
-            if p.poll() is not None:
-                raise RuntimeError(f"{cmd[0]} exited with {p.returncode}")
-            if time.perf_counter() > deadline:
-                p.kill()
-                raise RuntimeError(f"{cmd[0]} did not listen on {port}")
-            time.sleep(0.0005)
+    wait_for_port(p, port, t0 + 20, cmd[0])
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
     _, sid = post(conn, INIT)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
@@ -182,7 +176,63 @@ def start_http(cmd, port, env, cwd, load_skills=None):
     elapsed = time.perf_counter() - t0
     if "error" in answer:
         raise RuntimeError(answer["error"])
-    return elapsed, p, len(answer["result"]["tools"])
+    return elapsed, p, answer["result"]["tools"]
+
+
+def compact_bytes(value):
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def context_cost(tools):
+    """Bytes of name + description + input schema (what a client puts before the model for every
+    listed tool), and of the whole tools/list result."""
+    listed = sum(compact_bytes({"name": t.get("name"), "description": t.get("description"),
+                                "inputSchema": t.get("inputSchema")}) for t in tools)  # fmt: skip
+    return {"context_bytes": listed, "result_bytes": compact_bytes({"tools": tools})}
+
+
+MODERN = "2026-07-28"
+MODERN_META = {"io.modelcontextprotocol/protocolVersion": MODERN,
+               "io.modelcontextprotocol/clientInfo": {"name": "stagecraft-bench", "version": "1"},
+               "io.modelcontextprotocol/clientCapabilities": {}}  # fmt: skip
+
+
+def start_http_modern(cmd, port, env, cwd):
+    """The same clock for a 2026-07-28 client: no handshake, `server/discover` then `tools/list`,
+    each a stateless POST on one keep-alive connection (what the Python client sends in `auto` mode)."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, env=env, cwd=cwd)  # fmt: skip
+    wait_for_port(p, port, t0 + 20, cmd[0])
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    answer = None
+    for rid, method in ((1, "server/discover"), (2, "tools/list")):
+        body = {"jsonrpc": "2.0", "id": rid, "method": method, "params": {"_meta": MODERN_META}}
+        headers = dict(HEADERS, **{"MCP-Protocol-Version": MODERN, "Mcp-Method": method})
+        conn.request("POST", "/mcp", json.dumps(body), headers)
+        r = conn.getresponse()
+        data = r.read()
+        if r.status != 200 or not (r.getheader("Content-Type") or "").startswith("application/json"):
+            raise RuntimeError(f"{method}: HTTP {r.status} {r.getheader('Content-Type')}: {data[:200]!r}")
+        answer = json.loads(data)
+        if "error" in answer:
+            raise RuntimeError(answer["error"])
+    elapsed = time.perf_counter() - t0
+    return elapsed, p, answer["result"]["tools"]
+
+
+def wait_for_port(p, port, deadline, name):
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if p.poll() is not None:
+                raise RuntimeError(f"{name} exited with {p.returncode}")
+            if time.perf_counter() > deadline:
+                p.kill()
+                raise RuntimeError(f"{name} did not listen on {port}")
+            time.sleep(0.0005)
 
 
 def stop(p):
@@ -220,6 +270,13 @@ def contenders(args, home):
         return start_http(cmd, port, env, home)
 
     out["stagecraft http"] = sc_http
+
+    def sc_http_modern():
+        port = free_port()
+        cmd = [args.stagecraft, "serve", "--http", f"127.0.0.1:{port}"]
+        return start_http_modern(cmd, port, env, home)
+
+    out["stagecraft http, 2026-07-28"] = sc_http_modern
     if args.dcc_mcp:
         def dcc_http():
             port = free_port()
@@ -237,6 +294,9 @@ def contenders(args, home):
             return start_http(cmd, port, env, home, load_skills=skills)
 
         out["dcc-mcp-server http + load_skill(all)"] = dcc_http_loaded
+    if args.mcp_blender:
+        # mcp-for-blender serves stdio only and lists its tools without a running Blender.
+        out["mcp-for-blender stdio"] = lambda: start_stdio([args.mcp_blender], env, home)
     return out
 
 
@@ -247,6 +307,7 @@ def startup(args, home):
     anon = {k: [] for k in runners}
     filed = {k: [] for k in runners}
     tools = {}
+    context = {}
     nthreads = {}
     errors = {}
     for i in range(args.warmup + args.runs):
@@ -257,14 +318,15 @@ def startup(args, home):
             if name in errors:
                 continue
             try:
-                elapsed, p, count = runners[name]()
+                elapsed, p, listed = runners[name]()
             except Exception as e:  # noqa: BLE001 - reported in the results
                 errors[name] = repr(e)
                 continue
             try:
                 if i >= args.warmup:
                     times[name].append(elapsed)
-                    tools[name] = count
+                    tools[name] = len(listed)
+                    context[name] = context_cost(listed)
                     if (i - args.warmup) < args.rss_runs:
                         time.sleep(args.idle_seconds)
                         rss[name].append(rss_kb(p.pid))
@@ -282,7 +344,8 @@ def startup(args, home):
                         "idle_rss_mb": summary(rss[name], 1 / 1024, 1),
                         "idle_rss_anon_mb": summary(anon[name], 1 / 1024, 1),
                         "idle_rss_file_mb": summary(filed[name], 1 / 1024, 1),
-                        "threads": nthreads.get(name), "tools": tools.get(name)}  # fmt: skip
+                        "threads": nthreads.get(name), "tools": tools.get(name),
+                        **context.get(name, {})}  # fmt: skip
     return result
 
 
@@ -290,6 +353,7 @@ def startup(args, home):
 
 
 async def latency_one(client_factory, call, n, concurrency):
+    """Raw samples of one connection: tools/list and tools/call seconds, and calls per second."""
     from mcp import Client
 
     async with client_factory(Client) as c:
@@ -297,24 +361,23 @@ async def latency_one(client_factory, call, n, concurrency):
             await c.list_tools()
             if call:
                 await c.call_tool(*call)
-        out = {}
-        lat = []
-        for _ in range(n):
-            t = time.perf_counter()
-            await c.list_tools()
-            lat.append(time.perf_counter() - t)
-        out["tools/list_us"] = summary(lat, 1e6, 0)
+        out = {"protocol": str(c.protocol_version), "list": [], "list_default": [], "call": [], "seq": [],
+               "conc": []}  # fmt: skip
+        # A round trip every time (`refresh` skips the client's SEP-2549 cache, which only
+        # 2026-07-28 servers can fill), then as an agent's host calls it (the client's default).
+        for key, mode in (("list", "refresh"), ("list_default", "use")):
+            for _ in range(n):
+                t = time.perf_counter()
+                await c.list_tools(cache_mode=mode)
+                out[key].append(time.perf_counter() - t)
         if call:
-            lat = []
             t_all = time.perf_counter()
             for _ in range(n):
                 t = time.perf_counter()
                 r = await c.call_tool(*call)
-                lat.append(time.perf_counter() - t)
-            seq = n / (time.perf_counter() - t_all)
+                out["call"].append(time.perf_counter() - t)
+            out["seq"].append(n / (time.perf_counter() - t_all))
             assert not r.is_error, r
-            out["tools/call_us"] = summary(lat, 1e6, 0)
-            out["tools/call_per_s_sequential"] = round(seq)
 
             async def worker(k):
                 for _ in range(k):
@@ -323,8 +386,21 @@ async def latency_one(client_factory, call, n, concurrency):
             per = max(1, n // concurrency)
             t_all = time.perf_counter()
             await asyncio.gather(*(worker(per) for _ in range(concurrency)))
-            out[f"tools/call_per_s_{concurrency}_concurrent"] = round(per * concurrency / (time.perf_counter() - t_all))
+            out["conc"].append(per * concurrency / (time.perf_counter() - t_all))
         return out
+
+
+def latency_summary(runs, concurrency):
+    """Pools the samples of every run of one server."""
+    pooled = {k: [x for r in runs for x in r[k]] for k in ("list", "list_default", "call", "seq", "conc")}
+    out = {"protocol": runs[0]["protocol"], "runs": len(runs)}
+    out["tools/list_us"] = summary(pooled["list"], 1e6, 0)
+    out["tools/list_default_us"] = summary(pooled["list_default"], 1e6, 0)
+    if pooled["call"]:
+        out["tools/call_us"] = summary(pooled["call"], 1e6, 0)
+        out["tools/call_per_s_sequential"] = round(statistics.median(pooled["seq"]))
+        out[f"tools/call_per_s_{concurrency}_concurrent"] = round(statistics.median(pooled["conc"]))
+    return out
 
 
 def latency(args, home):
@@ -336,13 +412,18 @@ def latency(args, home):
     call = ("get_selection", {})
     results = {}
 
-    def stdio(Client):
-        params = StdioServerParameters(command=args.stagecraft, args=["serve"], env=env, cwd=home)
-        return Client(params, mode="legacy")
+    def stdio(cmd, mode):
+        def factory(Client):
+            params = StdioServerParameters(command=cmd[0], args=cmd[1:], env=env, cwd=home)
+            return Client(params, mode=mode)
 
-    results["stagecraft stdio"] = asyncio.run(latency_one(stdio, call, args.calls, 8))
+        return factory
 
-    def with_http(cmd, port, name, call):
+    results["stagecraft stdio"] = latency_summary(
+        [asyncio.run(latency_one(stdio([args.stagecraft, "serve"], "auto"), call, args.calls, 8))], 8)
+    samples = {}
+
+    def with_http(cmd, port, name, call, mode="auto"):
         p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, env=env, cwd=home)  # fmt: skip
         try:
@@ -356,22 +437,40 @@ def latency(args, home):
                         raise RuntimeError(f"{name} did not start")
                     time.sleep(0.01)
             url = f"http://127.0.0.1:{port}/mcp"
-            results[name] = asyncio.run(latency_one(lambda Client: Client(url, mode="legacy"), call,
-                                                    args.calls, 8))  # fmt: skip
+            run = asyncio.run(latency_one(lambda Client: Client(url, mode=mode), call, args.calls, 8))
+            samples.setdefault(name, []).append(run)
         except Exception as e:  # noqa: BLE001 - reported in the results
             results[name] = {"error": repr(e)}
         finally:
             stop(p)
 
-    port = free_port()
-    with_http([args.stagecraft, "serve", "--http", f"127.0.0.1:{port}"], port, "stagecraft http", call)
-    if args.dcc_mcp:
+    def stagecraft_http(name, mode):
+        port = free_port()
+        with_http([args.stagecraft, "serve", "--http", f"127.0.0.1:{port}"], port, name, call, mode)
+
+    def dcc_mcp_http():
         port = free_port()
         cmd = [args.dcc_mcp, "serve", "--no-auto-gateway", "--no-bridge", "--host", "127.0.0.1",
                "--mcp-port", str(port), "--skill-paths", args.dcc_skills, "--no-log-file"]  # fmt: skip
         # No DCC is attached: `list_skills` (reads its skill catalog, no arguments) is the nearest
         # cheap call (`list_roots` answers "requires Mcp-Session-Id header" to the Python client).
         with_http(cmd, port, "dcc-mcp-server http", ("list_skills", {}))
+
+    # The HTTP servers take turns, twice (in reverse order the second time), and each row pools both
+    # runs, so a burst of machine load does not land on one server only.
+    order = [lambda: stagecraft_http("stagecraft http", "auto"),
+             lambda: stagecraft_http("stagecraft http (2025-11-25 session)", "legacy")]  # fmt: skip
+    if args.dcc_mcp:
+        order.append(dcc_mcp_http)
+    for run in order + order[::-1]:
+        run()
+    for name, runs in samples.items():
+        if name not in results:
+            results[name] = latency_summary(runs, 8)
+    if args.mcp_blender:
+        # Its tools all need a running Blender: tools/list only.
+        run = asyncio.run(latency_one(stdio([args.mcp_blender], "auto"), None, args.calls, 8))
+        results["mcp-for-blender stdio"] = latency_summary([run], 8)
     return results
 
 
@@ -380,6 +479,7 @@ def main():
     ap.add_argument("--stagecraft", required=True)
     ap.add_argument("--dcc-mcp")
     ap.add_argument("--dcc-skills")
+    ap.add_argument("--mcp-blender", help="mcp-for-blender's console script (stdio server)")
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--rss-runs", type=int, default=5)

@@ -9,7 +9,8 @@
 # Peers and clients are installed outside the repository, idempotently:
 #   ~/.cache/stagecraft-test/    the test venv (MCP SDK client, motionmcp-sdk[server]) and bpy,
 #                                via scripts/setup-test-env.sh
-#   ~/.cache/stagecraft-bench/   dcc-mcp-server 0.20.49 (PyPI) in its own venv
+#   ~/.cache/stagecraft-bench/   dcc-mcp-server 0.20.49 and mcp-for-blender 2.2.4 (PyPI), each in
+#                                its own venv
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -36,6 +37,19 @@ if [ "$(cat "$DCC_VENV/.stamp" 2>/dev/null)" != "$DCC_REQ" ]; then
 fi
 DCC_MCP="$DCC_VENV/bin/dcc-mcp-server"
 
+# --- peer: mcp-for-blender (its tools/list needs no Blender) --------------------------------------
+MFB_REQ="mcp-for-blender==2.2.4"
+MFB_VENV="$BENCH_CACHE/mfb-venv"
+if [ "$(cat "$MFB_VENV/.stamp" 2>/dev/null)" != "$MFB_REQ" ]; then
+  log "installing $MFB_REQ in $MFB_VENV"
+  rm -rf "$MFB_VENV"
+  mkdir -p "$BENCH_CACHE"
+  python3 -m venv "$MFB_VENV"
+  "$MFB_VENV/bin/python" -m pip install -q --disable-pip-version-check "$MFB_REQ" >&2
+  echo "$MFB_REQ" > "$MFB_VENV/.stamp"
+fi
+MFB="$MFB_VENV/bin/mcp-for-blender"
+
 # --- build ----------------------------------------------------------------------------------------
 log "cargo build --release"
 cargo build --release --bins --quiet
@@ -55,7 +69,7 @@ log "writing the shipped skills as a dcc-mcp-core skill folder"
 # --- 1. servers: start-up, idle RSS, tools/list and tools/call through the Python MCP client --------
 log "servers: start-up and idle RSS (alternating), latency through the mcp SDK client"
 "$PYTHON" benches/servers.py --stagecraft "$SC" --dcc-mcp "$DCC_MCP" --dcc-skills "$OUT/dcc-skills" \
-  --runs "$(q 10 40)" --rss-runs "$(q 3 5)" --calls "$(q 200 1000)" --out "$OUT/servers.json" >/dev/null
+  --mcp-blender "$MFB" --runs "$(q 10 40)" --rss-runs "$(q 3 5)" --calls "$(q 200 1000)" --out "$OUT/servers.json" >/dev/null
 
 # --- 2. in-process: overhead, bridges, decode, generation; and the Python side, alternating --------
 port="$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
@@ -111,6 +125,7 @@ load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
   echo "\"mcp\": \"$("$PYTHON" -c 'import importlib.metadata as m; print(m.version("mcp"))')\","
   echo "\"motionmcp\": \"$("$PYTHON" -c 'import importlib.metadata as m; print(m.version("motionmcp-sdk"))')\","
   echo "\"dcc_mcp_server\": \"$("$DCC_MCP" --version 2>/dev/null | head -n1)\","
+  echo "\"mcp_for_blender\": \"$("$MFB_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("mcp-for-blender"))')\","
   echo "\"bpy\": \"$(cat "$OUT/bpy_version.txt" 2>/dev/null || echo skipped)\""
   echo "}"
 } > "$OUT/env.json"

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use stagecraft::config::{BackendConfig, Config};
 use stagecraft::dispatch::{CallContext, Dispatcher, Progress};
 use stagecraft::motion::client::{CallOptions, HttpBackend};
-use stagecraft::motion::take::{Sample, Take};
+use stagecraft::motion::take::{Sample, Skeleton, Take};
 use stagecraft::motion::wire::GenerateRequest;
 use stagecraft::motion::{Backend, BackendKind, GenerateArgs, MotionError, MotionHub, gltf};
 use stagecraft::skills::{Binding, ToolSpec};
@@ -67,10 +67,7 @@ impl Fixture {
 
 /// A take on the request skeleton: sample b rotates the root by 0.1·b rad per frame about Y.
 fn answer_take(req: &GenerateRequest) -> Take {
-    let skeleton = req
-        .skeleton
-        .to_skeleton()
-        .expect("fixture gets valid skeletons");
+    let skeleton = Skeleton::from_wire(&req.skeleton).expect("fixture gets valid skeletons");
     let frames = req.total_frames() as usize;
     let jn = skeleton.joints.len();
     let samples = (0..req.num_samples())

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use stagecraft::motion::backbone::{Backbone, Backbones, NullBackbone, ProceduralBackbone};
-use stagecraft::motion::wire::{Capabilities, WireSkeleton};
+use stagecraft::motion::wire::Capabilities;
 use stagecraft::motion::{gltf, procedural, server};
 use tokio_util::sync::CancellationToken;
 
@@ -235,7 +235,7 @@ fn procedural_request(prompt: &str, frames: u32) -> Value {
     json!({
         "protocol_version": "1.4",
         "model": procedural::MODEL_ID,
-        "skeleton": WireSkeleton::from_skeleton(&procedural::standard_skeleton()),
+        "skeleton": procedural::standard_skeleton().to_wire(),
         "segments": [{"type": "text", "prompt": prompt, "duration_frames": frames}],
         "options": {"seed": 1, "num_samples": 2}
     })
@@ -329,8 +329,7 @@ async fn builtin_model_walks_a_turned_rig_the_way_it_faces() {
             j.rest_translation = (turn * Vec3::from(j.rest_translation)).to_array();
         }
         let mut request = procedural_request("a person walks forward", 90);
-        request["skeleton"] =
-            serde_json::to_value(WireSkeleton::from_skeleton(&skeleton)).expect("skeleton json");
+        request["skeleton"] = serde_json::to_value(skeleton.to_wire()).expect("skeleton json");
         let r = client
             .post(format!("{}/generate", server.base))
             .json(&request)

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use stagecraft::config::{BackendConfig, Config};
 use stagecraft::motion::client::{CallOptions, HttpBackend};
-use stagecraft::motion::take::{Sample, Take};
+use stagecraft::motion::take::{Sample, Skeleton, Take};
 use stagecraft::motion::wire::GenerateRequest;
 use stagecraft::motion::{Backend, GenerateArgs, MotionError, MotionHub, gltf};
 
@@ -54,7 +54,7 @@ impl Fx {
 
 /// The request skeleton at rest, the root walking along +Z: a valid answer to any request.
 fn answer(req: &GenerateRequest) -> Vec<u8> {
-    let skeleton = req.skeleton.to_skeleton().expect("skeleton");
+    let skeleton = Skeleton::from_wire(&req.skeleton).expect("skeleton");
     let frames = req.total_frames() as usize;
     let jn = skeleton.joints.len();
     let take = Take {

@@ -8,6 +8,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+/// `Skeleton` and `Joint` of docs/bridge-protocol.md#data-types are MMCP's, one type for both sides
+/// (read leniently, as every result here; see [`crate::skeleton`]).
+pub use crate::skeleton::{Joint, Skeleton};
+
 /// A bridge error code (`DccErrorCode`, docs/bridge-protocol.md#errors). Adapters send it in
 /// SCREAMING_CASE on the wire (the serde names); agents see it in snake_case like every other code
 /// (`as_str`, docs/architecture.md#errors).
@@ -294,37 +298,6 @@ pub struct ScriptResult {
     pub context: Map<String, Value>,
 }
 
-/// An MMCP joint (docs/mmcp.md#skeleton): offsets along world axes from the parent, metres, Y-up.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Joint {
-    pub name: String,
-    pub parent: Option<String>,
-    pub rest_translation: [f64; 3],
-    #[serde(default = "identity_quat")]
-    pub rest_rotation: [f64; 4],
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Skeleton {
-    pub joints: Vec<Joint>,
-    #[serde(default = "right_handed_y_up")]
-    pub coordinate_system: String,
-    #[serde(default = "meters")]
-    pub units: String,
-}
-
-impl Skeleton {
-    pub fn new(joints: Vec<Joint>) -> Self {
-        Self {
-            joints,
-            coordinate_system: right_handed_y_up(),
-            units: meters(),
-        }
-    }
-}
-
 /// Bulk numbers on the wire: little-endian float32, row-major, base64.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct F32Array {
@@ -406,15 +379,6 @@ fn shape_text(expected: &[Option<usize>]) -> String {
 
 fn yes() -> bool {
     true
-}
-fn identity_quat() -> [f64; 4] {
-    [0.0, 0.0, 0.0, 1.0]
-}
-fn right_handed_y_up() -> String {
-    "right_handed_y_up".into()
-}
-fn meters() -> String {
-    "meters".into()
 }
 
 // ---- parameters ----------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ use super::{CallContext, Dispatcher, ImageOut, ToolError, ToolErrorCode, ToolOut
 use crate::dcc::{DccCall, DccFailure};
 use crate::motion::client::CallOptions;
 use crate::motion::retarget::Placement;
-use crate::motion::wire::{WireJoint, WireSkeleton};
+use crate::motion::take::Skeleton;
 use crate::motion::{self, GenerateArgs, MotionError};
 use crate::skills::ToolSpec;
 
@@ -124,43 +124,6 @@ struct GenerateDccArgs {
     in_place: Option<bool>,
 }
 
-/// A DCC skeleton answer (bridge.md: MMCP form) read leniently into the wire form.
-pub(super) fn skeleton_from_dcc(v: &Value) -> Result<WireSkeleton, String> {
-    let joints = v
-        .get("joints")
-        .and_then(Value::as_array)
-        .ok_or("the DCC's skeleton has no `joints` list")?;
-    let num3 = |x: Option<&Value>| -> Option<[f64; 3]> {
-        let a = x?.as_array()?;
-        Some([
-            a.first()?.as_f64()?,
-            a.get(1)?.as_f64()?,
-            a.get(2)?.as_f64()?,
-        ])
-    };
-    let mut out = Vec::with_capacity(joints.len());
-    for (i, j) in joints.iter().enumerate() {
-        let name = j
-            .get("name")
-            .and_then(Value::as_str)
-            .ok_or(format!("joint {i} has no name"))?;
-        out.push(WireJoint {
-            name: name.to_string(),
-            parent: j.get("parent").and_then(Value::as_str).map(str::to_string),
-            rest_translation: num3(j.get("rest_translation"))
-                .ok_or(format!("joint {name:?} has no rest_translation"))?,
-            // Stagecraft always sends identity rest rotations (docs/mmcp.md#skeleton).
-            rest_rotation: [0.0, 0.0, 0.0, 1.0],
-            display_name: None,
-        });
-    }
-    Ok(WireSkeleton {
-        joints: out,
-        coordinate_system: motion::wire::COORDINATE_SYSTEM.into(),
-        units: motion::wire::UNITS.into(),
-    })
-}
-
 async fn generate(
     dispatcher: &Dispatcher,
     args: Value,
@@ -201,10 +164,10 @@ async fn generate(
             choice.spec.supports_retargeting && choice.backend != motion::BUILTIN_BACKEND;
         if rargs.retarget == Mode::Names || model_retargets {
             if choice.spec.supports_retargeting {
-                skeleton = Some(motion::wire::WireSkeleton::from_skeleton(&rig_skel));
+                skeleton = Some(rig_skel.to_wire());
             }
         } else {
-            let canonical = choice.spec.canonical_skeleton.to_skeleton().map_err(|e| {
+            let canonical = Skeleton::from_wire(&choice.spec.canonical_skeleton).map_err(|e| {
                 ToolError::new(
                     ToolErrorCode::BadResponse,
                     format!("the model's canonical skeleton: {e}"),

@@ -10,12 +10,13 @@ use glam::Vec3;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::motion::{dcc_call, dcc_error, motion_error, parse_args, skeleton_from_dcc, with_take};
+use super::motion::{dcc_call, dcc_error, motion_error, parse_args, with_take};
 use super::{CallContext, Dispatcher, ToolError, ToolErrorCode, ToolOutput};
 use crate::motion::millis;
 use crate::motion::retarget::{self, Frame, Mapping, RetargetError, TransferReport};
 use crate::motion::store::TakeInfo;
 use crate::motion::take::{Skeleton, Take};
+use crate::skeleton;
 
 /// `retarget` argument of generate_motion and apply_motion.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -69,10 +70,16 @@ pub(super) async fn rig_skeleton(
         )
         .with_hint("The DCC adapter returned an unusable skeleton; check the armature.")
     };
-    skeleton_from_dcc(&v)
-        .map_err(bad)?
-        .to_skeleton()
-        .map_err(|e| bad(e.to_string()))
+    let mut wire: skeleton::Skeleton =
+        serde_json::from_value(v).map_err(|e| bad(format!("not a skeleton: {e}")))?;
+    // The rig may go on to a retargeting model as it is, and stagecraft always sends identity rest
+    // rotations (docs/mmcp.md#skeleton). Adapters report identity (docs/bridge-protocol.md, the
+    // get_skeleton paragraph of #animationapply_motion); this keeps one that does not from leaking
+    // its own rest rotations into a request.
+    for joint in &mut wire.joints {
+        joint.rest_rotation = skeleton::IDENTITY_ROTATION;
+    }
+    Skeleton::from_wire(&wire).map_err(|e| bad(e.to_string()))
 }
 
 /// Maps `take` onto `rig`, as the agent sees a failure.
@@ -303,7 +310,7 @@ pub(super) async fn map_rig(
                 .resolve(a.backend.as_deref(), a.model.as_deref())
                 .await
                 .map_err(motion_error)?;
-            let skeleton = choice.spec.canonical_skeleton.to_skeleton().map_err(|e| {
+            let skeleton = Skeleton::from_wire(&choice.spec.canonical_skeleton).map_err(|e| {
                 ToolError::new(
                     ToolErrorCode::BadResponse,
                     format!("the model's canonical skeleton: {e}"),

@@ -9,15 +9,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
-    CompletionInfo, ContentBlock, CustomRequest, CustomResult, ErrorCode, GetPromptRequestParams,
-    GetPromptResponse, GetPromptResult, GetSkillRequestParams, GetSkillResult, Implementation,
-    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListSkillsResult,
-    ListToolsResult, LoggingLevel, LoggingMessageNotificationParam, PaginatedRequestParams, Prompt,
-    PromptArgument, PromptMessage, ReadResourceRequestParams, ReadResourceResponse,
-    ReadResourceResult, Reference, Resource, ResourceContents, ResourceTemplate, Role,
-    ServerCapabilities, ServerConfig, SetLevelRequestParams, Skill, SkillFrontmatter,
-    SkillResource, SkillResources, SubscriptionFilter, Tool, ToolAnnotations,
+    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams,
+    CompleteResult, CompletionInfo, ContentBlock, CustomRequest, CustomResult, ErrorCode,
+    GetPromptRequestParams, GetPromptResponse, GetPromptResult, GetSkillRequestParams,
+    GetSkillResult, Implementation, ListPromptsResult, ListResourceTemplatesResult,
+    ListResourcesResult, ListSkillsResult, ListToolsResult, LoggingLevel,
+    LoggingMessageNotificationParam, PaginatedRequestParams, Prompt, PromptArgument, PromptMessage,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Reference, Resource,
+    ResourceContents, ResourceTemplate, Role, ServerCapabilities, ServerConfig,
+    SetLevelRequestParams, Skill, SkillFrontmatter, SkillResource, SkillResources,
+    SubscriptionFilter, Tool, ToolAnnotations,
 };
 use rmcp::service::{
     NotificationContext, Peer, RequestContext, SubscriptionContext, SubscriptionSendError,
@@ -38,6 +39,15 @@ use crate::skills::{Binding, SharedRegistry, ToolSpec};
 static NEXT_CALL_ID: AtomicU64 = AtomicU64::new(1);
 
 const DEADLINE_GRACE: Duration = Duration::from_secs(5);
+
+/// How long a 2026-07-28 client may reuse a listing that comes from the skill registry or the
+/// binary (tools, prompts, resource templates, skills, skill and app resources) before asking again
+/// (SEP-2549 `ttlMs`; docs/architecture.md#caching). Short, because hot reload changes the tool list
+/// when a SKILL.md is edited; a client that listens for list_changed drops its copy sooner. Takes
+/// come and go with every generation, so the resource list and take reads say 0 (ask every time).
+const LISTING_TTL_MS: u64 = 10_000;
+/// The listings belong to the user who runs this server: no cache shared between users holds them.
+const CACHE_SCOPE: CacheScope = CacheScope::Private;
 
 /// How much longer than the dispatcher's own CANCEL_GRACE the backstop waits for a cancelled call
 /// to return, so that the dispatcher, not this wait, ends it.
@@ -556,7 +566,9 @@ impl ServerHandler for StagecraftServer {
             .values()
             .map(|t| Self::tool_definition(t))
             .collect();
-        Ok(ListToolsResult::with_all_items(tools))
+        Ok(ListToolsResult::with_all_items(tools)
+            .with_ttl_ms(LISTING_TTL_MS)
+            .with_cache_scope(CACHE_SCOPE))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
@@ -649,7 +661,9 @@ impl ServerHandler for StagecraftServer {
                     .with_mime_type("application/json"),
             );
         }
-        Ok(ListResourcesResult::with_all_items(resources))
+        Ok(ListResourcesResult::with_all_items(resources)
+            .with_ttl_ms(0)
+            .with_cache_scope(CACHE_SCOPE))
     }
 
     async fn list_resource_templates(
@@ -671,7 +685,9 @@ impl ServerHandler for StagecraftServer {
                     "One sample of a take as world joint positions per frame (mm), for the take viewer",
                 )
                 .with_mime_type("application/json"),
-        ]))
+        ])
+        .with_ttl_ms(LISTING_TTL_MS)
+        .with_cache_scope(CACHE_SCOPE))
     }
 
     async fn read_resource(
@@ -688,10 +704,15 @@ impl ServerHandler for StagecraftServer {
                     ResourceContents::text(skill.text.clone(), skill.uri.clone())
                         .with_mime_type("text/markdown"),
                 ])
+                .with_ttl_ms(LISTING_TTL_MS)
+                .with_cache_scope(CACHE_SCOPE)
                 .into());
             }
         } else if let Some(app) = super::apps::find(uri) {
-            return Ok(super::apps::read(app).into());
+            return Ok(super::apps::read(app)
+                .with_ttl_ms(LISTING_TTL_MS)
+                .with_cache_scope(CACHE_SCOPE)
+                .into());
         } else if let Some((id, sample)) = super::apps::parse_positions_uri(uri)
             && let Some(positions) = self.inner.dispatcher.motion.take_positions(id, sample)
         {
@@ -700,6 +721,8 @@ impl ServerHandler for StagecraftServer {
                     ResourceContents::text(data.to_string(), uri.to_string())
                         .with_mime_type("application/json"),
                 ])
+                .with_ttl_ms(0)
+                .with_cache_scope(CACHE_SCOPE)
                 .into()),
                 Err(e) => Err(McpError::invalid_params(
                     e.to_string(),
@@ -713,6 +736,8 @@ impl ServerHandler for StagecraftServer {
                 ResourceContents::text(summary.to_string(), uri.to_string())
                     .with_mime_type("application/json"),
             ])
+            .with_ttl_ms(0)
+            .with_cache_scope(CACHE_SCOPE)
             .into());
         }
         Err(McpError::resource_not_found(
@@ -726,7 +751,9 @@ impl ServerHandler for StagecraftServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
-        Ok(ListPromptsResult::with_all_items(prompts()))
+        Ok(ListPromptsResult::with_all_items(prompts())
+            .with_ttl_ms(LISTING_TTL_MS)
+            .with_cache_scope(CACHE_SCOPE))
     }
 
     async fn get_prompt(
@@ -750,9 +777,11 @@ impl ServerHandler for StagecraftServer {
         _context: RequestContext<RoleServer>,
     ) -> Result<ListSkillsResult, McpError> {
         let registry = self.inner.registry.get();
-        Ok(ListSkillsResult::with_all_items(
-            registry.skills.values().map(skill_entry).collect(),
-        ))
+        Ok(
+            ListSkillsResult::with_all_items(registry.skills.values().map(skill_entry).collect())
+                .with_ttl_ms(LISTING_TTL_MS)
+                .with_cache_scope(CACHE_SCOPE),
+        )
     }
 
     async fn get_skill(

@@ -11,17 +11,17 @@
 //! ```no_run
 //! use std::sync::Arc;
 //! use stagecraft::motion::backbone::{Backbone, Backbones};
-//! use stagecraft::motion::take::{Sample, Take};
-//! use stagecraft::motion::wire::{GenerateRequest, MmcpError, ModelSpec, WireSkeleton};
+//! use stagecraft::motion::take::{Sample, Skeleton, Take};
+//! use stagecraft::motion::wire::{GenerateRequest, MmcpError, ModelSpec};
 //!
-//! struct Statue(WireSkeleton);
+//! struct Statue(stagecraft::skeleton::Skeleton);
 //!
 //! impl Backbone for Statue {
 //!     fn capabilities(&self) -> ModelSpec {
 //!         ModelSpec::new("statue", 30.0, self.0.clone())
 //!     }
 //!     fn generate(&self, request: &GenerateRequest) -> Result<Take, MmcpError> {
-//!         let skeleton = request.skeleton.to_skeleton().map_err(|e| MmcpError::new("invalid_skeleton", e.to_string()))?;
+//!         let skeleton = Skeleton::from_wire(&request.skeleton).map_err(|e| MmcpError::new("invalid_skeleton", e.to_string()))?;
 //!         let frames = request.total_frames() as usize;
 //!         let sample = Sample {
 //!             rotations: vec![[0.0, 0.0, 0.0, 1.0]; frames * skeleton.joints.len()],
@@ -32,7 +32,7 @@
 //!     }
 //! }
 //!
-//! # async fn run(skeleton: WireSkeleton) -> std::io::Result<()> {
+//! # async fn run(skeleton: stagecraft::skeleton::Skeleton) -> std::io::Result<()> {
 //! let models = Backbones::new(vec![Arc::new(Statue(skeleton))]).expect("unique ids");
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
 //! stagecraft::motion::server::serve(models, listener, tokio_util::sync::CancellationToken::new()).await
@@ -50,11 +50,12 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::gltf;
 use super::procedural::{self, EffectorKey, Plan, PlanSegment, PoseKey, ProceduralError, RootKey};
-use super::take::{Sample, Take};
+use super::take::{Sample, Skeleton, Take};
 use super::wire::{
     Capabilities, Constraint, GenerateRequest, MmcpError, ModelOption, ModelSpec, PROTOCOL_VERSION,
-    Segment, WireSkeleton,
+    Segment,
 };
+use crate::skeleton;
 
 pub(crate) use schema::py_repr;
 
@@ -316,12 +317,12 @@ pub(crate) fn check_against_spec(req: &GenerateRequest, spec: &ModelSpec) -> Res
             return Err(unsupported_segment(s.kind(), spec));
         }
     }
-    let sorted_names = |sk: &WireSkeleton| {
+    let sorted_names = |sk: &skeleton::Skeleton| {
         let mut v: Vec<String> = sk.names().map(str::to_string).collect();
         v.sort();
         v
     };
-    let unknown_joint = |joint: &str, sk: &WireSkeleton, which: &str| {
+    let unknown_joint = |joint: &str, sk: &skeleton::Skeleton, which: &str| {
         MmcpError::new(
             "unknown_joint",
             format!("joint {} is not in the {which}", py_repr(joint)),
@@ -850,7 +851,7 @@ impl Backbone for ProceduralBackbone {
         let mut spec = ModelSpec::new(
             procedural::MODEL_ID,
             f64::from(procedural::FPS),
-            WireSkeleton::from_skeleton(&procedural::standard_skeleton()),
+            procedural::standard_skeleton().to_wire(),
         );
         // Every flag below is implemented; everything not listed is refused by the generic checks.
         spec.supports_retargeting = true;
@@ -878,9 +879,7 @@ impl Backbone for ProceduralBackbone {
     fn generate(&self, request: &GenerateRequest) -> Result<Take, MmcpError> {
         let spec = self.capabilities();
         let fps = check_fps(request, &spec)?;
-        let skeleton = request
-            .skeleton
-            .to_skeleton()
+        let skeleton = Skeleton::from_wire(&request.skeleton)
             .map_err(|e| MmcpError::new("invalid_skeleton", e.to_string()))?;
         let options = request.options.clone().unwrap_or_default();
         let segments = request
@@ -1018,7 +1017,7 @@ fn ignored_options(options: &crate::motion::wire::Options) -> Vec<&'static str> 
 pub struct NullBackbone {
     pub id: String,
     pub fps: f64,
-    pub skeleton: WireSkeleton,
+    pub skeleton: skeleton::Skeleton,
 }
 
 impl Default for NullBackbone {
@@ -1026,7 +1025,7 @@ impl Default for NullBackbone {
         NullBackbone {
             id: "null".into(),
             fps: 30.0,
-            skeleton: WireSkeleton::from_skeleton(&procedural::standard_skeleton()),
+            skeleton: procedural::standard_skeleton().to_wire(),
         }
     }
 }
@@ -1049,9 +1048,7 @@ impl Backbone for NullBackbone {
 
     fn generate(&self, request: &GenerateRequest) -> Result<Take, MmcpError> {
         let fps = check_fps(request, &self.capabilities())?;
-        let skeleton = request
-            .skeleton
-            .to_skeleton()
+        let skeleton = Skeleton::from_wire(&request.skeleton)
             .map_err(|e| MmcpError::new("invalid_skeleton", e.to_string()))?;
         let frames = request.total_frames() as usize;
         let root = skeleton

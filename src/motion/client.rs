@@ -467,7 +467,7 @@ impl HttpBackend {
         if bytes.is_empty() {
             return Err(self.bad(format!("the {phase} answer is 200 with an empty body")));
         }
-        let glb = ct.contains("gltf-binary") || super::gltf::is_glb(&bytes);
+        let glb = ct.contains("gltf-binary") || crate::gltf_buffers::is_glb(&bytes);
         if !(glb || ct.contains("json") || (ct.is_empty() && bytes.starts_with(b"{"))) {
             return Err(self.bad(format!(
                 "the {phase} answer has Content-Type {ct:?}, not model/gltf+json or model/gltf-binary"

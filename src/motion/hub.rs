@@ -14,11 +14,10 @@ use super::error::MotionError;
 use super::export::take_summary;
 use super::store::{TakeInfo, TakeStore};
 use super::take::Take;
-use super::wire::{
-    self, Constraint, GenerateRequest, MmcpError, ModelSpec, Options, Segment, WireSkeleton,
-};
+use super::wire::{self, Constraint, GenerateRequest, MmcpError, ModelSpec, Options, Segment};
 use super::{BUILTIN_BACKEND, DEFAULT_SECONDS, gltf, store};
 use crate::config::Config;
+use crate::skeleton::Skeleton;
 
 /// How the hub reaches one backend.
 pub enum Backend {
@@ -368,7 +367,7 @@ impl MotionHub {
     pub fn build_request(
         choice: &ModelChoice,
         args: &GenerateArgs,
-        skeleton: Option<WireSkeleton>,
+        skeleton: Option<Skeleton>,
     ) -> Result<(GenerateRequest, Vec<String>), MotionError> {
         let spec = &choice.spec;
         let mut notes = Vec::new();
@@ -409,7 +408,7 @@ impl MotionHub {
         });
         // The topology rules of docs/mmcp.md#skeleton (the spec check below takes them as read).
         skeleton
-            .to_skeleton()
+            .parent_indices()
             .map_err(|e| local("invalid_skeleton", e.0, json!({})))?;
 
         let segments = request_segments(args, spec, &to_frames, &mut notes)?;
@@ -581,7 +580,7 @@ impl MotionHub {
         &self,
         choice: &ModelChoice,
         args: &GenerateArgs,
-        skeleton: Option<WireSkeleton>,
+        skeleton: Option<Skeleton>,
         opts: &CallOptions,
     ) -> Result<Generated, MotionError> {
         let (request, client_notes) = Self::build_request(choice, args, skeleton)?;

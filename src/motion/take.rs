@@ -8,6 +8,8 @@ use glam::{Quat, Vec3};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::skeleton::{self, SkeletonError};
+
 /// One joint of an MMCP skeleton. `parent` indexes an earlier joint (parents come first).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Joint {
@@ -31,6 +33,43 @@ impl Skeleton {
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.joints.iter().map(|j| j.name.as_str())
+    }
+
+    /// The skeleton of an MMCP request or a DCC's `animation.get_skeleton`, with parents resolved to
+    /// indices after the topology checks of docs/mmcp.md#skeleton.
+    pub fn from_wire(wire: &skeleton::Skeleton) -> Result<Self, SkeletonError> {
+        let parents = wire.parent_indices()?;
+        let joints = wire
+            .joints
+            .iter()
+            .zip(parents)
+            .map(|(j, parent)| Joint {
+                name: j.name.clone(),
+                parent,
+                rest_translation: j.rest_translation.map(|v| v as f32),
+                rest_rotation: j.rest_rotation.map(|v| v as f32),
+            })
+            .collect();
+        Ok(Self { joints })
+    }
+
+    /// The skeleton as MMCP sends it: parents by name.
+    pub fn to_wire(&self) -> skeleton::Skeleton {
+        let joints = self
+            .joints
+            .iter()
+            .map(|j| skeleton::Joint {
+                name: j.name.clone(),
+                parent: j
+                    .parent
+                    .and_then(|p| self.joints.get(p))
+                    .map(|p| p.name.clone()),
+                rest_translation: j.rest_translation.map(f64::from),
+                rest_rotation: j.rest_rotation.map(f64::from),
+                display_name: None,
+            })
+            .collect();
+        skeleton::Skeleton::new(joints)
     }
 }
 

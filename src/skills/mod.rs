@@ -9,6 +9,7 @@
 //!
 //! A bad skill is skipped with diagnostics; every other skill still loads.
 
+mod frontmatter;
 mod listing;
 mod parse;
 mod watch;
@@ -29,6 +30,18 @@ pub use watch::{SharedRegistry, Watcher};
 
 /// The shipped skills, compiled in.
 static BUILTIN_SKILLS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/skills");
+
+/// The shipped skills' frontmatter, parsed from YAML into JSON by build.rs: `{folder: frontmatter}`.
+/// Reading JSON at start-up instead of YAML halves the time `serve` takes to answer (BENCHMARKS.md,
+/// benches/NOTES.md). A skill whose YAML did not parse is missing here and is parsed at load, which
+/// reports the problem as for any skill.
+static SHIPPED_FRONTMATTER: &str =
+    include_str!(concat!(env!("OUT_DIR"), "/shipped_frontmatter.json"));
+
+/// [`SHIPPED_FRONTMATTER`], read.
+fn shipped_frontmatter() -> Map<String, Value> {
+    serde_json::from_str(SHIPPED_FRONTMATTER).unwrap_or_default()
+}
 
 /// What a tool runs: an adapter method / built-in, or a script inside the DCC.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -254,6 +267,7 @@ impl Registry {
         let mut diagnostics = Vec::new();
 
         if sources.builtin {
+            let mut prebuilt = shipped_frontmatter();
             for dir in BUILTIN_SKILLS.dirs() {
                 let Some(file) = dir.get_file(dir.path().join("SKILL.md")) else {
                     continue;
@@ -266,7 +280,17 @@ impl Registry {
                     folder: &folder,
                     dir: None,
                 };
-                match parse::parse_skill_checked(&text, &source, rules, parse::Checks::Shipped) {
+                let frontmatter = match prebuilt.remove(&folder) {
+                    Some(Value::Object(map)) => Some(map),
+                    _ => None,
+                };
+                match parse::parse_skill_checked(
+                    &text,
+                    &source,
+                    rules,
+                    parse::Checks::Shipped,
+                    frontmatter,
+                ) {
                     Ok(skill) => parsed.push((skill, None)),
                     Err(d) => diagnostics.extend(d),
                 }
@@ -475,6 +499,27 @@ mod tests {
                 panic!("{}: {d:?}", file.path().display());
             }
         }
+    }
+
+    /// build.rs parses the shipped frontmatter at build time: what it wrote must be what the YAML
+    /// parser gives at run time, for every shipped skill (a missing one would be parsed at load).
+    #[test]
+    fn shipped_frontmatter_is_the_yaml_parsed() {
+        let prebuilt = shipped_frontmatter();
+        let mut folders = Vec::new();
+        for dir in BUILTIN_SKILLS.dirs() {
+            let Some(file) = dir.get_file(dir.path().join("SKILL.md")) else {
+                continue;
+            };
+            let folder = dir.path().to_string_lossy().to_string();
+            let text = String::from_utf8_lossy(file.contents());
+            let (yaml, _) = frontmatter::split_frontmatter(&text).expect("shipped frontmatter");
+            let parsed: Value = serde_saphyr::from_str(yaml).expect("shipped YAML parses");
+            assert_eq!(prebuilt.get(&folder), Some(&parsed), "{folder}");
+            folders.push(folder);
+        }
+        assert_eq!(folders.len(), prebuilt.len(), "one entry per shipped skill");
+        assert!(folders.len() >= 8, "{folders:?}");
     }
 
     /// The shipped tools compile their validators lazily (`LazyValidator`): every one must compile.

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::frontmatter::split_frontmatter;
 use super::{Binding, Diagnostic, LazyValidator, ToolSpec};
 
 /// Longest skill description allowed (agentskills.io).
@@ -164,7 +165,7 @@ pub fn parse_skill(
     source: &Source<'_>,
     rules: BindingRules,
 ) -> Result<ParsedSkill, Vec<Diagnostic>> {
-    parse_skill_checked(text, source, rules, Checks::All)
+    parse_skill_checked(text, source, rules, Checks::All, None)
 }
 
 /// Which load-time checks a SKILL.md gets.
@@ -180,12 +181,14 @@ pub(crate) enum Checks {
     Shipped,
 }
 
-/// [`parse_skill`] with a choice of checks (the registry parses shipped skills with `Shipped`).
+/// [`parse_skill`] with a choice of checks (the registry parses shipped skills with `Shipped`), and
+/// the frontmatter already read into JSON when build.rs did that (the shipped skills).
 pub(crate) fn parse_skill_checked(
     text: &str,
     source: &Source<'_>,
     rules: BindingRules,
     checks: Checks,
+    prebuilt_frontmatter: Option<Map<String, Value>>,
 ) -> Result<ParsedSkill, Vec<Diagnostic>> {
     let diag = |line: Option<usize>, message: String, fix: &str| Diagnostic {
         file: source.file.to_path_buf(),
@@ -200,33 +203,37 @@ pub(crate) fn parse_skill_checked(
             "start the file with a line `---`, the frontmatter, and a closing `---` line",
         )]);
     };
-    // Parsing YAML is most of the time `serve` takes to start (the shipped frontmatter is ~54 KB),
-    // so it is parsed once, into JSON, and the typed view is read from that JSON. Only when the
-    // typed view does not fit (a bad or misspelled key, a number where a string goes, ...) is the
-    // YAML parsed again, typed, exactly as before: that parse decides, and its error carries the
-    // line number the diagnostic shows.
-    let (front, frontmatter): (Frontmatter, Map<String, Value>) =
-        match serde_saphyr::from_str::<Value>(yaml) {
-            Ok(value @ Value::Object(_)) => {
-                let fast = Frontmatter::deserialize(&value);
-                let Value::Object(map) = value else {
-                    unreachable!("matched an object")
-                };
-                match fast {
+    // Parsing YAML was most of the time `serve` took to start (the shipped frontmatter is ~54 KB):
+    // the shipped skills' frontmatter comes parsed into JSON by build.rs, and any other is parsed
+    // once, into JSON. The typed view is read from that JSON. Only when the typed view does not fit
+    // (a bad or misspelled key, a number where a string goes, ...) is the YAML parsed again, typed,
+    // exactly as before: that parse decides, and its error carries the line number the diagnostic
+    // shows.
+    let as_json = match prebuilt_frontmatter {
+        Some(map) => Ok(Value::Object(map)),
+        None => serde_saphyr::from_str::<Value>(yaml),
+    };
+    let (front, frontmatter): (Frontmatter, Map<String, Value>) = match as_json {
+        Ok(value @ Value::Object(_)) => {
+            let fast = Frontmatter::deserialize(&value);
+            let Value::Object(map) = value else {
+                unreachable!("matched an object")
+            };
+            match fast {
+                Ok(front) => (front, map),
+                Err(_) => match serde_saphyr::from_str(yaml) {
                     Ok(front) => (front, map),
-                    Err(_) => match serde_saphyr::from_str(yaml) {
-                        Ok(front) => (front, map),
-                        Err(e) => {
-                            return Err(vec![yaml_error(&e, yaml, yaml_first_line, source.file)]);
-                        }
-                    },
-                }
+                    Err(e) => {
+                        return Err(vec![yaml_error(&e, yaml, yaml_first_line, source.file)]);
+                    }
+                },
             }
-            _ => match serde_saphyr::from_str(yaml) {
-                Ok(front) => (front, Map::new()),
-                Err(e) => return Err(vec![yaml_error(&e, yaml, yaml_first_line, source.file)]),
-            },
-        };
+        }
+        _ => match serde_saphyr::from_str(yaml) {
+            Ok(front) => (front, Map::new()),
+            Err(e) => return Err(vec![yaml_error(&e, yaml, yaml_first_line, source.file)]),
+        },
+    };
     let line_of = |needle: &str| find_line(yaml, needle).map(|l| l + yaml_first_line - 1);
 
     let mut problems = Vec::new();
@@ -567,22 +574,6 @@ fn language_from_extension(path: &Path) -> Option<String> {
         _ => return None,
     };
     Some(lang.to_string())
-}
-
-/// Splits `---\n<yaml>\n---\n<body>`; returns the YAML and the file line it starts on.
-fn split_frontmatter(text: &str) -> Option<(&str, usize)> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let rest = text
-        .strip_prefix("---\n")
-        .or_else(|| text.strip_prefix("---\r\n"))?;
-    let mut offset = 0;
-    for line in rest.split_inclusive('\n') {
-        if line.trim_end() == "---" {
-            return Some((&rest[..offset], 2));
-        }
-        offset += line.len();
-    }
-    None
 }
 
 fn find_line(yaml: &str, needle: &str) -> Option<usize> {

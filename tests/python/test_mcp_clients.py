@@ -264,6 +264,49 @@ def test_http_answers_plain_json_unless_the_call_streams(stagecraft_bin, tmp_pat
     assert calls == ["application/json", "text/event-stream"], answers
 
 
+def test_listings_say_how_long_a_client_may_keep_them(stagecraft_bin, empty_config):
+    """2026-07-28 results carry SEP-2549 cache hints (docs/architecture.md#caching): the registry's
+    listings may be kept 10 s, the resource list (takes come and go) not at all; the Python client
+    honours them, so a second tools/list within the TTL costs no round trip."""
+    answers: list[tuple[str, dict]] = []
+
+    async def on_response(response):
+        body = response.request.content
+        if response.request.method == "POST" and body:
+            await response.aread()
+            if response.headers.get("content-type", "").startswith("application/json"):
+                answers.append((json.loads(body).get("method", ""), response.json().get("result", {})))
+
+    server = HttpServer(stagecraft_bin, empty_config)
+    try:
+
+        async def main():
+            http = create_mcp_http_client()
+            http.event_hooks["response"].append(on_response)
+            async with http, Client(streamable_http_client(server.url, http_client=http), mode="auto") as client:
+                assert client.protocol_version == "2026-07-28"
+                first = await client.list_tools()
+                again = await client.list_tools()
+                assert [t.name for t in again.tools] == [t.name for t in first.tools]
+                await client.list_tools(cache_mode="refresh")
+                await client.list_resources()
+                await client.list_resource_templates()
+                await client.list_prompts()
+                await client.read_resource("skill://motion/SKILL.md")
+
+        anyio.run(main)
+    finally:
+        server.stop()
+    hints = {}
+    for method, result in answers:
+        hints.setdefault(method, []).append((result.get("ttlMs"), result.get("cacheScope")))
+    assert hints["tools/list"] == [(10_000, "private")] * 2, "the cached second list sent no request"
+    assert hints["resources/list"] == [(0, "private")]
+    assert hints["resources/templates/list"] == [(10_000, "private")]
+    assert hints["prompts/list"] == [(10_000, "private")]
+    assert hints["resources/read"] == [(10_000, "private")]
+
+
 def test_each_tool_call_is_a_span_in_the_log(stagecraft_bin, empty_config):
     """One call can be followed through the log: every line logged inside it carries
     `tool_call{call_id=N tool=NAME dcc=NAME}`, and its end says how long it took and whether it failed."""

@@ -15,6 +15,7 @@ use glam::{Mat4, Quat, Vec3};
 use super::scene::{NodeId, Scene, scene_error};
 use crate::dcc::DccFailure;
 use crate::dcc::types::{ApplyMotionParams, ApplyMotionResult, Pose, SamplePoseParams};
+use crate::gltf_buffers::{Interpolation, Sampler};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Path {
@@ -23,18 +24,11 @@ pub enum Path {
     Scale,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Interp {
-    Linear,
-    Step,
-    CubicSpline,
-}
-
 #[derive(Debug, Clone)]
 pub struct Channel {
     pub node: NodeId,
     pub path: Path,
-    pub interp: Interp,
+    pub interp: Interpolation,
     pub times: Vec<f32>,
     /// Components per key: 3 (translation, scale) or 4 (rotation, xyzw); cubic splines hold
     /// in-tangent, value, out-tangent per key.
@@ -55,58 +49,20 @@ impl Channel {
         }
     }
 
-    fn key(&self, i: usize) -> &[f32] {
-        let w = self.width();
-        let (stride, offset) = match self.interp {
-            Interp::CubicSpline => (3 * w, w),
-            _ => (w, 0),
-        };
-        let start = i * stride + offset;
-        self.values.get(start..start + w).unwrap_or(&[])
-    }
-
     /// The channel's value at `t` (glTF rules: hold outside the keyed range; slerp rotations).
     pub fn sample(&self, t: f32) -> Option<[f32; 4]> {
-        let n = self.times.len();
-        if n == 0 {
+        if self.times.is_empty() {
             return None;
         }
-        let get = |i: usize| -> [f32; 4] {
-            let k = self.key(i);
-            let mut out = [0.0, 0.0, 0.0, 1.0];
-            for (o, v) in out.iter_mut().zip(k) {
-                *o = *v;
-            }
-            out
+        let sampler = Sampler {
+            times: &self.times,
+            values: &self.values,
+            width: self.width(),
+            interpolation: self.interp,
         };
-        if t <= self.times[0] {
-            return Some(get(0));
-        }
-        if t >= self.times[n - 1] {
-            return Some(get(n - 1));
-        }
-        let i = self.times.partition_point(|x| *x <= t).saturating_sub(1);
-        let (t0, t1) = (self.times[i], self.times[i + 1]);
-        let u = if t1 > t0 { (t - t0) / (t1 - t0) } else { 0.0 };
-        let (a, b) = (get(i), get(i + 1));
-        if self.interp == Interp::Step {
-            return Some(a);
-        }
-        Some(match self.path {
-            Path::Rotation => {
-                let qa = Quat::from_array(a).normalize();
-                let qb = Quat::from_array(b).normalize();
-                let qb = if qa.dot(qb) < 0.0 { -qb } else { qb };
-                qa.slerp(qb, u).to_array()
-            }
-            _ => {
-                let mut out = [0.0; 4];
-                for k in 0..3 {
-                    out[k] = a[k] + (b[k] - a[k]) * u;
-                }
-                out
-            }
-        })
+        let mut out = [0.0, 0.0, 0.0, 1.0];
+        sampler.eval(t, &mut 0, &mut out[..sampler.width]);
+        Some(out)
     }
 }
 
@@ -370,7 +326,7 @@ pub fn apply_motion(
             channels.push(Channel {
                 node: j,
                 path: Path::Rotation,
-                interp: Interp::Linear,
+                interp: Interpolation::Linear,
                 times: times.clone(),
                 values,
             });
@@ -379,7 +335,7 @@ pub fn apply_motion(
             channels.push(Channel {
                 node: j,
                 path: Path::Translation,
-                interp: Interp::Linear,
+                interp: Interpolation::Linear,
                 times: times.clone(),
                 values,
             });

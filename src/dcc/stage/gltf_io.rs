@@ -6,30 +6,30 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use base64::Engine as _;
+use gj::accessor::Type;
 use gj::validation::{Checked, USize64};
 use glam::{Mat4, Quat, Vec3};
 use gltf_json as gj;
 use serde_json::{Map, Value};
 
-use super::anim::{Action, Channel, Interp, Path as ChannelPath};
+use super::anim::{Action, Channel, Path as ChannelPath};
 use super::scene::{Kind, Node, NodeId, Scene, Skin};
+use crate::gltf_buffers::{self, Source, bin_buffer, push_f32};
 
-const GLB_MAGIC: &[u8; 4] = b"glTF";
-const CHUNK_JSON: u32 = 0x4E4F_534A;
-const CHUNK_BIN: u32 = 0x004E_4942;
+mod merge;
+pub use merge::merge;
+
 /// Extras key that records a hidden node (glTF has no visibility of its own).
 const HIDDEN_KEY: &str = "stagecraft_hidden";
 
 pub type IoResult<T> = Result<T, String>;
 
-/// Largest accessor without a bufferView (all zeros) that is materialised.
-const MAX_ZERO_ACCESSOR: usize = 1 << 24;
-
 /// Parses .glb or .gltf bytes; `dir` resolves relative buffer URIs.
 pub fn load(bytes: &[u8], dir: &Path) -> IoResult<Scene> {
-    let (json, glb_bin) = if bytes.starts_with(GLB_MAGIC) {
-        split_glb(bytes)?
+    let (json, glb_bin) = if gltf_buffers::is_glb(bytes) {
+        let chunks = gltf_buffers::split_glb(bytes)
+            .map_err(|e| format!("the GLB container is malformed: {e}"))?;
+        (chunks.json, chunks.bin)
     } else {
         (bytes, None)
     };
@@ -71,13 +71,7 @@ pub fn load(bytes: &[u8], dir: &Path) -> IoResult<Scene> {
             return Err(format!("bufferView {i} runs past the end of its buffer"));
         }
     }
-    doc.buffers = vec![gj::Buffer {
-        byte_length: USize64(bin.len() as u64),
-        name: None,
-        uri: None,
-        extensions: None,
-        extras: None,
-    }];
+    doc.buffers = vec![bin_buffer(bin.len())];
 
     let mut scene = Scene::new();
     let count = doc.nodes.len();
@@ -188,9 +182,8 @@ pub fn load(bytes: &[u8], dir: &Path) -> IoResult<Scene> {
                 .get(ch.sampler.value())
                 .ok_or(format!("animation {a} names a missing sampler"))?;
             let interp = match sampler.interpolation {
-                Checked::Valid(gj::animation::Interpolation::Step) => Interp::Step,
-                Checked::Valid(gj::animation::Interpolation::CubicSpline) => Interp::CubicSpline,
-                _ => Interp::Linear,
+                Checked::Valid(i) => i,
+                Checked::Invalid => gj::animation::Interpolation::Linear,
             };
             let (times, _) = read_accessor(&doc, &bin, sampler.input.value())?;
             let (values, _) = read_accessor(&doc, &bin, sampler.output.value())?;
@@ -287,46 +280,11 @@ fn parse_root(json: &[u8]) -> IoResult<gj::Root> {
     serde_json::from_value(value).map_err(|e| invalid(&e))
 }
 
-/// Splits a GLB container by hand: `gltf::binary::Glb::from_slice` refuses unknown chunk types
-/// (the glTF spec says to skip them) and subtracts from the declared length unchecked.
-fn split_glb(bytes: &[u8]) -> IoResult<(&[u8], Option<&[u8]>)> {
-    let u32_at = |o: usize| -> IoResult<u32> {
-        bytes
-            .get(o..o + 4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .ok_or_else(|| "truncated GLB".to_string())
-    };
-    if u32_at(4)? != 2 {
-        return Err("only GLB version 2 is supported".into());
-    }
-    let total = (u32_at(8)? as usize).min(bytes.len());
-    let mut offset = 12;
-    let mut json = None;
-    let mut bin = None;
-    while offset + 8 <= total {
-        let len = u32_at(offset)? as usize;
-        let kind = u32_at(offset + 4)?;
-        let data = bytes
-            .get(offset + 8..offset + 8 + len)
-            .ok_or("truncated GLB chunk")?;
-        match kind {
-            CHUNK_JSON if json.is_none() => json = Some(data),
-            CHUNK_BIN if bin.is_none() => bin = Some(data),
-            _ => {}
-        }
-        offset += 8 + len;
-    }
-    Ok((json.ok_or("GLB without a JSON chunk")?, bin))
-}
-
 fn read_uri(uri: &str, dir: &Path) -> IoResult<Vec<u8>> {
-    if let Some(rest) = uri.strip_prefix("data:") {
-        let (_, data) = rest
-            .split_once(";base64,")
-            .ok_or("only base64 data URIs are supported")?;
-        return base64::engine::general_purpose::STANDARD
-            .decode(data)
-            .map_err(|e| format!("bad base64 in a data URI: {e}"));
+    if uri.starts_with("data:") {
+        return gltf_buffers::decode_data_uri(uri)
+            .ok_or("only base64 data URIs are supported")?
+            .map_err(|e| format!("a data URI: {e}"));
     }
     if uri.contains("://") {
         return Err(format!("buffer uri {uri:?} is not a local file"));
@@ -354,207 +312,15 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Reads an accessor as f64 values (normalised integers mapped to [0, 1] / [-1, 1]); returns the
-/// values and the number of components per element.
+/// Reads an accessor of the scene's document (every bufferView is on its one buffer, `bin`) as f64
+/// values; returns the values and the number of components per element.
 pub fn read_accessor(doc: &gj::Root, bin: &[u8], index: usize) -> IoResult<(Vec<f64>, usize)> {
-    use gj::accessor::{ComponentType as C, Type as T};
-    let acc = doc
-        .accessors
-        .get(index)
-        .ok_or(format!("missing accessor {index}"))?;
-    let comps = match acc.type_ {
-        Checked::Valid(T::Scalar) => 1,
-        Checked::Valid(T::Vec2) => 2,
-        Checked::Valid(T::Vec3) => 3,
-        Checked::Valid(T::Vec4) => 4,
-        Checked::Valid(T::Mat2) => 4,
-        Checked::Valid(T::Mat3) => 9,
-        Checked::Valid(T::Mat4) => 16,
-        Checked::Invalid => return Err(format!("accessor {index} has an invalid type")),
+    let source = Source {
+        accessors: &doc.accessors,
+        views: &doc.buffer_views,
+        buffers: &[bin],
     };
-    let ct = match acc.component_type {
-        Checked::Valid(gj::accessor::GenericComponentType(c)) => c,
-        Checked::Invalid => return Err(format!("accessor {index} has an invalid componentType")),
-    };
-    let size = match ct {
-        C::I8 | C::U8 => 1,
-        C::I16 | C::U16 => 2,
-        C::U32 | C::F32 => 4,
-    };
-    let count =
-        usize::try_from(acc.count.0).map_err(|_| format!("accessor {index} is too large"))?;
-    let Some(view_index) = acc.buffer_view else {
-        // No data: all zeros. Bounded, so that a forged count cannot exhaust memory.
-        if count > MAX_ZERO_ACCESSOR {
-            return Err(format!(
-                "accessor {index} declares {count} elements without data"
-            ));
-        }
-        return Ok((vec![0.0; count * comps], comps));
-    };
-    let view = doc
-        .buffer_views
-        .get(view_index.value())
-        .ok_or(format!("accessor {index} names a missing bufferView"))?;
-    let elem = size * comps;
-    let stride = view.byte_stride.map_or(elem, |s| s.0).max(elem);
-    let base =
-        view.byte_offset.map_or(0, |o| o.0 as usize) + acc.byte_offset.map_or(0, |o| o.0 as usize);
-    let view_end = view
-        .byte_offset
-        .map_or(0, |o| o.0 as usize)
-        .saturating_add(view.byte_length.0 as usize);
-    // Checked before allocating: the data must really be there.
-    let end = count.checked_sub(1).map(|n| {
-        n.checked_mul(stride)
-            .and_then(|x| x.checked_add(base + elem))
-    });
-    match end {
-        Some(None) => return Err(format!("accessor {index} is too large")),
-        Some(Some(end)) if end > view_end.min(bin.len()) => {
-            return Err(format!("accessor {index} runs past its bufferView"));
-        }
-        _ => {}
-    }
-    let mut out = vec![0.0; count * comps];
-    for i in 0..count {
-        for c in 0..comps {
-            let o = base + i * stride + c * size;
-            let b = &bin[o..o + size];
-            let v = match ct {
-                C::F32 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64,
-                C::U32 => u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64,
-                C::U16 => {
-                    let v = u16::from_le_bytes([b[0], b[1]]) as f64;
-                    if acc.normalized { v / 65535.0 } else { v }
-                }
-                C::I16 => {
-                    let v = i16::from_le_bytes([b[0], b[1]]) as f64;
-                    if acc.normalized {
-                        (v / 32767.0).max(-1.0)
-                    } else {
-                        v
-                    }
-                }
-                C::U8 => {
-                    let v = b[0] as f64;
-                    if acc.normalized { v / 255.0 } else { v }
-                }
-                C::I8 => {
-                    let v = b[0] as i8 as f64;
-                    if acc.normalized {
-                        (v / 127.0).max(-1.0)
-                    } else {
-                        v
-                    }
-                }
-            };
-            out[i * comps + c] = v;
-        }
-    }
-    if acc.sparse.is_some() {
-        tracing::debug!("accessor {index}: sparse substitution is not applied by the stage DCC");
-    }
-    if out.iter().any(|v| !v.is_finite()) {
-        return Err(format!("accessor {index} holds non-finite numbers"));
-    }
-    Ok((out, comps))
-}
-
-/// Appends f32 data as a new bufferView + accessor; returns the accessor index.
-pub fn push_f32(
-    doc: &mut gj::Root,
-    bin: &mut Vec<u8>,
-    values: &[f32],
-    ty: gj::accessor::Type,
-    with_bounds: bool,
-) -> u32 {
-    let comps = match ty {
-        gj::accessor::Type::Scalar => 1,
-        gj::accessor::Type::Vec2 => 2,
-        gj::accessor::Type::Vec3 => 3,
-        gj::accessor::Type::Vec4 | gj::accessor::Type::Mat2 => 4,
-        gj::accessor::Type::Mat3 => 9,
-        gj::accessor::Type::Mat4 => 16,
-    };
-    let (min, max) = if with_bounds && !values.is_empty() {
-        let mut min = vec![f32::INFINITY; comps];
-        let mut max = vec![f32::NEG_INFINITY; comps];
-        for chunk in values.chunks(comps) {
-            for (c, v) in chunk.iter().enumerate() {
-                min[c] = min[c].min(*v);
-                max[c] = max[c].max(*v);
-            }
-        }
-        (Some(Value::from(min)), Some(Value::from(max)))
-    } else {
-        (None, None)
-    };
-    let view = push_view(doc, bin, values.iter().map(|v| v.to_le_bytes()));
-    let acc = doc.push(gj::Accessor {
-        buffer_view: Some(view),
-        byte_offset: None,
-        count: USize64((values.len() / comps) as u64),
-        component_type: Checked::Valid(gj::accessor::GenericComponentType(
-            gj::accessor::ComponentType::F32,
-        )),
-        extensions: None,
-        extras: None,
-        type_: Checked::Valid(ty),
-        min,
-        max,
-        name: None,
-        normalized: false,
-        sparse: None,
-    });
-    acc.value() as u32
-}
-
-/// Appends 4-byte little-endian values to the buffer, 4-byte aligned as accessors need, and adds a
-/// buffer view of them.
-fn push_view(
-    doc: &mut gj::Root,
-    bin: &mut Vec<u8>,
-    words: impl Iterator<Item = [u8; 4]>,
-) -> gj::Index<gj::buffer::View> {
-    while !bin.len().is_multiple_of(4) {
-        bin.push(0);
-    }
-    let offset = bin.len();
-    for w in words {
-        bin.extend_from_slice(&w);
-    }
-    doc.push(gj::buffer::View {
-        buffer: gj::Index::new(0),
-        byte_length: USize64((bin.len() - offset) as u64),
-        byte_offset: Some(USize64(offset as u64)),
-        byte_stride: None,
-        name: None,
-        target: None,
-        extensions: None,
-        extras: None,
-    })
-}
-
-pub fn push_indices(doc: &mut gj::Root, bin: &mut Vec<u8>, indices: &[u32]) -> u32 {
-    let view = push_view(doc, bin, indices.iter().map(|v| v.to_le_bytes()));
-    let acc = doc.push(gj::Accessor {
-        buffer_view: Some(view),
-        byte_offset: None,
-        count: USize64(indices.len() as u64),
-        component_type: Checked::Valid(gj::accessor::GenericComponentType(
-            gj::accessor::ComponentType::U32,
-        )),
-        extensions: None,
-        extras: None,
-        type_: Checked::Valid(gj::accessor::Type::Scalar),
-        min: None,
-        max: None,
-        name: None,
-        normalized: false,
-        sparse: None,
-    });
-    acc.value() as u32
+    source.read(index).map_err(|e| e.to_string())
 }
 
 /// Adds a triangle mesh (positions, normals, indices) to the document; returns the mesh index.
@@ -565,21 +331,11 @@ pub fn push_mesh(
     normals: &[f32],
     indices: &[u32],
 ) -> u32 {
-    let pos = push_f32(
-        &mut scene.doc,
-        &mut scene.bin,
-        positions,
-        gj::accessor::Type::Vec3,
-        true,
-    );
-    let nor = push_f32(
-        &mut scene.doc,
-        &mut scene.bin,
-        normals,
-        gj::accessor::Type::Vec3,
-        false,
-    );
-    let idx = push_indices(&mut scene.doc, &mut scene.bin, indices);
+    let doc = &mut scene.doc;
+    let bin = &mut scene.bin;
+    let pos = push_f32(doc, bin, positions.iter().copied(), Type::Vec3, true);
+    let nor = push_f32(doc, bin, normals.iter().copied(), Type::Vec3, false);
+    let idx = gltf_buffers::push_indices(doc, bin, indices);
     let mut attributes = std::collections::BTreeMap::new();
     attributes.insert(
         Checked::Valid(gj::mesh::Semantic::Positions),
@@ -610,13 +366,7 @@ pub fn push_mesh(
 
 fn sync_buffer_len(scene: &mut Scene) {
     if scene.doc.buffers.is_empty() {
-        scene.doc.buffers.push(gj::Buffer {
-            byte_length: USize64(0),
-            name: None,
-            uri: None,
-            extensions: None,
-            extras: None,
-        });
+        scene.doc.buffers.push(bin_buffer(0));
     }
     scene.doc.buffers[0].byte_length = USize64(scene.bin.len() as u64);
 }
@@ -815,25 +565,21 @@ pub fn build(scene: &Scene, selection_only: bool) -> IoResult<(gj::Root, Vec<u8>
             let input = push_f32(
                 &mut doc,
                 &mut bin,
-                &ch.times,
-                gj::accessor::Type::Scalar,
+                ch.times.iter().copied(),
+                Type::Scalar,
                 true,
             );
             let ty = if ch.path == ChannelPath::Rotation {
-                gj::accessor::Type::Vec4
+                Type::Vec4
             } else {
-                gj::accessor::Type::Vec3
+                Type::Vec3
             };
-            let output = push_f32(&mut doc, &mut bin, &ch.values, ty, false);
+            let output = push_f32(&mut doc, &mut bin, ch.values.iter().copied(), ty, false);
             samplers.push(gj::animation::Sampler {
                 extensions: None,
                 extras: None,
                 input: gj::Index::new(input),
-                interpolation: Checked::Valid(match ch.interp {
-                    Interp::Linear => gj::animation::Interpolation::Linear,
-                    Interp::Step => gj::animation::Interpolation::Step,
-                    Interp::CubicSpline => gj::animation::Interpolation::CubicSpline,
-                }),
+                interpolation: Checked::Valid(ch.interp),
                 output: gj::Index::new(output),
             });
             channels.push(gj::animation::Channel {
@@ -862,13 +608,7 @@ pub fn build(scene: &Scene, selection_only: bool) -> IoResult<(gj::Root, Vec<u8>
             });
         }
     }
-    doc.buffers = vec![gj::Buffer {
-        byte_length: USize64(bin.len() as u64),
-        name: None,
-        uri: None,
-        extensions: None,
-        extras: None,
-    }];
+    doc.buffers = vec![bin_buffer(bin.len())];
     if doc.asset.generator.is_none() {
         doc.asset.generator = Some(format!("stagecraft {}", env!("CARGO_PKG_VERSION")));
     }
@@ -884,17 +624,7 @@ pub fn to_glb(scene: &Scene, selection_only: bool) -> IoResult<Vec<u8>> {
     let json = doc
         .to_vec()
         .map_err(|e| format!("cannot encode glTF JSON: {e}"))?;
-    let glb = gltf::binary::Glb {
-        // `to_vec` computes the length and pads both chunks itself.
-        header: gltf::binary::Header {
-            magic: *GLB_MAGIC,
-            version: 2,
-            length: 0,
-        },
-        json: json.into(),
-        bin: (!bin.is_empty()).then(|| bin.into()),
-    };
-    glb.to_vec().map_err(|e| format!("cannot write GLB: {e}"))
+    gltf_buffers::write_glb(json, bin)
 }
 
 /// Encodes the scene as a self-contained .gltf (buffer as a base64 data URI).
@@ -903,227 +633,8 @@ pub fn to_gltf(scene: &Scene, selection_only: bool) -> IoResult<Vec<u8>> {
     if bin.is_empty() {
         doc.buffers.clear();
     } else if let Some(b) = doc.buffers.first_mut() {
-        b.uri = Some(format!(
-            "data:application/octet-stream;base64,{}",
-            base64::engine::general_purpose::STANDARD.encode(&bin)
-        ));
+        b.uri = Some(gltf_buffers::data_uri(&bin));
     }
     doc.to_vec_pretty()
         .map_err(|e| format!("cannot encode glTF JSON: {e}"))
-}
-
-/// Moves a glTF index by `base`: the position its array had when the other document's were
-/// appended. An index that was out of range stays out of range (saturating), never wraps onto a
-/// real entry.
-fn shifted<T>(index: gj::Index<T>, base: usize) -> gj::Index<T> {
-    gj::Index::new(moved(index.value() as u32, base))
-}
-
-fn moved(index: u32, base: usize) -> u32 {
-    index.saturating_add(u32::try_from(base).unwrap_or(u32::MAX))
-}
-
-/// Adds a loaded glTF scene (`gltf_io::load`) to `scene`: its data is appended to the scene's
-/// document with every index moved past what was there (buffer views, accessors, images, samplers,
-/// textures, materials, meshes, cameras, lights), and its nodes, skins and actions join the scene's
-/// under names made unique. Material extensions' own textures are not remapped (the stage keeps
-/// no such extension data).
-pub fn merge(scene: &mut Scene, other: Scene) {
-    let Scene {
-        nodes,
-        skins,
-        actions,
-        active_action,
-        doc: from,
-        bin,
-        frames,
-        ..
-    } = other;
-    let into = &mut scene.doc;
-
-    // Binary data: one buffer, the other document's bytes after ours (4-byte aligned).
-    while !scene.bin.len().is_multiple_of(4) {
-        scene.bin.push(0);
-    }
-    let byte_base = scene.bin.len() as u64;
-    scene.bin.extend_from_slice(&bin);
-    let buffer = gj::Buffer {
-        byte_length: USize64(scene.bin.len() as u64),
-        name: None,
-        uri: None,
-        extensions: None,
-        extras: None,
-    };
-    into.buffers = vec![buffer];
-
-    let views = into.buffer_views.len();
-    let accessors = into.accessors.len();
-    let images = into.images.len();
-    let samplers = into.samplers.len();
-    let textures = into.textures.len();
-    let materials = into.materials.len();
-    let meshes = into.meshes.len();
-    let cameras = into.cameras.len();
-    for mut view in from.buffer_views {
-        view.buffer = gj::Index::new(0);
-        view.byte_offset = Some(USize64(byte_base + view.byte_offset.map_or(0, |o| o.0)));
-        into.buffer_views.push(view);
-    }
-    for mut accessor in from.accessors {
-        accessor.buffer_view = accessor.buffer_view.map(|v| shifted(v, views));
-        if let Some(sparse) = &mut accessor.sparse {
-            sparse.indices.buffer_view = shifted(sparse.indices.buffer_view, views);
-            sparse.values.buffer_view = shifted(sparse.values.buffer_view, views);
-        }
-        into.accessors.push(accessor);
-    }
-    for mut image in from.images {
-        image.buffer_view = image.buffer_view.map(|v| shifted(v, views));
-        into.images.push(image);
-    }
-    into.samplers.extend(from.samplers);
-    for mut texture in from.textures {
-        texture.source = shifted(texture.source, images);
-        texture.sampler = texture.sampler.map(|s| shifted(s, samplers));
-        into.textures.push(texture);
-    }
-    for mut material in from.materials {
-        let pbr = &mut material.pbr_metallic_roughness;
-        for info in [
-            &mut pbr.base_color_texture,
-            &mut pbr.metallic_roughness_texture,
-            &mut material.emissive_texture,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            info.index = shifted(info.index, textures);
-        }
-        if let Some(normal) = &mut material.normal_texture {
-            normal.index = shifted(normal.index, textures);
-        }
-        if let Some(occlusion) = &mut material.occlusion_texture {
-            occlusion.index = shifted(occlusion.index, textures);
-        }
-        into.materials.push(material);
-    }
-    for mut mesh in from.meshes {
-        for primitive in &mut mesh.primitives {
-            for accessor in primitive.attributes.values_mut() {
-                *accessor = shifted(*accessor, accessors);
-            }
-            primitive.indices = primitive.indices.map(|i| shifted(i, accessors));
-            primitive.material = primitive.material.map(|m| shifted(m, materials));
-            for target in primitive.targets.iter_mut().flatten() {
-                for slot in [
-                    &mut target.positions,
-                    &mut target.normals,
-                    &mut target.tangents,
-                ] {
-                    *slot = slot.map(|a| shifted(a, accessors));
-                }
-            }
-        }
-        into.meshes.push(mesh);
-    }
-    into.cameras.extend(from.cameras);
-    for name in from.extensions_used {
-        if !into.extensions_used.contains(&name) {
-            into.extensions_used.push(name);
-        }
-    }
-    for name in from.extensions_required {
-        if !into.extensions_required.contains(&name) {
-            into.extensions_required.push(name);
-        }
-    }
-    let lights = append_lights(into, from.extensions.as_ref());
-
-    // Nodes under unique names, then their links; skins and actions follow the new ids.
-    let skin_base = scene.skins.len();
-    let mut ids: Vec<Option<NodeId>> = vec![None; nodes.len()];
-    for (old, node) in nodes.iter().enumerate() {
-        let Some(node) = node else { continue };
-        let mut copy = node.clone();
-        copy.children.clear();
-        copy.mesh = copy.mesh.map(|m| moved(m, meshes));
-        copy.camera = copy.camera.map(|c| moved(c, cameras));
-        copy.skin = copy.skin.map(|s| s + skin_base);
-        if let Some(light) = copy
-            .extensions
-            .get_mut("KHR_lights_punctual")
-            .and_then(|l| l.get_mut("light"))
-            && let Some(index) = light.as_u64()
-        {
-            *light = Value::from(index.saturating_add(lights as u64));
-        }
-        ids[old] = Some(scene.add(copy, None));
-    }
-    let id = |old: NodeId| ids.get(old).copied().flatten();
-    for (old, node) in nodes.iter().enumerate() {
-        let (Some(node), Some(parent)) = (node, id(old)) else {
-            continue;
-        };
-        for child in node.children.iter().filter_map(|c| id(*c)) {
-            scene.node_mut(child).parent = Some(parent);
-            scene.node_mut(parent).children.push(child);
-        }
-    }
-    for skin in skins {
-        scene.skins.push(Skin {
-            name: skin.name,
-            joints: skin.joints.into_iter().filter_map(id).collect(),
-            skeleton: skin.skeleton.and_then(id),
-            inverse_bind_matrices: skin.inverse_bind_matrices.map(|a| moved(a, accessors)),
-        });
-    }
-    let action_base = scene.actions.len();
-    for mut action in actions {
-        action
-            .channels
-            .retain_mut(|channel| match id(channel.node) {
-                Some(node) => {
-                    channel.node = node;
-                    true
-                }
-                None => false,
-            });
-        scene.actions.push(action);
-    }
-    for (arm, action) in active_action {
-        if let Some(arm) = id(arm) {
-            scene.active_action.insert(arm, action + action_base);
-        }
-    }
-    scene.frames.end = scene.frames.end.max(frames.end);
-}
-
-/// Appends the other document's `KHR_lights_punctual` lights to ours; returns where they start.
-fn append_lights(into: &mut gj::Root, from: Option<&gj::extensions::root::Root>) -> usize {
-    let theirs = from
-        .and_then(|e| e.others.get("KHR_lights_punctual"))
-        .and_then(|l| l.get("lights"))
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    if theirs.is_empty() {
-        return 0;
-    }
-    let ours = into
-        .extensions
-        .get_or_insert_with(Default::default)
-        .others
-        .entry("KHR_lights_punctual")
-        .or_insert_with(|| serde_json::json!({"lights": []}));
-    match ours.get_mut("lights").and_then(Value::as_array_mut) {
-        Some(list) => {
-            let base = list.len();
-            list.extend(theirs);
-            base
-        }
-        None => {
-            *ours = serde_json::json!({"lights": theirs});
-            0
-        }
-    }
 }

@@ -113,7 +113,7 @@ fn batch_capture_matches_item_by_item() {
 }
 
 fn walk_request(model: &str) -> Value {
-    let skeleton = WireSkeleton::from_skeleton(&procedural::standard_skeleton());
+    let skeleton = procedural::standard_skeleton().to_wire();
     json!({
         "protocol_version": "1.4", "model": model, "skeleton": skeleton,
         "segments": [{"type": "text", "prompt": "walk forward", "duration_frames": 60}],

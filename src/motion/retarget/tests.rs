@@ -373,10 +373,8 @@ fn scene_constraints_round_trip_through_the_model_frame() {
 
 /// The real skeletons of tests/fixtures/skeletons (MMCP form, T-pose, facing +Z).
 fn fixture(json: &str) -> Skeleton {
-    serde_json::from_str::<crate::motion::wire::WireSkeleton>(json)
-        .expect("fixture json")
-        .to_skeleton()
-        .expect("fixture skeleton")
+    let wire: crate::skeleton::Skeleton = serde_json::from_str(json).expect("fixture json");
+    Skeleton::from_wire(&wire).expect("fixture skeleton")
 }
 
 const FIXTURES: [(&str, &str); 9] = [

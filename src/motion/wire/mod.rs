@@ -5,10 +5,12 @@
 //!
 //! - Reading capabilities is lenient: every field but `id`, `fps` and `canonical_skeleton` has the
 //!   default of docs/mmcp.md#capabilities, and unknown keys are ignored (old and new servers both parse).
-//! - Request types ([`GenerateRequest`] and everything inside it) are strict on deserialisation
-//!   (`deny_unknown_fields`, like the reference server's `extra="forbid"`), so a Rust server built on
-//!   them answers `422 schema_validation` for the same bodies as the Python one. Serialisation skips
-//!   every `None`, so the client sends only what it set — and it sets only what the model advertises.
+//! - Request types ([`GenerateRequest`] and everything inside it but the skeleton) are strict on
+//!   deserialisation (`deny_unknown_fields`, like the reference server's `extra="forbid"`). The
+//!   skeleton is [`crate::skeleton::Skeleton`], shared with the DCC side and lenient; the server's
+//!   `422 schema_validation` for unknown keys anywhere in a body comes from the raw-body check before
+//!   typing (docs/mmcp.md#server-checks, `backbone::schema`). Serialisation skips every `None`, so the
+//!   client sends only what it set — and it sets only what the model advertises.
 //! - [`MmcpError`] is the error envelope with its HTTP status; [`MmcpError::status_for`] maps the
 //!   closed code set of docs/mmcp.md#errors to statuses.
 //! - Numbers are `f64` on the wire (JSON), `f32` inside a [`super::take::Take`].
@@ -16,13 +18,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::take::{Joint, Skeleton};
+use crate::skeleton::{self, Skeleton};
 
 /// The protocol version this crate implements and stamps.
 pub const PROTOCOL_VERSION: &str = "1.4";
-
-pub const COORDINATE_SYSTEM: &str = "right_handed_y_up";
-pub const UNITS: &str = "meters";
 
 // ---------------------------------------------------------------------------------------------
 // Capabilities
@@ -72,7 +71,7 @@ impl Capabilities {
 pub struct ModelSpec {
     pub id: String,
     pub fps: f64,
-    pub canonical_skeleton: WireSkeleton,
+    pub canonical_skeleton: Skeleton,
     #[serde(default)]
     pub supports_retargeting: bool,
     #[serde(default)]
@@ -114,7 +113,7 @@ pub struct ModelSpec {
 
 impl ModelSpec {
     /// A spec with every optional field at its protocol default (for backbone authors to fill in).
-    pub fn new(id: impl Into<String>, fps: f64, canonical_skeleton: WireSkeleton) -> Self {
+    pub fn new(id: impl Into<String>, fps: f64, canonical_skeleton: Skeleton) -> Self {
         Self {
             id: id.into(),
             fps,
@@ -207,126 +206,6 @@ pub struct ModelOption {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Skeleton
-// ---------------------------------------------------------------------------------------------
-
-/// `Skeleton` on the wire: joints reference parents by name.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WireSkeleton {
-    pub joints: Vec<WireJoint>,
-    #[serde(default = "default_coordinate_system")]
-    pub coordinate_system: String,
-    #[serde(default = "default_units")]
-    pub units: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WireJoint {
-    pub name: String,
-    pub parent: Option<String>,
-    pub rest_translation: [f64; 3],
-    #[serde(default = "identity_quat")]
-    pub rest_rotation: [f64; 4],
-    /// Echo-only label; the SDK writes `null`, so reading accepts it and writing omits it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
-}
-
-/// Topology fault of a wire skeleton (→ `400 invalid_skeleton`).
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{0}")]
-pub struct SkeletonError(pub String);
-
-impl WireSkeleton {
-    /// Checks the topology rules of docs/mmcp.md#skeleton and converts to index-linked joints.
-    pub fn to_skeleton(&self) -> Result<Skeleton, SkeletonError> {
-        if self.joints.is_empty() {
-            return Err(SkeletonError("a skeleton needs at least one joint".into()));
-        }
-        let mut joints: Vec<Joint> = Vec::with_capacity(self.joints.len());
-        let mut index = std::collections::HashMap::with_capacity(self.joints.len());
-        let mut roots = 0usize;
-        for (i, j) in self.joints.iter().enumerate() {
-            if j.name.is_empty() {
-                return Err(SkeletonError(format!("joint {i} has an empty name")));
-            }
-            if index.insert(j.name.as_str(), i).is_some() {
-                return Err(SkeletonError(format!(
-                    "joint name {:?} is used twice",
-                    j.name
-                )));
-            }
-            let parent = match &j.parent {
-                None => {
-                    roots += 1;
-                    None
-                }
-                Some(p) => match index.get(p.as_str()) {
-                    Some(&pi) if pi != i => Some(pi),
-                    _ => {
-                        return Err(SkeletonError(format!(
-                            "joint {:?}: parent {:?} must be listed before it",
-                            j.name, p
-                        )));
-                    }
-                },
-            };
-            let finite = j
-                .rest_translation
-                .iter()
-                .chain(&j.rest_rotation)
-                .all(|v| v.is_finite());
-            if !finite {
-                return Err(SkeletonError(format!(
-                    "joint {:?} has a non-finite rest value",
-                    j.name
-                )));
-            }
-            joints.push(Joint {
-                name: j.name.clone(),
-                parent,
-                rest_translation: j.rest_translation.map(|v| v as f32),
-                rest_rotation: j.rest_rotation.map(|v| v as f32),
-            });
-        }
-        if roots != 1 {
-            return Err(SkeletonError(format!(
-                "a skeleton needs exactly one root (parent null); this one has {roots}"
-            )));
-        }
-        Ok(Skeleton { joints })
-    }
-
-    pub fn from_skeleton(skeleton: &Skeleton) -> Self {
-        let joints = skeleton
-            .joints
-            .iter()
-            .map(|j| WireJoint {
-                name: j.name.clone(),
-                parent: j
-                    .parent
-                    .and_then(|p| skeleton.joints.get(p))
-                    .map(|p| p.name.clone()),
-                rest_translation: j.rest_translation.map(f64::from),
-                rest_rotation: j.rest_rotation.map(f64::from),
-                display_name: None,
-            })
-            .collect();
-        Self {
-            joints,
-            coordinate_system: default_coordinate_system(),
-            units: default_units(),
-        }
-    }
-
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.joints.iter().map(|j| j.name.as_str())
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // GenerateRequest
 // ---------------------------------------------------------------------------------------------
 
@@ -336,7 +215,7 @@ impl WireSkeleton {
 pub struct GenerateRequest {
     pub protocol_version: String,
     pub model: String,
-    pub skeleton: WireSkeleton,
+    pub skeleton: Skeleton,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub segments: Vec<Segment>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -477,7 +356,7 @@ pub struct MotionReferenceSegment {
     pub root_positions: Vec<[f64; 3]>,
     pub fps: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub skeleton: Option<WireSkeleton>,
+    pub skeleton: Option<Skeleton>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
 }
@@ -752,10 +631,10 @@ fn default_rotation_format() -> String {
     "quaternion_xyzw".into()
 }
 fn default_coordinate_system() -> String {
-    COORDINATE_SYSTEM.into()
+    skeleton::COORDINATE_SYSTEM.into()
 }
 fn default_units() -> String {
-    UNITS.into()
+    skeleton::UNITS.into()
 }
 fn default_response_formats() -> Vec<String> {
     vec!["gltf_2.0_json".into()]
@@ -775,9 +654,6 @@ fn default_chunking() -> String {
 fn default_recommended_max() -> f64 {
     12.0
 }
-fn identity_quat() -> [f64; 4] {
-    [0.0, 0.0, 0.0, 1.0]
-}
 
 /// Compares `"<major>.<minor>"` versions numerically (`1.10 > 1.2`); `None` if either is malformed.
 pub fn parse_version(v: &str) -> Option<(u32, u32)> {
@@ -796,115 +672,4 @@ pub fn parse_version(v: &str) -> Option<(u32, u32)> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The reference server's answers, kept in the repository (tests/fixtures/mmcp-captures/README.md).
-    const CAPTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mmcp-captures");
-
-    fn capture_text(path: &str) -> String {
-        std::fs::read_to_string(format!("{CAPTURES}/{path}"))
-            .unwrap_or_else(|e| panic!("capture {path}: {e}"))
-    }
-
-    fn http_body(path: &str) -> String {
-        let text = capture_text(path);
-        let (_, body) = text
-            .split_once("\r\n\r\n")
-            .or_else(|| text.split_once("\n\n"))
-            .unwrap_or_else(|| panic!("capture {path}: no HTTP body"));
-        body.to_string()
-    }
-
-    #[test]
-    fn parses_null_and_full_capabilities() {
-        let body = http_body("out/01-capabilities.http");
-        let caps: Capabilities = serde_json::from_str(&body).expect("null caps");
-        let null = caps.model("NULL").expect("case-insensitive id");
-        assert_eq!(null.id, "null");
-        assert_eq!(null.canonical_skeleton.joints.len(), 5);
-        assert!(null.supports_batch && !null.supports_loop);
-        let sk = null
-            .canonical_skeleton
-            .to_skeleton()
-            .expect("valid skeleton");
-        assert_eq!(sk.joints[3].parent, Some(0));
-
-        let body = http_body("out-demo/d00-capabilities-full.http");
-        let caps: Capabilities = serde_json::from_str(&body).expect("full caps");
-        let m = &caps.models[0];
-        assert_eq!(m.model_options.len(), 5);
-        assert_eq!(m.model_options[3].kind, "enum");
-        assert_eq!(m.limits.max_reference_frames, Some(300));
-        assert!(m.supports_segment("video_reference"));
-    }
-
-    #[test]
-    fn lenient_capabilities_default_missing_fields_and_ignore_unknown() {
-        let caps: Capabilities = serde_json::from_str(
-            r#"{"models":[{"id":"m","fps":30,"future_flag":true,
-                "canonical_skeleton":{"joints":[{"name":"Hips","parent":null,"rest_translation":[0,1,0]}]}}],
-                "something_new":{"a":1}}"#,
-        )
-        .expect("lenient");
-        let m = &caps.models[0];
-        assert!(!m.supports_joint_translation && m.model_options.is_empty());
-        assert_eq!(m.supported_segments, vec!["text", "unconditioned"]);
-        assert_eq!(m.limits.max_num_samples, 16);
-        assert_eq!(
-            m.canonical_skeleton.joints[0].rest_rotation,
-            [0.0, 0.0, 0.0, 1.0]
-        );
-    }
-
-    #[test]
-    fn request_captures_round_trip_and_unknown_fields_refused() {
-        for name in [
-            "req/02-generate-valid-text.json",
-            "req/03-generate-valid-2samples-constraints.json",
-            "req/04-generate-valid-constraints-only.json",
-            "req-demo/d01-keyframes-jointtranslation-contacts-notes.json",
-            "req-demo/d11-motion-reference-ok.json",
-            "req-demo/d16-video-reference-inline-ok.json",
-            "req-demo/d20-ground-height-ok.json",
-        ] {
-            let text = capture_text(name);
-            let req: GenerateRequest =
-                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-            let back = serde_json::to_value(&req).expect("serialise");
-            let again: GenerateRequest = serde_json::from_value(back).expect("reparse");
-            assert_eq!(req, again, "{name}");
-        }
-        let err = serde_json::from_str::<GenerateRequest>(
-            r#"{"protocol_version":"1.4","model":"m","skeleton":{"joints":[]},
-                "segments":[{"type":"text","prompt":"x","duration_frames":3,"fidelity":1}]}"#,
-        );
-        assert!(err.is_err());
-    }
-
-    #[test]
-    fn envelope_and_status() {
-        let body = r#"{"error":{"code":"unknown_joint","message":"m","details":null}}"#;
-        let env: ErrorEnvelope = serde_json::from_str(body).expect("envelope");
-        assert_eq!(env.error.details, serde_json::json!({}));
-        assert_eq!(MmcpError::new("frame_out_of_range", "x").status, 400);
-        assert_eq!(MmcpError::new("rate_limited", "x").status, 429);
-        assert_eq!(parse_version("1.10"), Some((1, 10)));
-        assert_eq!(parse_version("1"), None);
-    }
-
-    #[test]
-    fn skeleton_topology_errors() {
-        let mk = |joints: &str| -> WireSkeleton {
-            serde_json::from_str(&format!(r#"{{"joints":{joints}}}"#)).expect("wire")
-        };
-        let two_roots = mk(
-            r#"[{"name":"A","parent":null,"rest_translation":[0,0,0]},{"name":"B","parent":null,"rest_translation":[0,0,0]}]"#,
-        );
-        assert!(two_roots.to_skeleton().is_err());
-        let late_parent = mk(
-            r#"[{"name":"A","parent":"B","rest_translation":[0,0,0]},{"name":"B","parent":null,"rest_translation":[0,0,0]}]"#,
-        );
-        assert!(late_parent.to_skeleton().is_err());
-    }
-}
+mod tests;

@@ -196,30 +196,36 @@ fn hint_for(code: DccFailureCode, dcc: &str, method: &str) -> String {
              --allow-scripts (in Blender: the stagecraft panel's Allow scripts switch) if they trust \
              this agent with code."
         ),
+        DccErrorCode::PermissionDenied => "The adapter refused the token. Set the environment \
+            variable named by `token_env` in stagecraft.toml to the adapter's token and restart \
+            stagecraft."
+            .into(),
         DccErrorCode::ConnectionFailed => format!(
             "The DCC connection {dcc:?} is down. Start the DCC with its stagecraft adapter (or check the \
              [[dcc]] endpoint and command), then call again: stagecraft reconnects on the next call. \
              `list_dccs` shows each connection's state."
         ),
-        DccErrorCode::Timeout => "The DCC is alive but did not finish in time; the request was cancelled. Try a \
-                      smaller request, or call again once the DCC is idle."
+        DccErrorCode::Timeout => "The DCC is alive but did not finish in time; the request was \
+            cancelled. Try a smaller request, or call again once the DCC is idle."
             .into(),
         DccErrorCode::NotResponding => format!(
             "The DCC {dcc:?} does not answer even a ping; it may be frozen. Check it, or restart it."
         ),
-        DccErrorCode::Unsupported => "This DCC cannot do that. `list_dccs` lists what each connection supports; \
-                          use another tool or another DCC."
-            .into(),
-        DccErrorCode::PermissionDenied => "The adapter refused the token. Set the environment variable named by \
-                                `token_env` in stagecraft.toml to the adapter's token and restart stagecraft."
+        DccErrorCode::Unsupported => "This DCC cannot do that. `list_dccs` lists what each \
+            connection supports; use another tool or another DCC."
             .into(),
         DccErrorCode::InvalidInput => "Fix the argument the message names and call again.".into(),
-        DccErrorCode::SceneError => "Check object names and state with `list_objects` or `get_hierarchy`, then call \
-                          again."
+        DccErrorCode::SceneError => "Check object names and state with `list_objects` or \
+            `get_hierarchy`, then call again."
             .into(),
-        DccErrorCode::ScriptError => "The script raised an error; read the message and details, fix it, and call again."
+        DccErrorCode::ScriptError => {
+            "The script raised an error; read the message and details, fix \
+            it, and call again."
+                .into()
+        }
+        DccErrorCode::Internal => "The DCC adapter failed unexpectedly; its log has the cause. \
+            Calling again may work."
             .into(),
-        DccErrorCode::Internal => "The DCC adapter failed unexpectedly; its log has the cause. Calling again may work.".into(),
     }
 }
 

@@ -34,9 +34,10 @@ use base64::Engine as _;
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 use serde_json::{Value, json};
+use stagecraft::call::CallContext;
 use stagecraft::config::{BridgeKind, Config, DccConfig};
-use stagecraft::dcc::{DccCall, DccHub};
-use stagecraft::dispatch::{CallContext, Dispatcher};
+use stagecraft::dcc::DccHub;
+use stagecraft::dispatch::Dispatcher;
 use stagecraft::mcp::StagecraftServer;
 use stagecraft::skills::{SharedRegistry, SkillSources};
 use tokio_util::sync::CancellationToken;
@@ -198,7 +199,7 @@ async fn overhead(o: &Opts) -> Value {
         let args = json!({});
         spec.validate(&args).unwrap();
         dispatcher
-            .call(&spec, args, CallContext::new(Duration::from_secs(30)))
+            .call(&spec, args, &CallContext::new(Duration::from_secs(30)))
             .await
             .unwrap()
     })
@@ -206,7 +207,7 @@ async fn overhead(o: &Opts) -> Value {
 
     let adapter = dispatcher.dccs.adapter(None).expect("stage");
     let scene = adapter.as_scene_manager().expect("scene manager");
-    let dcc_call = DccCall::new(Duration::from_secs(30));
+    let dcc_call = CallContext::new(Duration::from_secs(30));
     let own = time_async(n, || async {
         scene.get_selection(&dcc_call).await.unwrap()
     })
@@ -306,7 +307,7 @@ fn wait_for(path: &Path) {
 }
 
 async fn bridge_case(hub: &DccHub, dcc: &str, n: usize) -> Value {
-    let call = DccCall::new(Duration::from_secs(30));
+    let call = CallContext::new(Duration::from_secs(30));
     for _ in 0..50 {
         hub.call(Some(dcc), "scene.get_selection", json!({}), &call)
             .await
@@ -492,7 +493,7 @@ async fn generate(o: &Opts) -> Value {
         seed: Some(7),
         ..GenerateArgs::default()
     };
-    let opts = stagecraft::motion::client::CallOptions::new(Duration::from_secs(60));
+    let opts = stagecraft::call::CallContext::new(Duration::from_secs(60));
     let mut out = serde_json::Map::new();
 
     let hub = MotionHub::new(&Config::default()).unwrap();

@@ -13,8 +13,9 @@ use std::time::Duration;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use crate::call::CallContext;
 use crate::config::Config;
-use crate::dcc::{ConnectionReport, ConnectionState, DccCall};
+use crate::dcc::{ConnectionReport, ConnectionState};
 use crate::dispatch::{self, DispatchError, Dispatcher};
 use crate::motion::BackendListing;
 use crate::setup::ClientCheck;
@@ -93,7 +94,7 @@ impl DoctorReport {
         let backends = dispatcher.motion.list_models(true, false).await.backends;
         // A ping makes every connection handshake (embedded DCCs are started), so the report is live.
         for name in dispatcher.dccs.names() {
-            let call = DccCall::new(DCC_WAKE_TIMEOUT);
+            let call = CallContext::new(DCC_WAKE_TIMEOUT);
             let _ = dispatcher
                 .dccs
                 .call(Some(&name), "dcc.ping", json!({}), &call)

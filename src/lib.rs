@@ -11,10 +11,12 @@
 //! - [`motion`]: the MMCP client and server sides, glTF takes, the built-in procedural model.
 //! - [`dcc`]: adapter traits and data types, `RemoteAdapter`, the built-in `stage` DCC.
 //! - [`bridge`]: the four bridge transports, JSON-RPC framing and the handshake.
+//! - [`call`]: one call's deadline, cancellation, progress and id, passed from `mcp` down to `bridge`.
 //! - [`gltf_buffers`]: GLB, data URIs and accessors for glTF takes and the stage DCC's scenes (a leaf).
 //! - [`skeleton`]: the MMCP skeleton both `motion` and `dcc` carry (a leaf: it imports neither).
 
 pub mod bridge;
+pub mod call;
 pub mod config;
 pub mod dcc;
 pub mod dispatch;

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use stagecraft::bridge::{self, Bridge, BridgeConfig, BridgeError, RequestOptions};
+use stagecraft::bridge::{self, Bridge, BridgeConfig, BridgeError};
+use stagecraft::call::CallContext;
 use stagecraft::config::BridgeKind;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio_util::sync::CancellationToken;
@@ -111,7 +112,7 @@ async fn requests_stuck_behind_a_full_socket_fail_at_once_when_the_bridge_closes
     )
     .unwrap();
     bridge
-        .hello(&RequestOptions::within(Duration::from_secs(20)))
+        .hello(&CallContext::new(Duration::from_secs(20)))
         .await
         .expect("handshake");
 
@@ -123,7 +124,7 @@ async fn requests_stuck_behind_a_full_socket_fail_at_once_when_the_bridge_closes
         let bridge = bridge.clone();
         let params = params.clone();
         calls.push(tokio::spawn(async move {
-            let options = RequestOptions::within(Duration::from_secs(120));
+            let options = CallContext::new(Duration::from_secs(120));
             bridge.request("toy.echo", params, &options).await
         }));
     }
@@ -203,7 +204,7 @@ async fn the_listener_caps_concurrent_handshakes() {
     drop(idle);
     let _toy = toy_dialling_in(port);
     bridge
-        .hello(&RequestOptions::within(Duration::from_secs(30)))
+        .hello(&CallContext::new(Duration::from_secs(30)))
         .await
         .expect("a real DCC dials in once the idle connections are gone");
     bridge.close().await;
@@ -230,7 +231,7 @@ async fn an_endless_stderr_line_does_not_grow_memory() {
     let before = rss_kib();
     // `head` only finishes (and the toy only starts) once stagecraft has read the whole flood.
     bridge
-        .hello(&RequestOptions::within(Duration::from_secs(60)))
+        .hello(&CallContext::new(Duration::from_secs(60)))
         .await
         .expect("the DCC starts after its stderr flood");
     let grown_mib = rss_kib().saturating_sub(before) / 1024;
@@ -256,7 +257,7 @@ async fn callers_behind_a_reconnect_wait_within_their_deadline_and_get_an_honest
         let bridge = bridge.clone();
         tokio::spawn(async move {
             bridge
-                .hello(&RequestOptions::within(Duration::from_secs(60)))
+                .hello(&CallContext::new(Duration::from_secs(60)))
                 .await
         })
     };
@@ -267,7 +268,7 @@ async fn callers_behind_a_reconnect_wait_within_their_deadline_and_get_an_honest
         .request(
             "scene.get_selection",
             json!({}),
-            &RequestOptions::within(Duration::from_secs(1)),
+            &CallContext::new(Duration::from_secs(1)),
         )
         .await;
     let waited = started.elapsed();
@@ -291,7 +292,7 @@ async fn callers_behind_a_reconnect_wait_within_their_deadline_and_get_an_honest
                 .request(
                     "scene.get_selection",
                     json!({}),
-                    &RequestOptions::within(Duration::from_secs(60)),
+                    &CallContext::new(Duration::from_secs(60)),
                 )
                 .await
         })

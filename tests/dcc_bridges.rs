@@ -9,9 +9,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use stagecraft::call::{CallContext, Progress};
 use stagecraft::config::{BridgeKind, Config, DccConfig};
 use stagecraft::dcc::check::run_suite;
-use stagecraft::dcc::{AdapterCheckOptions, DccCall, DccHub, HubOptions, adapter_check};
+use stagecraft::dcc::{AdapterCheckOptions, DccHub, HubOptions, adapter_check};
 use tokio_util::sync::CancellationToken;
 
 mod common;
@@ -237,8 +238,8 @@ fn rig(
     }
 }
 
-fn call(timeout_secs: f64) -> DccCall {
-    DccCall::new(Duration::from_secs_f64(timeout_secs))
+fn call(timeout_secs: f64) -> CallContext {
+    CallContext::new(Duration::from_secs_f64(timeout_secs))
 }
 
 async fn ok(hub: &DccHub, method: &str, params: Value) -> Value {
@@ -686,10 +687,10 @@ async fn progress_is_forwarded_and_requests_pipeline() {
     let seen = Arc::new(AtomicUsize::new(0));
     let counter = seen.clone();
     let mut c = call(10.0);
-    c.progress = Some(Arc::new(move |p, total, _msg| {
+    c.progress = Progress::new(move |p, total, _msg| {
         assert!(p >= 1.0 && total == Some(3.0));
         counter.fetch_add(1, Ordering::SeqCst);
-    }));
+    });
     ok(&rig.hub, "scene.get_scene_info", json!({})).await;
     rig.hub
         .call(Some("toy"), "scene.get_scene_info", json!({}), &c)

@@ -26,7 +26,7 @@ fn tool(name: &str, binding: Binding) -> ToolSpec {
 async fn stage_tools_through_the_dispatcher() {
     let d = Dispatcher::new(Arc::new(Config::default()), CancellationToken::new()).unwrap();
     let list = d
-        .call(&call_tool("dcc.list_connections"), json!({}), ctx())
+        .call(&call_tool("dcc.list_connections"), json!({}), &ctx())
         .await
         .unwrap();
     assert_eq!(list.structured["default"], "stage");
@@ -40,7 +40,7 @@ async fn stage_tools_through_the_dispatcher() {
         .call(
             &call_tool("scene.create_object"),
             json!({"object_type": "cube", "name": "Box", "dcc": "stage"}),
-            ctx(),
+            &ctx(),
         )
         .await
         .unwrap();
@@ -50,7 +50,7 @@ async fn stage_tools_through_the_dispatcher() {
         .call(
             &call_tool("scene.set_selection"),
             json!({"object_names": ["Box"]}),
-            ctx(),
+            &ctx(),
         )
         .await
         .unwrap();
@@ -60,7 +60,7 @@ async fn stage_tools_through_the_dispatcher() {
         .call(
             &call_tool("transform.get_transform"),
             json!({"object_name": "Ghost"}),
-            ctx(),
+            &ctx(),
         )
         .await
         .unwrap_err();
@@ -72,7 +72,7 @@ async fn stage_tools_through_the_dispatcher() {
         .call(
             &call_tool("scene.list_objects"),
             json!({"dcc": "maya"}),
-            ctx(),
+            &ctx(),
         )
         .await
         .unwrap_err();
@@ -83,7 +83,7 @@ async fn stage_tools_through_the_dispatcher() {
         .call(
             &call_tool("render.capture_viewport"),
             json!({"width": 32, "height": 24}),
-            ctx(),
+            &ctx(),
         )
         .await
         .unwrap();
@@ -96,7 +96,7 @@ async fn stage_tools_through_the_dispatcher() {
         .call(
             &tool("execute_script", Binding::Call("script.execute".into())),
             json!({"language": "python", "code": "result = 1"}),
-            ctx(),
+            &ctx(),
         )
         .await
         .unwrap_err();
@@ -108,7 +108,7 @@ async fn stage_tools_through_the_dispatcher() {
             language: "python".into(),
         },
     );
-    let err = d.call(&script, json!({}), ctx()).await.unwrap_err();
+    let err = d.call(&script, json!({}), &ctx()).await.unwrap_err();
     assert_eq!(err.code, "scripts_disabled");
 }
 
@@ -151,7 +151,7 @@ async fn scripts_run_in_the_dcc_when_allowed() {
         },
     );
     let out = d
-        .call(&script, json!({"n": 21, "dcc": "toy"}), ctx())
+        .call(&script, json!({"n": 21, "dcc": "toy"}), &ctx())
         .await
         .unwrap();
     assert_eq!(out.structured["success"], true);
@@ -169,7 +169,7 @@ async fn scripts_run_in_the_dcc_when_allowed() {
             language: "python".into(),
         },
     );
-    let err = d.call(&bad, json!({}), ctx()).await.unwrap_err();
+    let err = d.call(&bad, json!({}), &ctx()).await.unwrap_err();
     assert_eq!(err.code, "script_error");
     assert!(err.message.contains("nope"), "{err:?}");
     let exec = tool("execute_script", Binding::Call("script.execute".into()));
@@ -177,7 +177,7 @@ async fn scripts_run_in_the_dcc_when_allowed() {
         .call(
             &exec,
             json!({"language": "python", "code": "result = args['a'] + 1", "args": {"a": 1}}),
-            ctx(),
+            &ctx(),
         )
         .await
         .unwrap();
@@ -196,7 +196,7 @@ async fn file_roots_limit_where_files_go() {
         .call(
             &call_tool("scene.save_file"),
             json!({"file_path": inside.to_str().unwrap()}),
-            ctx(),
+            &ctx(),
         )
         .await
         .unwrap();
@@ -206,7 +206,7 @@ async fn file_roots_limit_where_files_go() {
         .call(
             &call_tool("scene.save_file"),
             json!({"file_path": sneaky}),
-            ctx(),
+            &ctx(),
         )
         .await
         .unwrap_err();
@@ -216,7 +216,7 @@ async fn file_roots_limit_where_files_go() {
         .call(
             &call_tool("render.render_scene"),
             json!({"output_path": "/etc/x.png"}),
-            ctx(),
+            &ctx(),
         )
         .await
         .unwrap_err();
@@ -237,7 +237,7 @@ async fn required_capabilities_the_dcc_lacks_are_unsupported_for_scripts() {
         },
     );
     needs_python.requires = vec!["has_embedded_python".into()];
-    let err = d.call(&needs_python, json!({}), ctx()).await.unwrap_err();
+    let err = d.call(&needs_python, json!({}), &ctx()).await.unwrap_err();
     assert_eq!(err.code, "unsupported");
     assert_eq!(
         err.details["missing_capabilities"],
@@ -247,5 +247,5 @@ async fn required_capabilities_the_dcc_lacks_are_unsupported_for_scripts() {
     // skill's `requires` does not matter.
     let mut listed = call_tool("scene.get_selection");
     listed.requires = vec!["has_embedded_python".into()];
-    assert!(d.call(&listed, json!({}), ctx()).await.is_ok());
+    assert!(d.call(&listed, json!({}), &ctx()).await.is_ok());
 }

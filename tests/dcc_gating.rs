@@ -44,12 +44,12 @@ async fn tools_follow_the_listed_methods_not_the_skill_capability() {
     // Twice: the first call says hello, the second is gated on what the hello reported.
     for _ in 0..2 {
         let info = d
-            .call(&info_tool, json!({"dcc": "viewer"}), ctx())
+            .call(&info_tool, json!({"dcc": "viewer"}), &ctx())
             .await
             .expect("get_scene_info on a DCC that lists it");
         assert_eq!(info.structured["name"], "probe");
         let objects = d
-            .call(&call_tool("scene.list_objects"), json!({}), ctx())
+            .call(&call_tool("scene.list_objects"), json!({}), &ctx())
             .await
             .expect("list_objects on a DCC that lists it");
         assert_eq!(objects.structured["result"][0]["name"], "Probe");
@@ -59,7 +59,7 @@ async fn tools_follow_the_listed_methods_not_the_skill_capability() {
         .call(
             &call_tool("scene.create_object"),
             json!({"object_type": "empty", "name": "X"}),
-            ctx(),
+            &ctx(),
         )
         .await
         .expect_err("create_object is not listed");
@@ -69,7 +69,7 @@ async fn tools_follow_the_listed_methods_not_the_skill_capability() {
         .call(
             &call_tool("transform.get_transform"),
             json!({"object_name": "Probe"}),
-            ctx(),
+            &ctx(),
         )
         .await
         .expect_err("get_transform is not listed");

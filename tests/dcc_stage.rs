@@ -3,17 +3,18 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use stagecraft::call::CallContext;
 use stagecraft::config::Config;
+use stagecraft::dcc::DccHub;
 use stagecraft::dcc::types::{F32Array, Skeleton};
-use stagecraft::dcc::{DccCall, DccHub};
 use tokio_util::sync::CancellationToken;
 
 fn hub() -> DccHub {
     DccHub::new(&Config::default(), CancellationToken::new()).expect("hub")
 }
 
-fn call_opts() -> DccCall {
-    DccCall::new(Duration::from_secs(30))
+fn call_opts() -> CallContext {
+    CallContext::new(Duration::from_secs(30))
 }
 
 async fn ok(hub: &DccHub, method: &str, params: Value) -> Value {

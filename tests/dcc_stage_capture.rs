@@ -6,15 +6,21 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
+use stagecraft::call::CallContext;
 use stagecraft::config::Config;
-use stagecraft::dcc::{DccCall, DccFailure, DccHub};
+use stagecraft::dcc::{DccFailure, DccHub};
 use stagecraft::motion::bvh;
 use stagecraft::motion::procedural::{Plan, generate};
 use tokio_util::sync::CancellationToken;
 
 async fn call(hub: &DccHub, method: &str, params: Value) -> Result<Value, DccFailure> {
-    hub.call(None, method, params, &DccCall::new(Duration::from_secs(60)))
-        .await
+    hub.call(
+        None,
+        method,
+        params,
+        &CallContext::new(Duration::from_secs(60)),
+    )
+    .await
 }
 
 async fn ok(hub: &DccHub, method: &str, params: Value) -> Value {

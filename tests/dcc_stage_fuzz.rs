@@ -5,13 +5,14 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use stagecraft::call::CallContext;
 use stagecraft::config::Config;
+use stagecraft::dcc::DccHub;
 use stagecraft::dcc::types::F32Array;
-use stagecraft::dcc::{DccCall, DccHub};
 use tokio_util::sync::CancellationToken;
 
-fn call() -> DccCall {
-    DccCall::new(Duration::from_secs(30))
+fn call() -> CallContext {
+    CallContext::new(Duration::from_secs(30))
 }
 
 /// A small deterministic generator (no dependency needed for this).

@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use stagecraft::call::CallContext;
 use stagecraft::config::Config;
-use stagecraft::dcc::{DccCall, DccFailure, DccHub};
+use stagecraft::dcc::{DccFailure, DccHub};
 use stagecraft::motion::procedural::{Plan, generate};
 use stagecraft::motion::{bvh, save_take};
 use tokio_util::sync::CancellationToken;
@@ -15,8 +16,13 @@ fn hub() -> DccHub {
 }
 
 async fn call(hub: &DccHub, method: &str, params: Value) -> Result<Value, DccFailure> {
-    hub.call(None, method, params, &DccCall::new(Duration::from_secs(30)))
-        .await
+    hub.call(
+        None,
+        method,
+        params,
+        &CallContext::new(Duration::from_secs(30)),
+    )
+    .await
 }
 
 async fn ok(hub: &DccHub, method: &str, params: Value) -> Value {

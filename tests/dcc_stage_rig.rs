@@ -7,14 +7,15 @@ use std::time::Duration;
 use base64::Engine as _;
 use glam::{Mat4, Quat, Vec3};
 use serde_json::{Value, json};
+use stagecraft::call::CallContext;
 use stagecraft::config::Config;
+use stagecraft::dcc::DccHub;
 use stagecraft::dcc::check::forward_kinematics;
 use stagecraft::dcc::types::{F32Array, Skeleton};
-use stagecraft::dcc::{DccCall, DccHub};
 use tokio_util::sync::CancellationToken;
 
 async fn ok(hub: &DccHub, method: &str, params: Value) -> Value {
-    let call = DccCall::new(Duration::from_secs(30));
+    let call = CallContext::new(Duration::from_secs(30));
     match hub.call(None, method, params.clone(), &call).await {
         Ok(v) => v,
         Err(e) => panic!("{method} {params} failed: {e:?}"),

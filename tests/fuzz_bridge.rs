@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
+use stagecraft::call::CallContext;
 use stagecraft::config::{BridgeKind, Config, DccConfig};
-use stagecraft::dcc::{DccCall, DccHub, HubOptions};
+use stagecraft::dcc::{DccHub, HubOptions};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
 use tokio_util::sync::CancellationToken;
@@ -265,7 +266,7 @@ fn run_case(frames: Vec<Frame>, hang_up: bool) -> Result<(), TestCaseError> {
             Some("fz"),
             "dcc.ping",
             json!({}),
-            &DccCall::new(Duration::from_secs(5)),
+            &CallContext::new(Duration::from_secs(5)),
         )
         .await
         .map_err(|e| TestCaseError::fail(format!("ping before the fuzz: {e:?}")))?;
@@ -277,7 +278,7 @@ fn run_case(frames: Vec<Frame>, hang_up: bool) -> Result<(), TestCaseError> {
                 Some("fz"),
                 "scene.list_objects",
                 json!({}),
-                &DccCall::new(deadline),
+                &CallContext::new(deadline),
             )
             .await;
         let took = t0.elapsed();
@@ -317,7 +318,7 @@ fn run_case(frames: Vec<Frame>, hang_up: bool) -> Result<(), TestCaseError> {
                     Some("fz"),
                     "scene.list_objects",
                     json!({}),
-                    &DccCall::new(Duration::from_secs(5)),
+                    &CallContext::new(Duration::from_secs(5)),
                 )
                 .await
             {

@@ -93,7 +93,7 @@ static CORPUS: LazyLock<Corpus> = LazyLock::new(|| {
                 &choice,
                 &args,
                 None,
-                &stagecraft::motion::client::CallOptions::new(std::time::Duration::from_secs(30)),
+                &stagecraft::call::CallContext::new(std::time::Duration::from_secs(30)),
             )
             .await
             .expect("generate")

@@ -11,10 +11,7 @@ use stagecraft::config::Config;
 use stagecraft::skills::{BindingRules, Registry, SkillSources, Source, parse_skill};
 
 fn rules() -> BindingRules {
-    BindingRules {
-        is_known_method: stagecraft::dispatch::is_known_method,
-        is_dcc_binding: stagecraft::dispatch::is_dcc_binding,
-    }
+    stagecraft::dispatch::binding_rules()
 }
 
 const VALID_SKILL: &str = "---\nname: fuzz\ndescription: A skill.\ntools:\n  - name: move_it\n    description: Move it.\n    input_schema:\n      type: object\n      required: [object_name]\n      properties:\n        object_name: {type: string, minLength: 1}\n        translate: {type: array, items: {type: number}, minItems: 3, maxItems: 3}\n    call: transform.set_transform\n    timeout_seconds: 10\n---\n# body\n";

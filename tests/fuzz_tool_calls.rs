@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
+use stagecraft::call::CallContext;
 use stagecraft::config::Config;
-use stagecraft::dispatch::{CallContext, Dispatcher};
+use stagecraft::dispatch::Dispatcher;
 use stagecraft::skills::{Binding, ToolSpec};
 use tokio_util::sync::CancellationToken;
 
@@ -50,7 +51,7 @@ static WORLD: LazyLock<World> = LazyLock::new(|| {
         .collect();
     let call = |name: &str, args: Value| {
         let tool = registry.tools.get(name).expect("shipped tool").clone();
-        rt.block_on(dispatcher.call(&tool, args, CallContext::new(Duration::from_secs(30))))
+        rt.block_on(dispatcher.call(&tool, args, &CallContext::new(Duration::from_secs(30))))
             .unwrap_or_else(|e| panic!("{name}: {e:?}"))
     };
     call(
@@ -273,7 +274,7 @@ fn valid_arguments_of_every_shipped_tool_run_cleanly() {
                 deadline + Duration::from_secs(5),
                 world
                     .dispatcher
-                    .call(&tool, args.clone(), CallContext::new(deadline)),
+                    .call(&tool, args.clone(), &CallContext::new(deadline)),
             )
             .await
         });
@@ -305,7 +306,7 @@ fn valid_arguments_of_every_shipped_tool_run_cleanly() {
         let ok = world.rt.block_on(world.dispatcher.call(
             &probe,
             json!({}),
-            CallContext::new(Duration::from_secs(10)),
+            &CallContext::new(Duration::from_secs(10)),
         ));
         prop_assert!(ok.is_ok(), "after {} {args}: {ok:?}", tool.name);
         Ok(())

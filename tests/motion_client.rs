@@ -18,9 +18,10 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use glam::Quat;
 use serde_json::{Value, json};
+use stagecraft::call::{CallContext, Progress};
 use stagecraft::config::{BackendConfig, Config};
-use stagecraft::dispatch::{CallContext, Dispatcher, Progress};
-use stagecraft::motion::client::{CallOptions, HttpBackend};
+use stagecraft::dispatch::Dispatcher;
+use stagecraft::motion::client::HttpBackend;
 use stagecraft::motion::take::{Sample, Skeleton, Take};
 use stagecraft::motion::wire::GenerateRequest;
 use stagecraft::motion::{Backend, BackendKind, GenerateArgs, MotionError, MotionHub, gltf};
@@ -365,7 +366,7 @@ async fn run(
     let cfg = backend_config(base, scenario, timeout);
     let hub = hub_for(&cfg);
     let choice = hub.resolve(None, None).await?;
-    hub.generate(&choice, a, None, &CallOptions::new(Duration::from_secs(60)))
+    hub.generate(&choice, a, None, &CallContext::new(Duration::from_secs(60)))
         .await
 }
 
@@ -551,7 +552,7 @@ async fn retries_429_honouring_retry_after_with_one_idempotency_key() {
 
 struct Recorder(Mutex<Vec<(f64, Option<f64>, String)>>);
 
-impl Progress for Recorder {
+impl Recorder {
     fn report(&self, progress: f64, total: Option<f64>, message: Option<&str>) {
         self.0.lock().expect("lock").push((
             progress,
@@ -569,10 +570,11 @@ async fn async_job_polls_to_completion_on_the_configured_origin() {
     let choice = hub.resolve(None, None).await.expect("choice");
     let seen = Arc::new(Mutex::new(Vec::<(f64, String)>::new()));
     let s2 = seen.clone();
-    let mut opts = CallOptions::new(Duration::from_secs(30));
-    opts.progress = Some(Arc::new(move |p, _t, m: &str| {
+    let mut opts = CallContext::new(Duration::from_secs(30));
+    opts.progress = Progress::new(move |p, _t, m| {
+        let m = m.unwrap_or_default();
         s2.lock().expect("lock").push((p, m.to_string()));
-    }));
+    });
     let g = hub
         .generate(&choice, &args("walk", 0.2), None, &opts)
         .await
@@ -600,7 +602,7 @@ async fn cancelling_an_async_job_deletes_it() {
     let cfg = backend_config(&base, "asyncslow", 30);
     let hub = Arc::new(hub_for(&cfg));
     let choice = hub.resolve(None, None).await.expect("choice");
-    let opts = CallOptions::new(Duration::from_secs(30));
+    let opts = CallContext::new(Duration::from_secs(30));
     let cancel = opts.cancel.clone();
     let h2 = hub.clone();
     let task =
@@ -706,7 +708,7 @@ async fn unreachable_and_silent_backends_end_within_their_deadline() {
     .expect("request");
     let t0 = Instant::now();
     let e = b
-        .generate(&req, &CallOptions::new(Duration::from_secs(60)))
+        .generate(&req, &CallContext::new(Duration::from_secs(60)))
         .await
         .unwrap_err();
     assert_eq!(e.code(), "backend_unreachable");
@@ -735,7 +737,7 @@ async fn bearer_token_from_api_key_env() {
         &choice,
         &args("walk", 0.2),
         None,
-        &CallOptions::new(Duration::from_secs(10)),
+        &CallContext::new(Duration::from_secs(10)),
     )
     .await
     .expect("authorised");
@@ -769,13 +771,14 @@ async fn tools_generate_preview_save_and_errors() {
         .expect("dispatcher");
     let rec = Arc::new(Recorder(Mutex::new(Vec::new())));
     let mut ctx = CallContext::new(Duration::from_secs(30));
-    ctx.progress = rec.clone();
+    let sink = rec.clone();
+    ctx.progress = Progress::new(move |p, total, message| sink.report(p, total, message));
 
     let listed = d
         .call(
             &tool("list_motion_models", "motion.list_models"),
             json!({}),
-            ctx.clone(),
+            &ctx.clone(),
         )
         .await
         .expect("list");
@@ -789,7 +792,7 @@ async fn tools_generate_preview_save_and_errors() {
         .call(
             &tool("list_motion_models", "motion.list_models"),
             json!({"full": true}),
-            ctx.clone(),
+            &ctx.clone(),
         )
         .await
         .expect("list full");
@@ -806,7 +809,7 @@ async fn tools_generate_preview_save_and_errors() {
         .call(
             &tool("generate_motion", "motion.generate"),
             json!({"prompt": "walk", "seconds": 0.2, "save_path": save_path}),
-            ctx.clone(),
+            &ctx.clone(),
         )
         .await
         .expect("generate");
@@ -827,7 +830,7 @@ async fn tools_generate_preview_save_and_errors() {
         .call(
             &tool("preview_motion", "motion.preview"),
             json!({"take_id": take_id}),
-            ctx.clone(),
+            &ctx.clone(),
         )
         .await
         .expect("preview");
@@ -839,7 +842,7 @@ async fn tools_generate_preview_save_and_errors() {
         .call(
             &tool("save_motion", "motion.save"),
             json!({"take_id": take_id, "path": gltf_path}),
-            ctx.clone(),
+            &ctx.clone(),
         )
         .await
         .expect("save");
@@ -848,7 +851,7 @@ async fn tools_generate_preview_save_and_errors() {
         .call(
             &tool("save_motion", "motion.save"),
             json!({"take_id": take_id, "path": dir.path().join("walk.fbx")}),
-            ctx.clone(),
+            &ctx.clone(),
         )
         .await
         .unwrap_err();
@@ -858,7 +861,7 @@ async fn tools_generate_preview_save_and_errors() {
         .call(
             &tool("apply_motion", "motion.apply"),
             json!({"take_id": take_id, "armature": "Armature"}),
-            ctx.clone(),
+            &ctx.clone(),
         )
         .await
         .unwrap_err();
@@ -868,7 +871,7 @@ async fn tools_generate_preview_save_and_errors() {
         .call(
             &tool("preview_motion", "motion.preview"),
             json!({"take_id": "take_00000000"}),
-            ctx.clone(),
+            &ctx.clone(),
         )
         .await
         .unwrap_err();
@@ -911,7 +914,7 @@ async fn reference_server_when_configured() {
             &choice,
             &a,
             None,
-            &CallOptions::new(Duration::from_secs(60)),
+            &CallContext::new(Duration::from_secs(60)),
         )
         .await
         .expect("generate");
@@ -980,7 +983,7 @@ async fn reference_server_when_configured() {
     ];
     for (code, req) in cases {
         let e = backend
-            .generate(&req, &CallOptions::new(Duration::from_secs(30)))
+            .generate(&req, &CallContext::new(Duration::from_secs(30)))
             .await
             .expect_err(code);
         assert_eq!(e.code(), code, "{e}");
@@ -1077,7 +1080,7 @@ async fn in_process_backend_generates_and_passes_errors_through() {
             &choice,
             &a,
             None,
-            &CallOptions::new(Duration::from_secs(10)),
+            &CallContext::new(Duration::from_secs(10)),
         )
         .await
         .expect("in-process");
@@ -1091,7 +1094,7 @@ async fn in_process_backend_generates_and_passes_errors_through() {
             &choice,
             &args("fail", 0.5),
             None,
-            &CallOptions::new(Duration::from_secs(10)),
+            &CallContext::new(Duration::from_secs(10)),
         )
         .await
         .unwrap_err();

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use stagecraft::call::CallContext;
 use stagecraft::motion::backbone::{Backbone, builtin_backbones};
-use stagecraft::motion::client::CallOptions;
 use stagecraft::motion::take::Take;
 use stagecraft::motion::wire::{GenerateRequest, MmcpError, ModelSpec};
 use stagecraft::motion::{Backend, GenerateArgs, MotionHub};
@@ -55,7 +55,7 @@ async fn in_process_generation_runs_at_most_one_per_core() {
         seconds: Some(1.0),
         ..GenerateArgs::default()
     };
-    let opts = CallOptions::new(Duration::from_secs(60));
+    let opts = CallContext::new(Duration::from_secs(60));
     let calls = (0..=slots).map(|_| hub.generate(&choice, &args, None, &opts));
     let results = futures::future::join_all(calls).await;
     for r in &results {

@@ -12,8 +12,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use stagecraft::call::CallContext;
 use stagecraft::config::{BridgeKind, Config, DccConfig};
-use stagecraft::dcc::{DccCall, DccHub, HubOptions};
+use stagecraft::dcc::{DccHub, HubOptions};
 use tokio_util::sync::CancellationToken;
 
 mod common;
@@ -143,7 +144,7 @@ async fn call(
         Some("toy"),
         method,
         params,
-        &DccCall::new(Duration::from_secs(20)),
+        &CallContext::new(Duration::from_secs(20)),
     )
     .await
 }
@@ -298,7 +299,7 @@ async fn memory_stays_flat_over_thousands_of_calls() {
                     Some("stage"),
                     "scene.list_objects",
                     json!({}),
-                    &DccCall::new(Duration::from_secs(5)),
+                    &CallContext::new(Duration::from_secs(5)),
                 )
                 .await
                 .unwrap();
@@ -446,7 +447,7 @@ async fn execute_script_without_a_language_runs_python() {
         .call(
             exec,
             json!({"code": "result = args['a'] + 1", "args": {"a": 1}}),
-            stagecraft::dispatch::CallContext::new(Duration::from_secs(20)),
+            &stagecraft::call::CallContext::new(Duration::from_secs(20)),
         )
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));

@@ -15,8 +15,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use stagecraft::call::CallContext;
 use stagecraft::config::{BackendConfig, Config};
-use stagecraft::motion::client::{CallOptions, HttpBackend};
+use stagecraft::motion::client::HttpBackend;
 use stagecraft::motion::take::{Sample, Skeleton, Take};
 use stagecraft::motion::wire::GenerateRequest;
 use stagecraft::motion::{Backend, GenerateArgs, MotionError, MotionHub, gltf};
@@ -261,7 +262,7 @@ async fn generate(
         &choice,
         &args(),
         None,
-        &CallOptions::new(Duration::from_secs(60)),
+        &CallContext::new(Duration::from_secs(60)),
     )
     .await
 }

@@ -7,17 +7,18 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use stagecraft::call::CallContext;
 use stagecraft::config::Config;
-use stagecraft::dcc::{DccCall, DccHub};
-use stagecraft::dispatch::{CallContext, Dispatcher};
+use stagecraft::dcc::DccHub;
+use stagecraft::dispatch::Dispatcher;
 use tokio_util::sync::CancellationToken;
 
 fn hub() -> DccHub {
     DccHub::new(&Config::default(), CancellationToken::new()).expect("hub")
 }
 
-fn opts() -> DccCall {
-    DccCall::new(Duration::from_secs(120))
+fn opts() -> CallContext {
+    CallContext::new(Duration::from_secs(120))
 }
 
 async fn ok(hub: &DccHub, method: &str, params: Value) -> Value {
@@ -85,7 +86,7 @@ async fn a_slow_capture_does_not_hold_other_calls_or_deadlines() {
             None,
             "render.capture_viewport",
             big_capture(),
-            &DccCall::new(deadline),
+            &CallContext::new(deadline),
         )
         .await
         .expect_err("a 2048x2048 capture does not fit in 300 ms");
@@ -151,7 +152,7 @@ async fn saving_a_take_does_not_hold_other_calls() {
         .call(
             &tool("generate_motion"),
             json!({"prompt": "a person walks in a circle", "seconds": 10.0, "num_samples": 4}),
-            ctx(),
+            &ctx(),
         )
         .await
         .expect("generate");
@@ -165,7 +166,7 @@ async fn saving_a_take_does_not_hold_other_calls() {
         let d = d.clone();
         let args = json!({"take_id": take_id, "path": path});
         let save_tool = tool("save_motion");
-        async move { d.call(&save_tool, args, ctx()).await }
+        async move { d.call(&save_tool, args, &ctx()).await }
     });
     tokio::task::yield_now().await; // let the save start
     let ping = tokio::time::timeout(

@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::{
-    Bridge, BridgeConfig, BridgeError, BridgeStatus, RequestOptions, check_hello, hello_params,
-    remote_error,
+    Bridge, BridgeConfig, BridgeError, BridgeStatus, check_hello, hello_params, remote_error,
 };
+use crate::call::CallContext;
 use crate::config::BridgeKind;
 
 pub struct HttpBridge {
@@ -60,7 +60,7 @@ impl HttpBridge {
         &self,
         method: &str,
         params: Value,
-        options: &RequestOptions,
+        call: &CallContext,
     ) -> Result<Value, BridgeError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
@@ -132,23 +132,23 @@ impl HttpBridge {
             }
         };
         tokio::select! {
-            r = tokio::time::timeout_at(options.deadline, exchange) => match r {
+            r = tokio::time::timeout_at(call.deadline, exchange) => match r {
                 Ok(Err(BridgeError::Timeout { .. })) | Err(_) => Err(BridgeError::Timeout {
                     method: method.to_string(),
                     seconds: started.elapsed().as_secs_f64(),
                 }),
                 Ok(other) => other,
             },
-            _ = options.cancel.cancelled() => Err(BridgeError::Cancelled),
+            _ = call.cancel.cancelled() => Err(BridgeError::Cancelled),
         }
     }
 
-    async fn ensure_hello(&self, options: &RequestOptions) -> Result<Value, BridgeError> {
+    async fn ensure_hello(&self, call: &CallContext) -> Result<Value, BridgeError> {
         if let Some(hello) = self.hello.lock().ok().and_then(|h| h.clone()) {
             return Ok(hello);
         }
         let result = self
-            .post("dcc.hello", hello_params(self.token.as_deref()), options)
+            .post("dcc.hello", hello_params(self.token.as_deref()), call)
             .await
             .and_then(|hello| check_hello(&hello).map(|_| hello));
         match &result {
@@ -170,15 +170,15 @@ impl Bridge for HttpBridge {
         &self,
         method: &str,
         params: Value,
-        options: &RequestOptions,
+        call: &CallContext,
     ) -> Result<Value, BridgeError> {
-        self.ensure_hello(options).await?;
-        let mut result = self.post(method, params, options).await;
+        self.ensure_hello(call).await?;
+        let mut result = self.post(method, params, call).await;
         // Busy or frozen? A live adapter answers dcc.ping even while a request runs.
         if let Err(BridgeError::Timeout { seconds, .. }) = &result
             && method != "dcc.ping"
         {
-            let ping = RequestOptions::within(super::PING_TIMEOUT);
+            let ping = CallContext::new(super::PING_TIMEOUT);
             if let Err(BridgeError::Timeout { .. }) = self.post("dcc.ping", json!({}), &ping).await
             {
                 result = Err(BridgeError::NotResponding {
@@ -197,8 +197,8 @@ impl Bridge for HttpBridge {
         result
     }
 
-    async fn hello(&self, options: &RequestOptions) -> Result<Value, BridgeError> {
-        self.ensure_hello(options).await
+    async fn hello(&self, call: &CallContext) -> Result<Value, BridgeError> {
+        self.ensure_hello(call).await
     }
 
     fn status(&self) -> BridgeStatus {

@@ -21,9 +21,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::Value;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::call::CallContext;
 use crate::config::BridgeKind;
 
 /// Largest line or frame a bridge accepts (docs/bridge-protocol.md#transports).
@@ -45,27 +45,6 @@ pub const MAX_PENDING_HANDSHAKES: usize = 8;
 
 /// How long the liveness `dcc.ping` after a timed-out request may take.
 pub const PING_TIMEOUT: Duration = Duration::from_millis(1500);
-
-/// Progress callback for a request (`$/progress`): progress, total, message.
-pub type ProgressFn = Arc<dyn Fn(f64, Option<f64>, Option<String>) + Send + Sync>;
-
-/// Per-request settings.
-#[derive(Clone)]
-pub struct RequestOptions {
-    pub deadline: Instant,
-    pub cancel: CancellationToken,
-    pub progress: Option<ProgressFn>,
-}
-
-impl RequestOptions {
-    pub fn within(timeout: Duration) -> Self {
-        Self {
-            deadline: Instant::now() + timeout,
-            cancel: CancellationToken::new(),
-            progress: None,
-        }
-    }
-}
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum BridgeError {
@@ -122,15 +101,15 @@ pub struct BridgeConfig {
 #[async_trait]
 pub trait Bridge: Send + Sync {
     /// Sends one request (opening and handshaking a session first if there is none) and waits for
-    /// its answer until the deadline.
+    /// its answer until the call's deadline; its `$/progress` goes to the call's progress.
     async fn request(
         &self,
         method: &str,
         params: Value,
-        options: &RequestOptions,
+        call: &CallContext,
     ) -> Result<Value, BridgeError>;
     /// The `dcc.hello` answer of the current session, opening one if needed.
-    async fn hello(&self, options: &RequestOptions) -> Result<Value, BridgeError>;
+    async fn hello(&self, call: &CallContext) -> Result<Value, BridgeError>;
     fn status(&self) -> BridgeStatus;
     fn kind(&self) -> BridgeKind;
     fn endpoint(&self) -> String;

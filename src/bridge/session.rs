@@ -15,11 +15,12 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::link::{Inbound, Link};
-use super::{BridgeError, ProgressFn, RequestOptions, remote_error};
+use super::{BridgeError, remote_error};
+use crate::call::{CallContext, Progress};
 
 struct Pending {
     answer: oneshot::Sender<Result<Value, BridgeError>>,
-    progress: Option<ProgressFn>,
+    progress: Progress,
 }
 
 pub struct Session {
@@ -177,17 +178,15 @@ impl Session {
             return;
         };
         let total = params.get("total").and_then(Value::as_f64);
-        let message = params
-            .get("message")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        let callback = self
+        let message = params.get("message").and_then(Value::as_str);
+        // Cloned out of the lock: reporting may take a while, answers must not wait for it.
+        let reporter = self
             .pending
             .lock()
             .ok()
-            .and_then(|p| p.get(&id).and_then(|p| p.progress.clone()));
-        if let Some(callback) = callback {
-            callback(progress, total, message);
+            .and_then(|p| p.get(&id).map(|p| p.progress.clone()));
+        if let Some(reporter) = reporter {
+            reporter.report(progress, total, message);
         }
     }
 
@@ -203,7 +202,7 @@ impl Session {
         &self,
         method: &str,
         params: Value,
-        options: &RequestOptions,
+        call: &CallContext,
     ) -> Result<Value, BridgeError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (answer, rx) = oneshot::channel();
@@ -218,7 +217,7 @@ impl Session {
                 id,
                 Pending {
                     answer,
-                    progress: options.progress.clone(),
+                    progress: call.progress.clone(),
                 },
             );
         }
@@ -229,7 +228,7 @@ impl Session {
         let sent = tokio::select! {
             r = self.tx.send(msg.to_string()) => r.is_ok(),
             _ = self.closed.cancelled() => false,
-            _ = tokio::time::sleep_until(options.deadline) => false,
+            _ = tokio::time::sleep_until(call.deadline) => false,
         };
         if !sent {
             self.forget(id);
@@ -249,7 +248,7 @@ impl Session {
                 self.forget(id);
                 Err(self.closed_error())
             }
-            _ = tokio::time::sleep_until(options.deadline) => {
+            _ = tokio::time::sleep_until(call.deadline) => {
                 self.forget(id);
                 self.notify("$/cancel", json!({"id": id}));
                 Err(BridgeError::Timeout {
@@ -257,7 +256,7 @@ impl Session {
                     seconds: started.elapsed().as_secs_f64(),
                 })
             }
-            _ = options.cancel.cancelled() => {
+            _ = call.cancel.cancelled() => {
                 self.forget(id);
                 self.notify("$/cancel", json!({"id": id}));
                 Err(BridgeError::Cancelled)

@@ -20,9 +20,10 @@ use tokio_util::sync::CancellationToken;
 use super::link::Link;
 use super::session::Session;
 use super::{
-    Bridge, BridgeConfig, BridgeError, BridgeStatus, CONNECT_TIMEOUT, PING_TIMEOUT, RequestOptions,
-    check_hello, hello_params,
+    Bridge, BridgeConfig, BridgeError, BridgeStatus, CONNECT_TIMEOUT, PING_TIMEOUT, check_hello,
+    hello_params,
 };
+use crate::call::CallContext;
 use crate::config::BridgeKind;
 
 const BACKOFF_FIRST: Duration = Duration::from_millis(250);
@@ -93,7 +94,7 @@ impl<C: Connector> Inner<C> {
     /// The live session, opening one (link + handshake) if needed.
     async fn session(
         self: &Arc<Self>,
-        options: &RequestOptions,
+        call: &CallContext,
     ) -> Result<(Arc<Session>, Value), BridgeError> {
         if self.shutdown.is_cancelled() {
             return Err(BridgeError::ConnectionFailed(
@@ -105,11 +106,11 @@ impl<C: Connector> Inner<C> {
         // connection yet (CONNECTION_FAILED), not that a DCC is busy (TIMEOUT; docs/bridge-protocol.md#errors).
         let waiting = Instant::now();
         let mut state = tokio::select! {
-            state = tokio::time::timeout_at(options.deadline, self.state.lock()) => match state {
+            state = tokio::time::timeout_at(call.deadline, self.state.lock()) => match state {
                 Ok(state) => state,
                 Err(_) => return Err(self.still_connecting(waiting)),
             },
-            _ = options.cancel.cancelled() => return Err(BridgeError::Cancelled),
+            _ = call.cancel.cancelled() => return Err(BridgeError::Cancelled),
         };
         // Shutdown may have closed the session while this call waited: open no new one.
         if self.shutdown.is_cancelled() {
@@ -129,7 +130,7 @@ impl<C: Connector> Inner<C> {
         if let Some(at) = state.retry_at
             && at > Instant::now()
         {
-            if at > options.deadline {
+            if at > call.deadline {
                 let last = self
                     .status
                     .lock()
@@ -143,10 +144,10 @@ impl<C: Connector> Inner<C> {
             }
             tokio::select! {
                 _ = tokio::time::sleep_until(at) => {}
-                _ = options.cancel.cancelled() => return Err(BridgeError::Cancelled),
+                _ = call.cancel.cancelled() => return Err(BridgeError::Cancelled),
             }
         }
-        match self.open(options).await {
+        match self.open(call).await {
             Ok((session, hello)) => {
                 state.failures = 0;
                 state.retry_at = None;
@@ -211,18 +212,19 @@ impl<C: Connector> Inner<C> {
                     inner.connector.endpoint()
                 );
                 // `session` waits out the backoff of earlier failures itself.
-                let options = RequestOptions::within(CONNECT_TIMEOUT + BACKOFF_MAX);
-                if inner.session(&options).await.is_ok() {
+                let call = CallContext::new(CONNECT_TIMEOUT + BACKOFF_MAX);
+                if inner.session(&call).await.is_ok() {
                     return; // the new session has its own watcher
                 }
             }
         });
     }
 
-    async fn open(&self, options: &RequestOptions) -> Result<(Arc<Session>, Value), BridgeError> {
-        let connect_deadline = options.deadline.min(Instant::now() + CONNECT_TIMEOUT);
+    async fn open(&self, call: &CallContext) -> Result<(Arc<Session>, Value), BridgeError> {
+        // Connect and handshake get at most CONNECT_TIMEOUT, whatever the caller's deadline.
+        let handshake = call.within(CONNECT_TIMEOUT);
         let link = tokio::select! {
-            r = tokio::time::timeout_at(connect_deadline, self.connector.connect()) => match r {
+            r = tokio::time::timeout_at(handshake.deadline, self.connector.connect()) => match r {
                 Ok(Ok(link)) => link,
                 Ok(Err(e)) => return Err(BridgeError::ConnectionFailed(format!(
                     "cannot connect to {}: {e}", self.connector.endpoint()
@@ -231,19 +233,11 @@ impl<C: Connector> Inner<C> {
                     "cannot connect to {}: no connection within the deadline", self.connector.endpoint()
                 ))),
             },
-            _ = options.cancel.cancelled() => return Err(BridgeError::Cancelled),
+            _ = call.cancel.cancelled() => return Err(BridgeError::Cancelled),
         };
         let session = Session::start(link);
-        let hello_options = RequestOptions {
-            deadline: connect_deadline,
-            ..options.clone()
-        };
         let answer = session
-            .request(
-                "dcc.hello",
-                hello_params(self.token.as_deref()),
-                &hello_options,
-            )
+            .request("dcc.hello", hello_params(self.token.as_deref()), &handshake)
             .await;
         let failure = match answer {
             Ok(hello) => match check_hello(&hello) {
@@ -268,16 +262,16 @@ impl<C: Connector> Bridge for StreamBridge<C> {
         &self,
         method: &str,
         params: Value,
-        options: &RequestOptions,
+        call: &CallContext,
     ) -> Result<Value, BridgeError> {
         let inner = &self.inner;
-        let (session, _) = inner.session(options).await?;
-        let mut result = session.request(method, params, options).await;
+        let (session, _) = inner.session(call).await?;
+        let mut result = session.request(method, params, call).await;
         // Busy or frozen? A live adapter answers dcc.ping off its main thread even while busy.
         if let Err(BridgeError::Timeout { seconds, .. }) = &result
             && method != "dcc.ping"
         {
-            let ping = RequestOptions::within(PING_TIMEOUT);
+            let ping = CallContext::new(PING_TIMEOUT);
             if let Err(BridgeError::Timeout { .. }) = session
                 .request("dcc.ping", serde_json::json!({}), &ping)
                 .await
@@ -294,8 +288,8 @@ impl<C: Connector> Bridge for StreamBridge<C> {
         result
     }
 
-    async fn hello(&self, options: &RequestOptions) -> Result<Value, BridgeError> {
-        self.inner.session(options).await.map(|(_, hello)| hello)
+    async fn hello(&self, call: &CallContext) -> Result<Value, BridgeError> {
+        self.inner.session(call).await.map(|(_, hello)| hello)
     }
 
     fn status(&self) -> BridgeStatus {

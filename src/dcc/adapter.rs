@@ -3,15 +3,106 @@
 //! `DccAdapter` is the entry point; each capability is its own trait, reached through an `as_*`
 //! accessor that answers `None` when the DCC does not have it. Every method has a default body that
 //! answers `unsupported`, so an adapter implements only what its DCC can do (the rmcp handler style).
-//! Each method exists exactly once: the JSON router (`route.rs`) and `RemoteAdapter` both go through
-//! these signatures, so they are the runtime path, not documentation.
+//!
+//! Each method is declared exactly once, in [`bridge_methods!`]: the traits, the method list
+//! (`BRIDGE_METHODS`), the JSON router (`route.rs`) and `RemoteAdapter`'s forwarding (`remote.rs`)
+//! are all generated from that table, so they are the runtime path, not documentation, and cannot
+//! drift apart.
+
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
 
+use super::DccFailure;
+use super::types::*;
+use crate::call::CallContext;
 use crate::config::BridgeKind;
 
-use super::types::*;
-use super::{DccCall, DccFailure};
+/// The bridge methods of docs/bridge-protocol.md#methods, by area: the area's trait, the
+/// `DccAdapter` accessor that reaches it, the area's name, and each method with its typed params
+/// (none: the method takes no params) and result. A method's wire name is `area.method`
+/// (`scene.get_scene_info`). `dcc.hello` and `dcc.ping` are `DccAdapter`'s own.
+///
+/// The table is handed to the macro named by the caller, which generates one thing from it
+/// (`area_traits!` below, `route_table!` in `route.rs`, `forward_to_bridge!` in `remote.rs`, ...).
+macro_rules! bridge_methods {
+    ($then:ident) => {
+        $then! {
+            SceneManager as_scene_manager "scene" {
+                get_scene_info() -> SceneInfo;
+                list_objects(ListObjectsParams) -> Vec<SceneObject>;
+                create_object(CreateObjectParams) -> SceneObject;
+                delete_objects(ObjectNamesParams) -> Vec<String>;
+                get_selection() -> Vec<String>;
+                set_selection(ObjectNamesParams) -> Vec<String>;
+                select_by_type(ObjectTypeParams) -> Vec<String>;
+                set_visibility(SetVisibilityParams) -> bool;
+                new_scene(NewSceneParams) -> SceneInfo;
+                open_file(OpenFileParams) -> SceneInfo;
+                save_file(SaveFileParams) -> String;
+                export_file(ExportFileParams) -> String;
+                import_file(ImportFileParams) -> ImportResult;
+            }
+            Transform as_transform "transform" {
+                get_transform(ObjectNameParams) -> ObjectTransform;
+                set_transform(SetTransformParams) -> ObjectTransform;
+                get_bounding_box(ObjectNameParams) -> BoundingBox;
+                rename_object(RenameParams) -> String;
+            }
+            Hierarchy as_hierarchy "hierarchy" {
+                get_hierarchy() -> Vec<SceneNode>;
+                get_children(OptionalObjectParams) -> Vec<SceneObject>;
+                get_parent(ObjectNameParams) -> Option<String>;
+                group_objects(GroupParams) -> SceneObject;
+                ungroup(UngroupParams) -> Vec<String>;
+                reparent(ReparentParams) -> SceneObject;
+            }
+            RenderCapture as_render_capture "render" {
+                capture_viewport(CaptureParams) -> CaptureResult;
+                render_scene(RenderSceneParams) -> RenderOutput;
+                get_render_settings() -> RenderSettings;
+                set_render_settings(RenderSettingsParams) -> RenderSettings;
+            }
+            ScriptEngine as_script_engine "script" {
+                execute(ScriptParams) -> ScriptResult;
+                supported_languages() -> Vec<String>;
+            }
+            Animation as_animation "animation" {
+                list_armatures() -> Vec<ArmatureSummary>;
+                get_skeleton(ArmatureParams) -> Skeleton;
+                apply_motion(ApplyMotionParams) -> ApplyMotionResult;
+                sample_pose(SamplePoseParams) -> Pose;
+                get_frame_range() -> FrameRange;
+                set_frame_range(SetFrameRangeParams) -> FrameRange;
+            }
+        }
+    };
+}
+pub(crate) use bridge_methods;
+
+/// The area traits, every method answering `UNSUPPORTED` unless the adapter implements it.
+macro_rules! area_traits {
+    ($($area_trait:ident $accessor:ident $area:literal {
+        $($method:ident($($params:ty)?) -> $result:ty;)*
+    })*) => {$(
+        #[async_trait]
+        pub trait $area_trait: Send + Sync {$(
+            async fn $method(&self, $(_p: $params,)? _call: &CallContext) -> DccResult<$result> {
+                unsupported(concat!($area, ".", stringify!($method)))
+            }
+        )*}
+    )*};
+}
+
+macro_rules! accessors_answering_none {
+    ($($area_trait:ident $accessor:ident $area:literal { $($rest:tt)* })*) => {$(
+        fn $accessor(&self) -> Option<&dyn $area_trait> {
+            None
+        }
+    )*};
+}
 
 pub type DccResult<T> = Result<T, DccFailure>;
 
@@ -88,9 +179,9 @@ pub struct ConnectionStatus {
 #[async_trait]
 pub trait DccAdapter: Send + Sync {
     /// Opens the session if needed (`dcc.hello`) and returns what the DCC said about itself.
-    async fn hello(&self, call: &DccCall) -> DccResult<Hello>;
+    async fn hello(&self, call: &CallContext) -> DccResult<Hello>;
     /// `dcc.ping`: answered off the DCC's main thread, so busy and dead can be told apart.
-    async fn ping(&self, call: &DccCall) -> DccResult<Ping>;
+    async fn ping(&self, call: &CallContext) -> DccResult<Ping>;
     /// The last handshake's DccInfo, if a session was ever opened.
     fn info(&self) -> Option<DccInfo>;
     /// The last handshake's capabilities, if a session was ever opened.
@@ -101,24 +192,9 @@ pub trait DccAdapter: Send + Sync {
     fn as_connection(&self) -> Option<&dyn Connection> {
         None
     }
-    fn as_scene_manager(&self) -> Option<&dyn SceneManager> {
-        None
-    }
-    fn as_transform(&self) -> Option<&dyn Transform> {
-        None
-    }
-    fn as_hierarchy(&self) -> Option<&dyn Hierarchy> {
-        None
-    }
-    fn as_render_capture(&self) -> Option<&dyn RenderCapture> {
-        None
-    }
-    fn as_script_engine(&self) -> Option<&dyn ScriptEngine> {
-        None
-    }
-    fn as_animation(&self) -> Option<&dyn Animation> {
-        None
-    }
+
+    // `as_scene_manager`, `as_transform`, ...: one accessor per area trait, `None` by default.
+    bridge_methods!(accessors_answering_none);
 }
 
 /// A DCC reached over a bridge: its session state and its end.
@@ -129,194 +205,29 @@ pub trait Connection: Send + Sync {
     async fn close(&self);
 }
 
+bridge_methods!(area_traits);
+
 fn unsupported<T>(method: &str) -> DccResult<T> {
     Err(DccFailure::unsupported(method))
 }
 
-#[async_trait]
-pub trait SceneManager: Send + Sync {
-    async fn get_scene_info(&self, _call: &DccCall) -> DccResult<SceneInfo> {
-        unsupported("scene.get_scene_info")
-    }
-    async fn list_objects(
-        &self,
-        _p: ListObjectsParams,
-        _call: &DccCall,
-    ) -> DccResult<Vec<SceneObject>> {
-        unsupported("scene.list_objects")
-    }
-    async fn create_object(
-        &self,
-        _p: CreateObjectParams,
-        _call: &DccCall,
-    ) -> DccResult<SceneObject> {
-        unsupported("scene.create_object")
-    }
-    async fn delete_objects(
-        &self,
-        _p: ObjectNamesParams,
-        _call: &DccCall,
-    ) -> DccResult<Vec<String>> {
-        unsupported("scene.delete_objects")
-    }
-    async fn get_selection(&self, _call: &DccCall) -> DccResult<Vec<String>> {
-        unsupported("scene.get_selection")
-    }
-    async fn set_selection(
-        &self,
-        _p: ObjectNamesParams,
-        _call: &DccCall,
-    ) -> DccResult<Vec<String>> {
-        unsupported("scene.set_selection")
-    }
-    async fn select_by_type(
-        &self,
-        _p: ObjectTypeParams,
-        _call: &DccCall,
-    ) -> DccResult<Vec<String>> {
-        unsupported("scene.select_by_type")
-    }
-    async fn set_visibility(&self, _p: SetVisibilityParams, _call: &DccCall) -> DccResult<bool> {
-        unsupported("scene.set_visibility")
-    }
-    async fn new_scene(&self, _p: NewSceneParams, _call: &DccCall) -> DccResult<SceneInfo> {
-        unsupported("scene.new_scene")
-    }
-    async fn open_file(&self, _p: OpenFileParams, _call: &DccCall) -> DccResult<SceneInfo> {
-        unsupported("scene.open_file")
-    }
-    async fn save_file(&self, _p: SaveFileParams, _call: &DccCall) -> DccResult<String> {
-        unsupported("scene.save_file")
-    }
-    async fn export_file(&self, _p: ExportFileParams, _call: &DccCall) -> DccResult<String> {
-        unsupported("scene.export_file")
-    }
-    async fn import_file(&self, _p: ImportFileParams, _call: &DccCall) -> DccResult<ImportResult> {
-        unsupported("scene.import_file")
-    }
-}
+/// Render settings: setting name → value as a string (a map of string to string;
+/// docs/bridge-protocol.md#methods). Read leniently: an adapter that sends a number or a boolean
+/// gets it back as its text.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct RenderSettings(pub BTreeMap<String, String>);
 
-#[async_trait]
-pub trait Transform: Send + Sync {
-    async fn get_transform(
-        &self,
-        _p: ObjectNameParams,
-        _call: &DccCall,
-    ) -> DccResult<ObjectTransform> {
-        unsupported("transform.get_transform")
-    }
-    async fn set_transform(
-        &self,
-        _p: SetTransformParams,
-        _call: &DccCall,
-    ) -> DccResult<ObjectTransform> {
-        unsupported("transform.set_transform")
-    }
-    async fn get_bounding_box(
-        &self,
-        _p: ObjectNameParams,
-        _call: &DccCall,
-    ) -> DccResult<BoundingBox> {
-        unsupported("transform.get_bounding_box")
-    }
-    async fn rename_object(&self, _p: RenameParams, _call: &DccCall) -> DccResult<String> {
-        unsupported("transform.rename_object")
-    }
-}
-
-#[async_trait]
-pub trait Hierarchy: Send + Sync {
-    async fn get_hierarchy(&self, _call: &DccCall) -> DccResult<Vec<SceneNode>> {
-        unsupported("hierarchy.get_hierarchy")
-    }
-    async fn get_children(
-        &self,
-        _p: OptionalObjectParams,
-        _call: &DccCall,
-    ) -> DccResult<Vec<SceneObject>> {
-        unsupported("hierarchy.get_children")
-    }
-    async fn get_parent(&self, _p: ObjectNameParams, _call: &DccCall) -> DccResult<Option<String>> {
-        unsupported("hierarchy.get_parent")
-    }
-    async fn group_objects(&self, _p: GroupParams, _call: &DccCall) -> DccResult<SceneObject> {
-        unsupported("hierarchy.group_objects")
-    }
-    async fn ungroup(&self, _p: UngroupParams, _call: &DccCall) -> DccResult<Vec<String>> {
-        unsupported("hierarchy.ungroup")
-    }
-    async fn reparent(&self, _p: ReparentParams, _call: &DccCall) -> DccResult<SceneObject> {
-        unsupported("hierarchy.reparent")
-    }
-}
-
-/// Render settings: setting name → value as a string.
-pub type RenderSettings = std::collections::BTreeMap<String, String>;
-
-#[async_trait]
-pub trait RenderCapture: Send + Sync {
-    async fn capture_viewport(
-        &self,
-        _p: CaptureParams,
-        _call: &DccCall,
-    ) -> DccResult<CaptureResult> {
-        unsupported("render.capture_viewport")
-    }
-    async fn render_scene(
-        &self,
-        _p: RenderSceneParams,
-        _call: &DccCall,
-    ) -> DccResult<RenderOutput> {
-        unsupported("render.render_scene")
-    }
-    async fn get_render_settings(&self, _call: &DccCall) -> DccResult<RenderSettings> {
-        unsupported("render.get_render_settings")
-    }
-    async fn set_render_settings(
-        &self,
-        _p: RenderSettingsParams,
-        _call: &DccCall,
-    ) -> DccResult<RenderSettings> {
-        unsupported("render.set_render_settings")
-    }
-}
-
-#[async_trait]
-pub trait ScriptEngine: Send + Sync {
-    async fn execute(&self, _p: ScriptParams, _call: &DccCall) -> DccResult<ScriptResult> {
-        unsupported("script.execute")
-    }
-    async fn supported_languages(&self, _call: &DccCall) -> DccResult<Vec<String>> {
-        unsupported("script.supported_languages")
-    }
-}
-
-#[async_trait]
-pub trait Animation: Send + Sync {
-    async fn list_armatures(&self, _call: &DccCall) -> DccResult<Vec<ArmatureSummary>> {
-        unsupported("animation.list_armatures")
-    }
-    async fn get_skeleton(&self, _p: ArmatureParams, _call: &DccCall) -> DccResult<Skeleton> {
-        unsupported("animation.get_skeleton")
-    }
-    async fn apply_motion(
-        &self,
-        _p: ApplyMotionParams,
-        _call: &DccCall,
-    ) -> DccResult<ApplyMotionResult> {
-        unsupported("animation.apply_motion")
-    }
-    async fn sample_pose(&self, _p: SamplePoseParams, _call: &DccCall) -> DccResult<Pose> {
-        unsupported("animation.sample_pose")
-    }
-    async fn get_frame_range(&self, _call: &DccCall) -> DccResult<FrameRange> {
-        unsupported("animation.get_frame_range")
-    }
-    async fn set_frame_range(
-        &self,
-        _p: SetFrameRangeParams,
-        _call: &DccCall,
-    ) -> DccResult<FrameRange> {
-        unsupported("animation.set_frame_range")
+impl<'de> Deserialize<'de> for RenderSettings {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = BTreeMap::<String, Value>::deserialize(deserializer)?;
+        Ok(Self(
+            raw.into_iter()
+                .map(|(key, value)| match value {
+                    Value::String(text) => (key, text),
+                    other => (key, other.to_string()),
+                })
+                .collect(),
+        ))
     }
 }

@@ -1,7 +1,9 @@
 //! Adapter traits, data types, `RemoteAdapter` (the traits over any Bridge), and built-in adapters.
 //!
 //! - [`types`]: the data types and typed method parameters of docs/bridge-protocol.md.
-//! - [`adapter`]: `DccAdapter` and one trait per capability; default answers are `UNSUPPORTED`.
+//! - [`adapter`]: `DccAdapter` and one trait per capability; default answers are `UNSUPPORTED`;
+//!   `bridge_methods!`, the one table of bridge methods the traits, [`BRIDGE_METHODS`], `route`
+//!   and `RemoteAdapter` are generated from.
 //! - `route`: a method name + JSON params → the typed trait method → JSON.
 //! - [`remote`]: `RemoteAdapter`, the traits over a [`crate::bridge::Bridge`].
 //! - [`stage`]: the built-in `stage` DCC (a glTF scene in memory).
@@ -23,51 +25,26 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+use crate::call::CallContext;
 use crate::config::{BridgeKind, Config};
 pub use adapter::{ConnectionBridge, ConnectionState, DccAdapter};
 pub use check::{AdapterCheckOptions, adapter_check, adapter_check_stage};
 pub use types::DccErrorCode;
 
-/// Every method of docs/bridge-protocol.md#methods, as written after `call:` in a SKILL.md.
-pub const BRIDGE_METHODS: &[&str] = &[
-    "dcc.hello",
-    "dcc.ping",
-    "scene.get_scene_info",
-    "scene.list_objects",
-    "scene.create_object",
-    "scene.delete_objects",
-    "scene.get_selection",
-    "scene.set_selection",
-    "scene.select_by_type",
-    "scene.set_visibility",
-    "scene.new_scene",
-    "scene.open_file",
-    "scene.save_file",
-    "scene.export_file",
-    "scene.import_file",
-    "transform.get_transform",
-    "transform.set_transform",
-    "transform.get_bounding_box",
-    "transform.rename_object",
-    "hierarchy.get_hierarchy",
-    "hierarchy.get_children",
-    "hierarchy.get_parent",
-    "hierarchy.group_objects",
-    "hierarchy.ungroup",
-    "hierarchy.reparent",
-    "render.capture_viewport",
-    "render.render_scene",
-    "render.get_render_settings",
-    "render.set_render_settings",
-    "script.execute",
-    "script.supported_languages",
-    "animation.list_armatures",
-    "animation.get_skeleton",
-    "animation.apply_motion",
-    "animation.sample_pose",
-    "animation.get_frame_range",
-    "animation.set_frame_range",
-];
+macro_rules! method_names {
+    ($($area_trait:ident $accessor:ident $area:literal {
+        $($method:ident($($params:ty)?) -> $result:ty;)*
+    })*) => {
+        /// Every method of docs/bridge-protocol.md#methods, as written after `call:` in a SKILL.md.
+        pub const BRIDGE_METHODS: &[&str] = &[
+            "dcc.hello",
+            "dcc.ping",
+            $($(concat!($area, ".", stringify!($method)),)*)*
+        ];
+    };
+}
+
+adapter::bridge_methods!(method_names);
 
 /// Name of the built-in DCC, always available (and the default when no `[[dcc]]` is configured).
 pub const STAGE_NAME: &str = "stage";
@@ -76,27 +53,6 @@ pub const STAGE_NAME: &str = "stage";
 pub enum DccError {
     #[error("{0}")]
     Config(String),
-}
-
-/// Progress callback for long DCC calls (`$/progress` from the adapter): progress, total, message.
-pub type ProgressFn = crate::bridge::ProgressFn;
-
-/// Per-call settings: deadline, cancellation, and where progress goes.
-#[derive(Clone)]
-pub struct DccCall {
-    pub timeout: Duration,
-    pub cancel: CancellationToken,
-    pub progress: Option<ProgressFn>,
-}
-
-impl DccCall {
-    pub fn new(timeout: Duration) -> Self {
-        Self {
-            timeout,
-            cancel: CancellationToken::new(),
-            progress: None,
-        }
-    }
 }
 
 /// What went wrong in a DCC call: a DccErrorCode from the adapter or the bridge, or one of
@@ -349,14 +305,15 @@ impl DccHub {
         dcc: Option<&str>,
         method: &str,
         params: Value,
-        call: &DccCall,
+        call: &CallContext,
     ) -> Result<Value, DccFailure> {
         let conn = self.find(dcc)?;
         if !BRIDGE_METHODS.contains(&method) {
             return Err(DccFailure::unsupported(method));
         }
+        let budget = call.remaining();
         // Remote calls carry their own deadline (and send `$/cancel` at it, then a liveness ping);
-        // this outer bound is a safety net a little later, so that nothing can hang a call.
+        // this outer limit is a safety net a little later, so that nothing can hang a call.
         let grace = if conn.bridge == ConnectionBridge::InProcess {
             Duration::ZERO
         } else {
@@ -365,20 +322,17 @@ impl DccHub {
         // The work gets a child of the caller's token, so that the outer limit can cancel it
         // alone: the bridge then sends `$/cancel` and forgets the request, where dropping the
         // future would skip both.
-        let inner = DccCall {
-            cancel: call.cancel.child_token(),
-            ..call.clone()
-        };
+        let inner = call.child();
         let work = route::route(conn.adapter.as_ref(), method, params, &inner);
         let mut work = std::pin::pin!(work);
         tokio::select! {
             r = &mut work => r,
-            _ = tokio::time::sleep(call.timeout + grace) => {
+            _ = tokio::time::sleep_until(call.backstop(grace)) => {
                 inner.cancel.cancel();
                 let _ = tokio::time::timeout(CANCEL_CLEANUP, &mut work).await;
                 Err(DccFailure::new(
                     DccErrorCode::Timeout,
-                    format!("{method} on {:?} did not finish within {:.1} s", conn.name, call.timeout.as_secs_f64()),
+                    format!("{method} on {:?} did not finish within {:.1} s", conn.name, budget.as_secs_f64()),
                 ))
             }
             _ = call.cancel.cancelled() => {
@@ -398,7 +352,7 @@ impl DccHub {
     /// Every connection with its state; tries a handshake on each (bounded by `timeout`).
     pub async fn list_connections(&self, timeout: Duration) -> Vec<ConnectionReport> {
         let probes = self.conns.iter().enumerate().map(|(i, conn)| async move {
-            let call = DccCall::new(timeout.min(conn.timeout));
+            let call = CallContext::new(timeout.min(conn.timeout));
             let running = conn
                 .adapter
                 .as_connection()
@@ -468,8 +422,9 @@ mod tests {
     use super::types::{DccCapabilities, DccInfo, Hello, Ping};
     use super::*;
 
-    /// An adapter whose ping never answers on its own: it only ends when its call is cancelled,
-    /// as a remote adapter does (it then sends `$/cancel` to the DCC).
+    /// An adapter that implements no method itself (every area answers with the traits'
+    /// defaults), and whose ping never answers on its own: it only ends when its call is
+    /// cancelled, as a remote adapter does (it then sends `$/cancel` to the DCC).
     #[derive(Default)]
     struct AnswersOnlyToCancel {
         saw_cancel: AtomicBool,
@@ -477,10 +432,10 @@ mod tests {
 
     #[async_trait]
     impl DccAdapter for AnswersOnlyToCancel {
-        async fn hello(&self, _call: &DccCall) -> DccResult<Hello> {
+        async fn hello(&self, _call: &CallContext) -> DccResult<Hello> {
             Err(DccFailure::unsupported("dcc.hello"))
         }
-        async fn ping(&self, call: &DccCall) -> DccResult<Ping> {
+        async fn ping(&self, call: &CallContext) -> DccResult<Ping> {
             call.cancel.cancelled().await;
             self.saw_cancel.store(true, Ordering::SeqCst);
             Err(DccFailure::new(DccErrorCode::Timeout, "cancelled"))
@@ -494,7 +449,31 @@ mod tests {
         fn implements(&self, _method: &str) -> bool {
             true
         }
+        fn as_scene_manager(&self) -> Option<&dyn adapter::SceneManager> {
+            Some(self)
+        }
+        fn as_transform(&self) -> Option<&dyn adapter::Transform> {
+            Some(self)
+        }
+        fn as_hierarchy(&self) -> Option<&dyn adapter::Hierarchy> {
+            Some(self)
+        }
+        fn as_render_capture(&self) -> Option<&dyn adapter::RenderCapture> {
+            Some(self)
+        }
+        fn as_script_engine(&self) -> Option<&dyn adapter::ScriptEngine> {
+            Some(self)
+        }
+        fn as_animation(&self) -> Option<&dyn adapter::Animation> {
+            Some(self)
+        }
     }
+    impl adapter::SceneManager for AnswersOnlyToCancel {}
+    impl adapter::Transform for AnswersOnlyToCancel {}
+    impl adapter::Hierarchy for AnswersOnlyToCancel {}
+    impl adapter::RenderCapture for AnswersOnlyToCancel {}
+    impl adapter::ScriptEngine for AnswersOnlyToCancel {}
+    impl adapter::Animation for AnswersOnlyToCancel {}
 
     #[tokio::test]
     async fn the_outer_limit_cancels_the_call_instead_of_dropping_it() {
@@ -509,7 +488,7 @@ mod tests {
             }],
             shutdown: CancellationToken::new(),
         };
-        let call = DccCall::new(Duration::from_millis(50));
+        let call = CallContext::new(Duration::from_millis(50));
         let failure = hub
             .call(None, "dcc.ping", json!({}), &call)
             .await
@@ -523,5 +502,78 @@ mod tests {
             !call.cancel.is_cancelled(),
             "the caller's own token is not cancelled for it"
         );
+    }
+
+    #[test]
+    fn the_method_list_is_the_documented_one() {
+        let doc = include_str!("../../docs/bridge-protocol.md");
+        let table = doc
+            .split_once("\n## Methods\n")
+            .and_then(|(_, rest)| rest.split_once("\n\n**"))
+            .map(|(table, _)| table)
+            .expect("docs/bridge-protocol.md has a Methods table");
+        let documented: Vec<&str> = table
+            .lines()
+            .filter_map(|line| line.strip_prefix("| `")?.split_once("` |"))
+            .map(|(method, _)| method)
+            .filter(|method| method.contains('.'))
+            .collect();
+        assert_eq!(BRIDGE_METHODS, documented.as_slice());
+    }
+
+    #[tokio::test]
+    async fn every_method_is_routed_to_the_trait_method_of_its_name() {
+        // The default body of each trait method names its own wire method, and so do the params
+        // errors of the router: a method the router does not know, or sends to the trait method of
+        // another name, would fail naming another method or none.
+        let adapter = AnswersOnlyToCancel::default();
+        let call = CallContext::new(Duration::from_secs(5));
+        // `dcc.hello` and `dcc.ping` are DccAdapter's own methods, outside the table.
+        for method in BRIDGE_METHODS.iter().filter(|m| !m.starts_with("dcc.")) {
+            assert!(route::has_trait_for(&adapter, method), "{method}");
+            let failure = route::route(&adapter, method, Value::Null, &call)
+                .await
+                .expect_err("nothing is implemented");
+            let names_it = match failure.dcc_code() {
+                Some(DccErrorCode::Unsupported) => {
+                    failure.details == DccFailure::unsupported(method).details
+                }
+                // A method with required params is refused before it reaches the adapter.
+                Some(DccErrorCode::InvalidInput) => {
+                    failure.message.starts_with(&format!("{method}: "))
+                }
+                _ => false,
+            };
+            assert!(names_it, "{method}: {failure}");
+        }
+    }
+
+    #[test]
+    fn every_capability_flag_is_declared_once_and_readable_by_name() {
+        let serialized = serde_json::to_value(DccCapabilities::default()).expect("encodes");
+        let fields = serialized.as_object().expect("an object");
+        let flags: std::collections::BTreeSet<&str> = fields
+            .iter()
+            .filter(|(_, value)| value.is_boolean())
+            .map(|(name, _)| name.as_str())
+            .collect();
+        let declared = DccCapabilities::FLAGS.iter().copied().collect();
+        assert_eq!(
+            flags, declared,
+            "every boolean field is a flag, and only those"
+        );
+        assert_eq!(
+            declared.len(),
+            DccCapabilities::FLAGS.len(),
+            "declared once"
+        );
+        let all = DccCapabilities {
+            animation: true,
+            ..DccCapabilities::default()
+        };
+        for name in DccCapabilities::FLAGS {
+            assert_eq!(all.flag(name), Some(*name == "animation"), "{name}");
+        }
+        assert_eq!(all.flag("bridge_kind"), None);
     }
 }

@@ -139,26 +139,38 @@ pub struct DccCapabilities {
     pub extensions: Map<String, Value>,
 }
 
-impl DccCapabilities {
-    /// The named capability flag (`"animation"`, `"transform"`, ...), as SKILL.md `requires` lists them.
-    pub fn flag(&self, name: &str) -> Option<bool> {
-        Some(match name {
-            "scene_info" => self.scene_info,
-            "snapshot" => self.snapshot,
-            "undo_redo" => self.undo_redo,
-            "progress_reporting" => self.progress_reporting,
-            "file_operations" => self.file_operations,
-            "selection" => self.selection,
-            "scene_manager" => self.scene_manager,
-            "transform" => self.transform,
-            "render_capture" => self.render_capture,
-            "hierarchy" => self.hierarchy,
-            "animation" => self.animation,
-            "has_embedded_python" => self.has_embedded_python,
-            _ => return None,
-        })
-    }
+/// The capability flags, declared once: `DccCapabilities::FLAGS` (the names SKILL.md `requires`
+/// may list, docs/skills.md) and `DccCapabilities::flag` (one by name) come from this list.
+macro_rules! capability_flags {
+    ($($flag:ident),* $(,)?) => {
+        impl DccCapabilities {
+            pub const FLAGS: &'static [&'static str] = &[$(stringify!($flag)),*];
+
+            /// The named capability flag (`"animation"`, `"transform"`, ...).
+            pub fn flag(&self, name: &str) -> Option<bool> {
+                match name {
+                    $(stringify!($flag) => Some(self.$flag),)*
+                    _ => None,
+                }
+            }
+        }
+    };
 }
+
+capability_flags!(
+    scene_info,
+    snapshot,
+    undo_redo,
+    progress_reporting,
+    file_operations,
+    selection,
+    scene_manager,
+    transform,
+    render_capture,
+    hierarchy,
+    animation,
+    has_embedded_python,
+);
 
 /// The answer to `dcc.hello`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::motion::{dcc_error, motion_error, with_take};
 use super::{Dispatcher, ToolError, ToolErrorCode};
-use crate::dcc::DccCall;
+use crate::call::CallContext;
 use crate::dcc::types::{ApplyMotionParams, F32Array};
 use crate::motion::MotionError;
 use crate::motion::take::Take;
@@ -29,7 +29,7 @@ pub(super) async fn put_on_rig(
     take: &Take,
     take_id: &str,
     target: &RigTarget<'_>,
-    call: &DccCall,
+    call: &CallContext,
     hint: &str,
 ) -> Result<Value, ToolError> {
     let params = apply_params(take, target).map_err(|e| with_take(motion_error(e), take_id))?;

@@ -1,13 +1,13 @@
 //! DCC tools: every bridge.md method through the adapter traits, `list_dccs`, and script tools.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use super::{CallContext, Dispatcher, ImageOut, ToolError, ToolErrorCode, ToolOutput};
-use crate::dcc::{DccCall, DccErrorCode, DccFailure, DccFailureCode};
+use super::{Dispatcher, ImageOut, ToolError, ToolErrorCode, ToolOutput};
+use crate::call::CallContext;
+use crate::dcc::{DccErrorCode, DccFailure, DccFailureCode};
 use crate::skills::ToolSpec;
 
 /// How long `list_dccs` waits for each connection's handshake.
@@ -33,10 +33,11 @@ pub(super) async fn call_method(
     if method == "script.execute" && !dispatcher.config.skills.allow_scripts {
         return Err(scripts_disabled(&tool.name));
     }
-    let call = dcc_call(ctx);
+    // The bridge call is the tool call: same deadline (resolved by `Dispatcher::deadline`), same
+    // cancellation, and the adapter's `$/progress` forwarded to the client.
     let result = dispatcher
         .dccs
-        .call(dcc.as_deref(), method, Value::Object(params), &call)
+        .call(dcc.as_deref(), method, Value::Object(params), ctx)
         .await
         .map_err(|f| failure_to_tool_error(dispatcher, f, dcc.as_deref(), method))?;
     if method == "script.execute" {
@@ -63,10 +64,9 @@ pub(super) async fn run_script(
         "path": path.display().to_string(),
         "args": args,
     });
-    let call = dcc_call(ctx);
     let result = dispatcher
         .dccs
-        .call(dcc.as_deref(), "script.execute", params, &call)
+        .call(dcc.as_deref(), "script.execute", params, ctx)
         .await
         .map_err(|f| failure_to_tool_error(dispatcher, f, dcc.as_deref(), "script.execute"))?;
     script_failed(&tool.name, Some(&path), &result)?;
@@ -121,19 +121,6 @@ fn split_dcc(args: Value) -> Result<(Option<String>, Map<String, Value>), ToolEr
         }
     };
     Ok((dcc, map))
-}
-
-/// The bridge call for a tool call: same deadline (resolved by `Dispatcher::deadline`), same
-/// cancellation, and the adapter's `$/progress` forwarded to the client.
-fn dcc_call(ctx: &CallContext) -> DccCall {
-    let progress = ctx.progress.clone();
-    DccCall {
-        timeout: ctx.timeout,
-        cancel: ctx.cancel.clone(),
-        progress: Some(Arc::new(move |p, total, message| {
-            progress.report(p, total, message.as_deref());
-        })),
-    }
 }
 
 fn absolute(path: &Path) -> PathBuf {

@@ -17,6 +17,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+use crate::call::CallContext;
 use crate::config::Config;
 use crate::dcc::DccErrorCode;
 use crate::skills::{Binding, ToolSpec};
@@ -59,6 +60,7 @@ pub fn binding_rules() -> crate::skills::BindingRules {
     crate::skills::BindingRules {
         is_known_method,
         is_dcc_binding,
+        capabilities: crate::dcc::types::DccCapabilities::FLAGS,
     }
 }
 
@@ -109,42 +111,6 @@ impl ToolOutput {
     }
 }
 
-/// Receives progress of a long call; the MCP layer forwards it as `notifications/progress`
-/// when the client asked for it, and drops it otherwise.
-pub trait Progress: Send + Sync {
-    fn report(&self, progress: f64, total: Option<f64>, message: Option<&str>);
-}
-
-/// Progress that goes nowhere (CLI paths and clients that did not ask).
-pub struct NoProgress;
-
-impl Progress for NoProgress {
-    fn report(&self, _progress: f64, _total: Option<f64>, _message: Option<&str>) {}
-}
-
-/// Everything a binding needs besides its arguments.
-#[derive(Clone)]
-pub struct CallContext {
-    pub progress: Arc<dyn Progress>,
-    /// Cancelled when the client cancels the call or the server shuts down.
-    pub cancel: CancellationToken,
-    /// The tool's deadline (`timeout_seconds` of the SKILL.md tool).
-    pub timeout: Duration,
-    /// Unique per tool call; motion requests use it as their `Idempotency-Key`.
-    pub call_id: String,
-}
-
-impl CallContext {
-    pub fn new(timeout: Duration) -> Self {
-        Self {
-            progress: Arc::new(NoProgress),
-            cancel: CancellationToken::new(),
-            timeout,
-            call_id: uuid::Uuid::new_v4().to_string(),
-        }
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError {
     #[error(transparent)]
@@ -188,31 +154,30 @@ impl Dispatcher {
         &self,
         tool: &ToolSpec,
         args: Value,
-        ctx: CallContext,
+        ctx: &CallContext,
     ) -> Result<ToolOutput, ToolError> {
         if let Binding::Call(method) = &tool.binding {
             check_paths(&self.config.files.roots, method, &args)?;
         }
         self.check_dcc_supports(tool, &args)?;
-        let cancel = ctx.cancel.clone();
         let work = async {
             match &tool.binding {
                 Binding::Call(method) if method.starts_with("motion.") => {
-                    motion::call(self, tool, method, args, &ctx).await
+                    motion::call(self, tool, method, args, ctx).await
                 }
                 Binding::Call(method) if method == "dcc.list_connections" => {
                     dcc::list_connections(self).await
                 }
-                Binding::Call(method) => dcc::call_method(self, tool, method, args, &ctx).await,
+                Binding::Call(method) => dcc::call_method(self, tool, method, args, ctx).await,
                 Binding::Script { path, language } => {
-                    dcc::run_script(self, tool, path, language, args, &ctx).await
+                    dcc::run_script(self, tool, path, language, args, ctx).await
                 }
             }
         };
         let mut work = std::pin::pin!(work);
         tokio::select! {
             result = &mut work => result,
-            _ = cancel.cancelled() => {
+            _ = ctx.cancel.cancelled() => {
                 // Bindings watch the same token and clean up on it (a bridge sends `$/cancel`, a
                 // motion job is deleted): let them, briefly, instead of dropping them mid-way.
                 let _ = tokio::time::timeout(CANCEL_GRACE, &mut work).await;

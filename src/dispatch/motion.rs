@@ -8,7 +8,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde::Deserialize;
@@ -16,9 +15,9 @@ use serde_json::{Value, json};
 
 use super::apply::{RigTarget, put_on_rig};
 use super::retarget::{self, Mode, RetargetArgs};
-use super::{CallContext, Dispatcher, ImageOut, ToolError, ToolErrorCode, ToolOutput};
-use crate::dcc::{DccCall, DccFailure};
-use crate::motion::client::CallOptions;
+use super::{Dispatcher, ImageOut, ToolError, ToolErrorCode, ToolOutput};
+use crate::call::CallContext;
+use crate::dcc::DccFailure;
 use crate::motion::retarget::Placement;
 use crate::motion::take::Skeleton;
 use crate::motion::{self, GenerateArgs, MotionError};
@@ -69,30 +68,6 @@ pub(super) fn parse_args<T: for<'de> Deserialize<'de>>(args: Value) -> Result<T,
     })
 }
 
-fn call_options(ctx: &CallContext) -> CallOptions {
-    let progress = ctx.progress.clone();
-    CallOptions {
-        cancel: ctx.cancel.clone(),
-        timeout: ctx.timeout,
-        idempotency_key: ctx.call_id.clone(),
-        progress: Some(Arc::new(move |p, total, msg: &str| {
-            progress.report(p, total, Some(msg))
-        })),
-    }
-}
-
-/// DCC call settings; `timeout` is what is left of the tool's deadline after earlier steps.
-pub(super) fn dcc_call(ctx: &CallContext, timeout: Duration) -> DccCall {
-    let progress = ctx.progress.clone();
-    DccCall {
-        timeout: timeout.max(Duration::from_secs(1)),
-        cancel: ctx.cancel.clone(),
-        progress: Some(Arc::new(move |p, total, msg: Option<String>| {
-            progress.report(p, total, msg.as_deref())
-        })),
-    }
-}
-
 #[derive(Deserialize)]
 struct ListArgs {
     #[serde(default)]
@@ -129,8 +104,6 @@ async fn generate(
     args: Value,
     ctx: &CallContext,
 ) -> Result<ToolOutput, ToolError> {
-    let started = Instant::now();
-    let left = || ctx.timeout.saturating_sub(started.elapsed());
     let margs: GenerateArgs = parse_args(args.clone())?;
     let dargs: GenerateDccArgs = parse_args(args.clone())?;
     let args_for_retarget = args;
@@ -151,15 +124,8 @@ async fn generate(
     let mut placement = Placement::AtRig;
     let mut margs = margs;
     if let Some(armature) = &dargs.armature {
-        let rig_skel = retarget::rig_skeleton(
-            dispatcher,
-            dargs.dcc.as_deref(),
-            armature,
-            None,
-            ctx,
-            left(),
-        )
-        .await?;
+        let rig_skel =
+            retarget::rig_skeleton(dispatcher, dargs.dcc.as_deref(), armature, None, ctx).await?;
         let model_retargets =
             choice.spec.supports_retargeting && choice.backend != motion::BUILTIN_BACKEND;
         if rargs.retarget == Mode::Names || model_retargets {
@@ -187,7 +153,7 @@ async fn generate(
 
     // 3–4. request, wait with progress, decode, store
     let g = hub
-        .generate(&choice, &margs, skeleton, &call_options(ctx))
+        .generate(&choice, &margs, skeleton, ctx)
         .await
         .map_err(motion_error)?;
 
@@ -241,7 +207,7 @@ async fn generate(
             &on_rig,
             &g.take_id,
             &target,
-            &dcc_call(ctx, left()),
+            ctx,
             "The motion was generated and kept (details.take_id): fix the armature or DCC, then call apply_motion with that take_id instead of generating again.",
         )
         .await?;
@@ -293,8 +259,6 @@ async fn apply(
     args: Value,
     ctx: &CallContext,
 ) -> Result<ToolOutput, ToolError> {
-    let started = Instant::now();
-    let left = || ctx.timeout.saturating_sub(started.elapsed());
     let rargs: RetargetArgs = parse_args(args.clone())?;
     let a: ApplyArgs = parse_args(args)?;
     let take = dispatcher.motion.take(&a.take_id).map_err(motion_error)?;
@@ -308,7 +272,6 @@ async fn apply(
                 &a.armature,
                 Some(&a.take_id),
                 ctx,
-                left(),
             )
             .await?;
             retarget::onto_rig(
@@ -336,7 +299,7 @@ async fn apply(
         &on_rig,
         &a.take_id,
         &target,
-        &dcc_call(ctx, left()),
+        ctx,
         "Check the armature name with list_armatures (and the dcc with list_dccs), then call apply_motion again.",
     )
     .await?;

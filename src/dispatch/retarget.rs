@@ -4,14 +4,14 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use glam::Vec3;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::motion::{dcc_call, dcc_error, motion_error, parse_args, with_take};
-use super::{CallContext, Dispatcher, ToolError, ToolErrorCode, ToolOutput};
+use super::motion::{dcc_error, motion_error, parse_args, with_take};
+use super::{Dispatcher, ToolError, ToolErrorCode, ToolOutput};
+use crate::call::CallContext;
 use crate::motion::millis;
 use crate::motion::retarget::{self, Frame, Mapping, RetargetError, TransferReport};
 use crate::motion::store::TakeInfo;
@@ -45,7 +45,6 @@ pub(super) async fn rig_skeleton(
     armature: &str,
     take_id: Option<&str>,
     ctx: &CallContext,
-    timeout: Duration,
 ) -> Result<Skeleton, ToolError> {
     let v = dispatcher
         .dccs
@@ -53,7 +52,7 @@ pub(super) async fn rig_skeleton(
             dcc,
             "animation.get_skeleton",
             json!({"armature": armature}),
-            &dcc_call(ctx, timeout),
+            ctx,
         )
         .await
         .map_err(|f| {
@@ -328,7 +327,6 @@ pub(super) async fn map_rig(
         &a.armature,
         a.take_id.as_deref(),
         ctx,
-        ctx.timeout,
     )
     .await?;
     let args = RetargetArgs {

@@ -30,14 +30,15 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::progress::McpProgress;
-use crate::dispatch::{CANCEL_GRACE, CallContext, Dispatcher, ToolError, ToolErrorCode};
+use crate::call::{CallContext, Progress};
+use crate::dispatch::{CANCEL_GRACE, Dispatcher, ToolError, ToolErrorCode};
 use crate::skills::{Binding, SharedRegistry, ToolSpec};
 
-/// Extra time past a tool's own deadline before the server gives up on the binding itself:
-/// bindings enforce their deadlines and report precisely; this is the backstop.
 /// Numbers the tool calls of this process for the log (`tool_call{call_id=…}`).
 static NEXT_CALL_ID: AtomicU64 = AtomicU64::new(1);
 
+/// Extra time past a tool's own deadline before the server gives up on the binding itself:
+/// bindings enforce their deadlines and report precisely; this is the backstop.
 const DEADLINE_GRACE: Duration = Duration::from_secs(5);
 
 /// How long a 2026-07-28 client may reuse a listing that comes from the skill registry or the
@@ -249,32 +250,32 @@ impl StagecraftServer {
         )
         .await;
         let timeout = self.inner.dispatcher.deadline(&spec, &args);
-        let mut call = CallContext::new(timeout);
         // A child of the request's token: the client's cancellation reaches the binding, and the
         // backstop below can cancel this call alone.
-        let cancel = ctx.ct.child_token();
-        call.cancel = cancel.clone();
+        let mut call = CallContext::new(timeout).with_cancel(ctx.ct.child_token());
         let (reporter, sender) = match ctx.meta.get_progress_token() {
             Some(token) => {
                 let (reporter, task) = McpProgress::start(ctx.peer.clone(), token);
                 let reporter = Arc::new(reporter);
-                call.progress = reporter.clone();
+                let sink = reporter.clone();
+                call.progress =
+                    Progress::new(move |p, total, message| sink.report(p, total, message));
                 (Some(reporter), Some(task))
             }
             None => (None, None),
         };
 
-        let mut work = std::pin::pin!(self.inner.dispatcher.call(&spec, args, call));
-        let outcome = match tokio::time::timeout(timeout + DEADLINE_GRACE, &mut work).await {
-            Ok(result) => Ok(result),
-            Err(elapsed) => {
+        let mut work = std::pin::pin!(self.inner.dispatcher.call(&spec, args, &call));
+        let outcome = tokio::select! {
+            result = &mut work => Ok(result),
+            _ = tokio::time::sleep_until(call.backstop(DEADLINE_GRACE)) => {
                 // Dropping the call here would skip its cleanup: the DCC would get no `$/cancel`
                 // and the bridge would keep the request pending until the connection closes.
                 // Cancel it instead and give the dispatcher its CANCEL_GRACE to clean up
                 // (docs/bridge-protocol.md#deadlines-cancellation-and-failures).
-                cancel.cancel();
+                call.cancel.cancel();
                 let _ = tokio::time::timeout(CANCEL_GRACE + CLEANUP_MARGIN, &mut work).await;
-                Err(elapsed)
+                Err(())
             }
         };
 

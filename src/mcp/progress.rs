@@ -1,4 +1,5 @@
-//! Dispatcher progress -> MCP `notifications/progress`, in order, and never after the response.
+//! A call's progress (`crate::call::Progress`) -> MCP `notifications/progress`, in order, and never
+//! after the response.
 
 use std::sync::Mutex;
 
@@ -6,8 +7,6 @@ use rmcp::RoleServer;
 use rmcp::model::{ProgressNotificationParam, ProgressToken};
 use rmcp::service::Peer;
 use tokio::sync::mpsc;
-
-use crate::dispatch::Progress;
 
 /// Queues progress for one call; a task sends it so that a slow client never blocks the work.
 pub struct McpProgress {
@@ -47,10 +46,8 @@ impl McpProgress {
             tx.take();
         }
     }
-}
 
-impl Progress for McpProgress {
-    fn report(&self, progress: f64, total: Option<f64>, message: Option<&str>) {
+    pub fn report(&self, progress: f64, total: Option<f64>, message: Option<&str>) {
         if !progress.is_finite() {
             return;
         }

@@ -6,11 +6,12 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::backbone;
-use super::client::{CallOptions, HttpBackend};
+use super::client::HttpBackend;
 use super::error::MotionError;
 use super::export::{save_take, take_summary};
 use super::hub::{Backend, GenerateArgs, MotionHub};
 use super::{preview, server};
+use crate::call::{CallContext, Progress};
 use crate::config::{BackendConfig, Config};
 
 /// Options of `stagecraft generate`.
@@ -71,23 +72,25 @@ pub async fn generate_cli(config: &Config, options: GenerateOptions) -> Result<(
         ..GenerateArgs::default()
     };
     let timeout = Duration::from_secs(crate::config::DEFAULT_MOTION_TIMEOUT_SECONDS);
-    let mut opts = CallOptions::new(timeout);
     let bar = progress_bar(&choice.spec.id);
     let shown = bar.clone();
-    opts.progress = Some(Arc::new(move |done, total, msg: &str| match total {
-        Some(total) if total > 0.0 => shown.set_message(format!(
-            "{msg} ({:.0}%)",
-            (done / total * 100.0).clamp(0.0, 100.0)
-        )),
-        _ => shown.set_message(msg.to_string()),
+    let call = CallContext::new(timeout).with_progress(Progress::new(move |done, total, msg| {
+        let msg = msg.unwrap_or_default();
+        match total {
+            Some(total) if total > 0.0 => shown.set_message(format!(
+                "{msg} ({:.0}%)",
+                (done / total * 100.0).clamp(0.0, 100.0)
+            )),
+            _ => shown.set_message(msg.to_string()),
+        }
     }));
-    let cancel = opts.cancel.clone();
+    let cancel = call.cancel.clone();
     let ctrl_c = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             cancel.cancel();
         }
     });
-    let result = hub.generate(&choice, &args, None, &opts).await;
+    let result = hub.generate(&choice, &args, None, &call).await;
     ctrl_c.abort();
     bar.finish_and_clear();
     let g = result?;

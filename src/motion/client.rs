@@ -20,10 +20,10 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{StatusCode, Url};
 use serde_json::{Value, json};
 use tokio::sync::RwLock;
-use tokio_util::sync::CancellationToken;
 
 use super::MotionError;
 use super::wire::{Capabilities, ErrorEnvelope, GenerateRequest, MmcpError};
+use crate::call::CallContext;
 use crate::config::BackendConfig;
 
 /// Retries after the first attempt.
@@ -35,37 +35,6 @@ const POLL_DEFAULT: Duration = Duration::from_secs(2);
 const CAPABILITIES_TIMEOUT: Duration = Duration::from_secs(10);
 const DELETE_TIMEOUT: Duration = Duration::from_secs(5);
 const ACCEPT: &str = "model/gltf+json, application/json, model/gltf-binary;q=0.9";
-
-/// Progress of a long call: (progress, total, message).
-pub type ProgressFn = Arc<dyn Fn(f64, Option<f64>, &str) + Send + Sync>;
-
-/// What a generate call needs besides the request.
-#[derive(Clone)]
-pub struct CallOptions {
-    pub cancel: CancellationToken,
-    /// The caller's deadline (the tool's timeout); the backend's own timeout may be sooner.
-    pub timeout: Duration,
-    /// Sent as `Idempotency-Key`, the same on every retry.
-    pub idempotency_key: String,
-    pub progress: Option<ProgressFn>,
-}
-
-impl CallOptions {
-    pub fn new(timeout: Duration) -> Self {
-        Self {
-            cancel: CancellationToken::new(),
-            timeout,
-            idempotency_key: uuid::Uuid::new_v4().to_string(),
-            progress: None,
-        }
-    }
-
-    fn report(&self, progress: f64, total: Option<f64>, message: &str) {
-        if let Some(p) = &self.progress {
-            p(progress, total, message);
-        }
-    }
-}
 
 /// A successful generate answer, not decoded yet (decoding runs off the async threads).
 #[derive(Debug)]
@@ -219,6 +188,13 @@ impl HttpBackend {
         }
     }
 
+    /// The deadline of one request to this backend: its own `timeout_seconds`, or the caller's
+    /// deadline when sooner; and how long that is from now (for the error that names it).
+    fn deadline_of(&self, call: &CallContext) -> (Instant, Duration) {
+        let request = call.within(self.timeout);
+        (request.deadline.into_std(), request.remaining())
+    }
+
     fn deadline(&self, after: Duration) -> MotionError {
         MotionError::Deadline {
             backend: self.name.clone(),
@@ -366,7 +342,7 @@ impl HttpBackend {
     pub async fn generate(
         &self,
         request: &GenerateRequest,
-        opts: &CallOptions,
+        call: &CallContext,
     ) -> Result<GltfBody, MotionError> {
         // serde_json refuses NaN/Infinity: that is a client-side bug, reported before sending.
         let body = serde_json::to_vec(request).map_err(|e| {
@@ -374,8 +350,7 @@ impl HttpBackend {
         })?;
         // Bytes: each retry re-sends the same body without copying it.
         let body = bytes::Bytes::from(body);
-        let limit = self.timeout.min(opts.timeout);
-        let deadline = Instant::now() + limit;
+        let (deadline, limit) = self.deadline_of(call);
         let url = self.endpoint("generate")?;
         let started = Instant::now();
 
@@ -388,11 +363,11 @@ impl HttpBackend {
                     "application/json; charset=utf-8",
                 )
                 .header(reqwest::header::ACCEPT, ACCEPT)
-                .header("Idempotency-Key", opts.idempotency_key.as_str())
+                .header("Idempotency-Key", &*call.call_id)
                 .body(body.clone());
             let sent = tokio::select! {
                 r = tokio::time::timeout_at(deadline.into(), req.send()) => r,
-                _ = opts.cancel.cancelled() => return Err(MotionError::Cancelled),
+                _ = call.cancel.cancelled() => return Err(MotionError::Cancelled),
             };
             let failure = match sent {
                 Err(_) => return Err(self.deadline(limit)),
@@ -424,25 +399,25 @@ impl HttpBackend {
                 return Err(err);
             }
             attempt += 1;
-            opts.report(
+            call.progress.report(
                 started.elapsed().as_secs_f64(),
                 None,
-                &format!(
+                Some(&format!(
                     "{}: {}; retry {attempt}/{MAX_RETRIES} in {:.1} s",
                     self.name,
                     err,
                     delay.as_secs_f64()
-                ),
+                )),
             );
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
-                _ = opts.cancel.cancelled() => return Err(MotionError::Cancelled),
+                _ = call.cancel.cancelled() => return Err(MotionError::Cancelled),
             }
         };
 
         match resp.status() {
             StatusCode::OK => self.gltf_body(resp, deadline, limit, "generate").await,
-            StatusCode::ACCEPTED => self.follow_job(resp, opts, deadline, limit, started).await,
+            StatusCode::ACCEPTED => self.follow_job(resp, call, deadline, limit, started).await,
             s if s.is_success() => Err(self.bad(format!(
                 "unexpected HTTP {} to /generate (expected 200 or 202)",
                 s.as_u16()
@@ -479,7 +454,7 @@ impl HttpBackend {
     async fn follow_job(
         &self,
         resp: reqwest::Response,
-        opts: &CallOptions,
+        call: &CallContext,
         deadline: Instant,
         limit: Duration,
         started: Instant,
@@ -500,32 +475,32 @@ impl HttpBackend {
         drop(resp);
         let loc = job_url.to_string();
         loop {
-            opts.report(
+            call.progress.report(
                 started.elapsed().as_secs_f64(),
                 None,
-                &format!(
+                Some(&format!(
                     "{}: job queued/running ({:.0} s)",
                     self.name,
                     started.elapsed().as_secs_f64()
-                ),
+                )),
             );
             if Instant::now() + wait >= deadline {
                 tokio::select! {
                     _ = tokio::time::sleep_until(deadline.into()) => {}
-                    _ = opts.cancel.cancelled() => return Err(MotionError::Cancelled),
+                    _ = call.cancel.cancelled() => return Err(MotionError::Cancelled),
                 }
                 return Err(self.deadline(limit));
             }
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
-                _ = opts.cancel.cancelled() => return Err(MotionError::Cancelled),
+                _ = call.cancel.cancelled() => return Err(MotionError::Cancelled),
             }
             let req = self
                 .with_auth(self.http.get(job_url.clone()))
                 .header(reqwest::header::ACCEPT, ACCEPT);
             let sent = tokio::select! {
                 r = tokio::time::timeout_at(deadline.into(), req.send()) => r,
-                _ = opts.cancel.cancelled() => return Err(MotionError::Cancelled),
+                _ = call.cancel.cancelled() => return Err(MotionError::Cancelled),
             };
             let r = match sent {
                 Err(_) => return Err(self.deadline(limit)),
@@ -556,10 +531,14 @@ impl HttpBackend {
                         });
                         // Progress values stay elapsed seconds (MCP wants them increasing); the
                         // job's own progress goes in the message.
-                        opts.report(
+                        call.progress.report(
                             started.elapsed().as_secs_f64(),
                             None,
-                            &format!("{}: job {status}{}", self.name, pct.unwrap_or_default()),
+                            Some(&format!(
+                                "{}: job {status}{}",
+                                self.name,
+                                pct.unwrap_or_default()
+                            )),
                         );
                     }
                 }
@@ -599,7 +578,7 @@ impl HttpBackend {
     pub async fn generate_batch(
         &self,
         requests: &[GenerateRequest],
-        opts: &CallOptions,
+        call: &CallContext,
     ) -> Result<Vec<Result<super::take::Take, MotionError>>, MotionError> {
         let items: Vec<Value> = requests
             .iter()
@@ -609,15 +588,14 @@ impl HttpBackend {
                 MotionError::InvalidArguments(format!("a request cannot be encoded: {e}"))
             })?;
         let body = json!({"protocol_version": super::wire::PROTOCOL_VERSION, "requests": items});
-        let limit = self.timeout.min(opts.timeout);
-        let deadline = Instant::now() + limit;
+        let (deadline, limit) = self.deadline_of(call);
         let req = self
             .with_auth(self.http.post(self.endpoint("generate")?))
-            .header("Idempotency-Key", opts.idempotency_key.as_str())
+            .header("Idempotency-Key", &*call.call_id)
             .json(&body);
         let r = tokio::select! {
             r = tokio::time::timeout_at(deadline.into(), req.send()) => r,
-            _ = opts.cancel.cancelled() => return Err(MotionError::Cancelled),
+            _ = call.cancel.cancelled() => return Err(MotionError::Cancelled),
         };
         let r = match r {
             Err(_) => return Err(self.deadline(limit)),

@@ -9,13 +9,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::backbone::{self, Backbone, GenerationSlots, QUEUE_WAIT};
-use super::client::{CallOptions, HttpBackend, ProgressFn};
+use super::client::HttpBackend;
 use super::error::MotionError;
 use super::export::take_summary;
 use super::store::{TakeInfo, TakeStore};
 use super::take::Take;
 use super::wire::{self, Constraint, GenerateRequest, MmcpError, ModelSpec, Options, Segment};
 use super::{BUILTIN_BACKEND, DEFAULT_SECONDS, gltf, store};
+use crate::call::{CallContext, Progress};
 use crate::config::Config;
 use crate::skeleton::Skeleton;
 
@@ -455,7 +456,7 @@ impl MotionHub {
         &self,
         choice: &ModelChoice,
         request: &GenerateRequest,
-        opts: &CallOptions,
+        call: &CallContext,
     ) -> Result<Take, MotionError> {
         let entry = self.backends.get(choice.index).ok_or_else(|| {
             MotionError::NoBackend(format!("backend {:?} is gone", choice.backend))
@@ -483,7 +484,7 @@ impl MotionHub {
                         extra: json!({"local": true}),
                     });
                 }
-                let body = h.generate(request, opts).await?;
+                let body = h.generate(request, call).await?;
                 let name = entry.name.clone();
                 // Decoding tens of MB is CPU work: keep it off the async worker threads.
                 tokio::task::spawn_blocking(move || gltf::decode(&body.bytes))
@@ -505,16 +506,14 @@ impl MotionHub {
                     backend: entry.name.clone(),
                     message: format!("cannot encode the request: {e}"),
                 })?;
-                let limit = opts.timeout;
-                let started = Instant::now();
                 let deadline = MotionError::Deadline {
                     backend: entry.name.clone(),
-                    seconds: limit.as_secs_f64(),
+                    seconds: call.remaining().as_secs_f64(),
                 };
                 // A slot first, waited for within the call's deadline, like a served request.
                 let permit = tokio::select! {
-                    p = tokio::time::timeout(limit, self.slots.acquire(QUEUE_WAIT)) => p,
-                    _ = opts.cancel.cancelled() => return Err(MotionError::Cancelled),
+                    p = tokio::time::timeout_at(call.deadline, self.slots.acquire(QUEUE_WAIT)) => p,
+                    _ = call.cancel.cancelled() => return Err(MotionError::Cancelled),
                 };
                 let permit = match permit {
                     Err(_) => return Err(deadline),
@@ -532,10 +531,9 @@ impl MotionHub {
                     let _permit = permit;
                     backbone::generate_checked(bb.as_ref(), &raw)
                 });
-                let left = limit.saturating_sub(started.elapsed());
                 let r = tokio::select! {
-                    r = tokio::time::timeout(left, job) => r,
-                    _ = opts.cancel.cancelled() => return Err(MotionError::Cancelled),
+                    r = tokio::time::timeout_at(call.deadline, job) => r,
+                    _ = call.cancel.cancelled() => return Err(MotionError::Cancelled),
                 };
                 let take = match r {
                     Err(_) => return Err(deadline),
@@ -581,14 +579,13 @@ impl MotionHub {
         choice: &ModelChoice,
         args: &GenerateArgs,
         skeleton: Option<Skeleton>,
-        opts: &CallOptions,
+        call: &CallContext,
     ) -> Result<Generated, MotionError> {
         let (request, client_notes) = Self::build_request(choice, args, skeleton)?;
         let started = Instant::now();
-        let mut opts = opts.clone();
-        opts.progress = opts.progress.map(monotonic);
-        let opts = &opts;
-        let ticker = opts.progress.clone().map(|p| {
+        let call = &call.clone().with_progress(monotonic(call.progress.clone()));
+        let ticker = call.progress.is_wanted().then(|| {
+            let progress = call.progress.clone();
             let label = format!("{}/{}", choice.backend, choice.spec.id);
             AbortOnDrop(tokio::spawn(async move {
                 let mut iv = tokio::time::interval(Duration::from_secs(1));
@@ -596,15 +593,15 @@ impl MotionHub {
                 loop {
                     iv.tick().await;
                     let s = started.elapsed().as_secs_f64();
-                    p(
+                    progress.report(
                         s.floor(),
                         None,
-                        &format!("generating with {label}: {s:.0} s"),
+                        Some(&format!("generating with {label}: {s:.0} s")),
                     );
                 }
             }))
         });
-        let result = self.run(choice, &request, opts).await;
+        let result = self.run(choice, &request, call).await;
         drop(ticker);
         let take = result?;
         let info = TakeInfo {
@@ -867,16 +864,19 @@ fn request_options(
 
 /// MCP progress must increase with every notification; reports from the ticker, retries and job
 /// polls interleave, so equal or smaller values are nudged just past the last one.
-fn monotonic(inner: ProgressFn) -> ProgressFn {
+fn monotonic(inner: Progress) -> Progress {
+    if !inner.is_wanted() {
+        return inner;
+    }
     let last = std::sync::Mutex::new(f64::NEG_INFINITY);
-    Arc::new(move |p, total, msg: &str| {
+    Progress::new(move |p, total, msg| {
         let v = {
             let mut l = last.lock().unwrap_or_else(|e| e.into_inner());
             let v = if p > *l { p } else { *l + 0.001 };
             *l = v;
             v
         };
-        inner(v, total, msg)
+        inner.report(v, total, msg)
     })
 }
 

@@ -33,7 +33,6 @@ pub mod viewer;
 pub mod wire;
 
 pub use cli::{GenerateOptions, generate_cli, serve_builtin};
-pub use client::ProgressFn;
 pub use error::MotionError;
 pub use export::{millis, save_take, take_summary, trajectory_summary};
 pub use hub::{

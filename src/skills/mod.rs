@@ -461,10 +461,7 @@ mod tests {
     use super::*;
 
     fn rules() -> BindingRules {
-        BindingRules {
-            is_known_method: crate::dispatch::is_known_method,
-            is_dcc_binding: crate::dispatch::is_dcc_binding,
-        }
+        crate::dispatch::binding_rules()
     }
 
     fn write_skill(root: &Path, folder: &str, name: &str, tool: &str) {

@@ -24,22 +24,6 @@ pub const DEFAULT_TIMEOUT_SECONDS: u64 = 30;
 /// Default deadline of motion tools (docs/skills.md#tool-level-keys): generation can take minutes on a cold backend.
 pub const DEFAULT_MOTION_TIMEOUT_SECONDS: u64 = 600;
 
-/// The DccCapabilities names (docs/bridge-protocol.md#data-types) that `requires:` may list.
-const CAPABILITIES: &[&str] = &[
-    "scene_info",
-    "snapshot",
-    "undo_redo",
-    "progress_reporting",
-    "file_operations",
-    "selection",
-    "scene_manager",
-    "transform",
-    "render_capture",
-    "hierarchy",
-    "animation",
-    "has_embedded_python",
-];
-
 /// ScriptLanguage of docs/bridge-protocol.md#data-types.
 const SCRIPT_LANGUAGES: &[&str] = &[
     "python",
@@ -72,12 +56,14 @@ const MISSPELLINGS: &[(&str, &str)] = &[
     ("resourceUri", "ui_resource"),
 ];
 
-/// Knows which `call:` targets exist and which bindings talk to a DCC. Supplied by the dispatcher,
-/// so that this module does not depend on it.
+/// Knows which `call:` targets exist, which bindings talk to a DCC, and which capabilities a DCC
+/// can have. Supplied by the dispatcher, so that this module does not depend on it.
 #[derive(Clone, Copy)]
 pub struct BindingRules {
     pub is_known_method: fn(&str) -> bool,
     pub is_dcc_binding: fn(&Binding) -> bool,
+    /// The DccCapabilities names (docs/bridge-protocol.md#data-types) that `requires:` may list.
+    pub capabilities: &'static [&'static str],
 }
 
 #[derive(Debug, Deserialize)]
@@ -270,11 +256,14 @@ pub(crate) fn parse_skill_checked(
         ));
     }
     for cap in &front.requires {
-        if !CAPABILITIES.contains(&cap.as_str()) {
+        if !rules.capabilities.contains(&cap.as_str()) {
             problems.push(diag(
                 line_of("requires:"),
                 format!("`requires` names an unknown capability {cap:?}"),
-                &format!("use DccCapabilities names: {}", CAPABILITIES.join(", ")),
+                &format!(
+                    "use DccCapabilities names: {}",
+                    rules.capabilities.join(", ")
+                ),
             ));
         }
     }
@@ -652,6 +641,7 @@ mod tests {
         BindingRules {
             is_known_method: |m| m == "transform.get_transform" || m == "motion.generate",
             is_dcc_binding: |b| matches!(b, Binding::Call(m) if m.starts_with("transform.")),
+            capabilities: crate::dcc::types::DccCapabilities::FLAGS,
         }
     }
 

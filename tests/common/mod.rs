@@ -49,6 +49,6 @@ pub fn call_tool(method: &str) -> stagecraft::skills::ToolSpec {
 }
 
 /// A call context with a generous deadline for a loaded CI machine.
-pub fn ctx() -> stagecraft::dispatch::CallContext {
-    stagecraft::dispatch::CallContext::new(std::time::Duration::from_secs(30))
+pub fn ctx() -> stagecraft::call::CallContext {
+    stagecraft::call::CallContext::new(std::time::Duration::from_secs(30))
 }

@@ -7,8 +7,9 @@ use serde_json::{Value, json};
 
 use super::CheckReport;
 use super::report::CheckRow;
+use crate::call::CallContext;
 use crate::dcc::types::*;
-use crate::dcc::{DccCall, DccErrorCode, DccFailure, DccHub};
+use crate::dcc::{DccErrorCode, DccFailure, DccHub};
 
 /// A run against one connection: what it advertised, and the rows recorded so far.
 pub(super) struct Suite<'a> {
@@ -60,7 +61,7 @@ impl Suite<'_> {
     }
 
     pub(super) async fn raw(&self, method: &str, params: Value) -> Result<Value, DccFailure> {
-        let call = DccCall::new(self.timeout);
+        let call = CallContext::new(self.timeout);
         self.hub.call(self.dcc, method, params, &call).await
     }
 

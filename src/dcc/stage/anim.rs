@@ -10,11 +10,18 @@
 
 use std::collections::HashMap;
 
+use async_trait::async_trait;
 use glam::{Mat4, Quat, Vec3};
 
+use super::StageAdapter;
 use super::scene::{NodeId, Scene, scene_error};
+use crate::call::CallContext;
 use crate::dcc::DccFailure;
-use crate::dcc::types::{ApplyMotionParams, ApplyMotionResult, Pose, SamplePoseParams};
+use crate::dcc::adapter::{Animation, DccResult};
+use crate::dcc::types::{
+    ApplyMotionParams, ApplyMotionResult, ArmatureParams, ArmatureSummary, FrameRange, Joint, Pose,
+    SamplePoseParams, SetFrameRangeParams, Skeleton,
+};
 use crate::gltf_buffers::{Interpolation, Sampler};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -445,4 +452,102 @@ pub fn sample_pose(scene: &Scene, p: &SamplePoseParams) -> Result<Pose, DccFailu
         }
     }
     Ok(pose)
+}
+
+#[async_trait]
+impl Animation for StageAdapter {
+    async fn list_armatures(&self, _call: &CallContext) -> DccResult<Vec<ArmatureSummary>> {
+        let scene = self.lock().await;
+        Ok(scene
+            .armatures()
+            .into_iter()
+            .map(|(arm, joints)| ArmatureSummary {
+                name: scene.node(arm).name.clone(),
+                joints: joints.len(),
+                action: scene
+                    .active_action
+                    .get(&arm)
+                    .and_then(|i| scene.actions.get(*i))
+                    .map(|a| a.name.clone()),
+            })
+            .collect())
+    }
+
+    async fn get_skeleton(&self, p: ArmatureParams, _call: &CallContext) -> DccResult<Skeleton> {
+        let scene = self.lock().await;
+        let (arm, joints) = scene.find_armature(&p.armature)?;
+        let order = scene.ordered_joints(arm, &joints)?;
+        let pos = |id: NodeId| scene.world(id).w_axis.truncate();
+        let joints = order
+            .iter()
+            .map(|(j, parent)| {
+                let offset = match parent {
+                    Some(par) => pos(*j) - pos(*par),
+                    None => pos(*j),
+                };
+                Joint {
+                    name: scene.node(*j).name.clone(),
+                    parent: parent.map(|p| scene.node(p).name.clone()),
+                    rest_translation: [offset.x, offset.y, offset.z].map(|v| v as f64),
+                    rest_rotation: [0.0, 0.0, 0.0, 1.0],
+                    display_name: None,
+                }
+            })
+            .collect();
+        Ok(Skeleton::new(joints))
+    }
+
+    async fn apply_motion(
+        &self,
+        p: ApplyMotionParams,
+        _call: &CallContext,
+    ) -> DccResult<ApplyMotionResult> {
+        self.blocking(move |scene| apply_motion(scene, &p)).await
+    }
+
+    async fn sample_pose(&self, p: SamplePoseParams, _call: &CallContext) -> DccResult<Pose> {
+        self.blocking(move |scene| sample_pose(scene, &p)).await
+    }
+
+    async fn get_frame_range(&self, _call: &CallContext) -> DccResult<FrameRange> {
+        Ok(Self::frame_range(&*self.lock().await))
+    }
+
+    async fn set_frame_range(
+        &self,
+        p: SetFrameRangeParams,
+        _call: &CallContext,
+    ) -> DccResult<FrameRange> {
+        let mut scene = self.lock().await;
+        let mut f = scene.frames;
+        for (name, value, slot) in [
+            ("start", p.start, &mut f.start),
+            ("end", p.end, &mut f.end),
+            ("fps", p.fps, &mut f.fps),
+            ("current", p.current, &mut f.current),
+        ] {
+            if let Some(v) = value {
+                if !v.is_finite() || v.abs() > 1e9 {
+                    return Err(DccFailure::invalid(format!(
+                        "{name} must be a finite number, got {v}"
+                    )));
+                }
+                *slot = v;
+            }
+        }
+        if f.fps <= 0.0 {
+            return Err(DccFailure::invalid(format!(
+                "fps must be above 0, got {}",
+                f.fps
+            )));
+        }
+        if f.start > f.end {
+            return Err(DccFailure::invalid(format!(
+                "start ({}) must not be after end ({})",
+                f.start, f.end
+            )));
+        }
+        scene.frames = f;
+        Ok(Self::frame_range(&scene))
+    }
 }

@@ -1,9 +1,9 @@
 //! The stage scene: glTF nodes held as a tree of named objects, with skins, actions and settings.
 //!
 //! Internally everything is glTF: metres, Y-up, quaternions, local TRS per node. The bridge's
-//! conventions (world space, centimetres, Euler XYZ degrees) are applied at the edges, in `mod.rs`.
-//! Mesh data, materials, textures and cameras stay in the glTF document they came from (`doc`
-//! + `bin`), so a loaded file is written back with everything it had.
+//! conventions (world space, centimetres, Euler XYZ degrees) are applied at the edges, in the
+//! method files (`placement.rs`, ...). Mesh data, materials, textures and cameras stay in the glTF
+//! document they came from (`doc` + `bin`), so a loaded file is written back with everything it had.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;

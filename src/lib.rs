@@ -6,6 +6,7 @@
 //! - [`config`]: `stagecraft.toml` + environment + CLI flags.
 //! - [`mcp`]: the rmcp server handler, stdio and Streamable HTTP transports, progress and cancellation.
 //! - [`skills`]: SKILL.md discovery, strict parsing with diagnostics, hot reload, the tool registry.
+//! - [`doctor`]: `stagecraft doctor`'s checks as a typed report.
 //! - [`dispatch`]: a validated tool call to its binding (adapter method, built-in, or script).
 //! - [`motion`]: the MMCP client and server sides, glTF takes, the built-in procedural model.
 //! - [`dcc`]: adapter traits and data types, `RemoteAdapter`, the built-in `stage` DCC.
@@ -19,6 +20,7 @@ pub mod call;
 pub mod config;
 pub mod dcc;
 pub mod dispatch;
+pub mod doctor;
 pub mod gltf_buffers;
 pub mod mcp;
 pub mod motion;

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
-use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use stagecraft::config::{BridgeKind, Config};
@@ -378,9 +377,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 dispatch::binding_rules(),
             );
             let listing = if json {
-                serde_json::to_string_pretty(&skills_json(&registry))? + "\n"
+                serde_json::to_string_pretty(&registry.to_json())? + "\n"
             } else {
-                skills_listing(&registry)
+                registry.listing()
             };
             print_listing(&listing)?;
             for d in &registry.diagnostics {
@@ -394,21 +393,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 sources.paths = paths;
             }
             let registry = stagecraft::skills::Registry::load(&sources, dispatch::binding_rules());
-            let mut report = String::new();
-            for d in &registry.diagnostics {
-                report.push_str(&format!("{d}\n"));
-            }
-            report.push_str(&format!(
-                "{} skills, {} tools loaded; {} problem{}\n",
-                registry.skills.len(),
-                registry.tools.len() + registry.hidden.len(),
-                registry.diagnostics.len(),
-                if registry.diagnostics.len() == 1 {
-                    ""
-                } else {
-                    "s"
-                }
-            ));
+            let report = registry.check_report();
             print_listing(&report)?;
             Ok(if registry.diagnostics.is_empty() {
                 ExitCode::SUCCESS
@@ -538,99 +523,6 @@ async fn serve(config: Config, common: &Common, args: ServeArgs) -> Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-fn skills_json(registry: &stagecraft::skills::Registry) -> Value {
-    let tool = |t: &stagecraft::skills::ToolSpec, hidden: bool| {
-        let binding = match &t.binding {
-            stagecraft::skills::Binding::Call(m) => json!({"call": m}),
-            stagecraft::skills::Binding::Script { path, language } => {
-                json!({"script": path, "language": language})
-            }
-        };
-        json!({
-            "name": t.name,
-            "title": t.title,
-            "skill": t.skill,
-            "description": t.description,
-            "binding": binding,
-            "input_schema": *t.input_schema,
-            "read_only": t.read_only,
-            "destructive": t.destructive,
-            "idempotent": t.idempotent,
-            "open_world": t.open_world,
-            "timeout_seconds": t.timeout_seconds,
-            "ui_resource": t.ui_resource,
-            "hidden": hidden,
-            "context_bytes": t.context_bytes(),
-        })
-    };
-    json!({
-        "skills": registry.skills.values().map(|s| json!({
-            "name": s.name,
-            "description": s.description,
-            "uri": s.uri,
-            "dir": s.dir,
-            "tools": s.tools,
-        })).collect::<Vec<_>>(),
-        "tools": registry.tools.values().map(|t| tool(t, false))
-            .chain(registry.hidden.values().map(|t| tool(t, true)))
-            .collect::<Vec<_>>(),
-        "diagnostics": registry.diagnostics.iter().map(|d| json!({
-            "file": d.file,
-            "line": d.line,
-            "message": d.message,
-            "fix": d.fix,
-        })).collect::<Vec<_>>(),
-    })
-}
-
-fn skills_listing(registry: &stagecraft::skills::Registry) -> String {
-    let mut out = String::new();
-    for skill in registry.skills.values() {
-        let origin = match &skill.dir {
-            Some(dir) => dir.display().to_string(),
-            None => "built-in".into(),
-        };
-        out.push_str(&format!("{}  ({origin})\n", skill.name));
-        for name in &skill.tools {
-            let (tool, hidden) = match registry.tools.get(name) {
-                Some(t) => (t, false),
-                None => match registry.hidden.get(name) {
-                    Some(t) => (t, true),
-                    None => continue,
-                },
-            };
-            let binding = match &tool.binding {
-                stagecraft::skills::Binding::Call(m) => format!("call {m}"),
-                stagecraft::skills::Binding::Script { path, language } => {
-                    format!("script {} ({language})", path.display())
-                }
-            };
-            let mut flags = Vec::new();
-            if tool.read_only {
-                flags.push("read-only");
-            }
-            if tool.destructive {
-                flags.push("destructive");
-            }
-            if hidden {
-                flags.push("hidden: allow_scripts = false");
-            }
-            out.push_str(&format!(
-                "  {:<22} {:>6} B  {binding}  {}\n",
-                tool.name,
-                tool.context_bytes(),
-                flags.join(", ")
-            ));
-        }
-    }
-    let listed: usize = registry.tools.values().map(|t| t.context_bytes()).sum();
-    out.push_str(&format!(
-        "{listed} B of tools/list context (name, description, input schema) for the {} tools listed by default\n",
-        registry.tools.len()
-    ));
-    out
-}
-
 /// Writes a CLI listing to stdout. A reader that stops early (`stagecraft skills list | head`)
 /// closes the pipe: the listing then ends quietly, as other command-line tools do, where
 /// `println!` would panic.
@@ -646,146 +538,12 @@ fn print_listing(text: &str) -> std::io::Result<()> {
 }
 
 async fn doctor(config: Config, common: &Common) -> Result<ExitCode> {
-    let mut ok = true;
-    match &config.source {
-        Some(p) => println!("config   {} (ok)", p.display()),
-        None => println!("config   none found: built-in defaults"),
-    }
-    let registry = stagecraft::skills::Registry::load(
-        &skill_sources(&config, common),
-        dispatch::binding_rules(),
-    );
-    println!(
-        "skills   {} skills, {} tools ({} hidden: allow_scripts = {}), {} problems",
-        registry.skills.len(),
-        registry.tools.len() + registry.hidden.len(),
-        registry.hidden.len(),
-        config.skills.allow_scripts,
-        registry.diagnostics.len()
-    );
-    for d in &registry.diagnostics {
-        ok = false;
-        println!("  {d}");
-    }
-
-    ok &= stagecraft::setup::check_clients();
-    let dcc_tokens: Vec<(String, PathBuf)> = config
-        .dcc
-        .iter()
-        .filter_map(|d| Some((d.name.clone(), d.token_file.clone()?)))
-        .collect();
-
-    let shutdown = CancellationToken::new();
-    let dispatcher = Dispatcher::new(Arc::new(config), shutdown.clone())?;
-    let listing = dispatcher.motion.list_models(true, false).await;
-    for backend in listing["backends"].as_array().into_iter().flatten() {
-        let name = backend["name"].as_str().unwrap_or("?");
-        let place = backend["url"].as_str().unwrap_or("in process");
-        if backend["ok"] == json!(true) {
-            let models: Vec<String> = backend["models"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|m| {
-                    format!(
-                        "{} ({} joints, {} fps)",
-                        m["id"].as_str().unwrap_or("?"),
-                        m["joints"].as_array().map_or(0, Vec::len),
-                        m["fps"]
-                    )
-                })
-                .collect();
-            println!("motion   {name} [{place}]: ok: {}", models.join(", "));
-        } else {
-            ok = false;
-            println!(
-                "motion   {name} [{place}]: FAILED: {}",
-                summarize(&backend["error"])
-            );
-        }
-    }
-
-    // A ping makes every connection handshake (embedded DCCs are started), so the report is live.
-    for name in dispatcher.dccs.names() {
-        let call = stagecraft::call::CallContext::new(Duration::from_secs(30));
-        let _ = dispatcher
-            .dccs
-            .call(Some(&name), "dcc.ping", json!({}), &call)
-            .await;
-    }
-    for conn in dispatcher
-        .dccs
-        .list_connections(Duration::from_secs(10))
-        .await
-    {
-        let endpoint = conn.endpoint.as_deref().unwrap_or("-");
-        let what = match &conn.info {
-            Some(info) => format!("{} {}", info.dcc_type, info.version),
-            None => "unknown DCC".into(),
-        };
-        if conn.state == "connected" {
-            println!(
-                "dcc      {} [{} {endpoint}]: ok: {what}, {} methods{}",
-                conn.name,
-                conn.bridge,
-                conn.methods.len(),
-                if conn.default { " (default)" } else { "" }
-            );
-        } else {
-            ok = false;
-            let error = conn.last_error.as_deref().unwrap_or("no answer");
-            println!(
-                "dcc      {} [{} {endpoint}]: {}: {error}",
-                conn.name,
-                conn.bridge,
-                conn.state.to_uppercase(),
-            );
-            let token_file = dcc_tokens.iter().find(|(n, _)| *n == conn.name);
-            println!(
-                "  fix: {}",
-                dcc_fix(error, token_file.map(|(_, f)| f.as_path()))
-            );
-        }
-    }
-    dispatcher.shutdown().await;
-    shutdown.cancel();
-    Ok(if ok {
+    let sources = skill_sources(&config, common);
+    let report = stagecraft::doctor::DoctorReport::run(config, &sources).await?;
+    print!("{report}");
+    Ok(if report.passed() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
-}
-
-/// What to do about a DCC connection that failed, from its error.
-fn dcc_fix(error: &str, token_file: Option<&std::path::Path>) -> String {
-    if error.contains("PERMISSION_DENIED") || error.contains("token") {
-        return match token_file {
-            Some(file) => format!(
-                "the bridge has another token: restart Blender so that the add-on reads {}, or run `stagecraft setup` again",
-                file.display()
-            ),
-            None => {
-                "give stagecraft and the adapter the same token (token_env or token_file)".into()
-            }
-        };
-    }
-    match token_file {
-        Some(_) => "start Blender: the stagecraft extension that `stagecraft setup` installed starts the bridge \
-             (or press Start in the 3D view's N panel > stagecraft); no extension: run `stagecraft setup`"
-            .into(),
-        None => "start the DCC with its stagecraft adapter listening at that endpoint".into(),
-    }
-}
-
-/// An error value from a listing as one line.
-fn summarize(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Object(map) => map
-            .get("message")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .unwrap_or_else(|| value.to_string()),
-        other => other.to_string(),
-    }
 }

@@ -339,7 +339,7 @@ async fn websocket_listen_mode_wants_the_token_from_the_dcc() {
         .call(Some("toy"), "scene.list_objects", json!({}), &call(2.0))
         .await
         .unwrap_err();
-    assert_eq!(err.code, "CONNECTION_FAILED", "{err:?}");
+    assert_eq!(err.code, "connection_failed", "{err:?}");
     drop(rogue);
     let path = std::env::var("PATH").unwrap();
     let _good = spawn_toy(
@@ -365,7 +365,7 @@ async fn hang_then_recover(transport: Transport) {
         .await
         .unwrap_err();
     let took = started.elapsed();
-    assert_eq!(err.code, "TIMEOUT", "{err:?}");
+    assert_eq!(err.code, "timeout", "{err:?}");
     assert!(
         took >= Duration::from_millis(900) && took < Duration::from_secs(3),
         "{took:?}"
@@ -390,7 +390,7 @@ async fn frozen_is_not_responding(transport: Transport) {
         .call(Some("toy"), "scene.get_selection", json!({}), &call(1.0))
         .await
         .unwrap_err();
-    assert_eq!(err.code, "NOT_RESPONDING", "{err:?}");
+    assert_eq!(err.code, "not_responding", "{err:?}");
     assert!(
         started.elapsed() < Duration::from_secs(4),
         "{:?}",
@@ -456,10 +456,10 @@ async fn crash_fails_every_pending_call_at_once_and_embedded_restarts() {
         .call(Some("toy"), "scene.get_selection", json!({}), &call(20.0))
         .await
         .unwrap_err();
-    assert_eq!(crashed.code, "CONNECTION_FAILED", "{crashed:?}");
+    assert_eq!(crashed.code, "connection_failed", "{crashed:?}");
     assert!(crashed.message.contains("exited"), "{crashed:?}");
     let hung = hanging.await.unwrap().unwrap_err();
-    assert_eq!(hung.code, "CONNECTION_FAILED", "{hung:?}");
+    assert_eq!(hung.code, "connection_failed", "{hung:?}");
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "{:?}",
@@ -507,7 +507,7 @@ async fn shutdown_ends_the_embedded_process() {
         .call(Some("toy"), "scene.list_objects", json!({}), &call(2.0))
         .await
         .unwrap_err();
-    assert_eq!(err.code, "CONNECTION_FAILED");
+    assert_eq!(err.code, "connection_failed");
 }
 
 #[tokio::test]
@@ -532,7 +532,7 @@ async fn disconnect_then_reconnect_websocket() {
         .call(Some("toy"), "scene.list_objects", json!({}), &call(2.0))
         .await
         .unwrap_err();
-    assert_eq!(err.code, "CONNECTION_FAILED", "{err:?}");
+    assert_eq!(err.code, "connection_failed", "{err:?}");
     let listed = hub.list_connections(Duration::from_secs(1)).await;
     assert_eq!(listed[0].state, "error");
     assert!(listed[0].last_error.is_some());
@@ -578,7 +578,7 @@ async fn dropped_connection_reconnects_pipe() {
         .call(Some("toy"), "scene.get_selection", json!({}), &call(10.0))
         .await
         .unwrap_err();
-    assert_eq!(err.code, "CONNECTION_FAILED", "{err:?}");
+    assert_eq!(err.code, "connection_failed", "{err:?}");
     // Same adapter process, new connection: the scene is still there.
     let objects = ok(&rig.hub, "scene.list_objects", json!({})).await;
     assert_eq!(objects[0]["name"], "Kept");
@@ -597,7 +597,7 @@ async fn wrong_token(transport: Transport) {
         .call(Some("toy"), "scene.list_objects", json!({}), &call(5.0))
         .await
         .unwrap_err();
-    assert_eq!(err.code, "PERMISSION_DENIED", "{err:?}");
+    assert_eq!(err.code, "permission_denied", "{err:?}");
     assert!(!err.recoverable);
 }
 
@@ -637,7 +637,7 @@ async fn bad_frame_then_recover(transport: Transport, flag: &str) {
         .call(Some("toy"), "scene.get_selection", json!({}), &call(10.0))
         .await
         .unwrap_err();
-    assert_eq!(err.code, "CONNECTION_FAILED", "{flag}: {err:?}");
+    assert_eq!(err.code, "connection_failed", "{flag}: {err:?}");
     let objects = ok(&rig.hub, "scene.list_objects", json!({})).await;
     assert!(objects.is_array());
     rig.hub.shutdown().await;
@@ -741,7 +741,7 @@ async fn remote_errors_keep_their_codes_and_unknown_connections_are_no_dcc() {
         )
         .await
         .unwrap_err();
-    assert_eq!(err.code, "SCENE_ERROR");
+    assert_eq!(err.code, "scene_error");
     let err = rig
         .hub
         .call(
@@ -753,7 +753,7 @@ async fn remote_errors_keep_their_codes_and_unknown_connections_are_no_dcc() {
         .await
         .unwrap_err();
     assert_eq!(
-        err.code, "UNSUPPORTED",
+        err.code, "unsupported",
         "the toy without --scripts does not advertise scripts"
     );
     let err = rig
@@ -787,7 +787,7 @@ async fn nothing_listening_is_connection_failed_quickly() {
         .call(Some("toy"), "scene.list_objects", json!({}), &call(10.0))
         .await
         .unwrap_err();
-    assert_eq!(err.code, "CONNECTION_FAILED");
+    assert_eq!(err.code, "connection_failed");
     assert!(started.elapsed() < Duration::from_secs(2));
     let config = dcc_config(
         BridgeKind::Embedded,
@@ -800,6 +800,6 @@ async fn nothing_listening_is_connection_failed_quickly() {
         .call(Some("toy"), "scene.list_objects", json!({}), &call(10.0))
         .await
         .unwrap_err();
-    assert_eq!(err.code, "CONNECTION_FAILED");
+    assert_eq!(err.code, "connection_failed");
     assert!(err.message.contains("cannot start"), "{err:?}");
 }

@@ -64,7 +64,7 @@ async fn stage_tools_through_the_dispatcher() {
         )
         .await
         .unwrap_err();
-    assert_eq!(err.code, "SCENE_ERROR");
+    assert_eq!(err.code, "scene_error");
     assert!(err.hint.as_deref().unwrap().contains("list_objects"));
     assert_eq!(err.details["method"], "transform.get_transform");
 
@@ -170,7 +170,7 @@ async fn scripts_run_in_the_dcc_when_allowed() {
         },
     );
     let err = d.call(&bad, json!({}), &ctx()).await.unwrap_err();
-    assert_eq!(err.code, "SCRIPT_ERROR");
+    assert_eq!(err.code, "script_error");
     assert!(err.message.contains("nope"), "{err:?}");
     let exec = tool("execute_script", Binding::Call("script.execute".into()));
     let out = d
@@ -210,7 +210,7 @@ async fn file_roots_limit_where_files_go() {
         )
         .await
         .unwrap_err();
-    assert_eq!(err.code, "PERMISSION_DENIED");
+    assert_eq!(err.code, "permission_denied");
     assert_eq!(err.details["argument"], "file_path");
     let err = d
         .call(
@@ -220,7 +220,7 @@ async fn file_roots_limit_where_files_go() {
         )
         .await
         .unwrap_err();
-    assert_eq!(err.code, "PERMISSION_DENIED");
+    assert_eq!(err.code, "permission_denied");
     let _: Value = out.structured;
 }
 
@@ -238,7 +238,7 @@ async fn required_capabilities_the_dcc_lacks_are_unsupported_for_scripts() {
     );
     needs_python.requires = vec!["has_embedded_python".into()];
     let err = d.call(&needs_python, json!({}), &ctx()).await.unwrap_err();
-    assert_eq!(err.code, "UNSUPPORTED");
+    assert_eq!(err.code, "unsupported");
     assert_eq!(
         err.details["missing_capabilities"],
         json!(["has_embedded_python"])

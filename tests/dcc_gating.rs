@@ -63,7 +63,7 @@ async fn tools_follow_the_listed_methods_not_the_skill_capability() {
         )
         .await
         .expect_err("create_object is not listed");
-    assert_eq!(err.code, "UNSUPPORTED", "{err:?}");
+    assert_eq!(err.code, "unsupported", "{err:?}");
     assert_eq!(err.details["method"], "scene.create_object");
     let err = d
         .call(
@@ -73,6 +73,6 @@ async fn tools_follow_the_listed_methods_not_the_skill_capability() {
         )
         .await
         .expect_err("get_transform is not listed");
-    assert_eq!(err.code, "UNSUPPORTED", "{err:?}");
+    assert_eq!(err.code, "unsupported", "{err:?}");
     d.shutdown().await;
 }

@@ -27,7 +27,7 @@ async fn ok(hub: &DccHub, method: &str, params: Value) -> Value {
 async fn err(hub: &DccHub, method: &str, params: Value) -> String {
     match hub.call(None, method, params.clone(), &call_opts()).await {
         Ok(v) => panic!("{method} {params} should fail, got {v}"),
-        Err(e) => e.code,
+        Err(e) => e.code.to_string(),
     }
 }
 
@@ -62,9 +62,9 @@ async fn stage_is_the_default_dcc_and_says_hello() {
             json!({"language": "python", "code": "x"})
         )
         .await,
-        "UNSUPPORTED"
+        "unsupported"
     );
-    assert_eq!(err(&hub, "scene.nope", json!({})).await, "UNSUPPORTED");
+    assert_eq!(err(&hub, "scene.nope", json!({})).await, "unsupported");
     let no = hub
         .call(Some("blender"), "dcc.ping", json!({}), &call_opts())
         .await
@@ -120,7 +120,7 @@ async fn objects_selection_visibility_and_scene_info() {
             json!({"object_type": "teapot", "name": "T"})
         )
         .await,
-        "INVALID_INPUT"
+        "invalid_input"
     );
     assert_eq!(
         err(
@@ -129,11 +129,11 @@ async fn objects_selection_visibility_and_scene_info() {
             json!({"object_type": "cube", "name": "T", "parent": "Ghost"})
         )
         .await,
-        "SCENE_ERROR"
+        "scene_error"
     );
     assert_eq!(
         err(&hub, "scene.create_object", json!({"object_type": "cube"})).await,
-        "INVALID_INPUT"
+        "invalid_input"
     );
 
     let meshes = ok(&hub, "scene.list_objects", json!({"object_type": "mesh"})).await;
@@ -163,7 +163,7 @@ async fn objects_selection_visibility_and_scene_info() {
             json!({"object_names": ["Nope"]})
         )
         .await,
-        "SCENE_ERROR"
+        "scene_error"
     );
     let cams = ok(
         &hub,
@@ -209,7 +209,7 @@ async fn objects_selection_visibility_and_scene_info() {
             json!({"object_names": ["Box.001"]})
         )
         .await,
-        "SCENE_ERROR"
+        "scene_error"
     );
     let fresh = ok(&hub, "scene.new_scene", json!({})).await;
     assert_eq!(fresh["statistics"]["object_count"], 0);
@@ -270,7 +270,7 @@ async fn transforms_round_trip_in_bridge_units() {
             json!({"object_name": "Nope"})
         )
         .await,
-        "SCENE_ERROR"
+        "scene_error"
     );
     assert_eq!(
         err(
@@ -279,7 +279,7 @@ async fn transforms_round_trip_in_bridge_units() {
             json!({"object_name": "C", "scale": [0, 1, 1]})
         )
         .await,
-        "INVALID_INPUT"
+        "invalid_input"
     );
     assert_eq!(
         err(
@@ -288,7 +288,7 @@ async fn transforms_round_trip_in_bridge_units() {
             json!({"object_name": "C", "translate": [1e300, 0, 0]})
         )
         .await,
-        "INVALID_INPUT"
+        "invalid_input"
     );
     assert_eq!(
         err(
@@ -297,7 +297,7 @@ async fn transforms_round_trip_in_bridge_units() {
             json!({"object_name": "C", "translate": "up"})
         )
         .await,
-        "INVALID_INPUT"
+        "invalid_input"
     );
     let name = ok(
         &hub,
@@ -376,7 +376,7 @@ async fn hierarchy_keeps_world_transforms() {
             json!({"object_name": "P", "new_parent": "K"})
         )
         .await,
-        "SCENE_ERROR"
+        "scene_error"
     );
     let kids = ok(&hub, "hierarchy.get_children", json!({"object_name": "P"})).await;
     assert_eq!(kids[0]["name"], "K");
@@ -430,7 +430,7 @@ async fn hierarchy_keeps_world_transforms() {
     assert!(close3(&s["translate"], [0.0, 0.0, 70.0], 1e-3), "{s}");
     assert_eq!(
         err(&hub, "hierarchy.ungroup", json!({"group_name": "S"})).await,
-        "SCENE_ERROR"
+        "scene_error"
     );
 }
 
@@ -609,7 +609,7 @@ async fn apply_motion_then_sample_pose_matches_forward_kinematics() {
             })
         )
         .await,
-        "INVALID_INPUT"
+        "invalid_input"
     );
     assert_eq!(
         err(
@@ -622,11 +622,11 @@ async fn apply_motion_then_sample_pose_matches_forward_kinematics() {
             })
         )
         .await,
-        "INVALID_INPUT"
+        "invalid_input"
     );
     assert_eq!(
         err(&hub, "animation.get_skeleton", json!({"armature": "Nope"})).await,
-        "SCENE_ERROR"
+        "scene_error"
     );
     assert_eq!(
         err(
@@ -635,7 +635,7 @@ async fn apply_motion_then_sample_pose_matches_forward_kinematics() {
             json!({"armature": "Rig", "frames": [1], "joint_names": ["Nope"]})
         )
         .await,
-        "SCENE_ERROR"
+        "scene_error"
     );
     let set = ok(
         &hub,
@@ -649,11 +649,11 @@ async fn apply_motion_then_sample_pose_matches_forward_kinematics() {
     );
     assert_eq!(
         err(&hub, "animation.set_frame_range", json!({"start": 50})).await,
-        "INVALID_INPUT"
+        "invalid_input"
     );
     assert_eq!(
         err(&hub, "animation.set_frame_range", json!({"fps": 0})).await,
-        "INVALID_INPUT"
+        "invalid_input"
     );
 }
 
@@ -733,7 +733,7 @@ async fn files_round_trip_and_renders() {
             json!({"file_path": dir.path().join("x.fbx").to_str().unwrap(), "format": "fbx"})
         )
         .await,
-        "UNSUPPORTED"
+        "unsupported"
     );
 
     // Dirty the scene: opening needs force.
@@ -750,7 +750,7 @@ async fn files_round_trip_and_renders() {
             json!({"file_path": glb.to_str().unwrap()})
         )
         .await,
-        "SCENE_ERROR"
+        "scene_error"
     );
     for path in [&glb, &gltf] {
         let info = ok(
@@ -794,7 +794,7 @@ async fn files_round_trip_and_renders() {
             json!({"file_path": dir.path().join("missing.glb").to_str().unwrap(), "force": true})
         )
         .await,
-        "SCENE_ERROR"
+        "scene_error"
     );
     std::fs::write(dir.path().join("bad.glb"), b"glTF\x02\0\0\0garbage").unwrap();
     assert_eq!(
@@ -804,7 +804,7 @@ async fn files_round_trip_and_renders() {
             json!({"file_path": dir.path().join("bad.glb").to_str().unwrap(), "force": true})
         )
         .await,
-        "SCENE_ERROR"
+        "scene_error"
     );
     ok(&hub, "scene.save_file", json!({})).await;
 
@@ -829,11 +829,11 @@ async fn files_round_trip_and_renders() {
     assert_eq!(cam["viewport"], "Cam");
     assert_eq!(
         err(&hub, "render.capture_viewport", json!({"viewport": "Box"})).await,
-        "SCENE_ERROR"
+        "scene_error"
     );
     assert_eq!(
         err(&hub, "render.capture_viewport", json!({"width": 0})).await,
-        "INVALID_INPUT"
+        "invalid_input"
     );
     let out = dir.path().join("frame.png");
     let r = ok(
@@ -862,7 +862,7 @@ async fn files_round_trip_and_renders() {
             json!({"settings": {"warp": 9}})
         )
         .await,
-        "INVALID_INPUT"
+        "invalid_input"
     );
     assert_eq!(
         err(
@@ -871,6 +871,6 @@ async fn files_round_trip_and_renders() {
             json!({"settings": {"camera": "Box"}})
         )
         .await,
-        "INVALID_INPUT"
+        "invalid_input"
     );
 }

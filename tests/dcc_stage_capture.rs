@@ -125,13 +125,13 @@ async fn focus_frames_the_armature_on_every_frame_of_the_sheet() {
 async fn capture_arguments_are_checked() {
     let (hub, _dir) = walking_scene().await;
     for (params, code) in [
-        (json!({"focus": ["Nobody"]}), "SCENE_ERROR"),
-        (json!({"view": "camera"}), "SCENE_ERROR"),
-        (json!({"view": "sideways"}), "INVALID_INPUT"),
-        (json!({"frames": []}), "INVALID_INPUT"),
+        (json!({"focus": ["Nobody"]}), "scene_error"),
+        (json!({"view": "camera"}), "scene_error"),
+        (json!({"view": "sideways"}), "invalid_input"),
+        (json!({"frames": []}), "invalid_input"),
         (
             json!({"frames": [1, 2, 3, 4, 5], "width": 40, "height": 40}),
-            "INVALID_INPUT",
+            "invalid_input",
         ),
     ] {
         let err = call(&hub, "render.capture_viewport", params.clone())

@@ -212,7 +212,7 @@ async fn mutated_gltf_files_never_panic() {
                     .await;
             }
             Err(e) => {
-                assert_eq!(e.code, "SCENE_ERROR", "m{i}: {e:?}");
+                assert_eq!(e.code, "scene_error", "m{i}: {e:?}");
                 refused += 1;
             }
         }
@@ -240,6 +240,6 @@ async fn mutated_gltf_files_never_panic() {
             )
             .await
             .unwrap_err();
-        assert_eq!(e.code, "SCENE_ERROR");
+        assert_eq!(e.code, "scene_error");
     }
 }

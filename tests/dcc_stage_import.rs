@@ -275,7 +275,7 @@ async fn bad_files_are_scene_errors() {
     let err = call(&hub, "scene.import_file", json!({"file_path": broken}))
         .await
         .expect_err("broken bvh");
-    assert_eq!(err.code, "SCENE_ERROR");
+    assert_eq!(err.code, "scene_error");
     assert!(err.message.contains("line 4"), "{}", err.message);
 
     let not_gltf = dir.path().join("text.glb");
@@ -283,7 +283,7 @@ async fn bad_files_are_scene_errors() {
     let err = call(&hub, "scene.import_file", json!({"file_path": not_gltf}))
         .await
         .expect_err("not gltf");
-    assert_eq!(err.code, "SCENE_ERROR");
+    assert_eq!(err.code, "scene_error");
 
     let missing = call(
         &hub,
@@ -292,7 +292,7 @@ async fn bad_files_are_scene_errors() {
     )
     .await
     .expect_err("missing");
-    assert_eq!(missing.code, "SCENE_ERROR");
+    assert_eq!(missing.code, "scene_error");
 
     let fbx = call(
         &hub,
@@ -301,7 +301,7 @@ async fn bad_files_are_scene_errors() {
     )
     .await
     .expect_err("fbx");
-    assert_eq!(fbx.code, "UNSUPPORTED");
+    assert_eq!(fbx.code, "unsupported");
     assert!(
         fbx.message.contains(".glb, .gltf, .bvh") && fbx.message.contains("\"fbx\""),
         "the refusal lists what the stage imports: {}",

@@ -293,7 +293,10 @@ fn run_case(frames: Vec<Frame>, hang_up: bool) -> Result<(), TestCaseError> {
                 prop_assert!(false, "the right answer came first, got {e:?}")
             }
             (_, Err(e)) => {
-                prop_assert!(!e.code.is_empty() && !e.message.is_empty(), "{e:?}");
+                prop_assert!(
+                    !e.code.as_str().is_empty() && !e.message.is_empty(),
+                    "{e:?}"
+                );
                 let garbage_only = frames.iter().all(|f| {
                     matches!(
                         f,
@@ -301,7 +304,7 @@ fn run_case(frames: Vec<Frame>, hang_up: bool) -> Result<(), TestCaseError> {
                     )
                 });
                 if garbage_only && hang_up {
-                    prop_assert_eq!(e.code.as_str(), "CONNECTION_FAILED", "{:?}", e);
+                    prop_assert_eq!(e.code.as_str(), "connection_failed", "{:?}", e);
                 }
             }
             (_, Ok(_)) => {}

@@ -286,7 +286,7 @@ fn valid_arguments_of_every_shipped_tool_run_cleanly() {
         );
         if let Ok(Err(e)) = &result {
             prop_assert!(
-                !e.code.is_empty() && !e.message.is_empty(),
+                !e.code.as_str().is_empty() && !e.message.is_empty(),
                 "{} {args}: {e:?}",
                 tool.name
             );

@@ -24,7 +24,7 @@ use stagecraft::dispatch::Dispatcher;
 use stagecraft::motion::client::HttpBackend;
 use stagecraft::motion::take::{Sample, Skeleton, Take};
 use stagecraft::motion::wire::GenerateRequest;
-use stagecraft::motion::{Backend, GenerateArgs, MotionError, MotionHub, gltf};
+use stagecraft::motion::{Backend, BackendKind, GenerateArgs, MotionError, MotionHub, gltf};
 use stagecraft::skills::{Binding, ToolSpec};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mmcp");
@@ -899,8 +899,8 @@ async fn reference_server_when_configured() {
     };
     let hub = hub_for(&cfg);
     let listed = hub.list_models(true, false).await;
-    assert_eq!(listed["backends"][0]["ok"], true, "{listed}");
-    assert_eq!(listed["backends"][0]["protocol_version"], "1.4");
+    assert!(listed.backends[0].ok, "{listed:?}");
+    assert_eq!(listed.backends[0].protocol_version.as_deref(), Some("1.4"));
     let choice = hub.resolve(None, Some("null")).await.expect("null model");
 
     let mut a = args("a person waves", 1.0);
@@ -1067,8 +1067,11 @@ async fn in_process_backend_generates_and_passes_errors_through() {
         4,
     );
     let listed = hub.list_models(false, false).await;
-    assert_eq!(listed["backends"][0]["kind"], "builtin");
-    assert_eq!(listed["default"]["model"], "still");
+    assert_eq!(listed.backends[0].kind, BackendKind::Builtin);
+    assert_eq!(
+        listed.default.as_ref().map(|d| d.model.as_str()),
+        Some("still")
+    );
     let choice = hub.resolve(Some("builtin"), None).await.expect("choice");
     let mut a = args("walk", 0.5);
     a.num_samples = Some(2);

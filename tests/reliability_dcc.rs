@@ -181,7 +181,7 @@ async fn drop_cycles(hub: &DccHub, cycles: usize) -> (usize, usize) {
         let e = call(hub, "scene.get_selection", json!({}))
             .await
             .unwrap_err();
-        assert_eq!(e.code, "CONNECTION_FAILED", "{e:?}");
+        assert_eq!(e.code, "connection_failed", "{e:?}");
         // Reconnects (after at most a short backoff) and works.
         let mut tries = 0;
         loop {
@@ -237,7 +237,7 @@ async fn embedded_restarts_leak_no_processes_or_descriptors() {
         let e = call(&hub, "scene.get_selection", json!({}))
             .await
             .unwrap_err();
-        assert_eq!(e.code, "CONNECTION_FAILED", "{e:?}");
+        assert_eq!(e.code, "connection_failed", "{e:?}");
         let mut tries = 0;
         while call(&hub, "scene.list_objects", json!({})).await.is_err() {
             tries += 1;

@@ -91,7 +91,7 @@ async fn a_slow_capture_does_not_hold_other_calls_or_deadlines() {
         .await
         .expect_err("a 2048x2048 capture does not fit in 300 ms");
     let took = started.elapsed();
-    assert_eq!(err.code, "TIMEOUT", "{err:?}");
+    assert_eq!(err.code, "timeout", "{err:?}");
     assert!(
         took < deadline + Duration::from_secs(3),
         "the deadline of {deadline:?} fired after {took:?}"
@@ -229,7 +229,7 @@ async fn an_edit_racing_open_file_is_never_lost() {
         }
         let opened = open.await.expect("join");
         if let Err(e) = &opened {
-            assert_eq!(e.code, "SCENE_ERROR", "{e:?}");
+            assert_eq!(e.code, "scene_error", "{e:?}");
             assert!(e.message.contains("unsaved changes"), "{e:?}");
         } else if during > 0 {
             raced += 1;

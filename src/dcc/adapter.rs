@@ -2,7 +2,7 @@
 //!
 //! `DccAdapter` is the entry point; each capability is its own trait, reached through an `as_*`
 //! accessor that answers `None` when the DCC does not have it. Every method has a default body that
-//! answers `UNSUPPORTED`, so an adapter implements only what its DCC can do (the rmcp handler style).
+//! answers `unsupported`, so an adapter implements only what its DCC can do (the rmcp handler style).
 //!
 //! Each method is declared exactly once, in [`bridge_methods!`]: the traits, the method list
 //! (`BRIDGE_METHODS`), the JSON router (`route.rs`) and `RemoteAdapter`'s forwarding (`remote.rs`)
@@ -18,6 +18,7 @@ use serde_json::Value;
 use super::DccFailure;
 use super::types::*;
 use crate::call::CallContext;
+use crate::config::BridgeKind;
 
 /// The bridge methods of docs/bridge-protocol.md#methods, by area: the area's trait, the
 /// `DccAdapter` accessor that reaches it, the area's name, and each method with its typed params
@@ -105,14 +106,74 @@ macro_rules! accessors_answering_none {
 
 pub type DccResult<T> = Result<T, DccFailure>;
 
-/// State of a connection as `list_dccs` reports it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+/// Whether a connection's session is up, as `list_dccs` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionState {
+    Connected,
+    /// Not connected and nothing went wrong: not used yet, or an embedded DCC not started yet.
+    Disconnected,
+    /// The last attempt failed (`last_error` says why).
+    Error,
+}
+
+impl ConnectionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionState::Connected => "connected",
+            ConnectionState::Disconnected => "disconnected",
+            ConnectionState::Error => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for ConnectionState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Tests and callers compare a state with the name agents see.
+impl PartialEq<&str> for ConnectionState {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// How a connection reaches its DCC, as `list_dccs` reports it: `in_process` (the built-in `stage`
+/// DCC) or the bridge of its `[[dcc]]` entry (`embedded`, `http`, `websocket`, `named_pipe`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionBridge {
+    InProcess,
+    Remote(BridgeKind),
+}
+
+impl ConnectionBridge {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionBridge::InProcess => "in_process",
+            ConnectionBridge::Remote(kind) => kind.as_str(),
+        }
+    }
+}
+
+impl std::fmt::Display for ConnectionBridge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for ConnectionBridge {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// Session state of a remote connection.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ConnectionStatus {
-    /// `connected`, `disconnected` or `error`.
-    pub state: &'static str,
+    pub state: ConnectionState,
     pub last_error: Option<String>,
-    pub bridge: String,
-    pub endpoint: Option<String>,
 }
 
 #[async_trait]

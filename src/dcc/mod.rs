@@ -26,8 +26,8 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::call::CallContext;
-use crate::config::Config;
-pub use adapter::DccAdapter;
+use crate::config::{BridgeKind, Config};
+pub use adapter::{ConnectionBridge, ConnectionState, DccAdapter};
 pub use check::{AdapterCheckOptions, adapter_check, adapter_check_stage};
 pub use types::DccErrorCode;
 
@@ -55,12 +55,45 @@ pub enum DccError {
     Config(String),
 }
 
-/// A failed DCC call: a DccErrorCode (`CONNECTION_FAILED`, `TIMEOUT`, `UNSUPPORTED`, ...) or one of
-/// stagecraft's own (`no_dcc`), with the adapter's message and details.
+/// What went wrong in a DCC call: a DccErrorCode from the adapter or the bridge, or one of
+/// stagecraft's own. Agents see it in snake_case (docs/architecture.md#errors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DccFailureCode {
+    Dcc(DccErrorCode),
+    /// No connection of that name, or none configured.
+    NoDcc,
+    /// The caller cancelled the call.
+    Cancelled,
+}
+
+impl DccFailureCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DccFailureCode::Dcc(code) => code.as_str(),
+            DccFailureCode::NoDcc => "no_dcc",
+            DccFailureCode::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl std::fmt::Display for DccFailureCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Tests and callers compare a code with the name agents see.
+impl PartialEq<&str> for DccFailureCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// A failed DCC call, with the adapter's message and details.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct DccFailure {
-    pub code: String,
+    pub code: DccFailureCode,
     pub message: String,
     pub details: Option<Value>,
     pub recoverable: bool,
@@ -78,7 +111,7 @@ impl DccFailure {
                 | DccErrorCode::ScriptError
         );
         Self {
-            code: code.as_str().to_string(),
+            code: DccFailureCode::Dcc(code),
             message: message.into(),
             details: None,
             recoverable,
@@ -112,7 +145,10 @@ impl DccFailure {
 
     /// The DccErrorCode, when the code is one.
     pub fn dcc_code(&self) -> Option<DccErrorCode> {
-        DccErrorCode::parse(&self.code)
+        match self.code {
+            DccFailureCode::Dcc(code) => Some(code),
+            _ => None,
+        }
     }
 }
 
@@ -120,7 +156,7 @@ impl DccFailure {
 struct Conn {
     name: String,
     adapter: Arc<dyn DccAdapter>,
-    bridge: &'static str,
+    bridge: ConnectionBridge,
     endpoint: Option<String>,
     /// The connection's default deadline (`timeout_seconds` of its `[[dcc]]`).
     timeout: Duration,
@@ -131,10 +167,9 @@ struct Conn {
 pub struct ConnectionReport {
     pub name: String,
     pub default: bool,
-    pub bridge: String,
+    pub bridge: ConnectionBridge,
     pub endpoint: Option<String>,
-    /// `connected`, `disconnected` or `error`.
-    pub state: String,
+    pub state: ConnectionState,
     pub last_error: Option<String>,
     pub info: Option<types::DccInfo>,
     pub capabilities: Option<types::DccCapabilities>,
@@ -182,7 +217,7 @@ impl DccHub {
                 name: dcc.name.clone(),
                 endpoint: remote.endpoint(),
                 adapter: Arc::new(remote),
-                bridge: dcc.bridge.as_str(),
+                bridge: ConnectionBridge::Remote(dcc.bridge),
                 timeout: Duration::from_secs(dcc.timeout_seconds),
             });
         }
@@ -191,7 +226,7 @@ impl DccHub {
             conns.push(Conn {
                 name: STAGE_NAME.into(),
                 adapter: Arc::new(stage::StageAdapter::new()),
-                bridge: "in_process",
+                bridge: ConnectionBridge::InProcess,
                 endpoint: None,
                 timeout: Duration::from_secs(crate::config::DEFAULT_DCC_TIMEOUT_SECONDS),
             });
@@ -225,7 +260,7 @@ impl DccHub {
             Some(name) => self.conns.iter().find(|c| c.name == name),
         };
         found.ok_or_else(|| DccFailure {
-            code: "no_dcc".into(),
+            code: DccFailureCode::NoDcc,
             message: match dcc {
                 Some(name) => format!("no DCC connection named {name:?}"),
                 None => "no DCC connection is configured".into(),
@@ -279,7 +314,7 @@ impl DccHub {
         let budget = call.remaining();
         // Remote calls carry their own deadline (and send `$/cancel` at it, then a liveness ping);
         // this outer limit is a safety net a little later, so that nothing can hang a call.
-        let grace = if conn.bridge == "in_process" {
+        let grace = if conn.bridge == ConnectionBridge::InProcess {
             Duration::ZERO
         } else {
             crate::bridge::PING_TIMEOUT + Duration::from_secs(2)
@@ -305,7 +340,7 @@ impl DccHub {
                 // future now would skip that, so let it finish first (it returns at once).
                 let _ = tokio::time::timeout(CANCEL_CLEANUP, &mut work).await;
                 Err(DccFailure {
-                    code: "cancelled".into(),
+                    code: DccFailureCode::Cancelled,
                     message: format!("{method} was cancelled"),
                     details: None,
                     recoverable: true,
@@ -321,29 +356,29 @@ impl DccHub {
             let running = conn
                 .adapter
                 .as_connection()
-                .is_none_or(|c| c.status().state == "connected");
+                .is_none_or(|c| c.status().state == ConnectionState::Connected);
             // Listing must not start a DCC (an embedded Blender takes seconds and memory): embedded
             // connections that are not running are reported as such, and start on first use.
-            let hello = if conn.bridge == "embedded" && !running {
-                Err(DccFailure {
-                    code: "not_started".into(),
-                    message: "not running; starts on the first call".into(),
-                    details: None,
-                    recoverable: true,
-                })
+            let not_started =
+                conn.bridge == ConnectionBridge::Remote(BridgeKind::Embedded) && !running;
+            let hello = if not_started {
+                None
             } else {
-                conn.adapter.hello(&call).await
+                Some(conn.adapter.hello(&call).await)
             };
             let status = conn.adapter.as_connection().map(|c| c.status());
             let (state, last_error) = match (&hello, status) {
-                (Ok(_), _) => ("connected".to_string(), None),
-                (Err(e), Some(s)) if e.code == "not_started" => {
-                    ("disconnected".to_string(), s.last_error)
+                (Some(Ok(_)), _) => (ConnectionState::Connected, None),
+                (None, status) => (
+                    ConnectionState::Disconnected,
+                    status.and_then(|s| s.last_error),
+                ),
+                (Some(Err(e)), Some(s)) => {
+                    (ConnectionState::Error, s.last_error.or(Some(e.to_string())))
                 }
-                (Err(e), Some(s)) => ("error".to_string(), s.last_error.or(Some(e.to_string()))),
-                (Err(e), None) => ("error".to_string(), Some(e.to_string())),
+                (Some(Err(e)), None) => (ConnectionState::Error, Some(e.to_string())),
             };
-            let hello = hello.ok();
+            let hello = hello.and_then(Result::ok);
             // A DCC that is down is still described by what it said the last time it was up.
             let info = hello
                 .as_ref()
@@ -364,7 +399,7 @@ impl DccHub {
             ConnectionReport {
                 name: conn.name.clone(),
                 default: i == 0,
-                bridge: conn.bridge.to_string(),
+                bridge: conn.bridge,
                 endpoint: conn.endpoint.clone(),
                 state,
                 last_error,
@@ -447,7 +482,7 @@ mod tests {
             conns: vec![Conn {
                 name: "hanging".into(),
                 adapter: adapter.clone(),
-                bridge: "in_process",
+                bridge: ConnectionBridge::InProcess,
                 endpoint: None,
                 timeout: Duration::from_secs(1),
             }],

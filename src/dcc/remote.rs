@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::adapter::*;
 use super::types::*;
-use super::{DccError, DccFailure, HubOptions};
+use super::{DccError, DccFailure, DccFailureCode, HubOptions};
 use crate::bridge::{self, Bridge, BridgeConfig, BridgeError};
 use crate::call::CallContext;
 use crate::config::DccConfig;
@@ -33,7 +33,7 @@ pub fn failure_from_bridge(error: BridgeError) -> DccFailure {
             DccFailure::new(DccErrorCode::NotResponding, e.to_string())
         }
         BridgeError::Cancelled => DccFailure {
-            code: "cancelled".into(),
+            code: DccFailureCode::Cancelled,
             message: "the request was cancelled".into(),
             details: None,
             recoverable: true,
@@ -45,14 +45,14 @@ pub fn failure_from_bridge(error: BridgeError) -> DccFailure {
             recoverable,
             details,
         } => {
-            let code = code
-                .as_deref()
-                .and_then(DccErrorCode::parse)
-                .unwrap_or(match rpc_code {
-                    -32601 => DccErrorCode::Unsupported,
-                    -32602 => DccErrorCode::InvalidInput,
-                    _ => DccErrorCode::Internal,
-                });
+            let code =
+                code.as_deref()
+                    .and_then(DccErrorCode::from_wire)
+                    .unwrap_or(match rpc_code {
+                        -32601 => DccErrorCode::Unsupported,
+                        -32602 => DccErrorCode::InvalidInput,
+                        _ => DccErrorCode::Internal,
+                    });
             let mut failure = DccFailure::new(code, message);
             if let Some(r) = recoverable {
                 failure.recoverable = r;
@@ -251,17 +251,16 @@ impl DccAdapter for RemoteAdapter {
 impl Connection for RemoteAdapter {
     fn status(&self) -> ConnectionStatus {
         let s = self.bridge.status();
+        let state = if s.connected {
+            ConnectionState::Connected
+        } else if s.last_error.is_some() {
+            ConnectionState::Error
+        } else {
+            ConnectionState::Disconnected
+        };
         ConnectionStatus {
-            state: if s.connected {
-                "connected"
-            } else if s.last_error.is_some() {
-                "error"
-            } else {
-                "disconnected"
-            },
+            state,
             last_error: s.last_error,
-            bridge: self.bridge.kind().as_str().to_string(),
-            endpoint: Some(self.bridge.endpoint()),
         }
     }
     async fn close(&self) {

@@ -12,7 +12,9 @@ use serde_json::{Map, Value};
 /// (read leniently, as every result here; see [`crate::skeleton`]).
 pub use crate::skeleton::{Joint, Skeleton};
 
-/// A bridge error code (`DccErrorCode`, docs/bridge-protocol.md#errors).
+/// A bridge error code (`DccErrorCode`, docs/bridge-protocol.md#errors). Adapters send it in
+/// SCREAMING_CASE on the wire (the serde names); agents see it in snake_case like every other code
+/// (`as_str`, docs/architecture.md#errors).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DccErrorCode {
@@ -28,7 +30,35 @@ pub enum DccErrorCode {
 }
 
 impl DccErrorCode {
+    pub const ALL: [DccErrorCode; 9] = [
+        DccErrorCode::ConnectionFailed,
+        DccErrorCode::Timeout,
+        DccErrorCode::ScriptError,
+        DccErrorCode::NotResponding,
+        DccErrorCode::Unsupported,
+        DccErrorCode::PermissionDenied,
+        DccErrorCode::InvalidInput,
+        DccErrorCode::SceneError,
+        DccErrorCode::Internal,
+    ];
+
+    /// The code as agents see it: `connection_failed`, `timeout`, ...
     pub fn as_str(self) -> &'static str {
+        match self {
+            DccErrorCode::ConnectionFailed => "connection_failed",
+            DccErrorCode::Timeout => "timeout",
+            DccErrorCode::ScriptError => "script_error",
+            DccErrorCode::NotResponding => "not_responding",
+            DccErrorCode::Unsupported => "unsupported",
+            DccErrorCode::PermissionDenied => "permission_denied",
+            DccErrorCode::InvalidInput => "invalid_input",
+            DccErrorCode::SceneError => "scene_error",
+            DccErrorCode::Internal => "internal",
+        }
+    }
+
+    /// The code as adapters send it on the bridge: `CONNECTION_FAILED`, `TIMEOUT`, ...
+    pub fn wire_name(self) -> &'static str {
         match self {
             DccErrorCode::ConnectionFailed => "CONNECTION_FAILED",
             DccErrorCode::Timeout => "TIMEOUT",
@@ -42,8 +72,32 @@ impl DccErrorCode {
         }
     }
 
-    pub fn parse(code: &str) -> Option<DccErrorCode> {
+    /// Reads a wire name (`data.code` of a bridge error); `None` for a code the protocol lacks.
+    pub fn from_wire(code: &str) -> Option<DccErrorCode> {
         serde_json::from_value(Value::String(code.to_string())).ok()
+    }
+}
+
+impl std::fmt::Display for DccErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod error_code_tests {
+    use super::DccErrorCode;
+
+    /// The wire name is the serde name, and agents see the same word in snake_case.
+    #[test]
+    fn wire_and_agent_names_agree() {
+        for code in DccErrorCode::ALL {
+            let wire = serde_json::to_value(code).unwrap();
+            assert_eq!(wire, code.wire_name());
+            assert_eq!(DccErrorCode::from_wire(code.wire_name()), Some(code));
+            assert_eq!(code.as_str(), code.wire_name().to_ascii_lowercase());
+        }
+        assert_eq!(DccErrorCode::from_wire("scene_error"), None);
     }
 }
 

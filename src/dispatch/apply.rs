@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::motion::{dcc_error, motion_error, with_take};
-use super::{Dispatcher, ToolError};
+use super::{Dispatcher, ToolError, ToolErrorCode};
 use crate::call::CallContext;
 use crate::dcc::types::{ApplyMotionParams, F32Array};
 use crate::motion::MotionError;
@@ -35,7 +35,7 @@ pub(super) async fn put_on_rig(
     let params = apply_params(take, target).map_err(|e| with_take(motion_error(e), take_id))?;
     let params = serde_json::to_value(params).map_err(|e| {
         ToolError::new(
-            "internal_error",
+            ToolErrorCode::InternalError,
             format!("could not encode the motion: {e}"),
         )
     })?;

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use super::{Dispatcher, ImageOut, ToolError, ToolOutput};
+use super::{Dispatcher, ImageOut, ToolError, ToolErrorCode, ToolOutput};
 use crate::call::CallContext;
-use crate::dcc::{DccErrorCode, DccFailure};
+use crate::dcc::{DccErrorCode, DccFailure, DccFailureCode};
 use crate::skills::ToolSpec;
 
 /// How long `list_dccs` waits for each connection's handshake.
@@ -84,14 +84,14 @@ fn script_failed(tool: &str, script: Option<&Path>, result: &Value) -> Result<()
         .and_then(Value::as_str)
         .unwrap_or("the script failed")
         .to_string();
-    Err(ToolError::new(DccErrorCode::ScriptError.as_str(), message)
+    Err(ToolError::new(DccErrorCode::ScriptError, message)
         .with_hint("Read details.result.output and details.result.error, fix the script or its arguments, and call again.")
         .with_details(json!({"tool": tool, "script": script, "result": result})))
 }
 
 fn scripts_disabled(tool: &str) -> ToolError {
     ToolError::new(
-        "scripts_disabled",
+        ToolErrorCode::ScriptsDisabled,
         format!("`{tool}` runs a script inside the DCC, and scripts are disabled"),
     )
     .with_hint("Set `allow_scripts = true` under [skills] in stagecraft.toml if you trust the scripts, then restart.")
@@ -105,7 +105,7 @@ fn split_dcc(args: Value) -> Result<(Option<String>, Map<String, Value>), ToolEr
         Value::Null => Map::new(),
         other => {
             return Err(ToolError::new(
-                "invalid_arguments",
+                ToolErrorCode::InvalidArguments,
                 format!("arguments must be an object, got {other}"),
             ));
         }
@@ -115,7 +115,7 @@ fn split_dcc(args: Value) -> Result<(Option<String>, Map<String, Value>), ToolEr
         Some(Value::String(s)) => Some(s),
         Some(other) => {
             return Err(ToolError::new(
-                "invalid_arguments",
+                ToolErrorCode::InvalidArguments,
                 format!("`dcc` must be a connection name (a string), got {other}"),
             ));
         }
@@ -166,41 +166,53 @@ fn output(method: &str, result: Value) -> ToolOutput {
     }
 }
 
-fn hint_for(code: &str, dcc: &str, method: &str) -> String {
+fn hint_for(code: DccFailureCode, dcc: &str, method: &str) -> String {
+    let code = match code {
+        DccFailureCode::Dcc(code) => code,
+        DccFailureCode::NoDcc => {
+            return "Use one of the connection names in details.available (see `list_dccs`), or \
+                    omit `dcc` to use the default connection."
+                .into();
+        }
+        DccFailureCode::Cancelled => return "Call again if the result is still wanted.".into(),
+    };
     match code {
         // The adapter refuses scripts unless its user allowed them; the token is not the problem.
-        "PERMISSION_DENIED" if method == "script.execute" => format!(
+        DccErrorCode::PermissionDenied if method == "script.execute" => format!(
             "The DCC {dcc:?} does not allow scripts. Ask the user to start its adapter with \
              --allow-scripts (in Blender: the stagecraft panel's Allow scripts switch) if they trust \
              this agent with code."
         ),
-        "CONNECTION_FAILED" => format!(
+        DccErrorCode::PermissionDenied => "The adapter refused the token. Set the environment \
+            variable named by `token_env` in stagecraft.toml to the adapter's token and restart \
+            stagecraft."
+            .into(),
+        DccErrorCode::ConnectionFailed => format!(
             "The DCC connection {dcc:?} is down. Start the DCC with its stagecraft adapter (or check the \
              [[dcc]] endpoint and command), then call again: stagecraft reconnects on the next call. \
              `list_dccs` shows each connection's state."
         ),
-        "TIMEOUT" => "The DCC is alive but did not finish in time; the request was cancelled. Try a \
-                      smaller request, or call again once the DCC is idle."
+        DccErrorCode::Timeout => "The DCC is alive but did not finish in time; the request was \
+            cancelled. Try a smaller request, or call again once the DCC is idle."
             .into(),
-        "NOT_RESPONDING" => format!(
+        DccErrorCode::NotResponding => format!(
             "The DCC {dcc:?} does not answer even a ping; it may be frozen. Check it, or restart it."
         ),
-        "UNSUPPORTED" => "This DCC cannot do that. `list_dccs` lists what each connection supports; \
-                          use another tool or another DCC."
+        DccErrorCode::Unsupported => "This DCC cannot do that. `list_dccs` lists what each \
+            connection supports; use another tool or another DCC."
             .into(),
-        "PERMISSION_DENIED" => "The adapter refused the token. Set the environment variable named by \
-                                `token_env` in stagecraft.toml to the adapter's token and restart stagecraft."
+        DccErrorCode::InvalidInput => "Fix the argument the message names and call again.".into(),
+        DccErrorCode::SceneError => "Check object names and state with `list_objects` or \
+            `get_hierarchy`, then call again."
             .into(),
-        "INVALID_INPUT" => "Fix the argument the message names and call again.".into(),
-        "SCENE_ERROR" => "Check object names and state with `list_objects` or `get_hierarchy`, then call \
-                          again."
+        DccErrorCode::ScriptError => {
+            "The script raised an error; read the message and details, fix \
+            it, and call again."
+                .into()
+        }
+        DccErrorCode::Internal => "The DCC adapter failed unexpectedly; its log has the cause. \
+            Calling again may work."
             .into(),
-        "SCRIPT_ERROR" => "The script raised an error; read the message and details, fix it, and call again."
-            .into(),
-        "no_dcc" => "Use one of the connection names in details.available (see `list_dccs`), or omit \
-                     `dcc` to use the default connection."
-            .into(),
-        _ => "The DCC adapter failed unexpectedly; its log has the cause. Calling again may work.".into(),
     }
 }
 
@@ -210,15 +222,15 @@ fn failure_to_tool_error(
     dcc: Option<&str>,
     method: &str,
 ) -> ToolError {
-    if failure.code == "cancelled" {
+    if failure.code == DccFailureCode::Cancelled {
         return ToolError::cancelled();
     }
     // Name the connection the call really went to, also when the agent left `dcc` out.
     let default = dispatcher.dccs.names().into_iter().next();
     let dcc = dcc.or(default.as_deref());
     let dcc_name = dcc.unwrap_or("default");
-    let hint = hint_for(&failure.code, dcc_name, method);
-    ToolError::new(failure.code.clone(), failure.message.clone())
+    let hint = hint_for(failure.code, dcc_name, method);
+    ToolError::new(failure.code, failure.message)
         .with_hint(hint)
         .with_details(json!({
             "dcc": dcc,

@@ -7,6 +7,7 @@
 
 mod apply;
 mod dcc;
+mod error;
 mod motion;
 mod retarget;
 
@@ -18,7 +19,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::call::CallContext;
 use crate::config::Config;
+use crate::dcc::DccErrorCode;
 use crate::skills::{Binding, ToolSpec};
+pub use error::{ToolError, ToolErrorCode};
 
 /// How long a cancelled binding may take to clean up (send `$/cancel`, delete a job).
 pub const CANCEL_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
@@ -77,62 +80,6 @@ pub fn is_dcc_binding(binding: &Binding) -> bool {
     match binding {
         Binding::Script { .. } => true,
         Binding::Call(method) => crate::dcc::BRIDGE_METHODS.contains(&method.as_str()),
-    }
-}
-
-/// A failure reported to the agent as a tool result with `isError: true`.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{code}: {message}")]
-pub struct ToolError {
-    pub code: String,
-    pub message: String,
-    pub hint: Option<String>,
-    pub details: Value,
-}
-
-impl ToolError {
-    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            code: code.into(),
-            message: message.into(),
-            hint: None,
-            details: Value::Object(Default::default()),
-        }
-    }
-
-    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
-        self
-    }
-
-    pub fn with_details(mut self, details: Value) -> Self {
-        self.details = details;
-        self
-    }
-
-    /// A shipped tool whose binding is not built yet: an honest failure, never a fake success.
-    pub fn not_implemented(tool: &str, method: &str) -> Self {
-        Self::new(
-            "not_implemented",
-            format!(
-                "`{tool}` ({method}) is declared but not implemented in this build of stagecraft"
-            ),
-        )
-        .with_hint("Use another tool for now, or update stagecraft.")
-        .with_details(json!({"tool": tool, "method": method}))
-    }
-
-    pub fn cancelled() -> Self {
-        Self::new("cancelled", "the call was cancelled by the client")
-    }
-
-    pub fn to_json(&self) -> Value {
-        json!({
-            "code": self.code,
-            "message": self.message,
-            "hint": self.hint,
-            "details": self.details,
-        })
     }
 }
 
@@ -257,7 +204,7 @@ impl Dispatcher {
             Binding::Call(method) => {
                 if self.dccs.supports(dcc, method) == Some(false) {
                     return Err(ToolError::new(
-                        "UNSUPPORTED",
+                        DccErrorCode::Unsupported,
                         format!(
                             "{} calls {method}, which this DCC does not implement",
                             tool.name
@@ -271,7 +218,7 @@ impl Dispatcher {
                 let missing = self.dccs.missing_capabilities(dcc, &tool.requires);
                 if !missing.is_empty() {
                     return Err(ToolError::new(
-                        "UNSUPPORTED",
+                        DccErrorCode::Unsupported,
                         format!(
                             "{} needs the DCC capabilities {} that this DCC does not have",
                             tool.name,
@@ -306,16 +253,19 @@ fn check_paths(roots: &[std::path::PathBuf], method: &str, args: &Value) -> Resu
             continue;
         };
         let refuse = |why: &str| {
-            ToolError::new("PERMISSION_DENIED", format!("`{key}` {path:?} {why}"))
-                .with_hint(format!(
-                    "Use an absolute path inside one of the allowed folders: {}",
-                    roots
-                        .iter()
-                        .map(|r| r.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-                .with_details(json!({"argument": key, "path": path}))
+            ToolError::new(
+                DccErrorCode::PermissionDenied,
+                format!("`{key}` {path:?} {why}"),
+            )
+            .with_hint(format!(
+                "Use an absolute path inside one of the allowed folders: {}",
+                roots
+                    .iter()
+                    .map(|r| r.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .with_details(json!({"argument": key, "path": path}))
         };
         let path = std::path::Path::new(path);
         if !path.is_absolute() {
@@ -375,7 +325,7 @@ mod tests {
             &json!({"file_path": "/etc/passwd"}),
         )
         .expect_err("outside");
-        assert_eq!(err.code, "PERMISSION_DENIED");
+        assert_eq!(err.code, "permission_denied");
         let sneaky = format!("{}/../escape.glb", root.path().display());
         assert!(check_paths(&roots, "motion.save", &json!({"path": sneaky})).is_err());
         assert!(check_paths(&roots, "motion.save", &json!({"path": "relative.glb"})).is_err());

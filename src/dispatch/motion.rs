@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::apply::{RigTarget, put_on_rig};
 use super::retarget::{self, Mode, RetargetArgs};
-use super::{Dispatcher, ImageOut, ToolError, ToolOutput};
+use super::{Dispatcher, ImageOut, ToolError, ToolErrorCode, ToolOutput};
 use crate::call::CallContext;
 use crate::dcc::DccFailure;
 use crate::motion::retarget::Placement;
@@ -43,7 +43,7 @@ pub(super) async fn call(
 
 /// A motion failure as the agent sees it: code, message, hint, details.
 pub fn motion_error(e: MotionError) -> ToolError {
-    ToolError::new(e.code(), e.message())
+    ToolError::new(ToolErrorCode::from_name(e.code()), e.message())
         .with_hint(e.hint())
         .with_details(e.details())
 }
@@ -63,7 +63,7 @@ pub(super) fn dcc_error(f: DccFailure, hint: &str, take_id: Option<&str>) -> Too
 
 pub(super) fn parse_args<T: for<'de> Deserialize<'de>>(args: Value) -> Result<T, ToolError> {
     serde_json::from_value(args).map_err(|e| {
-        ToolError::new("invalid_arguments", format!("arguments: {e}"))
+        ToolError::new(ToolErrorCode::InvalidArguments, format!("arguments: {e}"))
             .with_hint("Fix the named argument and call again.")
     })
 }
@@ -78,9 +78,8 @@ struct ListArgs {
 
 async fn list_models(dispatcher: &Dispatcher, args: Value) -> Result<ToolOutput, ToolError> {
     let a: ListArgs = parse_args(args)?;
-    Ok(ToolOutput::new(
-        dispatcher.motion.list_models(a.refresh, a.full).await,
-    ))
+    let listing = dispatcher.motion.list_models(a.refresh, a.full).await;
+    Ok(ToolOutput::new(json!(listing)))
 }
 
 /// The DCC-side arguments of `generate_motion`.
@@ -136,7 +135,7 @@ async fn generate(
         } else {
             let canonical = Skeleton::from_wire(&choice.spec.canonical_skeleton).map_err(|e| {
                 ToolError::new(
-                    "bad_response",
+                    ToolErrorCode::BadResponse,
                     format!("the model's canonical skeleton: {e}"),
                 )
             })?;
@@ -333,9 +332,9 @@ async fn preview(dispatcher: &Dispatcher, args: Value) -> Result<ToolOutput, Too
     let t2 = take.clone();
     let png = tokio::task::spawn_blocking(move || motion::preview::contact_sheet(&t2, sample))
         .await
-        .map_err(|e| ToolError::new("internal_error", format!("preview failed: {e}")))?
+        .map_err(|e| ToolError::new(ToolErrorCode::InternalError, format!("preview failed: {e}")))?
         .map_err(|e| {
-            ToolError::new("invalid_arguments", e.to_string())
+            ToolError::new(ToolErrorCode::InvalidArguments, e.to_string())
                 .with_hint("Use a sample index below the take's `samples` count.")
                 .with_details(json!({"take_id": a.take_id, "samples": take.samples.len()}))
         })?;
@@ -390,7 +389,12 @@ async fn save_to(take: Arc<motion::take::Take>, path: &str) -> Result<Value, Too
     let target = abs.clone();
     let bytes = tokio::task::spawn_blocking(move || motion::save_take(&take, &target))
         .await
-        .map_err(|e| ToolError::new("internal_error", format!("saving the take failed: {e}")))?
+        .map_err(|e| {
+            ToolError::new(
+                ToolErrorCode::InternalError,
+                format!("saving the take failed: {e}"),
+            )
+        })?
         .map_err(motion_error)?;
     let format = abs
         .extension()

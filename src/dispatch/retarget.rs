@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::motion::{dcc_error, motion_error, parse_args, with_take};
-use super::{Dispatcher, ToolError, ToolOutput};
+use super::{Dispatcher, ToolError, ToolErrorCode, ToolOutput};
 use crate::call::CallContext;
 use crate::motion::millis;
 use crate::motion::retarget::{self, Frame, Mapping, RetargetError, TransferReport};
@@ -63,8 +63,11 @@ pub(super) async fn rig_skeleton(
             )
         })?;
     let bad = |m: String| {
-        ToolError::new("bad_response", format!("animation.get_skeleton: {m}"))
-            .with_hint("The DCC adapter returned an unusable skeleton; check the armature.")
+        ToolError::new(
+            ToolErrorCode::BadResponse,
+            format!("animation.get_skeleton: {m}"),
+        )
+        .with_hint("The DCC adapter returned an unusable skeleton; check the armature.")
     };
     let mut wire: skeleton::Skeleton =
         serde_json::from_value(v).map_err(|e| bad(format!("not a skeleton: {e}")))?;
@@ -100,17 +103,17 @@ pub(super) fn retarget_error(e: RetargetError) -> ToolError {
         RetargetError::UnknownNames {
             take_joints,
             rig_bones,
-        } => ToolError::new("invalid_arguments", e.to_string())
+        } => ToolError::new(ToolErrorCode::InvalidArguments, e.to_string())
             .with_hint("Use the take's joint names (list_motion_models or the take) as keys and the rig's bone names (get_skeleton) as values.")
             .with_details(json!({"unknown_take_joints": take_joints, "unknown_rig_bones": rig_bones})),
         RetargetError::Take(retarget::RoleError::NotHumanoid { missing })
         | RetargetError::Rig(retarget::RoleError::NotHumanoid { missing }) => {
             let side = if matches!(e, RetargetError::Take(_)) { "take" } else { "rig" };
-            ToolError::new("not_humanoid", e.to_string())
+            ToolError::new(ToolErrorCode::NotHumanoid, e.to_string())
                 .with_hint(hint)
                 .with_details(json!({"skeleton": side, "missing": missing}))
         }
-        RetargetError::BadTake(_) => ToolError::new("bad_response", e.to_string()),
+        RetargetError::BadTake(_) => ToolError::new(ToolErrorCode::BadResponse, e.to_string()),
     }
 }
 
@@ -183,7 +186,12 @@ pub(super) async fn transfer(
         Ok::<_, RetargetError>((out, rep))
     })
     .await
-    .map_err(|e| ToolError::new("internal_error", format!("retargeting stopped: {e}")))?
+    .map_err(|e| {
+        ToolError::new(
+            ToolErrorCode::InternalError,
+            format!("retargeting stopped: {e}"),
+        )
+    })?
     .map_err(retarget_error)?;
     let mut rep = rep;
     let info = TakeInfo {
@@ -303,7 +311,7 @@ pub(super) async fn map_rig(
                 .map_err(motion_error)?;
             let skeleton = Skeleton::from_wire(&choice.spec.canonical_skeleton).map_err(|e| {
                 ToolError::new(
-                    "bad_response",
+                    ToolErrorCode::BadResponse,
                     format!("the model's canonical skeleton: {e}"),
                 )
             })?;

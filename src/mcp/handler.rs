@@ -31,7 +31,7 @@ use tracing::Instrument;
 
 use super::progress::McpProgress;
 use crate::call::{CallContext, Progress};
-use crate::dispatch::{CANCEL_GRACE, Dispatcher, ToolError};
+use crate::dispatch::{CANCEL_GRACE, Dispatcher, ToolError, ToolErrorCode};
 use crate::skills::{Binding, SharedRegistry, ToolSpec};
 
 /// Numbers the tool calls of this process for the log (`tool_call{call_id=…}`).
@@ -234,7 +234,7 @@ impl StagecraftServer {
                 .map(|e| json!({"field": display_field(&e.field), "message": e.message}))
                 .collect();
             return error_result(
-                &ToolError::new("invalid_arguments", message)
+                &ToolError::new(ToolErrorCode::InvalidArguments, message)
                     .with_hint(format!(
                         "Fix the named field(s) and call {} again; its input schema is in tools/list.",
                         spec.name
@@ -312,7 +312,7 @@ impl StagecraftServer {
             }
             Err(_) => error_result(
                 &ToolError::new(
-                    "TIMEOUT",
+                    ToolErrorCode::Timeout,
                     format!("{} did not finish within {} s", spec.name, timeout.as_secs()),
                 )
                 .with_hint("The DCC or backend is busy or stuck; try again, or raise timeout_seconds in the tool's SKILL.md."),
@@ -592,7 +592,7 @@ impl ServerHandler for StagecraftServer {
             if registry.hidden.contains_key(name) {
                 return Ok(error_result(
                     &ToolError::new(
-                        "scripts_disabled",
+                        ToolErrorCode::ScriptsDisabled,
                         format!("{name} runs code inside the DCC and scripts are disabled"),
                     )
                     .with_hint("Ask the user to set `allow_scripts = true` under [skills] in stagecraft.toml if they trust this agent with scripts."),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::backbone::{self, Backbone, GenerationSlots, QUEUE_WAIT};
@@ -38,6 +38,56 @@ pub struct ModelChoice {
     pub backend: String,
     index: usize,
     pub spec: ModelSpec,
+}
+
+/// What `list_motion_models` answers: every backend with its models, and the default model.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelListing {
+    pub backends: Vec<BackendListing>,
+    /// The first model of the first backend, when that backend answers.
+    pub default: Option<DefaultModel>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DefaultModel {
+    pub backend: String,
+    pub model: String,
+}
+
+/// One backend of a [`ModelListing`].
+#[derive(Debug, Clone, Serialize)]
+pub struct BackendListing {
+    pub name: String,
+    pub kind: BackendKind,
+    /// `None` for a built-in backend.
+    pub url: Option<String>,
+    /// False when the backend did not list its models (`error` says why).
+    pub ok: bool,
+    /// A summary of each model, or its whole MMCP description with `full`.
+    pub models: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_formats: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ListingError>,
+}
+
+/// Why a backend did not list its models, as a failed tool call would say it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListingError {
+    pub code: String,
+    pub message: String,
+    pub hint: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    /// An MMCP server over HTTP.
+    Http,
+    /// A model running in this process.
+    Builtin,
 }
 
 /// `generate_motion`'s motion arguments (the DCC ones are the dispatcher's).
@@ -148,51 +198,63 @@ impl MotionHub {
     /// `list_motion_models`: every backend with its models, summarised (see [`model_summary`]) or,
     /// with `full`, with their whole capabilities including the rest skeletons. A backend that
     /// fails is listed with its error instead of failing the whole listing.
-    pub async fn list_models(&self, refresh: bool, full: bool) -> Value {
-        let mut out: Vec<Value> = Vec::new();
+    pub async fn list_models(&self, refresh: bool, full: bool) -> ModelListing {
+        let mut backends: Vec<BackendListing> = Vec::new();
         let mut by_name: BTreeMap<String, usize> = BTreeMap::new();
         for i in 0..self.backends.len() {
             let entry = &self.backends[i];
             let (kind, url) = match &entry.backend {
-                Backend::Http(h) => ("http", Some(h.url().to_string())),
-                Backend::InProcess(_) => ("builtin", None),
+                Backend::Http(h) => (BackendKind::Http, Some(h.url().to_string())),
+                Backend::InProcess(_) => (BackendKind::Builtin, None),
             };
             let slot = *by_name.entry(entry.name.clone()).or_insert_with(|| {
-                out.push(
-                    json!({"name": entry.name, "kind": kind, "url": url, "ok": true, "models": []}),
-                );
-                out.len() - 1
+                backends.push(BackendListing {
+                    name: entry.name.clone(),
+                    kind,
+                    url,
+                    ok: true,
+                    models: Vec::new(),
+                    protocol_version: None,
+                    response_formats: None,
+                    error: None,
+                });
+                backends.len() - 1
             });
+            let listing = &mut backends[slot];
             match self.models_of(i, refresh).await {
                 Ok(models) => {
-                    if let Some(arr) = out[slot]["models"].as_array_mut() {
-                        arr.extend(models.iter().map(|m| {
-                            if full {
-                                serde_json::to_value(m).unwrap_or(Value::Null)
-                            } else {
-                                model_summary(m)
-                            }
-                        }));
-                    }
+                    listing.models.extend(models.iter().map(|m| {
+                        if full {
+                            serde_json::to_value(m).unwrap_or(Value::Null)
+                        } else {
+                            model_summary(m)
+                        }
+                    }));
                     if let Backend::Http(h) = &entry.backend
                         && let Ok(c) = h.capabilities(false).await
                     {
-                        out[slot]["protocol_version"] = json!(c.protocol_version);
-                        out[slot]["response_formats"] = json!(c.response_formats);
+                        listing.protocol_version = Some(c.protocol_version.clone());
+                        listing.response_formats = Some(c.response_formats.clone());
                     }
                 }
                 Err(e) => {
-                    out[slot]["ok"] = json!(false);
-                    out[slot]["error"] =
-                        json!({"code": e.code(), "message": e.message(), "hint": e.hint()});
+                    listing.ok = false;
+                    listing.error = Some(ListingError {
+                        code: e.code().to_string(),
+                        message: e.message(),
+                        hint: e.hint(),
+                    });
                 }
             }
         }
         let default = self.resolve(None, None).await.ok();
-        json!({
-            "backends": out,
-            "default": default.map(|c| json!({"backend": c.backend, "model": c.spec.id})),
-        })
+        ModelListing {
+            backends,
+            default: default.map(|c| DefaultModel {
+                backend: c.backend,
+                model: c.spec.id,
+            }),
+        }
     }
 
     /// Picks the backend and model: default the first model of the first backend; a model id is

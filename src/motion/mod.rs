@@ -35,7 +35,10 @@ pub mod wire;
 pub use cli::{GenerateOptions, generate_cli, serve_builtin};
 pub use error::MotionError;
 pub use export::{millis, save_take, take_summary, trajectory_summary};
-pub use hub::{Backend, GenerateArgs, Generated, ModelChoice, MotionHub};
+pub use hub::{
+    Backend, BackendKind, BackendListing, DefaultModel, GenerateArgs, Generated, ListingError,
+    ModelChoice, ModelListing, MotionHub,
+};
 
 /// Name of the in-process backend in listings and `--backend`.
 pub const BUILTIN_BACKEND: &str = "builtin";

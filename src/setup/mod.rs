@@ -342,42 +342,71 @@ fn apply(plan: &mut Plan) -> Result<(), SetupError> {
     Ok(())
 }
 
-/// `stagecraft doctor`'s lines for each MCP client's stagecraft entry (clients not installed are left out); false when an entry
-/// starts a program that is gone.
-pub fn check_clients() -> bool {
-    use clients::EntryStatus;
-    let Some(dirs) = Dirs::from_env() else {
-        return true;
-    };
-    let mut ok = true;
-    for client in Client::ALL {
-        let Some((path, status)) = clients::entry_status(client, &dirs) else {
-            continue;
-        };
-        let id = client.id();
-        let shown = path.display();
-        match status {
+/// One MCP client's stagecraft entry, as `stagecraft doctor` reports it.
+#[derive(Debug, Clone)]
+pub struct ClientCheck {
+    pub client: Client,
+    /// The client's config file.
+    pub path: PathBuf,
+    pub status: clients::EntryStatus,
+}
+
+impl ClientCheck {
+    /// False when the entry starts a program that is gone.
+    pub fn passed(&self) -> bool {
+        !matches!(self.status, clients::EntryStatus::Missing(_))
+    }
+}
+
+/// `stagecraft doctor`'s line for the entry (and a `fix:` line when it failed).
+impl std::fmt::Display for ClientCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use clients::EntryStatus;
+        let id = self.client.id();
+        let shown = self.path.display();
+        match &self.status {
             EntryStatus::Ok(command) => {
-                println!("client   {id} {shown}: ok: starts {}", command.display())
+                writeln!(f, "client   {id} {shown}: ok: starts {}", command.display())
             }
-            EntryStatus::NoEntry => println!(
+            EntryStatus::NoEntry => writeln!(
+                f,
                 "client   {id} {shown}: no stagecraft entry (`stagecraft setup --client {id}` adds it)"
             ),
             EntryStatus::Missing(command) => {
-                ok = false;
-                println!(
+                writeln!(
+                    f,
                     "client   {id} {shown}: FAILED: starts {}, which is not there",
                     command.display()
-                );
-                println!(
+                )?;
+                writeln!(
+                    f,
                     "  fix: run `stagecraft setup --client {id}` with the stagecraft you use now"
-                );
+                )
             }
             // The client's own file is broken or unreadable: worth a line, not a fault in stagecraft.
-            EntryStatus::Unreadable(why) => println!("client   {id} {shown}: not checked: {why}"),
+            EntryStatus::Unreadable(why) => {
+                writeln!(f, "client   {id} {shown}: not checked: {why}")
+            }
         }
     }
-    ok
+}
+
+/// Each installed MCP client's stagecraft entry (clients not installed are left out).
+pub fn check_clients() -> Vec<ClientCheck> {
+    let Some(dirs) = Dirs::from_env() else {
+        return Vec::new();
+    };
+    Client::ALL
+        .into_iter()
+        .filter_map(|client| {
+            let (path, status) = clients::entry_status(client, &dirs)?;
+            Some(ClientCheck {
+                client,
+                path,
+                status,
+            })
+        })
+        .collect()
 }
 
 fn read_optional(path: &Path) -> Result<Option<String>, SetupError> {

@@ -10,6 +10,7 @@
 //! A bad skill is skipped with diagnostics; every other skill still loads.
 
 mod frontmatter;
+mod listing;
 mod parse;
 mod watch;
 

@@ -51,7 +51,7 @@ def test_execute_script_language_defaults_to_python(sessions):
 
 def test_blender_refusing_scripts_says_how_to_enable_them(sessions):
     error = sessions.error("execute_script", dict(SCRIPT, dcc="locked"))
-    assert error["code"] == "PERMISSION_DENIED", error
+    assert error["code"] == "permission_denied", error
     assert "--allow-scripts" in error["message"], error
     # The server goes on.
     assert sessions.tool("execute_script", dict(SCRIPT, dcc="scripts"))["result"] == 42

@@ -143,7 +143,7 @@ class Session:
     async def val(self, tool: str, args: dict | None = None):
         return (await self.ok(tool, args))[0]
 
-    async def err(self, tool: str, args: dict, codes=("SCENE_ERROR", "INVALID_INPUT"), name=BAD):
+    async def err(self, tool: str, args: dict, codes=("scene_error", "invalid_input"), name=BAD):
         r = await self.raw(tool, args)
         assert r.is_error, f"[{self.label}] {tool}({args}) should fail, got {r.structured_content}"
         sc = r.structured_content
@@ -537,7 +537,7 @@ async def scenario(s: Session, target: str, tmp_path: Path) -> None:
         await s.err(
             "export_file",
             {"file_path": str(glb), "format": "glb"},
-            codes=("UNSUPPORTED",),
+            codes=("unsupported",),
             name=None,
         )
         js = tmp_path / "export-toy.json"
@@ -562,7 +562,7 @@ async def scenario(s: Session, target: str, tmp_path: Path) -> None:
         await s.val("delete_objects", {"object_names": [mocap.stem]})
     else:
         # The toy does not list scene.import_file: stagecraft refuses before calling it.
-        await s.err("import_file", {"file_path": str(mocap)}, codes=("UNSUPPORTED",), name=None)
+        await s.err("import_file", {"file_path": str(mocap)}, codes=("unsupported",), name=None)
 
     # -- list_dccs after use: connected, with DccInfo and capabilities --
     listing = await s.val("list_dccs")
@@ -600,7 +600,7 @@ async def scenario(s: Session, target: str, tmp_path: Path) -> None:
         "animation.apply_motion",
     } <= methods, methods
 
-    # -- bad input per family: unknown names are SCENE_ERROR/INVALID_INPUT naming them --
+    # -- bad input per family: unknown names are scene_error/invalid_input naming them --
     await s.err("set_visibility", {"object_name": BAD, "visible": False})
     await s.err("delete_objects", {"object_names": [BAD]})
     await s.err("set_selection", {"object_names": ["HeroCrate", BAD]})
@@ -680,10 +680,10 @@ def test_every_dcc_tool(stagecraft_bin, empty_config, tmp_path, target):
 CRASH, DROP, GARBAGE, HANG = "--crash-method", "--drop-on", "--garbage-on", "--hang-method"
 FAULTS = [
     # (bridge, toy fault flags, the failing tool, expected code, the scene survives the fault)
-    ("embedded", [CRASH, "scene.get_selection"], "get_selection", "CONNECTION_FAILED", False),
-    ("http", [GARBAGE, "scene.get_selection"], "get_selection", "CONNECTION_FAILED", True),
-    ("websocket", [HANG, "scene.get_selection"], "get_selection", "TIMEOUT", True),
-    ("named_pipe", [DROP, "scene.get_selection"], "get_selection", "CONNECTION_FAILED", True),
+    ("embedded", [CRASH, "scene.get_selection"], "get_selection", "connection_failed", False),
+    ("http", [GARBAGE, "scene.get_selection"], "get_selection", "connection_failed", True),
+    ("websocket", [HANG, "scene.get_selection"], "get_selection", "timeout", True),
+    ("named_pipe", [DROP, "scene.get_selection"], "get_selection", "connection_failed", True),
 ]
 
 
@@ -751,7 +751,7 @@ def test_dcc_error_hint_names_the_connection(stagecraft_bin, empty_config, tmp_p
 
     anyio.run(main)
     failed, by_default = got
-    assert failed["code"] == "CONNECTION_FAILED", failed
+    assert failed["code"] == "connection_failed", failed
     assert by_default["code"] == "no_dcc", "there is no connection named `default`"
     assert '"toy"' in failed["hint"], failed
     assert failed["details"]["dcc"] == "toy", failed
@@ -807,7 +807,7 @@ def test_file_roots_confine_every_dcc_path(stagecraft_bin, empty_config, tmp_pat
     ]
     results = run_calls(stagecraft_bin, env, [(t, a) for t, a, _ in refused] + inside)
     for (tool, args, arg), (is_error, sc) in zip(refused, results):
-        assert is_error and sc["code"] == "PERMISSION_DENIED", f"{tool}({args}) was allowed: {sc}"
+        assert is_error and sc["code"] == "permission_denied", f"{tool}({args}) was allowed: {sc}"
         assert sc["details"]["argument"] == arg, sc
     for (tool, args), (is_error, sc) in zip(inside, results[len(refused) :]):
         assert not is_error, f"{tool}({args}) inside the root was refused: {sc}"
@@ -939,15 +939,15 @@ def test_refuses_or_does_as_asked(stagecraft_bin, empty_config, tmp_path, target
     got = {i: (r.is_error, unwrap(r.structured_content)) for i, r in enumerate(results)}
     gaps = []
     # start after end is refused, and the range is unchanged
-    if not (got[1][0] and got[1][1]["code"] == "INVALID_INPUT"):
+    if not (got[1][0] and got[1][1]["code"] == "invalid_input"):
         gaps.append("set_frame_range start > end")
     assert (got[2][1]["start"], got[2][1]["end"]) in ((1, 48), (50, 10)), got[2]
     if got[1][0]:
         assert (got[2][1]["start"], got[2][1]["end"]) == (1, 48), "a refused call changed the range"
-    # jpeg: a JPEG image, or UNSUPPORTED; never a PNG labelled as what was asked
+    # jpeg: a JPEG image, or unsupported; never a PNG labelled as what was asked
     is_error, cap = got[3]
     if is_error:
-        assert cap["code"] == "UNSUPPORTED", cap
+        assert cap["code"] == "unsupported", cap
     else:
         img = [c for c in results[3].content if c.type == "image"][0]
         data = base64.b64decode(img.data)
@@ -1063,9 +1063,9 @@ def test_dcc_restart_is_reconnected(stagecraft_bin, empty_config, tmp_path, kind
             try:
                 with toy_adapter(kind, tmp_path, token=TOKEN, where=where):
                     await s.val("create_object", {"object_type": "cube", "name": "First"})
-                # The toy is gone: a prompt CONNECTION_FAILED, not a hang.
+                # The toy is gone: a prompt connection_failed, not a hang.
                 with anyio.fail_after(10):
-                    await s.err("list_objects", {}, codes=("CONNECTION_FAILED",), name=None)
+                    await s.err("list_objects", {}, codes=("connection_failed",), name=None)
                 state = (await s.val("list_dccs"))["connections"][0]["state"]
                 assert state in ("error", "disconnected"), f"a dead DCC is listed as {state}"
                 with toy_adapter(kind, tmp_path, token=TOKEN, where=where):
@@ -1075,7 +1075,7 @@ def test_dcc_restart_is_reconnected(stagecraft_bin, empty_config, tmp_path, kind
                             r = await client.call_tool("list_objects", {})
                             if not r.is_error:
                                 break
-                            assert r.structured_content["code"] == "CONNECTION_FAILED", r
+                            assert r.structured_content["code"] == "connection_failed", r
                             await anyio.sleep(0.2)
                     assert unwrap(r.structured_content) == [], r.structured_content
                     conn = (await s.val("list_dccs"))["connections"][0]

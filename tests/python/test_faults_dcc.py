@@ -150,9 +150,9 @@ def test_dcc_faults_mid_call_are_reported_and_later_calls_work(stagecraft_bin, t
         assert not mcp.tool("create_object", {"object_type": "cube", "name": "Kept"}).get("isError")
         first_pid = dcc_pid(mcp)
         cases = [
-            ("get_selection", {}, "TIMEOUT", 6),  # hangs: the deadline (2 s), the DCC stays alive
-            ("get_scene_info", {}, "CONNECTION_FAILED", 5),  # garbage: the stream is dropped
-            ("select_by_type", {"object_type": "cube"}, "CONNECTION_FAILED", 5),  # crash mid-call
+            ("get_selection", {}, "timeout", 6),  # hangs: the deadline (2 s), the DCC stays alive
+            ("get_scene_info", {}, "connection_failed", 5),  # garbage: the stream is dropped
+            ("select_by_type", {"object_type": "cube"}, "connection_failed", 5),  # crash mid-call
         ]
         for tool, args, code, limit in cases:
             started = time.monotonic()
@@ -201,7 +201,7 @@ def test_blender_killed_while_a_call_runs(stagecraft_bin, tmp_path):
         answer = mcp.wait(rid, timeout=30)["result"]
         took = time.monotonic() - started
         assert answer.get("isError"), answer
-        assert answer["structuredContent"]["code"] == "CONNECTION_FAILED", answer["structuredContent"]
+        assert answer["structuredContent"]["code"] == "connection_failed", answer["structuredContent"]
         assert took < 10, took
         wait_until("the killed Blender was not reaped", lambda: not alive(pid))
         # Blender is restarted and the next call works on a fresh scene.

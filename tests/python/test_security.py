@@ -327,7 +327,7 @@ def test_file_arguments_are_confined_to_roots_over_mcp(stagecraft_bin, tmp_path)
                 for p in bad_paths:
                     result = await client.call_tool(tool, make(p))
                     assert result.is_error, (tool, p, result)
-                    assert result.structured_content["code"] == "PERMISSION_DENIED", (tool, p, result.structured_content)
+                    assert result.structured_content["code"] == "permission_denied", (tool, p, result.structured_content)
             # Inside the root, the same calls work.
             ok_calls = [
                 ("save_file", {"file_path": str(allowed / "scene.glb")}),
@@ -452,7 +452,7 @@ def test_secrets_never_reach_the_log(stagecraft_bin, tmp_path):
                     r = await client.call_tool("create_object", {"object_type": "cube", "name": "C", "dcc": dcc})
                     assert not r.is_error, (dcc, r)
                 bad = await client.call_tool("list_objects", {"dcc": "toybad"})
-                assert bad.is_error and bad.structured_content["code"] == "PERMISSION_DENIED", bad
+                assert bad.is_error and bad.structured_content["code"] == "permission_denied", bad
                 dccs = await client.call_tool("list_dccs", {})
                 assert not dccs.is_error
                 text = json.dumps(dccs.structured_content)

@@ -35,9 +35,10 @@ pub(super) fn loop_freq(freq: f32, loop_seconds: Option<f32>) -> f32 {
     }
 }
 
-/// Upper-body layers: in-place actions and the arms of whole-body ones.
+/// An upper-body gesture done in place ("waves", "nods"), as a clause's action or riding on another one
+/// (`Action::Gesture`, `Intent::gesture`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Gesture {
+pub(crate) enum Gesture {
     LookAround,
     Wave,
     Point,
@@ -50,6 +51,12 @@ pub(super) enum Gesture {
     Talk,
     Punch,
     Throw,
+}
+
+/// An upper-body layer: a gesture, or the arms of a whole-body action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Layer {
+    Gesture(Gesture),
     PickUp,
     Push,
     Fall,
@@ -57,48 +64,50 @@ pub(super) enum Gesture {
     Kick,
 }
 
-pub(super) const GESTURES: usize = 17;
+pub(super) const LAYERS: usize = 17;
 
-impl Gesture {
-    pub const ALL: [Gesture; GESTURES] = [
-        Gesture::LookAround,
-        Gesture::Wave,
-        Gesture::Point,
-        Gesture::Clap,
-        Gesture::Bow,
-        Gesture::Nod,
-        Gesture::ShakeHead,
-        Gesture::Shrug,
-        Gesture::Stretch,
-        Gesture::Talk,
-        Gesture::Punch,
-        Gesture::Throw,
-        Gesture::PickUp,
-        Gesture::Push,
-        Gesture::Fall,
-        Gesture::Dance,
-        Gesture::Kick,
+impl Layer {
+    /// Every layer, in the order the synthesis adds them up.
+    pub const ALL: [Layer; LAYERS] = [
+        Layer::Gesture(Gesture::LookAround),
+        Layer::Gesture(Gesture::Wave),
+        Layer::Gesture(Gesture::Point),
+        Layer::Gesture(Gesture::Clap),
+        Layer::Gesture(Gesture::Bow),
+        Layer::Gesture(Gesture::Nod),
+        Layer::Gesture(Gesture::ShakeHead),
+        Layer::Gesture(Gesture::Shrug),
+        Layer::Gesture(Gesture::Stretch),
+        Layer::Gesture(Gesture::Talk),
+        Layer::Gesture(Gesture::Punch),
+        Layer::Gesture(Gesture::Throw),
+        Layer::PickUp,
+        Layer::Push,
+        Layer::Fall,
+        Layer::Dance,
+        Layer::Kick,
     ];
 
-    fn of(action: Action) -> Option<Gesture> {
+    /// The layer's slot in `Controls::gestures`.
+    fn index(self) -> usize {
+        match self {
+            Layer::Gesture(g) => g as usize,
+            Layer::PickUp => 12,
+            Layer::Push => 13,
+            Layer::Fall => 14,
+            Layer::Dance => 15,
+            Layer::Kick => 16,
+        }
+    }
+
+    fn of(action: Action) -> Option<Layer> {
         Some(match action {
-            Action::LookAround => Gesture::LookAround,
-            Action::Wave => Gesture::Wave,
-            Action::Point => Gesture::Point,
-            Action::Clap => Gesture::Clap,
-            Action::Bow => Gesture::Bow,
-            Action::Nod => Gesture::Nod,
-            Action::ShakeHead => Gesture::ShakeHead,
-            Action::Shrug => Gesture::Shrug,
-            Action::Stretch => Gesture::Stretch,
-            Action::Talk => Gesture::Talk,
-            Action::Punch => Gesture::Punch,
-            Action::Throw => Gesture::Throw,
-            Action::PickUp => Gesture::PickUp,
-            Action::Push => Gesture::Push,
-            Action::Fall => Gesture::Fall,
-            Action::Dance => Gesture::Dance,
-            Action::Kick => Gesture::Kick,
+            Action::Gesture(g) => Layer::Gesture(g),
+            Action::PickUp => Layer::PickUp,
+            Action::Push => Layer::Push,
+            Action::Fall => Layer::Fall,
+            Action::Dance => Layer::Dance,
+            Action::Kick => Layer::Kick,
             _ => return None,
         })
     }
@@ -108,12 +117,9 @@ impl Gesture {
     fn one_shot(self) -> bool {
         matches!(
             self,
-            Gesture::Bow
-                | Gesture::Shrug
-                | Gesture::Stretch
-                | Gesture::Throw
-                | Gesture::PickUp
-                | Gesture::Kick
+            Layer::Gesture(Gesture::Bow | Gesture::Shrug | Gesture::Stretch | Gesture::Throw)
+                | Layer::PickUp
+                | Layer::Kick
         )
     }
 }
@@ -168,13 +174,13 @@ pub(super) struct Controls {
     pub elbow: f32,
     pub tense: f32,
     pub size: f32,
-    pub gestures: [GestureState; GESTURES],
+    pub gestures: [GestureState; LAYERS],
 }
 
 impl Controls {
     pub fn blend(a: &Controls, b: &Controls, w: f32) -> Controls {
         let l = |x: f32, y: f32| lerp(x, y, w);
-        let mut gestures = [GestureState::default(); GESTURES];
+        let mut gestures = [GestureState::default(); LAYERS];
         for (g, (x, y)) in gestures.iter_mut().zip(a.gestures.iter().zip(&b.gestures)) {
             // A gesture's clock only matters where it has weight: take it from the side that has it.
             let (t, dur) = match (x.weight > 0.0, y.weight > 0.0) {
@@ -227,8 +233,8 @@ impl Controls {
         }
     }
 
-    pub fn gesture(&self, g: Gesture) -> &GestureState {
-        &self.gestures[g as usize]
+    pub fn gesture(&self, g: Layer) -> &GestureState {
+        &self.gestures[g.index()]
     }
 }
 
@@ -488,11 +494,15 @@ impl Behaviour {
         }
         // Gestures: the clause's own, and the arms of whole-body actions.
         let mut layer = |action: Action| {
-            let Some(g) = Gesture::of(action) else { return };
+            let Some(g) = Layer::of(action) else { return };
             let both = [1.0, 1.0];
             let arms = match (g, self.intent.hand) {
-                (Gesture::Wave | Gesture::Point, Hand::Left) => [1.0, 0.0],
-                (Gesture::Wave | Gesture::Point, Hand::Right) => [0.0, 1.0],
+                (Layer::Gesture(Gesture::Wave) | Layer::Gesture(Gesture::Point), Hand::Left) => {
+                    [1.0, 0.0]
+                }
+                (Layer::Gesture(Gesture::Wave) | Layer::Gesture(Gesture::Point), Hand::Right) => {
+                    [0.0, 1.0]
+                }
                 _ => both,
             };
             let weight = if g.one_shot() || steady {
@@ -500,7 +510,7 @@ impl Behaviour {
             } else {
                 ramp(0.35)
             };
-            c.gestures[g as usize] = GestureState {
+            c.gestures[g.index()] = GestureState {
                 weight,
                 t: if steady {
                     0.4 * dur
@@ -516,7 +526,7 @@ impl Behaviour {
         };
         layer(self.intent.action);
         if let Some(g) = self.intent.gesture {
-            layer(g);
+            layer(Action::Gesture(g));
         }
         c
     }
@@ -561,7 +571,7 @@ fn jump_curve(psi: f32, height: f32) -> (f32, f32, f32) {
 /// Where a gesture puts one arm, as directions of the upper arm and the forearm in the chest's frame
 /// (+X left, +Y up, +Z forward), given for the right arm; `side` 0 asks for the left arm, mirrored by the
 /// caller. `None`: the gesture leaves that arm alone.
-pub(super) fn gesture_arm(g: Gesture, s: &GestureState, side: usize) -> Option<(Vec3, Vec3)> {
+pub(super) fn gesture_arm(g: Layer, s: &GestureState, side: usize) -> Option<(Vec3, Vec3)> {
     let (t, dur, size) = (s.t, s.dur, s.size);
     let osc = |hz: f32| (TAU * hz * t).sin();
     let v = Vec3::new;
@@ -571,36 +581,39 @@ pub(super) fn gesture_arm(g: Gesture, s: &GestureState, side: usize) -> Option<(
     };
     let hang = (v(-0.3, -1.0, 0.05), v(-0.2, -1.0, 0.3));
     Some(match g {
-        Gesture::LookAround | Gesture::Bow | Gesture::Nod | Gesture::ShakeHead => return None,
-        Gesture::Wave => (
+        Layer::Gesture(Gesture::LookAround)
+        | Layer::Gesture(Gesture::Bow)
+        | Layer::Gesture(Gesture::Nod)
+        | Layer::Gesture(Gesture::ShakeHead) => return None,
+        Layer::Gesture(Gesture::Wave) => (
             v(-0.85, 0.35 + 0.25 * (size - 1.0), 0.25),
             v(-0.5 * size.min(1.5) * osc(2.0), 1.0, 0.1),
         ),
-        Gesture::Point => (v(-0.3, 0.1, 1.0), v(-0.25, 0.12, 1.0)),
-        Gesture::Clap => {
+        Layer::Gesture(Gesture::Point) => (v(-0.3, 0.1, 1.0), v(-0.25, 0.12, 1.0)),
+        Layer::Gesture(Gesture::Clap) => {
             let open = 0.5 + 0.5 * (TAU * 2.2 * t).cos();
             (
                 v(-0.35, -0.5, 0.8),
                 v(0.9, 0.1, 0.45).lerp(v(0.45, 0.1, 0.9), open * size.min(1.5)),
             )
         }
-        Gesture::Shrug => mix(
+        Layer::Gesture(Gesture::Shrug) => mix(
             hang,
             (v(-0.35, -1.0, 0.1), v(-0.75, 0.05, 0.65)),
             bump(t, dur.min(1.4), 0.4),
         ),
-        Gesture::Stretch => mix(
+        Layer::Gesture(Gesture::Stretch) => mix(
             hang,
             (v(-0.25, 1.0, 0.05), v(-0.1, 1.0, 0.0)),
             bump(t, dur, 0.8),
         ),
-        Gesture::Talk => {
+        Layer::Gesture(Gesture::Talk) => {
             let phase = if side == 0 { 1.7 } else { 0.0 };
             let a = (TAU * 0.9 * t + phase).sin() * size;
             let b = (TAU * 1.3 * t + 2.0 * phase).sin() * size;
             (v(-0.25, -1.0, 0.25), v(-0.2 + 0.3 * a, 0.35 + 0.3 * b, 1.0))
         }
-        Gesture::Punch => {
+        Layer::Gesture(Gesture::Punch) => {
             let guard = (v(-0.3, -0.75, 0.55), v(0.45, 0.75, 0.45));
             let strike = (v(-0.12, 0.05, 1.0), v(-0.08, 0.05, 1.0));
             // One punch every 0.8 s, right hand first; a punch is out in 0.15 s and back by 0.5 s.
@@ -619,7 +632,7 @@ pub(super) fn gesture_arm(g: Gesture, s: &GestureState, side: usize) -> Option<(
                 guard
             }
         }
-        Gesture::Throw => {
+        Layer::Gesture(Gesture::Throw) => {
             let u = (t / dur.clamp(0.6, 1.4)).clamp(0.0, 1.0);
             if side == 0 {
                 let balance = (v(-0.4, -0.4, 0.8), v(-0.2, -0.3, 1.0));
@@ -638,21 +651,21 @@ pub(super) fn gesture_arm(g: Gesture, s: &GestureState, side: usize) -> Option<(
                 mix(hang, pose, bump(t, dur, 0.25))
             }
         }
-        Gesture::PickUp => {
+        Layer::PickUp => {
             let reach = (v(-0.15, -0.85, 0.5), v(0.1, -0.75, 0.65));
             let hold = (v(-0.2, -0.85, 0.35), v(0.35, 0.4, 0.85));
             let u = (t / dur.max(0.1)).clamp(0.0, 1.0);
             let pose = mix(reach, hold, (u - 0.45) / 0.3);
             mix(hang, pose, bump(t, dur, 0.5))
         }
-        Gesture::Push => (v(-0.2, -0.15, 1.0), v(0.1, 0.15, 1.0)),
-        Gesture::Fall => (v(-0.8, 0.5, 0.2), v(-0.6, 0.8, 0.0)),
-        Gesture::Dance => {
+        Layer::Push => (v(-0.2, -0.15, 1.0), v(0.1, 0.15, 1.0)),
+        Layer::Fall => (v(-0.8, 0.5, 0.2), v(-0.6, 0.8, 0.0)),
+        Layer::Dance => {
             let phase = if side == 0 { PI } else { 0.0 };
             let up = (TAU * 1.0 * t + phase).sin();
             (v(-0.75, 0.2 + 0.5 * up * size, 0.3), v(-0.2, 1.0, 0.3))
         }
-        Gesture::Kick => mix(
+        Layer::Kick => mix(
             hang,
             (v(-0.9, -0.2, 0.1), v(-0.7, 0.1, 0.5)),
             bump(t, dur.min(1.1), 0.3),
@@ -661,10 +674,10 @@ pub(super) fn gesture_arm(g: Gesture, s: &GestureState, side: usize) -> Option<(
 }
 
 /// Head yaw and pitch (radians) and chest yaw a gesture adds.
-pub(super) fn gesture_head(g: Gesture, s: &GestureState) -> (f32, f32, f32) {
+pub(super) fn gesture_head(g: Layer, s: &GestureState) -> (f32, f32, f32) {
     let (t, dur, size) = (s.t, s.dur, s.size);
     match g {
-        Gesture::LookAround => {
+        Layer::Gesture(Gesture::LookAround) => {
             let y = (TAU * t / 3.2).sin();
             (
                 0.9 * size.min(1.3) * y,
@@ -672,15 +685,17 @@ pub(super) fn gesture_head(g: Gesture, s: &GestureState) -> (f32, f32, f32) {
                 0.25 * y,
             )
         }
-        Gesture::Nod => (0.0, 0.22 * size * (TAU * 1.6 * t).sin().max(-0.3), 0.0),
-        Gesture::ShakeHead => (0.45 * size.min(1.3) * (TAU * 1.5 * t).sin(), 0.05, 0.0),
-        Gesture::Shrug => (0.0, -0.05, 0.0),
-        Gesture::Talk => (
+        Layer::Gesture(Gesture::Nod) => (0.0, 0.22 * size * (TAU * 1.6 * t).sin().max(-0.3), 0.0),
+        Layer::Gesture(Gesture::ShakeHead) => {
+            (0.45 * size.min(1.3) * (TAU * 1.5 * t).sin(), 0.05, 0.0)
+        }
+        Layer::Gesture(Gesture::Shrug) => (0.0, -0.05, 0.0),
+        Layer::Gesture(Gesture::Talk) => (
             0.1 * (TAU * 0.4 * t).sin(),
             0.05 * (TAU * 1.1 * t).sin(),
             0.0,
         ),
-        Gesture::Punch => {
+        Layer::Gesture(Gesture::Punch) => {
             let k = (t / 0.8).floor() as i64;
             (
                 0.0,
@@ -688,7 +703,7 @@ pub(super) fn gesture_head(g: Gesture, s: &GestureState) -> (f32, f32, f32) {
                 if k.rem_euclid(2) == 0 { 0.25 } else { -0.25 } * size.min(1.0),
             )
         }
-        Gesture::Throw => {
+        Layer::Gesture(Gesture::Throw) => {
             let u = (t / dur.clamp(0.6, 1.4)).clamp(0.0, 1.0);
             let twist = if u < 0.45 {
                 -0.5 * smooth(u / 0.45)
@@ -697,7 +712,7 @@ pub(super) fn gesture_head(g: Gesture, s: &GestureState) -> (f32, f32, f32) {
             };
             (0.0, 0.0, twist * bump(t, dur, 0.25))
         }
-        Gesture::Dance => (
+        Layer::Dance => (
             0.15 * (TAU * 0.5 * t).sin(),
             0.08 * (TAU * 2.0 * t).sin(),
             0.2 * (TAU * 1.0 * t).sin(),
@@ -707,11 +722,11 @@ pub(super) fn gesture_head(g: Gesture, s: &GestureState) -> (f32, f32, f32) {
 }
 
 /// Spine bend forward (radians) a gesture adds: a bow, leaning back into a stretch.
-pub(super) fn gesture_bend(g: Gesture, s: &GestureState) -> f32 {
+pub(super) fn gesture_bend(g: Layer, s: &GestureState) -> f32 {
     match g {
-        Gesture::Bow => 1.1 * s.size.min(1.3) * bump(s.t, s.dur.min(2.4), 0.7),
-        Gesture::Stretch => -0.2 * bump(s.t, s.dur, 0.8),
-        Gesture::Push => 0.1,
+        Layer::Gesture(Gesture::Bow) => 1.1 * s.size.min(1.3) * bump(s.t, s.dur.min(2.4), 0.7),
+        Layer::Gesture(Gesture::Stretch) => -0.2 * bump(s.t, s.dur, 0.8),
+        Layer::Push => 0.1,
         _ => 0.0,
     }
 }

@@ -7,11 +7,12 @@
 
 use std::f32::consts::{FRAC_PI_2, PI, TAU};
 
+use super::actions::Gesture;
 use super::style::Mood;
 
-/// What the body does in a clause. The first group moves the legs; [`Action::is_gesture`] tells the
-/// in-place actions that can be layered over another action ("walks while waving").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// What the body does in a clause: an action of the whole body, or an in-place gesture, which can also
+/// be layered over another action ("walks while waving").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Action {
     Idle,
     Walk,
@@ -37,19 +38,11 @@ pub(crate) enum Action {
     ClimbStep,
     Fall,
     Dance,
-    // Gestures: the upper body only.
-    LookAround,
-    Wave,
-    Point,
-    Clap,
-    Bow,
-    Nod,
-    ShakeHead,
-    Shrug,
-    Stretch,
-    Talk,
-    Punch,
-    Throw,
+    /// An upper-body gesture in place ("waves"); one can also ride on another action ("walks while
+    /// waving", `Intent::gesture`). Always one of the in-place gestures: the whole-body actions that move
+    /// the arms too (kick, pick up, push, fall, dance) are actions of their own, whose arm layer
+    /// `Gesture::of` names.
+    Gesture(Gesture),
 }
 
 /// Every action, for tests and docs.
@@ -79,23 +72,23 @@ pub(crate) const ALL_ACTIONS: [Action; 36] = [
     Action::ClimbStep,
     Action::Fall,
     Action::Dance,
-    Action::LookAround,
-    Action::Wave,
-    Action::Point,
-    Action::Clap,
-    Action::Bow,
-    Action::Nod,
-    Action::ShakeHead,
-    Action::Shrug,
-    Action::Stretch,
-    Action::Talk,
-    Action::Punch,
-    Action::Throw,
+    Action::Gesture(Gesture::LookAround),
+    Action::Gesture(Gesture::Wave),
+    Action::Gesture(Gesture::Point),
+    Action::Gesture(Gesture::Clap),
+    Action::Gesture(Gesture::Bow),
+    Action::Gesture(Gesture::Nod),
+    Action::Gesture(Gesture::ShakeHead),
+    Action::Gesture(Gesture::Shrug),
+    Action::Gesture(Gesture::Stretch),
+    Action::Gesture(Gesture::Talk),
+    Action::Gesture(Gesture::Punch),
+    Action::Gesture(Gesture::Throw),
 ];
 
 impl Action {
     pub fn is_gesture(self) -> bool {
-        self >= Action::LookAround
+        matches!(self, Action::Gesture(_))
     }
 
     /// A gesture can ride on it ("walks and waves"); after a one-shot action ("picks up a box and throws
@@ -160,18 +153,18 @@ impl Action {
             Action::ClimbStep => "climb step",
             Action::Fall => "fall",
             Action::Dance => "dance",
-            Action::LookAround => "look around",
-            Action::Wave => "wave",
-            Action::Point => "point",
-            Action::Clap => "clap",
-            Action::Bow => "bow",
-            Action::Nod => "nod",
-            Action::ShakeHead => "shake head",
-            Action::Shrug => "shrug",
-            Action::Stretch => "stretch",
-            Action::Talk => "talk",
-            Action::Punch => "punch",
-            Action::Throw => "throw",
+            Action::Gesture(Gesture::LookAround) => "look around",
+            Action::Gesture(Gesture::Wave) => "wave",
+            Action::Gesture(Gesture::Point) => "point",
+            Action::Gesture(Gesture::Clap) => "clap",
+            Action::Gesture(Gesture::Bow) => "bow",
+            Action::Gesture(Gesture::Nod) => "nod",
+            Action::Gesture(Gesture::ShakeHead) => "shake head",
+            Action::Gesture(Gesture::Shrug) => "shrug",
+            Action::Gesture(Gesture::Stretch) => "stretch",
+            Action::Gesture(Gesture::Talk) => "talk",
+            Action::Gesture(Gesture::Punch) => "punch",
+            Action::Gesture(Gesture::Throw) => "throw",
         }
     }
 
@@ -192,14 +185,34 @@ impl Action {
     /// How long the action naturally takes, seconds, before the style's pace.
     fn natural_seconds(self) -> f32 {
         match self {
-            Action::Walk | Action::Jog | Action::Run | Action::Sneak | Action::Talk => 3.0,
+            Action::Walk
+            | Action::Jog
+            | Action::Run
+            | Action::Sneak
+            | Action::Gesture(Gesture::Talk) => 3.0,
             Action::Sprint | Action::Push | Action::WalkBackwards | Action::LieDown => 2.5,
-            Action::GetUp | Action::Stretch | Action::LookAround => 2.5,
-            Action::Strafe | Action::Idle | Action::Wave | Action::Clap => 2.0,
-            Action::SitDown | Action::Bow => 1.8,
-            Action::StandUp | Action::ClimbStep | Action::Punch | Action::Kneel => 1.6,
-            Action::Throw | Action::Fall | Action::Point | Action::Jump | Action::Hop => 1.5,
-            Action::Crouch | Action::Nod | Action::ShakeHead | Action::Shrug | Action::Kick => 1.2,
+            Action::GetUp
+            | Action::Gesture(Gesture::Stretch)
+            | Action::Gesture(Gesture::LookAround) => 2.5,
+            Action::Strafe
+            | Action::Idle
+            | Action::Gesture(Gesture::Wave)
+            | Action::Gesture(Gesture::Clap) => 2.0,
+            Action::SitDown | Action::Gesture(Gesture::Bow) => 1.8,
+            Action::StandUp
+            | Action::ClimbStep
+            | Action::Gesture(Gesture::Punch)
+            | Action::Kneel => 1.6,
+            Action::Gesture(Gesture::Throw)
+            | Action::Fall
+            | Action::Gesture(Gesture::Point)
+            | Action::Jump
+            | Action::Hop => 1.5,
+            Action::Crouch
+            | Action::Gesture(Gesture::Nod)
+            | Action::Gesture(Gesture::ShakeHead)
+            | Action::Gesture(Gesture::Shrug)
+            | Action::Kick => 1.2,
             Action::Turn => 1.2,
             Action::PickUp => 2.2,
             Action::Dance => 4.0,
@@ -220,7 +233,7 @@ pub(crate) enum Hand {
 pub(crate) struct Intent {
     pub action: Action,
     /// An in-place action done at the same time with the upper body.
-    pub gesture: Option<Action>,
+    pub gesture: Option<Gesture>,
     pub mood: Mood,
     /// Signed turn in radians (+ = left, toward +X when facing +Z), if asked.
     pub turn: Option<f32>,
@@ -268,14 +281,16 @@ impl Intent {
             (Action::Turn, _, Some(t)) => (t.abs() / FRAC_PI_2 * 1.1).max(0.8),
             (a, _, _) => a.natural_seconds() / if a.travels() { 1.0 } else { pace },
         };
-        let gesture = self.gesture.map_or(0.0, |g| g.natural_seconds());
+        let gesture = self
+            .gesture
+            .map_or(0.0, |g| Action::Gesture(g).natural_seconds());
         base.max(gesture).clamp(0.3, 60.0)
     }
 
     /// The notes' summary: `walk (sad) 3 m`, `turn left 90°`, `run 2.0 s + wave`.
     pub fn describe(&self) -> String {
         // A gesture on its own is just the gesture ("punch", not "idle + punch").
-        let (mut s, gesture) = match self.gesture {
+        let (mut s, gesture) = match self.gesture.map(Action::Gesture) {
             Some(g) if self.action == Action::Idle => (g.label().to_string(), None),
             g => (self.action.label().to_string(), g),
         };
@@ -423,40 +438,40 @@ const VERBS: &[(&str, Action)] = &[
     ("dance", Action::Dance),
     ("boogie", Action::Dance),
     ("groove", Action::Dance),
-    ("look", Action::LookAround),
-    ("glance", Action::LookAround),
-    ("search", Action::LookAround),
-    ("scan", Action::LookAround),
-    ("wave", Action::Wave),
-    ("greet", Action::Wave),
-    ("hello", Action::Wave),
-    ("goodbye", Action::Wave),
-    ("bye", Action::Wave),
-    ("hi", Action::Wave),
-    ("point", Action::Point),
-    ("clap", Action::Clap),
-    ("applaud", Action::Clap),
-    ("bow", Action::Bow),
-    ("nod", Action::Nod),
-    ("shake", Action::ShakeHead),
-    ("shook", Action::ShakeHead),
-    ("shrug", Action::Shrug),
-    ("stretch", Action::Stretch),
-    ("yawn", Action::Stretch),
-    ("talk", Action::Talk),
-    ("speak", Action::Talk),
-    ("chat", Action::Talk),
-    ("explain", Action::Talk),
-    ("gesture", Action::Talk),
-    ("argue", Action::Talk),
-    ("punch", Action::Punch),
-    ("box", Action::Punch),
-    ("boxer", Action::Punch),
-    ("strike", Action::Punch),
-    ("hit", Action::Punch),
-    ("throw", Action::Throw),
-    ("threw", Action::Throw),
-    ("toss", Action::Throw),
+    ("look", Action::Gesture(Gesture::LookAround)),
+    ("glance", Action::Gesture(Gesture::LookAround)),
+    ("search", Action::Gesture(Gesture::LookAround)),
+    ("scan", Action::Gesture(Gesture::LookAround)),
+    ("wave", Action::Gesture(Gesture::Wave)),
+    ("greet", Action::Gesture(Gesture::Wave)),
+    ("hello", Action::Gesture(Gesture::Wave)),
+    ("goodbye", Action::Gesture(Gesture::Wave)),
+    ("bye", Action::Gesture(Gesture::Wave)),
+    ("hi", Action::Gesture(Gesture::Wave)),
+    ("point", Action::Gesture(Gesture::Point)),
+    ("clap", Action::Gesture(Gesture::Clap)),
+    ("applaud", Action::Gesture(Gesture::Clap)),
+    ("bow", Action::Gesture(Gesture::Bow)),
+    ("nod", Action::Gesture(Gesture::Nod)),
+    ("shake", Action::Gesture(Gesture::ShakeHead)),
+    ("shook", Action::Gesture(Gesture::ShakeHead)),
+    ("shrug", Action::Gesture(Gesture::Shrug)),
+    ("stretch", Action::Gesture(Gesture::Stretch)),
+    ("yawn", Action::Gesture(Gesture::Stretch)),
+    ("talk", Action::Gesture(Gesture::Talk)),
+    ("speak", Action::Gesture(Gesture::Talk)),
+    ("chat", Action::Gesture(Gesture::Talk)),
+    ("explain", Action::Gesture(Gesture::Talk)),
+    ("gesture", Action::Gesture(Gesture::Talk)),
+    ("argue", Action::Gesture(Gesture::Talk)),
+    ("punch", Action::Gesture(Gesture::Punch)),
+    ("box", Action::Gesture(Gesture::Punch)),
+    ("boxer", Action::Gesture(Gesture::Punch)),
+    ("strike", Action::Gesture(Gesture::Punch)),
+    ("hit", Action::Gesture(Gesture::Punch)),
+    ("throw", Action::Gesture(Gesture::Throw)),
+    ("threw", Action::Gesture(Gesture::Throw)),
+    ("toss", Action::Gesture(Gesture::Throw)),
     ("idle", Action::Idle),
     ("wait", Action::Idle),
     ("stand", Action::Idle),
@@ -523,10 +538,10 @@ fn action_at(words: &[String], i: usize) -> Option<(Action, usize)> {
         }
     }
     if is(&["shake"]) && next == "head" {
-        return Some((Action::ShakeHead, 2));
+        return Some((Action::Gesture(Gesture::ShakeHead), 2));
     }
     if is(&["look"]) && matches!(next, "around" | "round" | "about") {
-        return Some((Action::LookAround, 2));
+        return Some((Action::Gesture(Gesture::LookAround), 2));
     }
     VERBS
         .iter()
@@ -766,21 +781,21 @@ fn read_part(part: &str, clauses: &mut Vec<Intent>, unknown: &mut Vec<String>) {
             continue;
         }
         let current = out.last_mut();
-        match (a.is_gesture(), current) {
-            (true, Some(c)) if c.gesture.is_none() && c.action.accepts_gesture() => {
-                c.gesture = Some(a)
+        match (a, current) {
+            (Action::Gesture(g), Some(c)) if c.gesture.is_none() && c.action.accepts_gesture() => {
+                c.gesture = Some(g)
             }
-            (true, _) => out.push(Intent {
-                gesture: Some(a),
+            (Action::Gesture(g), _) => out.push(Intent {
+                gesture: Some(g),
                 ..Intent::idle()
             }),
-            (false, Some(c)) if c.action == Action::Idle => c.action = a,
-            (false, Some(c)) if c.action == Action::Walk && a == Action::Turn => c.action = a,
-            (false, Some(c)) if c.action == Action::Turn && a.travels() => {
+            (_, Some(c)) if c.action == Action::Idle => c.action = a,
+            (_, Some(c)) if c.action == Action::Walk && a == Action::Turn => c.action = a,
+            (_, Some(c)) if c.action == Action::Turn && a.travels() => {
                 // "turns and walks": the walk carries the turn.
                 c.action = a
             }
-            (false, _) => out.push(Intent {
+            _ => out.push(Intent {
                 action: a,
                 ..Intent::idle()
             }),
@@ -845,8 +860,8 @@ fn read_part(part: &str, clauses: &mut Vec<Intent>, unknown: &mut Vec<String>) {
         let walking_turn = c.action.travels()
             && (left || right)
             && c.action != Action::Strafe
-            && c.gesture != Some(Action::Point)
-            && c.gesture != Some(Action::Wave);
+            && c.gesture != Some(Gesture::Point)
+            && c.gesture != Some(Gesture::Wave);
         if turning || walking_turn {
             let magnitude =
                 degrees
@@ -958,7 +973,7 @@ mod tests {
         read(prompt)
             .clauses
             .iter()
-            .map(|c| match c.gesture {
+            .map(|c| match c.gesture.map(Action::Gesture) {
                 Some(g) if c.action == Action::Idle => g.label().to_string(),
                 Some(g) => format!("{}+{}", c.action.label(), g.label()),
                 None => c.action.label().to_string(),
@@ -1076,7 +1091,10 @@ mod tests {
     fn every_action_has_a_word() {
         for a in ALL_ACTIONS {
             let r = read(a.label());
-            let got = r.clauses[0].gesture.unwrap_or(r.clauses[0].action);
+            let got = r.clauses[0]
+                .gesture
+                .map(Action::Gesture)
+                .unwrap_or(r.clauses[0].action);
             assert_eq!(got, a, "{:?} reads as {got:?}", a.label());
         }
     }

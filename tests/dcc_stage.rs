@@ -1,35 +1,12 @@
 //! The built-in `stage` DCC through `DccHub::call`: every bridge method it implements.
 
+mod common;
+
 use std::time::Duration;
 
+use common::stage::{context, err, hub, ok};
 use serde_json::{Value, json};
-use stagecraft::call::CallContext;
-use stagecraft::config::Config;
-use stagecraft::dcc::DccHub;
 use stagecraft::dcc::types::{F32Array, Skeleton};
-use tokio_util::sync::CancellationToken;
-
-fn hub() -> DccHub {
-    DccHub::new(&Config::default(), CancellationToken::new()).expect("hub")
-}
-
-fn call_opts() -> CallContext {
-    CallContext::new(Duration::from_secs(30))
-}
-
-async fn ok(hub: &DccHub, method: &str, params: Value) -> Value {
-    match hub.call(None, method, params.clone(), &call_opts()).await {
-        Ok(v) => v,
-        Err(e) => panic!("{method} {params} failed: {e:?}"),
-    }
-}
-
-async fn err(hub: &DccHub, method: &str, params: Value) -> String {
-    match hub.call(None, method, params.clone(), &call_opts()).await {
-        Ok(v) => panic!("{method} {params} should fail, got {v}"),
-        Err(e) => e.code.to_string(),
-    }
-}
 
 fn close3(a: &Value, b: [f64; 3], tol: f64) -> bool {
     (0..3).all(|i| (a[i].as_f64().unwrap() - b[i]).abs() <= tol)
@@ -66,7 +43,7 @@ async fn stage_is_the_default_dcc_and_says_hello() {
     );
     assert_eq!(err(&hub, "scene.nope", json!({})).await, "unsupported");
     let no = hub
-        .call(Some("blender"), "dcc.ping", json!({}), &call_opts())
+        .call(Some("blender"), "dcc.ping", json!({}), &context())
         .await
         .unwrap_err();
     assert_eq!(no.code, "no_dcc");

@@ -2,33 +2,14 @@
 //! (imported from BVH) framed front-on fills most of the picture's height on every frame of a
 //! contact sheet, even with a big cube far away that, unframed, shrinks it to a sliver.
 
-use std::time::Duration;
+mod common;
 
 use base64::Engine as _;
+use common::stage::{call, hub, ok};
 use serde_json::{Value, json};
-use stagecraft::call::CallContext;
-use stagecraft::config::Config;
-use stagecraft::dcc::{DccFailure, DccHub};
+use stagecraft::dcc::DccHub;
 use stagecraft::motion::bvh;
 use stagecraft::motion::procedural::{Plan, generate};
-use tokio_util::sync::CancellationToken;
-
-async fn call(hub: &DccHub, method: &str, params: Value) -> Result<Value, DccFailure> {
-    hub.call(
-        None,
-        method,
-        params,
-        &CallContext::new(Duration::from_secs(60)),
-    )
-    .await
-}
-
-async fn ok(hub: &DccHub, method: &str, params: Value) -> Value {
-    match call(hub, method, params.clone()).await {
-        Ok(v) => v,
-        Err(e) => panic!("{method} {params} failed: {e:?}"),
-    }
-}
 
 /// A walking armature (a stick figure: no mesh) and a 2 m cube 30 m away.
 async fn walking_scene() -> (DccHub, tempfile::TempDir) {
@@ -36,7 +17,7 @@ async fn walking_scene() -> (DccHub, tempfile::TempDir) {
     let take = generate(&Plan::text("a person walks forward", 1.0, 5)).expect("take");
     let path = dir.path().join("walker.bvh");
     std::fs::write(&path, bvh::write(&take, 0).expect("bvh")).expect("write");
-    let hub = DccHub::new(&Config::default(), CancellationToken::new()).expect("hub");
+    let hub = hub();
     ok(&hub, "scene.import_file", json!({"file_path": path})).await;
     ok(
         &hub,

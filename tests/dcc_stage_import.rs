@@ -1,36 +1,13 @@
 //! `scene.import_file` on the stage DCC: BVH files (written by stagecraft and by hand, metres and
 //! centimetres) become an armature playing their motion; glTF files load into an empty scene.
 
-use std::time::Duration;
+mod common;
 
+use common::stage::{self, call, hub, ok};
 use serde_json::{Value, json};
-use stagecraft::call::CallContext;
-use stagecraft::config::Config;
-use stagecraft::dcc::{DccFailure, DccHub};
+use stagecraft::dcc::DccHub;
 use stagecraft::motion::procedural::{Plan, generate};
 use stagecraft::motion::{bvh, save_take};
-use tokio_util::sync::CancellationToken;
-
-fn hub() -> DccHub {
-    DccHub::new(&Config::default(), CancellationToken::new()).expect("stage hub")
-}
-
-async fn call(hub: &DccHub, method: &str, params: Value) -> Result<Value, DccFailure> {
-    hub.call(
-        None,
-        method,
-        params,
-        &CallContext::new(Duration::from_secs(30)),
-    )
-    .await
-}
-
-async fn ok(hub: &DccHub, method: &str, params: Value) -> Value {
-    match call(hub, method, params.clone()).await {
-        Ok(v) => v,
-        Err(e) => panic!("{method} {params} failed: {e:?}"),
-    }
-}
 
 #[tokio::test]
 async fn a_bvh_take_plays_on_the_imported_armature() {
@@ -252,7 +229,7 @@ async fn gltf_merges_into_a_scene_with_objects_and_survives_save_and_open() {
     // Saved and opened again, everything is still there.
     let saved = dir.path().join("merged.glb");
     ok(&hub, "scene.save_file", json!({"file_path": saved})).await;
-    let reopened = self::hub();
+    let reopened = stage::hub();
     ok(&reopened, "scene.open_file", json!({"file_path": saved})).await;
     let again = ok(&reopened, "scene.get_scene_info", json!({})).await;
     assert_eq!(again["statistics"], info["statistics"]);

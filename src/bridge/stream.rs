@@ -8,8 +8,8 @@
 //! loop; a request waits out the backoff only if its deadline allows, and otherwise fails at once
 //! with the last error.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;

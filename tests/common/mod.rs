@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+pub mod stage;
+
 /// The example toy adapter (examples/adapter), the small real DCC adapter the bridge tests run.
 pub fn toy() -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -23,31 +23,25 @@ q() { [ "$QUICK" = 1 ] && echo "$1" || echo "$2"; }
 log "setting up clients (scripts/setup-test-env.sh)"
 eval "$(scripts/setup-test-env.sh)"
 
-# --- peer: dcc-mcp-server -------------------------------------------------------------------------
+# --- peers: dcc-mcp-server, and mcp-for-blender (its tools/list needs no Blender) -----------------
 BENCH_CACHE="${STAGECRAFT_BENCH_CACHE:-$HOME/.cache/stagecraft-bench}"
-DCC_REQ="dcc-mcp-server==0.20.49"
+# peer_venv DIR REQUIREMENT: a venv in $BENCH_CACHE/DIR holding REQUIREMENT, made once.
+peer_venv() {
+  local venv="$BENCH_CACHE/$1"
+  if [ "$(cat "$venv/.stamp" 2>/dev/null)" != "$2" ]; then
+    log "installing $2 in $venv"
+    rm -rf "$venv"
+    mkdir -p "$BENCH_CACHE"
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check "$2" >&2
+    echo "$2" > "$venv/.stamp"
+  fi
+}
 DCC_VENV="$BENCH_CACHE/dcc-venv"
-if [ "$(cat "$DCC_VENV/.stamp" 2>/dev/null)" != "$DCC_REQ" ]; then
-  log "installing $DCC_REQ in $DCC_VENV"
-  rm -rf "$DCC_VENV"
-  mkdir -p "$BENCH_CACHE"
-  python3 -m venv "$DCC_VENV"
-  "$DCC_VENV/bin/python" -m pip install -q --disable-pip-version-check "$DCC_REQ" >&2
-  echo "$DCC_REQ" > "$DCC_VENV/.stamp"
-fi
+peer_venv dcc-venv "dcc-mcp-server==0.20.49"
 DCC_MCP="$DCC_VENV/bin/dcc-mcp-server"
-
-# --- peer: mcp-for-blender (its tools/list needs no Blender) --------------------------------------
-MFB_REQ="mcp-for-blender==2.2.4"
 MFB_VENV="$BENCH_CACHE/mfb-venv"
-if [ "$(cat "$MFB_VENV/.stamp" 2>/dev/null)" != "$MFB_REQ" ]; then
-  log "installing $MFB_REQ in $MFB_VENV"
-  rm -rf "$MFB_VENV"
-  mkdir -p "$BENCH_CACHE"
-  python3 -m venv "$MFB_VENV"
-  "$MFB_VENV/bin/python" -m pip install -q --disable-pip-version-check "$MFB_REQ" >&2
-  echo "$MFB_REQ" > "$MFB_VENV/.stamp"
-fi
+peer_venv mfb-venv "mcp-for-blender==2.2.4"
 MFB="$MFB_VENV/bin/mcp-for-blender"
 
 # --- build ----------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 (legacy `initialize` 2025-11-25 and stateless 2026-07-28), and Streamable HTTP with its security checks."""
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -222,6 +223,24 @@ def test_http_both_eras_and_graceful_shutdown(stagecraft_bin, empty_config):
         assert server.stop() == 0
 
 
+def posted_method(response) -> str | None:
+    """The JSON-RPC method a POST carried, for an httpx response hook (None for other requests)."""
+    body = response.request.content
+    if response.request.method == "POST" and body:
+        return json.loads(body).get("method", "")
+    return None
+
+
+@contextlib.asynccontextmanager
+async def watched_client(url: str, on_response):
+    """A 2026-07-28 client over HTTP that shows every HTTP answer to `on_response` first."""
+    http = create_mcp_http_client()
+    http.event_hooks["response"].append(on_response)
+    async with http, Client(streamable_http_client(url, http_client=http), mode="auto") as client:
+        assert client.protocol_version == "2026-07-28"
+        yield client
+
+
 def test_http_answers_plain_json_unless_the_call_streams(stagecraft_bin, tmp_path):
     """A request that sends nothing before its answer gets `application/json`, not a one-event SSE
     stream; a call that reports progress while a slow model works streams it (SSE). rmcp serves
@@ -229,9 +248,7 @@ def test_http_answers_plain_json_unless_the_call_streams(stagecraft_bin, tmp_pat
     answers: list[tuple[str, str]] = []
 
     async def on_response(response):
-        body = response.request.content
-        if response.request.method == "POST" and body:
-            method = json.loads(body).get("method", "")
+        if method := posted_method(response):
             answers.append((method, response.headers.get("content-type", "").split(";")[0]))
 
     with SlowMmcp(delay=2.0) as backend:
@@ -239,10 +256,7 @@ def test_http_answers_plain_json_unless_the_call_streams(stagecraft_bin, tmp_pat
         try:
 
             async def main():
-                http = create_mcp_http_client()
-                http.event_hooks["response"].append(on_response)
-                async with http, Client(streamable_http_client(server.url, http_client=http), mode="auto") as client:
-                    assert client.protocol_version == "2026-07-28"
+                async with watched_client(server.url, on_response) as client:
                     await client.list_tools()
                     assert not (await client.call_tool("get_scene_info", {})).is_error
                     steps = []
@@ -271,20 +285,16 @@ def test_listings_say_how_long_a_client_may_keep_them(stagecraft_bin, empty_conf
     answers: list[tuple[str, dict]] = []
 
     async def on_response(response):
-        body = response.request.content
-        if response.request.method == "POST" and body:
+        if method := posted_method(response):
             await response.aread()
             if response.headers.get("content-type", "").startswith("application/json"):
-                answers.append((json.loads(body).get("method", ""), response.json().get("result", {})))
+                answers.append((method, response.json().get("result", {})))
 
     server = HttpServer(stagecraft_bin, empty_config)
     try:
 
         async def main():
-            http = create_mcp_http_client()
-            http.event_hooks["response"].append(on_response)
-            async with http, Client(streamable_http_client(server.url, http_client=http), mode="auto") as client:
-                assert client.protocol_version == "2026-07-28"
+            async with watched_client(server.url, on_response) as client:
                 first = await client.list_tools()
                 again = await client.list_tools()
                 assert [t.name for t in again.tools] == [t.name for t in first.tools]

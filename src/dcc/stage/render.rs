@@ -335,16 +335,7 @@ pub fn render(
     if let Some(path) = grid.finish() {
         let mut paint = Paint::default();
         paint.set_color_rgba8(90, 96, 104, 255);
-        pixmap.stroke_path(
-            &path,
-            &paint,
-            &Stroke {
-                width: 1.0,
-                ..Stroke::default()
-            },
-            Transform::identity(),
-            None,
-        );
+        stroke_hairline(&mut pixmap, &path, &paint);
     }
 
     // Triangles, back to front.
@@ -451,16 +442,7 @@ pub fn render(
             }
         }
         if let Some(path) = pb.finish() {
-            pixmap.stroke_path(
-                &path,
-                &paint,
-                &Stroke {
-                    width: 1.0,
-                    ..Stroke::default()
-                },
-                Transform::identity(),
-                None,
-            );
+            stroke_hairline(&mut pixmap, &path, &paint);
         }
     }
     Ok(pixmap)
@@ -489,4 +471,13 @@ fn base_color(scene: &Scene, id: NodeId) -> [u8; 3] {
         (f[1] * 255.0) as u8,
         (f[2] * 255.0) as u8,
     ]
+}
+
+/// Strokes `path` one pixel wide (the grid, and the markers of joints).
+fn stroke_hairline(pixmap: &mut Pixmap, path: &tiny_skia::Path, paint: &Paint) {
+    let stroke = Stroke {
+        width: 1.0,
+        ..Stroke::default()
+    };
+    pixmap.stroke_path(path, paint, &stroke, Transform::identity(), None);
 }

@@ -1,18 +1,21 @@
 //! Broken glTF files never panic the stage DCC: every mutation of a valid file either loads or is
-//! refused with SCENE_ERROR, and whatever loads can be listed, sampled, rendered, saved, and imported
+//! refused with `scene_error`, and whatever loads can be listed, sampled, rendered, saved, and imported
 //! into the scene it made (merged into its glTF document).
 
-use std::time::Duration;
+mod common;
 
+use common::stage::context as call;
 use serde_json::{Value, json};
-use stagecraft::call::CallContext;
-use stagecraft::config::Config;
 use stagecraft::dcc::DccHub;
 use stagecraft::dcc::types::F32Array;
-use tokio_util::sync::CancellationToken;
 
-fn call() -> CallContext {
-    CallContext::new(Duration::from_secs(30))
+/// Calls that must all succeed on a scene that loaded (`when` names the scene in a failure).
+async fn must_answer(hub: &DccHub, calls: [(&str, Value); 3], when: &str) {
+    for (method, params) in calls {
+        hub.call(None, method, params, &call())
+            .await
+            .unwrap_or_else(|e| panic!("{method} {when}: {e:?}"));
+    }
 }
 
 /// A small deterministic generator (no dependency needed for this).
@@ -72,7 +75,7 @@ fn mutate(doc: &mut Value, rng: &mut Lcg) {
 #[tokio::test]
 async fn mutated_gltf_files_never_panic() {
     let dir = tempfile::tempdir().unwrap();
-    let hub = DccHub::new(&Config::default(), CancellationToken::new()).unwrap();
+    let hub = common::stage::hub();
     for (t, n) in [
         ("armature", "Rig"),
         ("cube", "Box"),
@@ -141,19 +144,20 @@ async fn mutated_gltf_files_never_panic() {
             Ok(_) => {
                 loaded += 1;
                 // Whatever loaded must be usable.
-                for (method, params) in [
-                    ("scene.list_objects", json!({})),
-                    ("hierarchy.get_hierarchy", json!({})),
-                    ("animation.list_armatures", json!({})),
-                    (
-                        "render.capture_viewport",
-                        json!({"width": 16, "height": 16}),
-                    ),
-                ] {
-                    hub.call(None, method, params, &call())
-                        .await
-                        .unwrap_or_else(|e| panic!("{method} on m{i}: {e:?}"));
-                }
+                let usable = || {
+                    [
+                        ("scene.list_objects", json!({})),
+                        ("animation.list_armatures", json!({})),
+                        (
+                            "render.capture_viewport",
+                            json!({"width": 16, "height": 16}),
+                        ),
+                    ]
+                };
+                must_answer(&hub, usable(), &format!("on m{i}")).await;
+                hub.call(None, "hierarchy.get_hierarchy", json!({}), &call())
+                    .await
+                    .unwrap_or_else(|e| panic!("hierarchy.get_hierarchy on m{i}: {e:?}"));
                 for arm in ["Rig", "Box"] {
                     let _ = hub
                         .call(
@@ -190,18 +194,7 @@ async fn mutated_gltf_files_never_panic() {
                 )
                 .await
                 .unwrap_or_else(|e| panic!("import_file of m{i}, which opened: {e:?}"));
-                for (method, params) in [
-                    ("scene.list_objects", json!({})),
-                    ("animation.list_armatures", json!({})),
-                    (
-                        "render.capture_viewport",
-                        json!({"width": 16, "height": 16}),
-                    ),
-                ] {
-                    hub.call(None, method, params, &call())
-                        .await
-                        .unwrap_or_else(|e| panic!("{method} after importing m{i}: {e:?}"));
-                }
+                must_answer(&hub, usable(), &format!("after importing m{i}")).await;
                 let _ = hub
                     .call(
                         None,

@@ -6,8 +6,25 @@ MMCP forward kinematics (docs/bridge-protocol.md#animationapply_motion) in plain
 """
 
 import math
+import os
+import subprocess
 
 from bridge_client import Server
+
+
+def run_bpy(python, code, *args, timeout=120, env=None):
+    """Runs `code` in Blender's Python (the bpy wheel) with `args`, and returns what its last
+    `RESULT ` line says; the script must print one and exit 0."""
+    proc = subprocess.run(
+        [python, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(os.environ, **(env or {})),
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return lines[-1][len("RESULT ") :]
 
 # (name, parent, head, tail, roll_degrees, connected) in armature space, Blender Z-up.
 BUILD_RIG = """

@@ -7,6 +7,7 @@ import sys
 import zipfile
 
 from bridge_client import REPO
+from rigs import run_bpy
 
 BUILD = os.path.join(REPO, "adapters", "blender", "build.py")
 
@@ -78,19 +79,6 @@ os._exit(0)
 """
 
 
-def run_bpy(python, code, arg, env=None):
-    proc = subprocess.run(
-        [python, "-c", code, arg],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=dict(os.environ, **(env or {})),
-    )
-    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
-    assert line, proc.stdout[-2000:] + proc.stderr[-2000:]
-    return eval(line[len("RESULT ") :])  # a dict literal printed by our own script
-
-
 def test_build_zip_installs_as_extension(bpy_python, tmp_path):
     out = subprocess.run(
         [sys.executable, BUILD], capture_output=True, text=True, check=True, cwd=REPO
@@ -100,13 +88,13 @@ def test_build_zip_installs_as_extension(bpy_python, tmp_path):
     assert "blender_manifest.toml" in names and "__init__.py" in names
     assert "methods/animation.py" in names and not any("__pycache__" in n for n in names)
     # A private HOME keeps the install away from the real user profile.
-    got = run_bpy(bpy_python, INSTALL, out, env={"HOME": str(tmp_path)})
+    got = eval(run_bpy(bpy_python, INSTALL, out, env={"HOME": str(tmp_path)}))  # a dict literal our script printed
     assert got["op"] == ["FINISHED"] and got["panel"]
     assert got["enabled"] == ["bl_ext.user_default.stagecraft_blender"]
 
 
 def test_panel_starts_serves_and_stops(bpy_python):
-    got = run_bpy(bpy_python, PANEL, REPO)
+    got = eval(run_bpy(bpy_python, PANEL, REPO))  # a dict literal our script printed
     # The handshake reports the Blender it runs in.
     assert got["out"] == {"version": got["blender"], "script": 42}, got
     assert ("operator", "stagecraft.start_bridge") in got["stopped"]

@@ -15,7 +15,6 @@ import json
 import math
 import os
 import signal
-import subprocess
 import time
 import urllib.request
 
@@ -29,6 +28,7 @@ from rigs import (  # noqa: E402
     bones_from_mmcp_skeleton,
     build_blend,
     forward_kinematics,
+    run_bpy,
 )
 from stagecraft_mcp import (  # noqa: E402
     STAGECRAFT_BIN,
@@ -398,15 +398,7 @@ def test_save_file_keeps_the_animation(blender, bpy_python, tmp_path):
     frames = [1, 12, result["frames"]]
     pose = sample_pose(blender, "Humanoid", frames)
 
-    out = subprocess.run(
-        [bpy_python, "-c", CHECK_BLEND, str(path), json.dumps(frames)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
-    assert out.returncode == 0 and lines, out.stdout[-2000:] + out.stderr[-2000:]
-    reopened = json.loads(lines[-1][len("RESULT ") :])
+    reopened = json.loads(run_bpy(bpy_python, CHECK_BLEND, str(path), json.dumps(frames)))
     assert reopened["action"] == action, reopened
     assert reopened["range"] == [1.0, float(result["frames"])], reopened["range"]
     # The file plays the same motion that Blender showed through MCP.

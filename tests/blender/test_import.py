@@ -7,11 +7,10 @@ take's own forward kinematics."""
 import json
 import math
 import os
-import subprocess
 
 import pytest
 from bridge_client import RUN_PY, BridgeError
-from rigs import HUMANOID_BONES, forward_kinematics, qmul, qrot
+from rigs import HUMANOID_BONES, forward_kinematics, qmul, qrot, run_bpy
 from stagecraft_mcp import read_take
 
 MIXAMO = [("mixamorig:" + b[0], b[1] and "mixamorig:" + b[1], *b[2:]) for b in HUMANOID_BONES]
@@ -80,14 +79,7 @@ os._exit(0)
 @pytest.fixture(scope="module")
 def assets(bpy_python, tmp_path_factory):
     out = tmp_path_factory.mktemp("assets")
-    run = subprocess.run(
-        [bpy_python, "-c", MAKE_ASSETS, str(out), json.dumps(MIXAMO)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    made = [line for line in run.stdout.splitlines() if line.startswith("RESULT ")]
-    assert run.returncode == 0 and made, run.stdout[-3000:] + run.stderr[-3000:]
+    assert run_bpy(bpy_python, MAKE_ASSETS, str(out), json.dumps(MIXAMO), timeout=300) == "done"
     return out
 
 
